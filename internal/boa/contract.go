@@ -1,0 +1,101 @@
+// Package boa is the orchestration engine: what Cray's Boot Orchestration
+// Agent did, made per-node. It decides which power actions each node needs,
+// in which order, and when a node has failed; it knows nothing of cobra,
+// gofish or files. It talks to the outside through the small interfaces
+// below, which its consumers (cmd wiring, tests) satisfy.
+package boa
+
+import (
+	"context"
+	"time"
+
+	"github.com/bos-project/bos/internal/power"
+)
+
+// BMC is what the engine needs from a node's baseboard management
+// controller. Nodes are addressed by inventory name; the implementation
+// maps a name to its BMC endpoint and system, shares one connection and one
+// Redfish session per BMC, and bounds concurrent requests.
+type BMC interface {
+	PowerState(ctx context.Context, node string) (power.State, error)
+	Reset(ctx context.Context, node string, action power.Action) error
+}
+
+// Recorder receives every node transition. Record must return only once the
+// transition is durable: the engine takes no further action on that node
+// before Record returns, and treats an error as fatal for the session.
+type Recorder interface {
+	Record(ctx context.Context, t Transition) error
+}
+
+// Clock lets tests run the engine's waits on a fake or scaled timeline.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// Operation is what a session does to its nodes.
+type Operation string
+
+const (
+	Boot      Operation = "boot"
+	Shutdown  Operation = "shutdown"
+	Reboot    Operation = "reboot"
+	Configure Operation = "configure"
+)
+
+// Phase is one step of an operation, named as in the BOS v1 status tree.
+type Phase string
+
+const (
+	PhaseShutdown  Phase = "shutdown"
+	PhaseBoot      Phase = "boot"
+	PhaseConfigure Phase = "configure"
+)
+
+// Category is where a node stands within a phase (BOS v1 status categories).
+type Category string
+
+const (
+	NotStarted Category = "not_started"
+	InProgress Category = "in_progress"
+	Succeeded  Category = "succeeded"
+	Failed     Category = "failed"
+	Excluded   Category = "excluded"
+)
+
+// Pace says whether nodes move through phases on their own (default) or
+// wait for every node of the boot set, as BOS v1 did.
+type Pace string
+
+const (
+	Independent Pace = "independent"
+	Lockstep    Pace = "lockstep"
+)
+
+// Transition is one node moving to a category within a phase.
+type Transition struct {
+	Time     time.Time    `json:"time"`
+	BootSet  string       `json:"boot_set"`
+	Node     string       `json:"node"`
+	Phase    Phase        `json:"phase"`
+	Category Category     `json:"category"`
+	Action   power.Action `json:"action,omitempty"` // the power action just sent, if any
+	Reason   string       `json:"reason,omitempty"` // why it failed or was excluded
+}
+
+// BootSetPlan is one boot set's share of a session.
+type BootSetPlan struct {
+	Name            string
+	Nodes           []string
+	BootOrdinal     int
+	ShutdownOrdinal int
+}
+
+// Plan is everything the engine needs to run one session.
+type Plan struct {
+	SessionID string
+	Operation Operation
+	Pace      Pace
+	BootSets  []BootSetPlan
+}

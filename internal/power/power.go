@@ -1,0 +1,34 @@
+// Package power is the small vocabulary shared by the engine (which decides
+// what a node needs) and the BMC drivers (which make it happen): observed
+// power states and the abstract actions the engine asks for. Drivers map an
+// Action to whatever reset type a given BMC actually offers.
+package power
+
+// State is a node's power state as its BMC reports it.
+type State string
+
+const (
+	On          State = "On"
+	Off         State = "Off"
+	PoweringOn  State = "PoweringOn"
+	PoweringOff State = "PoweringOff"
+	// Unknown covers a missing, null or transient "Unknown" PowerState: a BMC
+	// that cannot say yet. It means "not yet", never "failed".
+	Unknown State = "Unknown"
+)
+
+// Settled reports whether s is a final state worth acting on.
+func (s State) Settled() bool { return s == On || s == Off }
+
+// Action is what the engine wants done to a node's power.
+type Action string
+
+const (
+	// GracefulOff asks the OS to shut down (GracefulShutdown, or the
+	// vendor's closest equivalent).
+	GracefulOff Action = "graceful-off"
+	// ForceOff cuts power immediately (ForceOff, or Cray EX's "Off").
+	ForceOff Action = "force-off"
+	// PowerOn turns the node on (On, or ForceOn where On is not offered).
+	PowerOn Action = "on"
+)
