@@ -1,0 +1,113 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	return path
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_STATE_HOME", "/var/tmp/xdg-state")
+	tests := []struct {
+		name  string
+		file  string
+		env   map[string]string
+		check func(t *testing.T, c *Config)
+	}{
+		{
+			name: "defaults",
+			check: func(t *testing.T, c *Config) {
+				assert.Equal(t, 300*time.Second, c.Timeouts.GracefulShutdown)
+				assert.Equal(t, 180*time.Second, c.Timeouts.ForcefulShutdown)
+				assert.Equal(t, 120*time.Second, c.Timeouts.PowerOnWait)
+				assert.Equal(t, 1200*time.Second, c.Timeouts.BootWait)
+				assert.Equal(t, 5*time.Second, c.Timeouts.PollInterval)
+				assert.Equal(t, 3, c.RetryPolicy)
+				assert.Equal(t, 1000, c.MaxConcurrency)
+				assert.Equal(t, 2, c.MaxRequestsPerBMC)
+				assert.Equal(t, "/var/tmp/xdg-state/bos", c.StateDir)
+				assert.Equal(t, "/var/tmp/xdg-state/bos/boot", c.BootDir)
+				assert.Equal(t, "table", c.Output)
+				assert.Empty(t, c.File)
+			},
+		},
+		{
+			name: "file then env",
+			file: "graceful_shutdown_timeout: 90\npower_on_wait: 2m\nstate_dir: /srv/bos\nretry_policy: 5\nboot:\n  base_url: http://10.0.0.1/boot\n",
+			env:  map[string]string{"BOS_RETRY_POLICY": "7", "BOS_TEMPLATES": "/a:/b"},
+			check: func(t *testing.T, c *Config) {
+				assert.Equal(t, 90*time.Second, c.Timeouts.GracefulShutdown)
+				assert.Equal(t, 2*time.Minute, c.Timeouts.PowerOnWait)
+				assert.Equal(t, "/srv/bos", c.StateDir)
+				assert.Equal(t, 7, c.RetryPolicy, "env beats file")
+				assert.Equal(t, []string{"/a", "/b"}, c.Templates)
+				assert.Equal(t, "http://10.0.0.1/boot", c.BootBaseURL)
+				assert.NotEmpty(t, c.File)
+				assert.Equal(t, filepath.Join(filepath.Dir(c.File), "inventory.yaml"), c.Inventory)
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			v := New()
+			if tc.file != "" {
+				v.Set(KeyConfig, writeConfig(t, tc.file))
+			}
+			c, err := Load(v)
+			require.NoError(t, err)
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestLoadRejectsBadInput(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	tests := []struct {
+		name, file, env, envVal, want string
+	}{
+		{name: "unknown key", file: "gracefull_shutdown_timeout: 3\n", want: "unknown key(s) gracefull_shutdown_timeout"},
+		{name: "bad duration", file: "boot_wait: soon\n", want: `boot_wait: "soon" is not a duration`},
+		{name: "negative", file: "poll_interval: -1\n", want: `poll_interval: "-1" is negative`},
+		{name: "bad int from env", env: "BOS_MAX_CONCURRENCY", envVal: "lots", want: `max_concurrency: "lots" is not a whole number`},
+		{name: "zero retries", file: "retry_policy: 0\n", want: "retry_policy: 0 is below the minimum 1"},
+		{name: "bad output", env: "BOS_OUTPUT", envVal: "xml", want: `output: "xml" is not one of`},
+		{name: "broken yaml", file: "a: [\n", want: "config file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv(tc.env, tc.envVal)
+			}
+			v := New()
+			if tc.file != "" {
+				v.Set(KeyConfig, writeConfig(t, tc.file))
+			}
+			_, err := Load(v)
+			require.ErrorIs(t, err, ErrInvalid)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestExplicitMissingConfigIsAnError(t *testing.T) {
+	v := New()
+	v.Set(KeyConfig, filepath.Join(t.TempDir(), "nope.yaml"))
+	_, err := Load(v)
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), "nope.yaml")
+}

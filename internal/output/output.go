@@ -1,0 +1,132 @@
+// Package output renders command results: kubectl-style plain tables for
+// people, JSON and YAML for scripts. JSON field names come from the data
+// types' json tags and are the documented, stable contract; YAML is derived
+// from the JSON so both always agree.
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+	"go.yaml.in/yaml/v3"
+)
+
+// Format is the -o value.
+type Format string
+
+const (
+	FormatTable Format = "table"
+	FormatWide  Format = "wide"
+	FormatJSON  Format = "json"
+	FormatYAML  Format = "yaml"
+)
+
+// Structured reports whether the format is meant for programs.
+func (f Format) Structured() bool { return f == FormatJSON || f == FormatYAML }
+
+// Data writes v as JSON or YAML.
+func Data(w io.Writer, f Format, v any) error {
+	switch f {
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	case FormatYAML:
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		var generic any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&generic); err != nil {
+			return err
+		}
+		enc := yaml.NewEncoder(w)
+		enc.SetIndent(2)
+		if err := enc.Encode(numbersAsYAML(generic)); err != nil {
+			return err
+		}
+		return enc.Close()
+	default:
+		return fmt.Errorf("output format %q is not structured", f)
+	}
+}
+
+// numbersAsYAML turns json.Number back into ints or floats so YAML shows
+// 3 rather than "3".
+func numbersAsYAML(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = numbersAsYAML(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = numbersAsYAML(e)
+		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		if f, err := t.Float64(); err == nil {
+			return f
+		}
+	}
+	return v
+}
+
+// Table writes rows under an upper-case header, aligned in columns without
+// borders, so the output greps and awks like kubectl's.
+func Table(w io.Writer, header []string, rows [][]string) error {
+	var buf bytes.Buffer
+	table := tablewriter.NewTable(&buf,
+		tablewriter.WithRendition(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off, ShowHeader: tw.Off},
+				Lines:      tw.Lines{ShowTop: tw.Off, ShowBottom: tw.Off, ShowHeaderLine: tw.Off},
+			},
+		}),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithPadding(tw.Padding{Left: "", Right: "  ", Overwrite: true}),
+		tablewriter.WithTrimSpace(tw.Off),
+	)
+	table.Header(toAny(header)...)
+	for _, r := range rows {
+		if err := table.Append(toAny(r)...); err != nil {
+			return err
+		}
+	}
+	if err := table.Render(); err != nil {
+		return err
+	}
+	// The padding that separates columns also trails the last one; trim it
+	// so lines compare and paste cleanly.
+	for _, line := range bytes.SplitAfter(buf.Bytes(), []byte("\n")) {
+		trimmed := bytes.TrimRight(line, " \n")
+		if len(trimmed) == 0 && len(line) == 0 {
+			continue
+		}
+		if _, err := w.Write(append(trimmed, '\n')); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
