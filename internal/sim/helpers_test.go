@@ -1,0 +1,100 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// testScale makes a realistic 60 s boot last 60 ms.
+const testScale = 0.001
+
+const testPassword = "s3cret-test"
+
+func startFleet(t *testing.T, opts Options) *Fleet {
+	t.Helper()
+	if opts.TimeScale == 0 {
+		opts.TimeScale = testScale
+	}
+	if opts.Password == "" {
+		opts.Password = testPassword
+	}
+	fleet, err := Start(t.Context(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, fleet.Close()) })
+	return fleet
+}
+
+// redfishClient talks raw HTTP to one BMC.
+type redfishClient struct {
+	t        *testing.T
+	http     *http.Client
+	endpoint string
+	token    string
+	basic    bool
+}
+
+func newRedfishClient(t *testing.T, endpoint string) *redfishClient {
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &redfishClient{t: t, http: &http.Client{Transport: transport, Timeout: 10 * time.Second}, endpoint: endpoint}
+}
+
+// do sends a request and returns the status, headers and decoded JSON body
+// (nil when there is none).
+func (c *redfishClient) do(method, path string, body any) (int, http.Header, map[string]any) {
+	c.t.Helper()
+	var reader io.Reader
+	if body != nil {
+		encoded, err := json.Marshal(body)
+		require.NoError(c.t, err)
+		reader = bytes.NewReader(encoded)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, c.endpoint+path, reader)
+	require.NoError(c.t, err)
+	if c.token != "" {
+		req.Header.Set("X-Auth-Token", c.token)
+	}
+	if c.basic {
+		req.SetBasicAuth("root", testPassword)
+	}
+	resp, err := c.http.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	var decoded map[string]any
+	if len(raw) > 0 {
+		require.NoError(c.t, json.Unmarshal(raw, &decoded), "body: %s", raw)
+	}
+	return resp.StatusCode, resp.Header, decoded
+}
+
+// login opens a session and returns its Location.
+func (c *redfishClient) login() string {
+	c.t.Helper()
+	status, header, _ := c.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": testPassword})
+	require.Equal(c.t, http.StatusCreated, status)
+	c.token = header.Get("X-Auth-Token")
+	require.NotEmpty(c.t, c.token)
+	return header.Get("Location")
+}
+
+func (c *redfishClient) powerState(system string) any {
+	c.t.Helper()
+	status, _, body := c.do(http.MethodGet, system, nil)
+	require.Equal(c.t, http.StatusOK, status)
+	return body["PowerState"]
+}
+
+// waitPower polls until the system reports want.
+func (c *redfishClient) waitPower(system, want string) {
+	c.t.Helper()
+	require.Eventually(c.t, func() bool { return c.powerState(system) == want }, 5*time.Second, time.Millisecond, "waiting for %s", want)
+}

@@ -1,0 +1,35 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/netip"
+	"strconv"
+)
+
+// discardLogger silences per-connection server noise (TLS handshake errors
+// from clients probing, closed connections) that would swamp a 10,000-node
+// fleet's output.
+var discardLogger = log.New(io.Discard, "", 0)
+
+// nodeNames returns the names of a fleet in index order (see the package
+// comment for the scheme).
+func nodeNames(count int, prefix string) []string {
+	names := make([]string, count)
+	width := len(strconv.Itoa(count))
+	for i := range names {
+		if prefix != "" {
+			names[i] = fmt.Sprintf("%s%0*d", prefix, width, i+1)
+			continue
+		}
+		names[i] = fmt.Sprintf("x%dc%ds%db0n0", 3000+i/512, (i/64)%8, i%64+1)
+	}
+	return names
+}
+
+// nodeAddress is node i's own loopback address 127.1.x.y; y skips 0 and 255
+// so no address looks like a network or broadcast address.
+func nodeAddress(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{127, 1, byte(i / 254), byte(i%254 + 1)})
+}

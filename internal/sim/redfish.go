@@ -1,0 +1,492 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// slowFactor is how much slower a "slow" BMC answers.
+const slowFactor = 20
+
+const (
+	rootPath     = "/redfish/v1"
+	sessionsPath = "/redfish/v1/SessionService/Sessions"
+	resetSuffix  = "/Actions/ComputerSystem.Reset"
+)
+
+type jsonObject = map[string]any
+
+// ServeHTTP answers the node's Redfish API.
+func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !n.delay(r) {
+		return
+	}
+	if n.faults.has(Fault5xx) {
+		writeError(w, http.StatusServiceUnavailable, "ServiceTemporarilyUnavailable", "The service is temporarily unavailable.")
+		return
+	}
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	switch {
+	case path == "/redfish" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, jsonObject{"v1": "/redfish/v1/"})
+		return
+	case path == rootPath && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, n.serviceRoot())
+		return
+	case path == sessionsPath && r.Method == http.MethodPost:
+		n.handleLogin(w, r)
+		return
+	}
+	if !n.authenticated(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Redfish"`)
+		writeError(w, http.StatusUnauthorized, "NoValidSession", "There is no valid session established with the implementation.")
+		return
+	}
+	n.route(w, r, path)
+}
+
+// delay waits the simulated request latency; false when the client gave up.
+func (n *node) delay(r *http.Request) bool {
+	latency := n.fleet.timing.RequestLatency
+	if n.faults.has(FaultSlow) {
+		latency *= slowFactor
+	}
+	if latency <= 0 {
+		return true
+	}
+	timer := time.NewTimer(latency)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (n *node) authenticated(r *http.Request) bool {
+	if token := r.Header.Get("X-Auth-Token"); token != "" {
+		return n.tokenValid(token)
+	}
+	username, password, ok := r.BasicAuth()
+	return ok && n.credentialsMatch(username, password)
+}
+
+func (n *node) route(w http.ResponseWriter, r *http.Request, path string) {
+	p := n.profile
+	system, manager := p.systemPath(), p.managerPath()
+	type route struct {
+		path    string
+		method  string
+		handler func(http.ResponseWriter, *http.Request)
+	}
+	routes := []route{
+		{"/redfish/v1/SessionService", http.MethodGet, n.getSessionService},
+		{sessionsPath, http.MethodGet, n.getSessions},
+		{"/redfish/v1/Systems", http.MethodGet, n.collection("Systems", "ComputerSystemCollection", system)},
+		{system, http.MethodGet, n.getSystem},
+		{system, http.MethodPatch, n.patchSystem},
+		{system + resetSuffix, http.MethodPost, n.postReset},
+		{"/redfish/v1/Managers", http.MethodGet, n.collection("Managers", "ManagerCollection", manager)},
+		{manager, http.MethodGet, n.getManager},
+	}
+	if p.resetViaActionInfo {
+		routes = append(routes, route{system + "/ResetActionInfo", http.MethodGet, n.getResetActionInfo})
+	}
+	if len(p.virtualMedia) > 0 {
+		members := make([]string, len(p.virtualMedia))
+		for i, id := range p.virtualMedia {
+			members[i] = manager + "/VirtualMedia/" + id
+		}
+		routes = append(routes, route{manager + "/VirtualMedia", http.MethodGet, n.collection("VirtualMedia", "VirtualMediaCollection", members...)})
+	}
+	if id, ok := strings.CutPrefix(path, sessionsPath+"/"); ok && r.Method == http.MethodDelete {
+		n.handleLogout(w, id)
+		return
+	}
+	if n.routeVirtualMedia(w, r, path) {
+		return
+	}
+	methodKnown := false
+	for _, rt := range routes {
+		if rt.path != path {
+			continue
+		}
+		if rt.method == r.Method {
+			rt.handler(w, r)
+			return
+		}
+		methodKnown = true
+	}
+	if methodKnown || path == system+resetSuffix {
+		writeError(w, http.StatusMethodNotAllowed, "OperationNotAllowed", fmt.Sprintf("%s is not allowed on %s.", r.Method, path))
+		return
+	}
+	writeError(w, http.StatusNotFound, "ResourceMissingAtURI", fmt.Sprintf("The resource at the URI %s was not found.", path))
+}
+
+func (n *node) serviceRoot() jsonObject {
+	p := n.profile
+	return jsonObject{
+		"@odata.id":      p.odataID(rootPath),
+		"@odata.type":    "#ServiceRoot.v1_5_0.ServiceRoot",
+		"Id":             "RootService",
+		"Name":           "Root Service",
+		"RedfishVersion": "1.6.0",
+		"UUID":           fmt.Sprintf("00000000-0000-4000-8000-%012x", n.index),
+		"Systems":        n.link("/redfish/v1/Systems"),
+		"Managers":       n.link("/redfish/v1/Managers"),
+		"SessionService": n.link("/redfish/v1/SessionService"),
+		"Links":          jsonObject{"Sessions": n.link(sessionsPath)},
+	}
+}
+
+func (n *node) link(path string) jsonObject { return jsonObject{"@odata.id": n.profile.odataID(path)} }
+
+func (n *node) collection(name, odataType string, members ...string) func(http.ResponseWriter, *http.Request) {
+	links := make([]jsonObject, len(members))
+	for i, member := range members {
+		links[i] = n.link(member)
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, jsonObject{
+			"@odata.id":           n.profile.odataID("/redfish/v1/" + name),
+			"@odata.type":         "#" + odataType + "." + odataType,
+			"Name":                name + " Collection",
+			"Members":             links,
+			"Members@odata.count": len(links),
+		})
+	}
+}
+
+func (n *node) getSessionService(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, jsonObject{
+		"@odata.id":      n.profile.odataID("/redfish/v1/SessionService"),
+		"@odata.type":    "#SessionService.v1_1_2.SessionService",
+		"Id":             "SessionService",
+		"Name":           "Session Service",
+		"ServiceEnabled": true,
+		"SessionTimeout": 1800,
+		"Sessions":       n.link(sessionsPath),
+	})
+}
+
+func (n *node) getSessions(w http.ResponseWriter, r *http.Request) {
+	ids := n.sessionIDs()
+	members := make([]string, len(ids))
+	for i, id := range ids {
+		members[i] = sessionsPath + "/" + id
+	}
+	handler := n.collection("SessionService/Sessions", "SessionCollection", members...)
+	handler(w, r)
+}
+
+type loginRequest struct {
+	UserName string `json:"UserName"`
+	Password string `json:"Password"`
+}
+
+func (n *node) handleLogin(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	var login loginRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&login); err != nil {
+		n.record(now, "Login", "malformed body", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "MalformedJSON", "The request body submitted was malformed JSON.")
+		return
+	}
+	if !n.credentialsMatch(login.UserName, login.Password) {
+		n.record(now, "Login", "bad credentials", http.StatusUnauthorized)
+		writeError(w, http.StatusUnauthorized, "NoValidSession", "Invalid user name or password.")
+		return
+	}
+	id, token, ok := n.login()
+	if !ok {
+		n.record(now, "Login", "session limit reached", http.StatusServiceUnavailable)
+		writeError(w, http.StatusServiceUnavailable, "SessionLimitExceeded", "The session establishment failed due to the number of simultaneous sessions exceeding the limit of the implementation.")
+		return
+	}
+	n.record(now, "Login", "session "+id, http.StatusCreated)
+	location := n.profile.odataID(sessionsPath + "/" + id)
+	w.Header().Set("X-Auth-Token", token)
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusCreated, jsonObject{
+		"@odata.id":   location,
+		"@odata.type": "#Session.v1_0_0.Session",
+		"Id":          id,
+		"Name":        "User Session",
+		"UserName":    login.UserName,
+	})
+}
+
+func (n *node) handleLogout(w http.ResponseWriter, id string) {
+	now := time.Now()
+	if !n.logout(id) {
+		n.record(now, "Logout", "session "+id, http.StatusNotFound)
+		writeError(w, http.StatusNotFound, "ResourceMissingAtURI", "No session "+id+".")
+		return
+	}
+	n.record(now, "Logout", "session "+id, http.StatusNoContent)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (n *node) getSystem(w http.ResponseWriter, _ *http.Request) {
+	p := n.profile
+	power, boot := n.readPower(time.Now())
+	resetAction := jsonObject{"target": p.odataID(p.systemPath() + resetSuffix)}
+	if p.resetViaActionInfo {
+		resetAction["@Redfish.ActionInfo"] = p.odataID(p.systemPath() + "/ResetActionInfo")
+	} else {
+		resetAction["ResetType@Redfish.AllowableValues"] = p.resetTypes
+	}
+	system := jsonObject{
+		"@odata.id":    p.odataID(p.systemPath()),
+		"@odata.type":  "#ComputerSystem.v1_13_0.ComputerSystem",
+		"Id":           p.systemID,
+		"Name":         n.name,
+		"SystemType":   "Physical",
+		"PowerState":   power,
+		"BootProgress": jsonObject{"LastState": boot},
+		"Status":       jsonObject{"State": "Enabled", "Health": "OK"},
+		"Boot":         n.bootObject(),
+		"Links":        jsonObject{"ManagedBy": []jsonObject{n.link(p.managerPath())}},
+		"Actions":      jsonObject{"#ComputerSystem.Reset": resetAction},
+	}
+	writeJSON(w, http.StatusOK, system)
+}
+
+// bootObject is the Boot property; Cray EX has only a boot order there.
+func (n *node) bootObject() jsonObject {
+	p := n.profile
+	if !p.bootOverride {
+		return jsonObject{"BootOrder": []string{"ME0-PXE-IP4", "HSN0-PXE-IP4"}}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return jsonObject{
+		"BootSourceOverrideEnabled":                         n.bootEnabled,
+		"BootSourceOverrideEnabled@Redfish.AllowableValues": bootEnabledValues,
+		"BootSourceOverrideTarget":                          n.bootTarget,
+		"BootSourceOverrideTarget@Redfish.AllowableValues":  p.bootTargets,
+		"BootSourceOverrideMode":                            "UEFI",
+	}
+}
+
+var bootEnabledValues = []string{"Disabled", "Once", "Continuous"}
+
+type bootPatch struct {
+	Boot *struct {
+		BootSourceOverrideEnabled *string `json:"BootSourceOverrideEnabled"`
+		BootSourceOverrideTarget  *string `json:"BootSourceOverrideTarget"`
+	} `json:"Boot"`
+}
+
+func (n *node) patchSystem(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	p := n.profile
+	if !p.bootOverride {
+		n.record(now, "PatchBoot", "boot override unsupported", http.StatusMethodNotAllowed)
+		writeError(w, http.StatusMethodNotAllowed, "OperationNotAllowed", "PATCH is not allowed on this system.")
+		return
+	}
+	var patch bootPatch
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&patch); err != nil || patch.Boot == nil {
+		n.record(now, "PatchBoot", "malformed body", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "MalformedJSON", "The request body must hold a Boot object.")
+		return
+	}
+	enabled, target := patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget
+	n.mu.Lock()
+	newEnabled, newTarget := n.bootEnabled, n.bootTarget
+	n.mu.Unlock()
+	if enabled != nil {
+		newEnabled = *enabled
+	}
+	if target != nil {
+		newTarget = *target
+	}
+	detail := newTarget + "/" + newEnabled
+	if !slices.Contains(bootEnabledValues, newEnabled) || !slices.Contains(p.bootTargets, newTarget) {
+		n.record(now, "PatchBoot", detail, http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "PropertyValueNotInList", fmt.Sprintf("Boot override %s is not supported.", detail))
+		return
+	}
+	n.mu.Lock()
+	n.bootEnabled, n.bootTarget = newEnabled, newTarget
+	n.mu.Unlock()
+	n.record(now, "PatchBoot", detail, http.StatusNoContent)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (n *node) getResetActionInfo(w http.ResponseWriter, _ *http.Request) {
+	p := n.profile
+	writeJSON(w, http.StatusOK, jsonObject{
+		"@odata.id":   p.odataID(p.systemPath() + "/ResetActionInfo"),
+		"@odata.type": "#ActionInfo.v1_1_2.ActionInfo",
+		"Id":          "ResetActionInfo",
+		"Name":        "Reset Action Info",
+		"Parameters": []jsonObject{{
+			"Name": "ResetType", "Required": true, "DataType": "String",
+			"AllowableValues": p.resetTypes,
+		}},
+	})
+}
+
+type resetRequest struct {
+	ResetType string `json:"ResetType"`
+}
+
+func (n *node) postReset(w http.ResponseWriter, r *http.Request) {
+	var req resetRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		n.record(time.Now(), "Reset", "malformed body", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "MalformedJSON", "The request body submitted was malformed JSON.")
+		return
+	}
+	switch n.reset(time.Now(), req.ResetType) {
+	case resetUnsupported:
+		writeError(w, http.StatusBadRequest, "ActionParameterNotSupported",
+			fmt.Sprintf("The parameter ResetType with value %q is not supported by the action ComputerSystem.Reset.", req.ResetType))
+	case resetBusy:
+		writeError(w, http.StatusConflict, "ResourceInUse", "The system is busy with a power transition; try again later.")
+	default:
+		n.answerReset(w)
+	}
+}
+
+func (n *node) answerReset(w http.ResponseWriter) {
+	status := n.profile.resetStatus
+	if status == http.StatusOK {
+		// iLO answers 200 with a Success message.
+		writeJSON(w, status, jsonObject{"error": jsonObject{
+			"code":                  "iLO.0.10.ExtendedInfo",
+			"message":               "See @Message.ExtendedInfo for more information.",
+			"@Message.ExtendedInfo": []jsonObject{{"MessageId": "Base.1.4.Success"}},
+		}})
+		return
+	}
+	w.WriteHeader(status)
+}
+
+func (n *node) getManager(w http.ResponseWriter, _ *http.Request) {
+	p := n.profile
+	manager := jsonObject{
+		"@odata.id":   p.odataID(p.managerPath()),
+		"@odata.type": "#Manager.v1_5_0.Manager",
+		"Id":          p.managerID,
+		"Name":        "Manager",
+		"ManagerType": "BMC",
+		"Status":      jsonObject{"State": "Enabled", "Health": "OK"},
+		"Links":       jsonObject{"ManagerForServers": []jsonObject{n.link(p.systemPath())}},
+	}
+	if len(p.virtualMedia) > 0 {
+		manager["VirtualMedia"] = n.link(p.managerPath() + "/VirtualMedia")
+	}
+	writeJSON(w, http.StatusOK, manager)
+}
+
+// routeVirtualMedia answers VirtualMedia/<id> and its actions; false when
+// path is not one of them.
+func (n *node) routeVirtualMedia(w http.ResponseWriter, r *http.Request, path string) bool {
+	p := n.profile
+	rest, ok := strings.CutPrefix(path, p.managerPath()+"/VirtualMedia/")
+	if !ok {
+		return false
+	}
+	id, action, hasAction := strings.Cut(rest, "/Actions/")
+	slot := slices.Index(p.virtualMedia, id)
+	if slot < 0 {
+		return false
+	}
+	switch {
+	case !hasAction && r.Method == http.MethodGet:
+		n.getVirtualMedia(w, slot)
+	case hasAction && r.Method == http.MethodPost && action == "VirtualMedia.InsertMedia":
+		n.insertMedia(w, r, slot)
+	case hasAction && r.Method == http.MethodPost && action == "VirtualMedia.EjectMedia":
+		n.ejectMedia(w, slot)
+	default:
+		return false
+	}
+	return true
+}
+
+func (n *node) mediaPath(slot int) string {
+	return n.profile.managerPath() + "/VirtualMedia/" + n.profile.virtualMedia[slot]
+}
+
+func (n *node) getVirtualMedia(w http.ResponseWriter, slot int) {
+	p := n.profile
+	n.mu.Lock()
+	media := n.media[slot]
+	n.mu.Unlock()
+	var image any = media.image
+	if !media.inserted {
+		image = p.emptyImage
+	}
+	path := n.mediaPath(slot)
+	writeJSON(w, http.StatusOK, jsonObject{
+		"@odata.id":   p.odataID(path),
+		"@odata.type": "#VirtualMedia.v1_3_0.VirtualMedia",
+		"Id":          p.virtualMedia[slot],
+		"Name":        "Virtual Removable Media",
+		"MediaTypes":  []string{"CD", "DVD"},
+		"Image":       image,
+		"Inserted":    media.inserted,
+		"Actions": jsonObject{
+			"#VirtualMedia.InsertMedia": jsonObject{"target": p.odataID(path + "/Actions/VirtualMedia.InsertMedia")},
+			"#VirtualMedia.EjectMedia":  jsonObject{"target": p.odataID(path + "/Actions/VirtualMedia.EjectMedia")},
+		},
+	})
+}
+
+type insertMediaRequest struct {
+	Image string `json:"Image"`
+}
+
+func (n *node) insertMedia(w http.ResponseWriter, r *http.Request, slot int) {
+	now := time.Now()
+	var req insertMediaRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.Image == "" {
+		n.record(now, "InsertMedia", "missing Image", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "PropertyMissing", "The property Image is a required property and must be included in the request.")
+		return
+	}
+	n.mu.Lock()
+	n.media[slot] = mediaState{image: req.Image, inserted: true}
+	n.mu.Unlock()
+	n.record(now, "InsertMedia", req.Image, http.StatusNoContent)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (n *node) ejectMedia(w http.ResponseWriter, slot int) {
+	n.mu.Lock()
+	n.media[slot] = mediaState{}
+	n.mu.Unlock()
+	n.record(time.Now(), "EjectMedia", n.profile.virtualMedia[slot], http.StatusNoContent)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("OData-Version", "4.0")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// writeError answers with a Redfish error body carrying one Base message.
+func writeError(w http.ResponseWriter, status int, messageID, message string) {
+	writeJSON(w, status, jsonObject{"error": jsonObject{
+		"code":    "Base.1.8.GeneralError",
+		"message": "A general error has occurred. See ExtendedInfo for more information.",
+		"@Message.ExtendedInfo": []jsonObject{{
+			"@odata.type": "#Message.v1_0_0.Message",
+			"MessageId":   "Base.1.8." + messageID,
+			"Message":     message,
+			"Severity":    "Warning",
+		}},
+	}})
+}

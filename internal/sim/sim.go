@@ -1,0 +1,321 @@
+// Package sim runs a fleet of simulated Redfish BMCs for demos, tests and
+// benchmarks. Every BMC is its own HTTP(S) server on its own loopback address
+// (127.1.x.y, ephemeral port), so concurrent test processes never collide and
+// nothing ever listens beyond loopback.
+//
+// Power transitions cost no goroutines: a node keeps a timeline of phases
+// ("PoweringOn from T", "On from T+d", ...) and its state is computed when it
+// is read, so a 10,000-node fleet needs only one accept loop per BMC.
+//
+// Node names are xnames: node i (0-based) is
+//
+//	x{3000 + i/512}c{(i/64)%8}s{i%64+1}b0n0
+//
+// so the first 64 nodes differ only in the slot number (x3000c0s[1-64]b0n0)
+// and every name range compresses well. With Options.NamePrefix set, node i
+// is NamePrefix followed by i+1 zero-padded to the width of Options.Nodes.
+package sim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ErrInvalidOptions marks options Start cannot run with (bad input: the
+// command should exit 2).
+var ErrInvalidOptions = errors.New("invalid simulator options")
+
+// maxNodes is how many distinct 127.1.x.y addresses the scheme hands out.
+const maxNodes = 254 * 256
+
+// Options configures a fleet.
+type Options struct {
+	Nodes     int     // number of BMCs, one node each (>=1)
+	Profile   string  // "dmtf" (default), "ilo", "cray-ex", "gigabyte", "openbmc", "mixed"
+	TimeScale float64 // multiplies every simulated duration; 1 = realistic, 0.001 = tests (default 1)
+	Timing    Timing  // zero value = DefaultTiming()
+	// Username and Password default to "root" and a random password per fleet.
+	Username, Password string
+	// SessionLimit is the number of concurrent Redfish sessions per BMC
+	// (default 8); past it login gets 503 as iDRAC/iLO do.
+	SessionLimit int
+	Faults       []Fault
+	// NamePrefix replaces the default xnames (see the package comment).
+	NamePrefix string
+	// TLS serves HTTPS with per-BMC certificates signed by a CA generated
+	// for this fleet (see CACertPEM).
+	TLS bool
+}
+
+// Timing holds realistic (unscaled) durations; Options.TimeScale scales them.
+type Timing struct {
+	RequestLatency   time.Duration // added to every Redfish request
+	GracefulShutdown time.Duration // On → Off after GracefulShutdown
+	PowerOff         time.Duration // On → Off after ForceOff
+	PowerOn          time.Duration // Off → On
+	BootToOS         time.Duration // On → BootProgress OSRunning
+}
+
+// DefaultTiming is what a typical rack server takes.
+func DefaultTiming() Timing {
+	return Timing{
+		RequestLatency:   20 * time.Millisecond,
+		GracefulShutdown: 30 * time.Second,
+		PowerOff:         5 * time.Second,
+		PowerOn:          10 * time.Second,
+		BootToOS:         60 * time.Second,
+	}
+}
+
+func (t Timing) scaled(factor float64) Timing {
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * factor) }
+	return Timing{
+		RequestLatency:   scale(t.RequestLatency),
+		GracefulShutdown: scale(t.GracefulShutdown),
+		PowerOff:         scale(t.PowerOff),
+		PowerOn:          scale(t.PowerOn),
+		BootToOS:         scale(t.BootToOS),
+	}
+}
+
+// conflictAfterOff is how long a "conflict-after-off" node refuses On after
+// reaching Off (Dell iDRAC behaviour), before scaling.
+const conflictAfterOff = 60 * time.Second
+
+// NodeInfo says where a node's BMC listens.
+type NodeInfo struct {
+	Name     string // node name (xname)
+	Endpoint string // e.g. http://127.1.0.1:41234
+	System   string // e.g. /redfish/v1/Systems/1
+}
+
+// NodeStatus is a node's simulated state as the control endpoint reports it.
+type NodeStatus struct {
+	Name           string         `json:"name"`
+	PowerState     string         `json:"power_state"`
+	BootProgress   string         `json:"boot_progress"`
+	ActiveSessions int            `json:"active_sessions"`
+	Actions        []ActionRecord `json:"actions"`
+}
+
+// ActionRecord is one request that changed (or tried to change) a BMC.
+type ActionRecord struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`   // "Reset", "Login", "Logout", "PatchBoot", "InsertMedia", "EjectMedia"
+	Detail string    `json:"detail"` // e.g. the reset type
+	Status int       `json:"status"` // HTTP status answered
+}
+
+// Fleet is a running set of simulated BMCs.
+type Fleet struct {
+	nodes      []*node
+	byName     map[string]*node
+	username   string
+	password   string
+	profile    string
+	caPEM      []byte
+	controlURL string
+	servers    []*http.Server
+	serving    sync.WaitGroup
+	closeOnce  sync.Once
+	stopWatch  func() bool
+}
+
+// Start brings up every BMC and the control endpoint. The fleet runs until
+// Close or until ctx is done.
+func Start(ctx context.Context, opts Options) (*Fleet, error) {
+	cfg, err := normalize(opts)
+	if err != nil {
+		return nil, err
+	}
+	faults, err := assignFaults(cfg.Faults, cfg.names)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fleet{
+		byName:   make(map[string]*node, cfg.Nodes),
+		username: cfg.Username,
+		password: cfg.Password,
+		profile:  cfg.Profile,
+	}
+	var certs *certAuthority
+	if cfg.TLS {
+		if certs, err = newCertAuthority(); err != nil {
+			return nil, fmt.Errorf("sim: create TLS CA: %w", err)
+		}
+		f.caPEM = certs.caPEM
+	}
+	shared := &fleetConfig{timing: cfg.timing, scale: cfg.TimeScale, username: cfg.Username, sessionLimit: cfg.SessionLimit}
+	for i, name := range cfg.names {
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("sim: start: %w", err)
+		}
+		n := newNode(i, name, profileFor(cfg.Profile, i), shared, faults[name], cfg.Password)
+		if err := f.serveNode(n, certs); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("sim: start node %s: %w", name, err)
+		}
+		f.nodes = append(f.nodes, n)
+		f.byName[name] = n
+	}
+	if err := f.serveControl(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sim: start control endpoint: %w", err)
+	}
+	f.stopWatch = context.AfterFunc(ctx, func() { f.Close() })
+	return f, nil
+}
+
+type normalizedOptions struct {
+	Options
+	timing Timing
+	names  []string
+}
+
+func normalize(opts Options) (normalizedOptions, error) {
+	cfg := normalizedOptions{Options: opts}
+	if opts.Nodes < 1 || opts.Nodes > maxNodes {
+		return cfg, fmt.Errorf("%w: nodes = %d: give between 1 and %d", ErrInvalidOptions, opts.Nodes, maxNodes)
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = "dmtf"
+	}
+	if _, ok := profiles[cfg.Profile]; !ok && cfg.Profile != mixedProfile {
+		return cfg, fmt.Errorf("%w: profile %q: use one of %s", ErrInvalidOptions, cfg.Profile, profileNames())
+	}
+	switch {
+	case cfg.TimeScale < 0:
+		return cfg, fmt.Errorf("%w: time scale %g: must not be negative", ErrInvalidOptions, cfg.TimeScale)
+	case cfg.TimeScale == 0:
+		cfg.TimeScale = 1
+	}
+	if cfg.SessionLimit < 0 {
+		return cfg, fmt.Errorf("%w: session limit %d: must not be negative", ErrInvalidOptions, cfg.SessionLimit)
+	}
+	if cfg.SessionLimit == 0 {
+		cfg.SessionLimit = 8
+	}
+	if cfg.Username == "" {
+		cfg.Username = "root"
+	}
+	if cfg.Password == "" {
+		cfg.Password = randomHex(12)
+	}
+	timing := cfg.Timing
+	if timing == (Timing{}) {
+		timing = DefaultTiming()
+	}
+	cfg.timing = timing.scaled(cfg.TimeScale)
+	cfg.names = nodeNames(cfg.Nodes, cfg.NamePrefix)
+	return cfg, nil
+}
+
+// serveNode binds the node's own loopback address and starts its server.
+func (f *Fleet) serveNode(n *node, certs *certAuthority) error {
+	addr := nodeAddress(n.index)
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	scheme := "http"
+	if certs != nil {
+		cfg, err := certs.serverConfig(addr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("certificate for %s: %w", addr, err)
+		}
+		ln = tlsListener(ln, cfg)
+		scheme = "https"
+	}
+	n.endpoint = fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
+	if n.faults.has(FaultUnreachable) {
+		// Keep the endpoint (address and port) but refuse connections, as
+		// a BMC that is down does.
+		return ln.Close()
+	}
+	f.serve(ln, n)
+	return nil
+}
+
+func (f *Fleet) serve(ln net.Listener, handler http.Handler) {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 20 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          discardLogger,
+	}
+	f.servers = append(f.servers, srv)
+	f.serving.Go(func() { _ = srv.Serve(ln) })
+}
+
+// Close stops every listener and waits for the servers to return. It is
+// idempotent.
+func (f *Fleet) Close() error {
+	f.closeOnce.Do(func() {
+		if f.stopWatch != nil {
+			f.stopWatch()
+		}
+		for _, srv := range f.servers {
+			_ = srv.Close()
+		}
+		f.serving.Wait()
+	})
+	return nil
+}
+
+// Nodes lists every node in index order, which is the natural order of the
+// names.
+func (f *Fleet) Nodes() []NodeInfo {
+	infos := make([]NodeInfo, len(f.nodes))
+	for i, n := range f.nodes {
+		infos[i] = n.info()
+	}
+	return infos
+}
+
+// Node reports a node's state as the control endpoint would.
+func (f *Fleet) Node(name string) (NodeStatus, bool) {
+	n, ok := f.byName[name]
+	if !ok {
+		return NodeStatus{}, false
+	}
+	return n.status(time.Now()), true
+}
+
+// SetPower forces a node On (booted to the OS) or Off instantly, for test
+// setup. It is not recorded as an action.
+func (f *Fleet) SetPower(name string, state string) error {
+	n, ok := f.byName[name]
+	if !ok {
+		return fmt.Errorf("sim: set power of %s: no such node", name)
+	}
+	switch state {
+	case powerOn, powerOff:
+		n.setPower(state)
+		return nil
+	default:
+		return fmt.Errorf("sim: set power of %s to %q: use %q or %q", name, state, powerOn, powerOff)
+	}
+}
+
+// ControlURL is the base URL of the JSON control endpoint (GET /nodes,
+// GET /nodes/{name}).
+func (f *Fleet) ControlURL() string { return f.controlURL }
+
+// CACertPEM is the PEM of the CA that signed every BMC certificate, or nil
+// without TLS.
+func (f *Fleet) CACertPEM() []byte { return f.caPEM }
+
+func randomHex(bytes int) string {
+	b := make([]byte, bytes)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux (Go ≥1.24 panics instead)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,188 @@
+package sim
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNodeNamesAndAddresses(t *testing.T) {
+	names := nodeNames(1100, "")
+	assert.Equal(t, "x3000c0s1b0n0", names[0])
+	assert.Equal(t, "x3000c0s64b0n0", names[63])
+	assert.Equal(t, "x3000c1s1b0n0", names[64])
+	assert.Equal(t, "x3001c0s1b0n0", names[512])
+	assert.Len(t, uniq(names), 1100)
+	assert.Equal(t, []string{"nid01", "nid02"}, nodeNames(12, "nid")[:2])
+	assert.Equal(t, "127.1.0.1", nodeAddress(0).String())
+	assert.Equal(t, "127.1.0.254", nodeAddress(253).String())
+	assert.Equal(t, "127.1.1.1", nodeAddress(254).String())
+}
+
+func uniq(values []string) map[string]bool {
+	set := map[string]bool{}
+	for _, v := range values {
+		set[v] = true
+	}
+	return set
+}
+
+func TestStartRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no nodes", Options{}, "nodes = 0"},
+		{"unknown profile", Options{Nodes: 1, Profile: "idrac"}, `profile "idrac"`},
+		{"unknown fault", Options{Nodes: 1, Faults: []Fault{{Kind: "flaky"}}}, `unknown kind "flaky"`},
+		{"unknown fault node", Options{Nodes: 2, Faults: []Fault{{Kind: FaultSlow, Nodes: []string{"x9"}}}}, `node "x9" is not in the fleet`},
+		{"bad fraction", Options{Nodes: 2, Faults: []Fault{{Kind: FaultSlow, Fraction: 1.5}}}, "fraction 1.5"},
+		{"negative scale", Options{Nodes: 1, TimeScale: -1}, "time scale -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Start(t.Context(), tt.opts)
+			require.ErrorIs(t, err, ErrInvalidOptions)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestPowerStateMachineOverHTTP(t *testing.T) {
+	fleet := startFleet(t, Options{Nodes: 1})
+	info := fleet.Nodes()[0]
+	client := newRedfishClient(t, info.Endpoint)
+	client.login()
+
+	reset := func(resetType string) int {
+		status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, map[string]string{"ResetType": resetType})
+		return status
+	}
+	require.Equal(t, "On", client.powerState(info.System))
+	require.Equal(t, http.StatusNoContent, reset("GracefulShutdown"))
+	client.waitPower(info.System, "Off")
+	require.Equal(t, http.StatusNoContent, reset("On"))
+	client.waitPower(info.System, "On")
+	require.Eventually(t, func() bool {
+		status, _ := fleet.Node(info.Name)
+		return status.BootProgress == bootOSRunning
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, http.StatusNoContent, reset("ForceOff"))
+	client.waitPower(info.System, "Off")
+
+	status, _ := fleet.Node(info.Name)
+	var kinds []string
+	for _, action := range status.Actions {
+		kinds = append(kinds, action.Kind+":"+action.Detail)
+	}
+	assert.Equal(t, []string{"Login:session 1", "Reset:GracefulShutdown", "Reset:On", "Reset:ForceOff"}, kinds)
+	for i := 1; i < len(status.Actions); i++ {
+		assert.False(t, status.Actions[i].Time.Before(status.Actions[i-1].Time), "actions out of order")
+	}
+}
+
+func TestSessions(t *testing.T) {
+	fleet := startFleet(t, Options{Nodes: 1, SessionLimit: 2})
+	info := fleet.Nodes()[0]
+	anonymous := newRedfishClient(t, info.Endpoint)
+
+	status, _, _ := anonymous.do(http.MethodGet, "/redfish/v1/", nil)
+	assert.Equal(t, http.StatusOK, status, "service root needs no auth")
+	status, _, _ = anonymous.do(http.MethodGet, info.System, nil)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, _, _ = anonymous.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": "wrong"})
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	basic := newRedfishClient(t, info.Endpoint)
+	basic.basic = true
+	status, _, _ = basic.do(http.MethodGet, info.System, nil)
+	assert.Equal(t, http.StatusOK, status, "basic auth")
+
+	first, second := newRedfishClient(t, info.Endpoint), newRedfishClient(t, info.Endpoint)
+	location := first.login()
+	second.login()
+	status, _, _ = anonymous.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": testPassword})
+	assert.Equal(t, http.StatusServiceUnavailable, status, "past the session limit")
+	node, _ := fleet.Node(info.Name)
+	assert.Equal(t, 2, node.ActiveSessions)
+
+	status, _, _ = first.do(http.MethodDelete, location, nil)
+	assert.Equal(t, http.StatusNoContent, status)
+	node, _ = fleet.Node(info.Name)
+	assert.Equal(t, 1, node.ActiveSessions)
+	status, _, _ = first.do(http.MethodGet, info.System, nil)
+	assert.Equal(t, http.StatusUnauthorized, status, "token dead after logout")
+}
+
+func TestControlEndpoint(t *testing.T) {
+	fleet := startFleet(t, Options{Nodes: 3})
+	info := fleet.Nodes()[1]
+	client := newRedfishClient(t, info.Endpoint)
+	client.login()
+
+	control := newRedfishClient(t, fleet.ControlURL())
+	status, _, _ := control.do(http.MethodGet, "/nodes/nope", nil)
+	assert.Equal(t, http.StatusNotFound, status)
+
+	resp, err := http.Get(fleet.ControlURL() + "/nodes")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var rows []nodeSummary
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rows))
+	require.Len(t, rows, 3)
+	assert.Equal(t, info.Name, rows[1].Name)
+	assert.Equal(t, info.Endpoint, rows[1].Endpoint)
+	assert.Equal(t, 1, rows[1].ActiveSessions)
+	assert.Equal(t, 1, rows[1].ActionCount)
+	assert.Equal(t, 0, rows[0].ActionCount)
+
+	status, _, body := control.do(http.MethodGet, "/nodes/"+info.Name, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "On", body["power_state"])
+	actions := body["actions"].([]any)
+	require.Len(t, actions, 1)
+	assert.Equal(t, "Login", actions[0].(map[string]any)["kind"])
+}
+
+func TestWriteInventory(t *testing.T) {
+	fleet := startFleet(t, Options{Nodes: 2, Profile: "gigabyte"})
+	path := filepath.Join(t.TempDir(), "sim.yaml")
+	require.NoError(t, fleet.WriteInventory(path))
+
+	content, err := os.ReadFile(path)
+	require.NoError(t, err)
+	nodes := fleet.Nodes()
+	want := strings.Join([]string{
+		"defaults:",
+		`  username: "root"`,
+		"  password_file: sim.yaml.password",
+		"  auth: session",
+		"nodes:",
+		"  - name: " + nodes[0].Name,
+		"    bmc: " + nodes[0].Endpoint,
+		"    system: /redfish/v1/Systems/Self",
+		"    role: Compute",
+		"    groups: [sim, gigabyte]",
+		"    partition: p1",
+		"    enabled: true",
+		"  - name: " + nodes[1].Name,
+	}, "\n")
+	assert.Contains(t, string(content), want)
+	assert.True(t, strings.HasPrefix(string(content), "# written by bos sim"))
+	assert.NotContains(t, string(content), testPassword)
+
+	stat, err := os.Stat(path + ".password")
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), stat.Mode().Perm())
+	password, err := os.ReadFile(path + ".password")
+	require.NoError(t, err)
+	assert.Equal(t, testPassword, string(password))
+}
