@@ -1,0 +1,709 @@
+package boa
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bos-project/bos/internal/power"
+)
+
+// session is one engine run against fakes, inside a synctest bubble.
+type session struct {
+	log      *eventLog
+	bmc      *fakeBMC
+	recorder *fakeRecorder
+	engine   *Engine
+}
+
+func newSession(scripts map[string]nodeScript) *session {
+	log := &eventLog{}
+	s := &session{log: log, bmc: newFakeBMC(log, scripts), recorder: &fakeRecorder{log: log}}
+	s.engine = &Engine{BMC: s.bmc, Recorder: s.recorder, Clock: RealClock()}
+	return s
+}
+
+func plan(op Operation, pace Pace, bootSets ...BootSetPlan) Plan {
+	return Plan{SessionID: "s1", Operation: op, Pace: pace, BootSets: bootSets}
+}
+
+func oneBootSet(nodes ...string) BootSetPlan {
+	return BootSetPlan{Name: "compute", Nodes: nodes}
+}
+
+// transitions renders node's recorded transitions as "phase/category" or
+// "phase/category/action".
+func (s *session) transitions(node string) []string {
+	var out []string
+	for _, e := range s.log.snapshot() {
+		if e.reset || e.node != node {
+			continue
+		}
+		text := string(e.transition.Phase) + "/" + string(e.transition.Category)
+		if e.transition.Action != "" {
+			text += "/" + string(e.transition.Action)
+		}
+		out = append(out, text)
+	}
+	return out
+}
+
+func (s *session) resets(node string) []power.Action {
+	var out []power.Action
+	for _, e := range s.log.snapshot() {
+		if e.reset && e.node == node {
+			out = append(out, e.action)
+		}
+	}
+	return out
+}
+
+// firstSeq and lastSeq find the first/last event of node matching match; -1
+// if none.
+func (s *session) firstSeq(node string, match func(event) bool) int {
+	for _, e := range s.log.snapshot() {
+		if e.node == node && match(e) {
+			return e.seq
+		}
+	}
+	return -1
+}
+
+func (s *session) lastSeq(node string, match func(event) bool) int {
+	seq := -1
+	for _, e := range s.log.snapshot() {
+		if e.node == node && match(e) {
+			seq = e.seq
+		}
+	}
+	return seq
+}
+
+func isReset(action power.Action) func(event) bool {
+	return func(e event) bool { return e.reset && e.action == action }
+}
+
+func isTransition(phase Phase, category Category) func(event) bool {
+	return func(e event) bool {
+		return !e.reset && e.transition.Phase == phase && e.transition.Category == category
+	}
+}
+
+// inPhase matches everything done to a node for phase: its transitions and
+// the Resets sent in it.
+func inPhase(phase Phase) func(event) bool {
+	shutdownAction := func(a power.Action) bool { return a == power.GracefulOff || a == power.ForceOff }
+	return func(e event) bool {
+		if e.reset {
+			return shutdownAction(e.action) == (phase == PhaseShutdown)
+		}
+		return e.transition.Phase == phase
+	}
+}
+
+func isFinal(phase Phase) func(event) bool {
+	return func(e event) bool {
+		return !e.reset && e.transition.Phase == phase && e.transition.Category != InProgress
+	}
+}
+
+func TestRunSingleNode(t *testing.T) {
+	const (
+		sdStart    = "shutdown/in_progress"
+		sdGraceful = "shutdown/in_progress/graceful-off"
+		sdForce    = "shutdown/in_progress/force-off"
+		sdDone     = "shutdown/succeeded"
+		sdFailed   = "shutdown/failed"
+		bootStart  = "boot/in_progress"
+		bootOn     = "boot/in_progress/on"
+		bootDone   = "boot/succeeded"
+		bootFailed = "boot/failed"
+	)
+	on3 := []power.Action{power.PowerOn, power.PowerOn, power.PowerOn}
+	tests := []struct {
+		name            string
+		op              Operation
+		script          nodeScript
+		bootProgress    bool
+		wantTransitions []string
+		wantResets      []power.Action
+		wantCategory    Category
+		wantPhase       Phase
+		wantReason      []string // substrings of the reason
+	}{
+		{
+			name:            "shutdown of a node already off sends nothing",
+			op:              Shutdown,
+			script:          nodeScript{initial: power.Off},
+			wantTransitions: []string{sdStart, sdDone},
+			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
+		},
+		{
+			name:            "graceful shutdown suffices",
+			op:              Shutdown,
+			script:          nodeScript{initial: power.On, gracefulDelay: 40 * time.Second},
+			wantTransitions: []string{sdStart, sdGraceful, sdDone},
+			wantResets:      []power.Action{power.GracefulOff},
+			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
+		},
+		{
+			name:            "ignored graceful shutdown escalates to force off",
+			op:              Shutdown,
+			script:          nodeScript{initial: power.On, gracefulDelay: never, forceDelay: 3 * time.Second},
+			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdDone},
+			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
+			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
+		},
+		{
+			name:            "graceful shutdown slower than its timeout escalates",
+			op:              Shutdown,
+			script:          nodeScript{initial: power.On, gracefulDelay: 301 * time.Second, forceDelay: 2 * time.Second},
+			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdDone},
+			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
+			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
+		},
+		{
+			name:            "node that never powers off fails with both timeouts",
+			op:              Shutdown,
+			script:          nodeScript{initial: power.On, gracefulDelay: never, forceDelay: never},
+			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdFailed},
+			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
+			wantCategory:    Failed, wantPhase: PhaseShutdown,
+			wantReason: []string{"did not power off", "graceful-off: power state Off not reached within 5m0s (last power state On)",
+				"force-off: power state Off not reached within 3m0s"},
+		},
+		{
+			name:            "transient read errors while polling are retried",
+			op:              Shutdown,
+			script:          nodeScript{initial: power.On, gracefulDelay: 10 * time.Second, pollErrors: 5},
+			wantTransitions: []string{sdStart, sdGraceful, sdDone},
+			wantResets:      []power.Action{power.GracefulOff},
+			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
+		},
+		{
+			name:            "read errors until the deadline become the reason",
+			op:              Shutdown,
+			script:          nodeScript{initial: power.On, gracefulDelay: 10 * time.Hour, forceDelay: 10 * time.Hour, pollErrors: 1 << 20},
+			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdFailed},
+			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
+			wantCategory:    Failed, wantPhase: PhaseShutdown,
+			wantReason: []string{"last read error: 503 Service Unavailable"},
+		},
+		{
+			name:            "unreadable power state fails the node without action",
+			op:              Shutdown,
+			script:          nodeScript{initial: power.On, brokenReads: true},
+			wantTransitions: []string{sdStart, sdFailed},
+			wantCategory:    Failed, wantPhase: PhaseShutdown,
+			wantReason: []string{"read power state: connection refused"},
+		},
+		{
+			name:            "boot powers on",
+			op:              Boot,
+			script:          nodeScript{initial: power.Off, onDelay: 20 * time.Second},
+			wantTransitions: []string{bootStart, bootOn, bootDone},
+			wantResets:      []power.Action{power.PowerOn},
+			wantCategory:    Succeeded, wantPhase: PhaseBoot,
+		},
+		{
+			name:            "boot excludes a node already on",
+			op:              Boot,
+			script:          nodeScript{initial: power.On},
+			wantTransitions: []string{bootStart, "boot/excluded"},
+			wantCategory:    Excluded, wantPhase: PhaseBoot,
+			wantReason: []string{"already on (use reboot)"},
+		},
+		{
+			name:            "On refused twice then accepted succeeds",
+			op:              Boot,
+			script:          nodeScript{initial: power.Off, onErrors: 2, onDelay: 5 * time.Second},
+			wantTransitions: []string{bootStart, bootOn, bootOn, bootOn, bootDone},
+			wantResets:      on3,
+			wantCategory:    Succeeded, wantPhase: PhaseBoot,
+		},
+		{
+			name:            "On always refused fails after exactly RetryPolicy attempts",
+			op:              Boot,
+			script:          nodeScript{initial: power.Off, onErrors: 100},
+			wantTransitions: []string{bootStart, bootOn, bootOn, bootOn, bootFailed},
+			wantResets:      on3,
+			wantCategory:    Failed, wantPhase: PhaseBoot,
+			wantReason: []string{"did not power on after 3 attempts", "409 Conflict"},
+		},
+		{
+			name:            "On accepted but never reached fails after RetryPolicy attempts",
+			op:              Boot,
+			script:          nodeScript{initial: power.Off, onDelay: never},
+			wantTransitions: []string{bootStart, bootOn, bootOn, bootOn, bootFailed},
+			wantResets:      on3,
+			wantCategory:    Failed, wantPhase: PhaseBoot,
+			wantReason: []string{"did not power on after 3 attempts", "power state On not reached within 2m0s (last power state Off)"},
+		},
+		{
+			name:            "On reached just after the wait is not sent again",
+			op:              Boot,
+			script:          nodeScript{initial: power.Off, onDelay: 122 * time.Second},
+			wantTransitions: []string{bootStart, bootOn, bootDone},
+			wantResets:      []power.Action{power.PowerOn},
+			wantCategory:    Succeeded, wantPhase: PhaseBoot,
+		},
+		{
+			name:            "boot waits for OSRunning where the BMC reports boot progress",
+			op:              Boot,
+			script:          nodeScript{initial: power.Off, onDelay: 10 * time.Second, bootDelay: 15 * time.Minute},
+			bootProgress:    true,
+			wantTransitions: []string{bootStart, bootOn, bootDone},
+			wantResets:      []power.Action{power.PowerOn},
+			wantCategory:    Succeeded, wantPhase: PhaseBoot,
+		},
+		{
+			name:            "boot fails when OSRunning never comes",
+			op:              Boot,
+			script:          nodeScript{initial: power.Off, onDelay: 10 * time.Second, bootDelay: never},
+			bootProgress:    true,
+			wantTransitions: []string{bootStart, bootOn, bootFailed},
+			wantResets:      []power.Action{power.PowerOn},
+			wantCategory:    Failed, wantPhase: PhaseBoot,
+			wantReason: []string{"not booted", "boot progress OSRunning not reached within 20m0s (last boot progress OSBootStarted)"},
+		},
+		{
+			name:            "reboot shuts down then powers on without rereading",
+			op:              Reboot,
+			script:          nodeScript{initial: power.On, gracefulDelay: 30 * time.Second, onDelay: 30 * time.Second},
+			wantTransitions: []string{sdStart, sdGraceful, sdDone, bootStart, bootOn, bootDone},
+			wantResets:      []power.Action{power.GracefulOff, power.PowerOn},
+			wantCategory:    Succeeded, wantPhase: PhaseBoot,
+		},
+		{
+			name:            "reboot of a node already off just boots it",
+			op:              Reboot,
+			script:          nodeScript{initial: power.Off, onDelay: 30 * time.Second},
+			wantTransitions: []string{sdStart, sdDone, bootStart, bootOn, bootDone},
+			wantResets:      []power.Action{power.PowerOn},
+			wantCategory:    Succeeded, wantPhase: PhaseBoot,
+		},
+		{
+			name:            "reboot whose shutdown fails never boots",
+			op:              Reboot,
+			script:          nodeScript{initial: power.On, gracefulDelay: never, forceDelay: never},
+			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdFailed},
+			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
+			wantCategory:    Failed, wantPhase: PhaseShutdown,
+			wantReason: []string{"did not power off"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newSession(map[string]nodeScript{"n1": tt.script})
+				if tt.bootProgress {
+					s.engine.BMC = progressBMC{s.bmc}
+				}
+				var progressed []Transition
+				s.engine.Progress = func(tr Transition) { progressed = append(progressed, tr) }
+
+				result, err := s.engine.Run(t.Context(), plan(tt.op, Independent, oneBootSet("n1")))
+				require.NoError(t, err)
+
+				assert.Equal(t, tt.wantTransitions, s.transitions("n1"))
+				assert.Equal(t, tt.wantResets, s.resets("n1"))
+				assert.Len(t, progressed, len(tt.wantTransitions))
+				got := result.Nodes["n1"]
+				assert.Equal(t, tt.wantCategory, got.Category)
+				assert.Equal(t, tt.wantPhase, got.Phase)
+				assert.Equal(t, "compute", got.BootSet)
+				for _, want := range tt.wantReason {
+					assert.Contains(t, got.Reason, want)
+				}
+				if tt.wantReason == nil {
+					assert.Empty(t, got.Reason)
+				}
+			})
+		})
+	}
+}
+
+// Every Reset is preceded by an in_progress transition naming it, with no
+// other event of that node in between: the durable intent resume relies on.
+func TestRunRecordsIntentBeforeEachReset(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scripts := map[string]nodeScript{}
+		var nodes []string
+		for i := range 30 {
+			name := fmt.Sprintf("n%02d", i)
+			nodes = append(nodes, name)
+			scripts[name] = nodeScript{initial: power.On, gracefulDelay: time.Duration(i%4) * 100 * time.Second, forceDelay: time.Second, onErrors: i % 3, onDelay: time.Duration(i) * time.Second}
+		}
+		s := newSession(scripts)
+		_, err := s.engine.Run(t.Context(), plan(Reboot, Independent, oneBootSet(nodes...)))
+		require.NoError(t, err)
+
+		resets := 0
+		for _, name := range nodes {
+			var previous *event
+			for _, e := range s.log.snapshot() {
+				if e.node != name {
+					continue
+				}
+				if e.reset {
+					resets++
+					require.NotNil(t, previous, "%s: reset %s without intent", name, e.action)
+					assert.Equal(t, InProgress, previous.transition.Category)
+					assert.Equal(t, e.action, previous.transition.Action)
+				}
+				previous = &e
+			}
+		}
+		assert.Greater(t, resets, 2*len(nodes))
+	})
+}
+
+func TestRunPace(t *testing.T) {
+	tests := []struct {
+		pace                    Pace
+		wantFastOnBeforeSlowOff bool
+	}{
+		{pace: Independent, wantFastOnBeforeSlowOff: true},
+		{pace: Lockstep, wantFastOnBeforeSlowOff: false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.pace), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newSession(map[string]nodeScript{
+					"fast": {initial: power.On, gracefulDelay: 5 * time.Second, onDelay: 5 * time.Second},
+					"slow": {initial: power.On, gracefulDelay: 200 * time.Second, onDelay: 5 * time.Second},
+				})
+				result, err := s.engine.Run(t.Context(), plan(Reboot, tt.pace, oneBootSet("fast", "slow")))
+				require.NoError(t, err)
+				assert.Equal(t, map[Category]int{Succeeded: 2}, result.Counts())
+
+				fastOn := s.firstSeq("fast", isReset(power.PowerOn))
+				slowOff := s.firstSeq("slow", isTransition(PhaseShutdown, Succeeded))
+				require.NotEqual(t, -1, fastOn)
+				require.NotEqual(t, -1, slowOff)
+				assert.Equal(t, tt.wantFastOnBeforeSlowOff, fastOn < slowOff)
+			})
+		})
+	}
+}
+
+func TestRunOrdinals(t *testing.T) {
+	// Delays are chosen so that without ordinals the order would differ:
+	// the late groups' nodes are the fast ones.
+	bootSets := []BootSetPlan{
+		{Name: "a", Nodes: []string{"a1", "a2"}, ShutdownOrdinal: 1, BootOrdinal: 3},
+		{Name: "b", Nodes: []string{"b1"}, ShutdownOrdinal: 2, BootOrdinal: 1},
+		{Name: "c", Nodes: []string{"c1", "c2"}, ShutdownOrdinal: 1, BootOrdinal: 1},
+		{Name: "d", Nodes: []string{"d1"}, ShutdownOrdinal: 0, BootOrdinal: 2},
+		{Name: "empty", ShutdownOrdinal: -5, BootOrdinal: -5},
+	}
+	delays := map[string]time.Duration{"a1": 90, "a2": 10, "b1": 1, "c1": 60, "c2": 200, "d1": 120}
+	for _, op := range []Operation{Shutdown, Boot, Reboot} {
+		for _, pace := range []Pace{Independent, Lockstep} {
+			t.Run(string(op)+"/"+string(pace), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					initial := power.On
+					if op == Boot {
+						initial = power.Off
+					}
+					scripts := map[string]nodeScript{}
+					for name, d := range delays {
+						scripts[name] = nodeScript{initial: initial, gracefulDelay: d * time.Second, onDelay: d * time.Second}
+					}
+					s := newSession(scripts)
+					result, err := s.engine.Run(t.Context(), plan(op, pace, bootSets...))
+					require.NoError(t, err)
+					assert.Equal(t, map[Category]int{Succeeded: len(delays)}, result.Counts())
+
+					phases, err := operationPhases(op)
+					require.NoError(t, err)
+					for _, spec := range phases {
+						groups := nodesByOrdinal(bootSets, spec.ordinal)
+						for g := 1; g < len(groups); g++ {
+							lowerDone := -1
+							for _, n := range groups[g-1] {
+								lowerDone = max(lowerDone, s.lastSeq(n, isFinal(spec.phase)))
+							}
+							for _, n := range groups[g] {
+								first := s.firstSeq(n, inPhase(spec.phase))
+								assert.Greater(t, first, lowerDone, "%s %s started before ordinal group %d finished", n, spec.phase, g-1)
+							}
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// nodesByOrdinal lists node names per ordinal, ascending.
+func nodesByOrdinal(bootSets []BootSetPlan, ordinal func(BootSetPlan) int) [][]string {
+	byOrdinal := map[int][]string{}
+	for _, b := range bootSets {
+		if len(b.Nodes) > 0 {
+			byOrdinal[ordinal(b)] = append(byOrdinal[ordinal(b)], b.Nodes...)
+		}
+	}
+	var ordinals []int
+	for o := range byOrdinal {
+		ordinals = append(ordinals, o)
+	}
+	slices.Sort(ordinals)
+	var groups [][]string
+	for _, o := range ordinals {
+		groups = append(groups, byOrdinal[o])
+	}
+	return groups
+}
+
+func TestRunFailingNodeDoesNotStopOthers(t *testing.T) {
+	for _, pace := range []Pace{Independent, Lockstep} {
+		t.Run(string(pace), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newSession(map[string]nodeScript{
+					"stuck": {initial: power.On, gracefulDelay: never, forceDelay: never},
+					"ok1":   {initial: power.On, gracefulDelay: 10 * time.Second, onDelay: time.Second},
+					"ok2":   {initial: power.On, gracefulDelay: never, forceDelay: time.Second, onDelay: time.Second},
+				})
+				result, err := s.engine.Run(t.Context(), plan(Reboot, pace,
+					BootSetPlan{Name: "x", Nodes: []string{"stuck", "ok1"}},
+					BootSetPlan{Name: "y", Nodes: []string{"ok2"}, BootOrdinal: 1}))
+				require.NoError(t, err)
+
+				assert.Equal(t, []NodeResult{{Node: "stuck", BootSet: "x", Phase: PhaseShutdown, Category: Failed,
+					Reason: result.Nodes["stuck"].Reason}}, result.Failed())
+				assert.Contains(t, result.Nodes["stuck"].Reason, "did not power off")
+				assert.Equal(t, map[Category]int{Succeeded: 2, Failed: 1}, result.Counts())
+				assert.Equal(t, -1, s.firstSeq("stuck", inPhase(PhaseBoot)), "a failed node leaves the session")
+				assert.Empty(t, result.Unfinished())
+			})
+		})
+	}
+}
+
+func TestRunBoundsConcurrency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scripts := map[string]nodeScript{}
+		var nodes []string
+		for i := range 20 {
+			name := fmt.Sprintf("n%02d", i)
+			nodes = append(nodes, name)
+			scripts[name] = nodeScript{initial: power.Off, onDelay: time.Duration(1+i%5) * time.Second}
+		}
+		s := newSession(scripts)
+		s.engine.Options.MaxConcurrency = 3
+		active, maxActive := 0, 0
+		s.engine.Progress = func(tr Transition) {
+			switch {
+			case tr.Category == InProgress && tr.Action == "":
+				active++
+			case tr.Category != InProgress:
+				active--
+			}
+			maxActive = max(maxActive, active)
+		}
+		result, err := s.engine.Run(t.Context(), plan(Boot, Independent, oneBootSet(nodes...)))
+		require.NoError(t, err)
+		assert.Equal(t, map[Category]int{Succeeded: 20}, result.Counts())
+		assert.Equal(t, 3, maxActive)
+	})
+}
+
+func TestRunCancellation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scripts := map[string]nodeScript{}
+		var nodes []string
+		for i := range 40 {
+			name := fmt.Sprintf("n%02d", i)
+			nodes = append(nodes, name)
+			script := nodeScript{initial: power.On, gracefulDelay: never, forceDelay: never}
+			if i%4 == 0 {
+				script = nodeScript{initial: power.On, hang: true}
+			}
+			scripts[name] = script
+		}
+		s := newSession(scripts)
+		s.engine.Options.MaxConcurrency = 10
+		ctx, cancel := context.WithCancel(t.Context())
+		type ran struct {
+			result Result
+			err    error
+		}
+		done := make(chan ran)
+		go func() {
+			result, err := s.engine.Run(ctx, plan(Reboot, Independent, oneBootSet(nodes...)))
+			done <- ran{result, err}
+		}()
+
+		time.Sleep(30 * time.Second)
+		recorded := len(s.log.snapshot())
+		cancelled := time.Now()
+		cancel()
+		got := <-done
+
+		assert.Equal(t, cancelled, time.Now(), "Run waited after cancellation")
+		require.ErrorIs(t, got.err, context.Canceled)
+		assert.Len(t, got.result.Unfinished(), 40)
+		assert.Equal(t, 30, got.result.Counts()[NotStarted])
+		assert.Equal(t, 10, got.result.Counts()[InProgress])
+		time.Sleep(time.Hour)
+		assert.Len(t, s.log.snapshot(), recorded, "nothing happens after cancellation")
+		// synctest.Test fails if any goroutine of the bubble is left blocked.
+	})
+}
+
+func TestRunRecorderErrorAborts(t *testing.T) {
+	tests := []struct {
+		name   string
+		failOn func(Transition) bool
+	}{
+		{
+			name:   "intent before power on",
+			failOn: func(tr Transition) bool { return tr.Node == "n2" && tr.Action == power.PowerOn },
+		},
+		{
+			name:   "phase start",
+			failOn: func(tr Transition) bool { return tr.Node == "n2" && tr.Phase == PhaseBoot && tr.Action == "" },
+		},
+		{
+			name:   "final category",
+			failOn: func(tr Transition) bool { return tr.Node == "n2" && tr.Category == Succeeded },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				scripts := map[string]nodeScript{}
+				var nodes []string
+				for i := range 5 {
+					name := fmt.Sprintf("n%d", i)
+					nodes = append(nodes, name)
+					scripts[name] = nodeScript{initial: power.On, gracefulDelay: time.Duration(i) * time.Second, onDelay: 100 * time.Second}
+				}
+				s := newSession(scripts)
+				s.recorder.failOn = tt.failOn
+				result, err := s.engine.Run(t.Context(), plan(Reboot, Independent, oneBootSet(nodes...)))
+				require.ErrorIs(t, err, errDiskFull)
+				assert.Contains(t, err.Error(), "node n2")
+
+				if tt.name == "intent before power on" {
+					assert.Empty(t, slices.Collect(func(yield func(power.Action) bool) {
+						for _, a := range s.resets("n2") {
+							if a == power.PowerOn && !yield(a) {
+								return
+							}
+						}
+					}), "the Reset whose intent failed to record was sent")
+				}
+				assert.Equal(t, InProgress, result.Nodes["n2"].Category)
+				assert.NotEmpty(t, result.Unfinished())
+				recorded := len(s.log.snapshot())
+				time.Sleep(time.Hour)
+				assert.Len(t, s.log.snapshot(), recorded, "nothing happens after the abort")
+			})
+		})
+	}
+}
+
+func TestRunRejectsBadInput(t *testing.T) {
+	valid := plan(Boot, Independent, oneBootSet("n1"))
+	tests := []struct {
+		name    string
+		mutate  func(*Engine, *Plan)
+		wantErr string
+	}{
+		{"configure not yet", func(_ *Engine, p *Plan) { p.Operation = Configure }, `operation "configure" is not supported yet`},
+		{"unknown operation", func(_ *Engine, p *Plan) { p.Operation = "reset" }, `unknown operation "reset"`},
+		{"unknown pace", func(_ *Engine, p *Plan) { p.Pace = "fast" }, `unknown pace "fast"`},
+		{"node twice", func(_ *Engine, p *Plan) {
+			p.BootSets = append(p.BootSets, BootSetPlan{Name: "gpu", Nodes: []string{"n1"}})
+		}, `node "n1" is in boot set "compute" and again in boot set "gpu"`},
+		{"empty node name", func(_ *Engine, p *Plan) { p.BootSets[0].Nodes = []string{""} }, `boot set "compute" has an empty node name`},
+		{"boot set twice", func(_ *Engine, p *Plan) {
+			p.BootSets = append(p.BootSets, BootSetPlan{Name: "compute"})
+		}, `boot set name "compute" is empty or used twice`},
+		{"negative timeout", func(e *Engine, _ *Plan) { e.Options.BootWait = -time.Second }, "boot wait is -1s"},
+		{"negative retries", func(e *Engine, _ *Plan) { e.Options.RetryPolicy = -1 }, "retry policy is -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSession(map[string]nodeScript{"n1": {initial: power.Off}})
+			p := valid
+			p.BootSets = slices.Clone(valid.BootSets)
+			tt.mutate(s.engine, &p)
+			_, err := s.engine.Run(t.Context(), p)
+			require.ErrorIs(t, err, ErrInvalidPlan)
+			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Empty(t, s.log.snapshot(), "nothing done for a bad plan")
+		})
+	}
+	t.Run("missing BMC", func(t *testing.T) {
+		_, err := (&Engine{Recorder: &fakeRecorder{log: &eventLog{}}}).Run(t.Context(), valid)
+		require.Error(t, err)
+	})
+}
+
+func TestRunEmptyPlan(t *testing.T) {
+	s := newSession(nil)
+	result, err := s.engine.Run(t.Context(), plan(Reboot, Lockstep, BootSetPlan{Name: "none"}))
+	require.NoError(t, err)
+	assert.Empty(t, result.Nodes)
+}
+
+func TestPollDelay(t *testing.T) {
+	tests := []struct {
+		name string
+		base time.Duration
+		cap  time.Duration
+		want []time.Duration // for attempts 0, 1, …
+	}{
+		{"defaults", time.Second, 5 * time.Second, []time.Duration{1, 1, 1, 1, 2, 2, 4, 4, 5, 5, 5}},
+		{"high cap", time.Second, time.Minute, []time.Duration{1, 1, 1, 1, 2, 2, 4, 4, 8, 8, 16}},
+		{"base above cap", 10 * time.Second, 5 * time.Second, []time.Duration{5, 5, 5, 5, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			options := Options{PollBase: tt.base, PollInterval: tt.cap}
+			for attempt, want := range tt.want {
+				assert.Equal(t, want*time.Second, options.pollDelay(attempt), "attempt %d", attempt)
+			}
+			assert.Equal(t, tt.cap, options.pollDelay(100000), "capped however long the wait")
+		})
+	}
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	got, err := Options{BootWait: time.Minute}.withDefaults()
+	require.NoError(t, err)
+	want := DefaultOptions()
+	want.BootWait = time.Minute
+	assert.Equal(t, want, got)
+}
+
+func TestResultLists(t *testing.T) {
+	result := Result{Nodes: map[string]NodeResult{
+		"b2": {Node: "b2", BootSet: "b", Category: Failed},
+		"a9": {Node: "a9", BootSet: "a", Category: Failed},
+		"a1": {Node: "a1", BootSet: "a", Category: Failed},
+		"a3": {Node: "a3", BootSet: "a", Category: Excluded},
+		"c1": {Node: "c1", BootSet: "c", Category: InProgress},
+		"c2": {Node: "c2", BootSet: "c", Category: NotStarted},
+	}}
+	names := func(nodes []NodeResult) string {
+		var out []string
+		for _, n := range nodes {
+			out = append(out, n.Node)
+		}
+		return strings.Join(out, ",")
+	}
+	assert.Equal(t, "a1,a9,b2", names(result.Failed()))
+	assert.Equal(t, "c1,c2", names(result.Unfinished()))
+	assert.Equal(t, map[Category]int{Failed: 3, Excluded: 1, InProgress: 1, NotStarted: 1}, result.Counts())
+}

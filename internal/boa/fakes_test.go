@@ -1,0 +1,184 @@
+package boa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bos-project/bos/internal/power"
+)
+
+// Tests run inside synctest bubbles, where time.Now and time.After are
+// virtual: the fakes script behaviour in (virtual) seconds, the engine uses
+// RealClock and the real default timeouts, and nothing really sleeps.
+
+// never is a delay for a change that never happens.
+const never = -1
+
+// nodeScript is how one fake node behaves.
+type nodeScript struct {
+	initial       power.State
+	gracefulDelay time.Duration // Off this long after GracefulOff; never: ignores it
+	forceDelay    time.Duration // Off this long after ForceOff; never: stuck on
+	onDelay       time.Duration // On this long after On; never: does not power on
+	onErrors      int           // the first onErrors On requests fail with a 409
+	pollErrors    int           // reads fail this many times while a change is pending
+	brokenReads   bool          // every read fails
+	hang          bool          // every request blocks until its context ends
+	bootDelay     time.Duration // OSRunning this long after On (BootProgress only); never: stays booting
+}
+
+type fakeNode struct {
+	nodeScript
+	state    power.State
+	target   power.State // pending change, if any
+	targetAt time.Time
+	onAt     time.Time
+}
+
+// event is one thing that happened, in one global order: a Reset reaching
+// the fake BMC or a transition reaching the fake Recorder.
+type event struct {
+	seq        int
+	reset      bool // a Reset; otherwise a recorded Transition
+	node       string
+	action     power.Action
+	transition Transition
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []event
+}
+
+func (l *eventLog) add(e event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e.seq = len(l.events)
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) snapshot() []event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]event(nil), l.events...)
+}
+
+type fakeBMC struct {
+	log   *eventLog
+	mu    sync.Mutex
+	nodes map[string]*fakeNode
+}
+
+func newFakeBMC(log *eventLog, scripts map[string]nodeScript) *fakeBMC {
+	b := &fakeBMC{log: log, nodes: make(map[string]*fakeNode, len(scripts))}
+	for name, s := range scripts {
+		b.nodes[name] = &fakeNode{nodeScript: s, state: s.initial}
+	}
+	return b
+}
+
+var errConflict = errors.New("409 Conflict: operation in progress")
+
+// node returns a node with its pending change applied if due, under b.mu.
+func (b *fakeBMC) node(name string) *fakeNode {
+	n := b.nodes[name]
+	if n.target != "" && !time.Now().Before(n.targetAt) {
+		n.state, n.target = n.target, ""
+	}
+	return n
+}
+
+func (b *fakeBMC) PowerState(ctx context.Context, name string) (power.State, error) {
+	b.mu.Lock()
+	n := b.node(name)
+	if n.hang {
+		b.mu.Unlock()
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	defer b.mu.Unlock()
+	switch {
+	case n.brokenReads:
+		return "", errors.New("connection refused")
+	case n.target != "" && n.pollErrors > 0:
+		n.pollErrors--
+		return "", errors.New("503 Service Unavailable")
+	case n.target == power.Off:
+		return power.PoweringOff, nil
+	case n.target == power.On:
+		return power.PoweringOn, nil
+	}
+	return n.state, nil
+}
+
+func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) error {
+	b.log.add(event{reset: true, node: name, action: action})
+	b.mu.Lock()
+	n := b.node(name)
+	if n.hang {
+		b.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	defer b.mu.Unlock()
+	switch action {
+	case power.GracefulOff:
+		n.change(power.Off, n.gracefulDelay)
+	case power.ForceOff:
+		n.change(power.Off, n.forceDelay)
+	case power.PowerOn:
+		if n.onErrors > 0 {
+			n.onErrors--
+			return errConflict
+		}
+		n.change(power.On, n.onDelay)
+		n.onAt = n.targetAt
+	default:
+		return fmt.Errorf("unknown action %q", action)
+	}
+	return nil
+}
+
+// change schedules the node to reach state after delay, unless it already
+// is there or on its way.
+func (n *fakeNode) change(state power.State, delay time.Duration) {
+	if delay == never || n.state == state || n.target == state {
+		return
+	}
+	n.target, n.targetAt = state, time.Now().Add(delay)
+}
+
+// progressBMC is a fakeBMC that also reports Redfish BootProgress.
+type progressBMC struct{ *fakeBMC }
+
+func (b progressBMC) BootProgress(_ context.Context, name string) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.node(name)
+	switch {
+	case n.state != power.On:
+		return "None", nil
+	case n.bootDelay == never || time.Now().Before(n.onAt.Add(n.bootDelay)):
+		return "OSBootStarted", nil
+	}
+	return osRunning, nil
+}
+
+// fakeRecorder logs transitions; failOn, if set, makes Record fail.
+type fakeRecorder struct {
+	log    *eventLog
+	failOn func(Transition) bool
+}
+
+var errDiskFull = errors.New("write state: no space left on device")
+
+func (r *fakeRecorder) Record(_ context.Context, t Transition) error {
+	if r.failOn != nil && r.failOn(t) {
+		return errDiskFull
+	}
+	r.log.add(event{node: t.Node, transition: t})
+	return nil
+}

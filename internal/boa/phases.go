@@ -1,0 +1,257 @@
+package boa
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bos-project/bos/internal/power"
+)
+
+// BootProgressReader is an optional BMC capability: Redfish
+// BootProgress.LastState of a node's system. Implementations return "" with
+// no error when the BMC does not report boot progress, so that power On
+// alone then counts as booted.
+type BootProgressReader interface {
+	BootProgress(ctx context.Context, node string) (string, error)
+}
+
+// osRunning is the BootProgress.LastState of a node whose OS is up.
+const osRunning = "OSRunning"
+
+// phaseSpec is one phase as the scheduler runs it: which ordinal orders it
+// and what it does to a node. The configure phase plugs in here as one more
+// spec (ordered by boot ordinal) once it exists.
+type phaseSpec struct {
+	phase   Phase
+	ordinal func(BootSetPlan) int
+	run     func(p *nodePhase, ctx context.Context) (Category, string, error)
+}
+
+var (
+	shutdownSpec = phaseSpec{
+		phase:   PhaseShutdown,
+		ordinal: func(b BootSetPlan) int { return b.ShutdownOrdinal },
+		run:     (*nodePhase).shutdown,
+	}
+	bootSpec = phaseSpec{
+		phase:   PhaseBoot,
+		ordinal: func(b BootSetPlan) int { return b.BootOrdinal },
+		run:     (*nodePhase).boot,
+	}
+)
+
+func operationPhases(op Operation) ([]phaseSpec, error) {
+	switch op {
+	case Shutdown:
+		return []phaseSpec{shutdownSpec}, nil
+	case Boot:
+		return []phaseSpec{bootSpec}, nil
+	case Reboot:
+		return []phaseSpec{shutdownSpec, bootSpec}, nil
+	case Configure:
+		return nil, fmt.Errorf("%w: operation %q is not supported yet", ErrInvalidPlan, op)
+	default:
+		return nil, fmt.Errorf("%w: unknown operation %q (want boot, shutdown or reboot)", ErrInvalidPlan, op)
+	}
+}
+
+// runner holds what every node phase shares within one Run.
+type runner struct {
+	bmc        BMC
+	recorder   Recorder
+	clock      Clock
+	options    Options
+	progress   func(Transition)
+	progressMu sync.Mutex // Progress sees one transition at a time
+}
+
+// nodePhase is one node going through one phase.
+type nodePhase struct {
+	*runner
+	bootSet, node string
+	phase         Phase
+	// afterShutdown: this node's shutdown just succeeded in this session, so
+	// its power state is known to be Off.
+	afterShutdown bool
+}
+
+// runPhase takes a node through a phase from in_progress to its final
+// category. A non-nil error means the phase was abandoned (cancellation or a
+// Recorder failure) and the node is left as it was.
+func (p *nodePhase) runPhase(ctx context.Context, run func(*nodePhase, context.Context) (Category, string, error)) (Category, string, error) {
+	if err := p.record(ctx, InProgress, "", ""); err != nil {
+		return InProgress, "", err
+	}
+	category, reason, err := run(p, ctx)
+	if err != nil {
+		return InProgress, "", err
+	}
+	return category, reason, p.record(ctx, category, "", reason)
+}
+
+func (p *nodePhase) record(ctx context.Context, category Category, action power.Action, reason string) error {
+	t := Transition{
+		Time:     p.clock.Now(),
+		BootSet:  p.bootSet,
+		Node:     p.node,
+		Phase:    p.phase,
+		Category: category,
+		Action:   action,
+		Reason:   reason,
+	}
+	if err := p.recorder.Record(ctx, t); err != nil {
+		return fmt.Errorf("node %s: record %s %s: %w", p.node, p.phase, category, err)
+	}
+	if p.progress != nil {
+		p.progressMu.Lock()
+		defer p.progressMu.Unlock()
+		p.progress(t)
+	}
+	return nil
+}
+
+func (p *nodePhase) shutdown(ctx context.Context) (Category, string, error) {
+	state, err := p.bmc.PowerState(ctx, p.node)
+	if err != nil {
+		return p.failRead(ctx, err)
+	}
+	if state == power.Off {
+		return Succeeded, "", nil
+	}
+	off, gracefulReason, err := p.act(ctx, power.GracefulOff, power.Off, p.options.GracefulShutdownTimeout)
+	if err != nil || off {
+		return Succeeded, "", err
+	}
+	off, forceReason, err := p.act(ctx, power.ForceOff, power.Off, p.options.ForcefulShutdownTimeout)
+	if err != nil || off {
+		return Succeeded, "", err
+	}
+	return Failed, fmt.Sprintf("did not power off: %s; then %s", gracefulReason, forceReason), nil
+}
+
+func (p *nodePhase) boot(ctx context.Context) (Category, string, error) {
+	if !p.afterShutdown {
+		state, err := p.bmc.PowerState(ctx, p.node)
+		if err != nil {
+			return p.failRead(ctx, err)
+		}
+		if state == power.On || state == power.PoweringOn {
+			return Excluded, "already on (use reboot)", nil
+		}
+	}
+	on, reason, err := p.powerOn(ctx)
+	if err != nil || !on {
+		return Failed, reason, err
+	}
+	return p.waitBooted(ctx)
+}
+
+// powerOn runs the On step up to RetryPolicy times. Before a retry it
+// checks whether the previous attempt got there late, so that a slow node is
+// not sent a second On (which many BMCs refuse while powering on).
+func (p *nodePhase) powerOn(ctx context.Context) (bool, string, error) {
+	var reason string
+	for attempt := 1; attempt <= p.options.RetryPolicy; attempt++ {
+		if attempt > 1 {
+			if err := p.sleep(ctx, p.options.PollInterval); err != nil {
+				return false, "", err
+			}
+			if state, err := p.bmc.PowerState(ctx, p.node); err == nil && state == power.On {
+				return true, "", nil
+			}
+		}
+		on, attemptReason, err := p.act(ctx, power.PowerOn, power.On, p.options.PowerOnWait)
+		if err != nil || on {
+			return on, "", err
+		}
+		reason = attemptReason
+	}
+	return false, fmt.Sprintf("did not power on after %d attempts: last: %s", p.options.RetryPolicy, reason), nil
+}
+
+func (p *nodePhase) waitBooted(ctx context.Context) (Category, string, error) {
+	reader, ok := p.bmc.(BootProgressReader)
+	if !ok {
+		return Succeeded, "", nil
+	}
+	booted, reason, err := p.pollUntil(ctx, "boot progress "+osRunning, p.options.BootWait, func(ctx context.Context) (bool, string, error) {
+		state, err := reader.BootProgress(ctx, p.node)
+		return state == "" || state == osRunning, "boot progress " + state, err
+	})
+	if err != nil || booted {
+		return Succeeded, "", err
+	}
+	return Failed, "not booted: " + reason, nil
+}
+
+// act records the intent to send action, sends it, and polls until the node
+// reaches want within timeout. It reports whether want was reached and, if
+// not, why; its error means the phase is abandoned.
+func (p *nodePhase) act(ctx context.Context, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
+	if err := p.record(ctx, InProgress, action, ""); err != nil {
+		return false, "", err
+	}
+	if err := p.bmc.Reset(ctx, p.node, action); err != nil {
+		if ctx.Err() != nil {
+			return false, "", ctx.Err()
+		}
+		return false, fmt.Sprintf("%s: %v", action, err), nil
+	}
+	reached, reason, err := p.pollUntil(ctx, "power state "+string(want), timeout, func(ctx context.Context) (bool, string, error) {
+		state, err := p.bmc.PowerState(ctx, p.node)
+		return state == want, "power state " + string(state), err
+	})
+	if reason != "" {
+		reason = fmt.Sprintf("%s: %s", action, reason)
+	}
+	return reached, reason, err
+}
+
+// pollUntil calls check with back-off until it reports done or timeout has
+// passed, checking once more at the deadline. A check error is transient
+// until the deadline, then it is the reason. Its error means ctx ended.
+func (p *nodePhase) pollUntil(ctx context.Context, goal string, timeout time.Duration, check func(context.Context) (done bool, observed string, err error)) (bool, string, error) {
+	deadline := p.clock.Now().Add(timeout)
+	last := "nothing read"
+	for attempt := 0; ; attempt++ {
+		remaining := deadline.Sub(p.clock.Now())
+		if remaining <= 0 {
+			return false, fmt.Sprintf("%s not reached within %s (%s)", goal, timeout, last), nil
+		}
+		if err := p.sleep(ctx, min(p.options.pollDelay(attempt), remaining)); err != nil {
+			return false, "", err
+		}
+		done, observed, err := check(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return false, "", ctx.Err()
+		case err != nil:
+			last = "last read error: " + err.Error()
+		case done:
+			return true, "", nil
+		default:
+			last = "last " + observed
+		}
+	}
+}
+
+func (p *nodePhase) sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.clock.After(d):
+		return nil
+	}
+}
+
+// failRead fails the node on an unreadable initial power state (the driver
+// has already retried at the HTTP level), unless the read ended because ctx
+// did.
+func (p *nodePhase) failRead(ctx context.Context, err error) (Category, string, error) {
+	if ctx.Err() != nil {
+		return InProgress, "", ctx.Err()
+	}
+	return Failed, "read power state: " + err.Error(), nil
+}
