@@ -1,0 +1,169 @@
+// Package session keeps bos's session history in the state directory: one
+// directory per session holding its record (session.json), a tiny list row
+// (summary.json), the append-only transition log (events.jsonl) and a lock
+// file held by the process running it. It also keeps node reservations so
+// two live sessions never drive the same node.
+//
+// The JSON field names of Record, Summary and ListRow are a stable contract
+// (`describe -o json`, `list -o json`); rename nothing without saying so.
+package session
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/power"
+)
+
+// Status is where a whole session stands.
+type Status string
+
+const (
+	StatusRunning Status = "running"
+	// StatusComplete: every node succeeded or was excluded.
+	StatusComplete Status = "complete"
+	// StatusFailed: the session finished and at least one node failed (or
+	// never finished its phases).
+	StatusFailed Status = "failed"
+	// StatusInterrupted is never written by a live process: it is what a
+	// "running" record reads as once no process holds its lock.
+	StatusInterrupted Status = "interrupted"
+	StatusCancelled   Status = "cancelled"
+	// StatusCorrupt marks a list row whose files cannot be read.
+	StatusCorrupt Status = "corrupt"
+)
+
+// Record is one session, as kept in sessions/<id>/session.json.
+type Record struct {
+	ID           string          `json:"id"`
+	Template     string          `json:"template"`
+	TemplateFile string          `json:"template_file,omitempty"`
+	TemplateCopy json.RawMessage `json:"template_copy,omitempty"`
+	Operation    string          `json:"operation"`
+	Limit        string          `json:"limit,omitempty"`
+	Pace         string          `json:"pace"`
+	// Phases the operation runs, in order. NewRecorder fills it from the
+	// operation when empty; set it with Phases(op, true) to include configure.
+	Phases     []boa.Phase `json:"phases"`
+	Nodes      []string    `json:"nodes"`
+	PID        int         `json:"pid,omitempty"`
+	Host       string      `json:"host,omitempty"`
+	StartTime  time.Time   `json:"start_time"`
+	StopTime   *time.Time  `json:"stop_time,omitempty"`
+	Status     Status      `json:"status"`
+	ErrorCount int         `json:"error_count"`
+	// BootSets is the BOS v1 status tree.
+	BootSets []BootSetStatus `json:"boot_sets"`
+	Summary  Summary         `json:"summary"`
+	// NodeStates holds each node's latest transition: what describe shows
+	// per node. A node named in several boot sets shows its latest one.
+	NodeStates map[string]NodeState `json:"node_states,omitempty"`
+}
+
+// BootSetStatus is one boot set of the BOS v1 status tree.
+type BootSetStatus struct {
+	Name   string        `json:"name"`
+	Phases []PhaseStatus `json:"phases"`
+	// Errors maps a failure reason to the nodes that failed with it, over
+	// all phases of this boot set.
+	Errors map[string][]string `json:"errors"`
+}
+
+// PhaseStatus is one phase of a boot set: every node sits in exactly one
+// category.
+type PhaseStatus struct {
+	Name       boa.Phase           `json:"name"`
+	Categories []CategoryStatus    `json:"categories"`
+	Errors     map[string][]string `json:"errors"`
+}
+
+// CategoryStatus lists the nodes in one category, in plan order.
+type CategoryStatus struct {
+	Name     boa.Category `json:"name"`
+	NodeList []string     `json:"node_list"`
+}
+
+// NodeState is a node's latest transition.
+type NodeState struct {
+	BootSet  string       `json:"boot_set"`
+	Phase    boa.Phase    `json:"phase"`
+	Category boa.Category `json:"category"`
+	Action   power.Action `json:"last_action,omitempty"`
+	Reason   string       `json:"reason,omitempty"`
+	Time     time.Time    `json:"time"`
+}
+
+// Summary is the BOS v2-style roll-up, counted over distinct nodes: a node
+// failed if it failed anywhere; pending if any of its phases is unfinished;
+// succeeded if it succeeded somewhere; otherwise excluded.
+type Summary struct {
+	Total             int                          `json:"total"`
+	Succeeded         int                          `json:"succeeded"`
+	Failed            int                          `json:"failed"`
+	Excluded          int                          `json:"excluded"`
+	Pending           int                          `json:"pending"`
+	PercentSuccessful float64                      `json:"percent_successful"`
+	PercentFailed     float64                      `json:"percent_failed"`
+	ErrorSummary      map[string]ErrorSummaryEntry `json:"error_summary"`
+	Timing            Timing                       `json:"timing"`
+}
+
+// ErrorSummaryEntry counts the nodes that failed with one reason; Nodes is a
+// sample of at most errorSampleSize of them (the tree has them all).
+type ErrorSummaryEntry struct {
+	Count int      `json:"count"`
+	Nodes []string `json:"nodes"`
+}
+
+// Timing is the session's wall-clock span; Duration is a Go duration string
+// up to now for a running session.
+type Timing struct {
+	StartTime time.Time  `json:"start_time"`
+	EndTime   *time.Time `json:"end_time,omitempty"`
+	Duration  string     `json:"duration"`
+}
+
+// ListRow is one line of `bos session list`, read from summary.json so
+// listing never parses full records.
+type ListRow struct {
+	ID        string     `json:"id"`
+	Template  string     `json:"template"`
+	Operation string     `json:"operation"`
+	Status    Status     `json:"status"`
+	StartTime time.Time  `json:"start_time"`
+	StopTime  *time.Time `json:"stop_time,omitempty"`
+	Nodes     int        `json:"nodes"`
+	Succeeded int        `json:"succeeded"`
+	Failed    int        `json:"failed"`
+	// Error says which file could not be read when Status is corrupt.
+	Error string `json:"error,omitempty"`
+}
+
+// Phases returns the phases op runs, in order; configure adds the configure
+// phase to boot and reboot (when the template enables CFS and names a
+// configuration).
+func Phases(op boa.Operation, configure bool) []boa.Phase {
+	var phases []boa.Phase
+	switch op {
+	case boa.Shutdown:
+		return []boa.Phase{boa.PhaseShutdown}
+	case boa.Configure:
+		return []boa.Phase{boa.PhaseConfigure}
+	case boa.Boot:
+		phases = []boa.Phase{boa.PhaseBoot}
+	case boa.Reboot:
+		phases = []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot}
+	}
+	if configure {
+		phases = append(phases, boa.PhaseConfigure)
+	}
+	return phases
+}
+
+// categoryOrder is the order categories appear in within a phase.
+var categoryOrder = []boa.Category{boa.NotStarted, boa.InProgress, boa.Succeeded, boa.Failed, boa.Excluded}
+
+// phaseOrder is the canonical order of phases, used to place a phase the
+// engine reports that the record did not plan for.
+var phaseOrder = map[boa.Phase]int{boa.PhaseShutdown: 0, boa.PhaseBoot: 1, boa.PhaseConfigure: 2}

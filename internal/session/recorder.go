@@ -1,0 +1,395 @@
+package session
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bos-project/bos/internal/boa"
+	"github.com/gofrs/flock"
+)
+
+const (
+	// snapshotInterval bounds how stale session.json may be while a session
+	// runs; events.jsonl is always current.
+	snapshotInterval = time.Second
+	// lockWait is how long NewRecorder waits for a session lock that a
+	// list or reserve liveness probe may be holding for an instant.
+	lockWait = 200 * time.Millisecond
+)
+
+// Recorder is the engine's boa.Recorder for one session: it keeps the
+// status tree and makes every transition durable in events.jsonl. Many
+// goroutines may call Record at once; their lines share one write and one
+// fsync (group commit) so 10,000 nodes do not cost 10,000 fsyncs.
+type Recorder struct {
+	store    *Store
+	lock     *flock.Flock
+	events   *os.File
+	interval time.Duration
+
+	mu      sync.Mutex // guards everything below up to wake
+	rec     Record     // metadata; the tree fills in the status
+	tree    *tree
+	dirty   bool // tree changed since the last snapshot
+	pending []pendingLine
+	closed  bool
+
+	wake chan struct{} // capacity 1: "pending is not empty"
+	stop chan struct{}
+	done chan struct{}
+
+	// snapshotMu orders snapshot writes so an older one never lands last.
+	snapshotMu   sync.Mutex
+	lastSnapshot time.Time
+	fsyncs       atomic.Int64 // events.jsonl fsyncs, for tests
+}
+
+var _ boa.Recorder = (*Recorder)(nil)
+
+type pendingLine struct {
+	line []byte // nil for a flush barrier
+	done chan error
+}
+
+// NewRecorder starts recording session rec (already created) running plan.
+// The tree starts with every node not_started in every phase of
+// rec.Phases (Phases(op, false) when empty); transitions already in
+// events.jsonl are replayed on top, so resuming an interrupted session
+// continues from its durable truth. It takes the session lock (from Create
+// in this process, or afresh: ErrRunning when another process holds it)
+// and writes a first snapshot. rec is copied; read progress with Snapshot.
+func (s *Store) NewRecorder(ctx context.Context, rec *Record, plan boa.Plan) (*Recorder, error) {
+	return s.newRecorder(ctx, rec, plan, snapshotInterval)
+}
+
+func (s *Store) newRecorder(ctx context.Context, rec *Record, plan boa.Plan, interval time.Duration) (_ *Recorder, err error) {
+	if plan.SessionID != "" && plan.SessionID != rec.ID {
+		return nil, fmt.Errorf("record session %s: plan is for session %s", rec.ID, plan.SessionID)
+	}
+	phases := rec.Phases
+	if len(phases) == 0 {
+		phases = Phases(plan.Operation, false)
+	}
+	if len(phases) == 0 {
+		return nil, fmt.Errorf("record session %s: unknown operation %q", rec.ID, plan.Operation)
+	}
+	lock, err := s.takeLock(ctx, rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = lock.Unlock()
+		}
+	}()
+	r := &Recorder{
+		store: s, lock: lock, interval: interval,
+		rec:  *rec,
+		tree: newTree(plan, phases),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	r.rec.Status, r.rec.StopTime = StatusRunning, nil
+	r.rec.PID, r.rec.Host = os.Getpid(), s.host
+	if r.events, err = openEvents(filepath.Join(s.Dir(rec.ID), eventsFile), r.tree); err != nil {
+		return nil, fmt.Errorf("record session %s: %w", rec.ID, err)
+	}
+	if err = r.snapshot(); err != nil {
+		_ = r.events.Close()
+		return nil, err
+	}
+	go r.commitLoop()
+	return r, nil
+}
+
+// takeLock is Store.takeLock retried for lockWait: a liveness probe from
+// another process holds a free session lock for an instant.
+func (s *Store) takeLock(ctx context.Context, id string) (*flock.Flock, error) {
+	s.mu.Lock()
+	lock := s.held[id]
+	delete(s.held, id)
+	s.mu.Unlock()
+	if lock != nil {
+		return lock, nil
+	}
+	lock = newSessionLock(s.Dir(id))
+	waitCtx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	locked, err := lock.TryLockContext(waitCtx, lockRetryDelay)
+	switch {
+	case locked:
+		return lock, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("session %s: take session lock: %w", id, ctx.Err())
+	case err != nil && !errors.Is(err, context.DeadlineExceeded):
+		return nil, fmt.Errorf("session %s: take session lock: %w", id, err)
+	}
+	return nil, fmt.Errorf("session %s: %w (another process holds its lock)", id, ErrRunning)
+}
+
+// openEvents opens the append-only log, replays it into t, and cuts off a
+// torn last line (a crash mid-append): that transition was never
+// acknowledged, so the engine never acted on it.
+func openEvents(path string, t *tree) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, fileMode)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	good, err := replay(path, f, t)
+	if err == nil {
+		err = f.Truncate(good)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// replay applies every complete line of f to t and returns the offset
+// after the last complete line.
+func replay(path string, f *os.File, t *tree) (int64, error) {
+	reader := bufio.NewReader(f)
+	var offset int64
+	for lineNo := 1; ; lineNo++ {
+		line, err := reader.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return offset, nil // a partial line here is the torn tail
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", path, err)
+		}
+		var tr boa.Transition
+		if err := json.Unmarshal(line, &tr); err != nil {
+			return 0, &CorruptError{Path: fmt.Sprintf("%s:%d", path, lineNo), Err: err}
+		}
+		if err := t.apply(tr); err != nil {
+			return 0, &CorruptError{Path: fmt.Sprintf("%s:%d", path, lineNo), Err: err}
+		}
+		offset += int64(len(line))
+	}
+}
+
+// Record applies t to the tree and returns once its line is durable in
+// events.jsonl. A transition the session cannot place (unknown boot set,
+// node, phase or category) is refused before anything is written. If ctx
+// ends first Record returns its error; the transition is still written.
+func (r *Recorder) Record(ctx context.Context, t boa.Transition) error {
+	if t.Time.IsZero() {
+		t.Time = time.Now()
+	}
+	line, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("record node %s: encode transition: %w", t.Node, err)
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return fmt.Errorf("record node %s: %w", t.Node, ErrClosed)
+	}
+	if err := r.tree.apply(t); err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("record session %s: %w", r.rec.ID, err)
+	}
+	r.dirty = true
+	done := r.enqueueLocked(append(line, '\n'))
+	r.mu.Unlock()
+
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("record node %s: %w", t.Node, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("record node %s: %w", t.Node, ctx.Err())
+	}
+}
+
+// enqueueLocked queues a line for the committer; r.mu must be held.
+func (r *Recorder) enqueueLocked(line []byte) <-chan error {
+	done := make(chan error, 1)
+	r.pending = append(r.pending, pendingLine{line: line, done: done})
+	select {
+	case r.wake <- struct{}{}:
+	default: // already signalled: the committer will take this line too
+	}
+	return done
+}
+
+func (r *Recorder) commitLoop() {
+	defer close(r.done)
+	ticker := time.NewTicker(r.interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-r.wake:
+			r.commit()
+		case <-ticker.C:
+			r.snapshotIfDue()
+		case <-r.stop:
+			r.commit()
+			return
+		}
+	}
+}
+
+// commit writes every pending line with one write and one fsync, then
+// releases their waiters. Lines queued meanwhile form the next batch.
+func (r *Recorder) commit() {
+	r.mu.Lock()
+	batch := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	var buf bytes.Buffer
+	for _, p := range batch {
+		buf.Write(p.line)
+	}
+	err := r.writeAndSync(buf.Bytes())
+	for _, p := range batch {
+		p.done <- err
+	}
+	r.snapshotIfDue()
+}
+
+func (r *Recorder) writeAndSync(data []byte) error {
+	path := r.events.Name()
+	if len(data) > 0 {
+		if _, err := r.events.Write(data); err != nil {
+			return fmt.Errorf("append %s: %w", path, err)
+		}
+	}
+	if err := r.events.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	r.fsyncs.Add(1)
+	return nil
+}
+
+// snapshotIfDue rewrites session.json when the tree changed and the last
+// snapshot is older than the interval. A failed snapshot is retried on the
+// next tick: events.jsonl, not the snapshot, is what durability rests on.
+func (r *Recorder) snapshotIfDue() {
+	r.snapshotMu.Lock()
+	due := time.Since(r.lastSnapshot) >= r.interval
+	r.snapshotMu.Unlock()
+	r.mu.Lock()
+	due = due && r.dirty
+	r.mu.Unlock()
+	if due {
+		_ = r.snapshot()
+	}
+}
+
+// snapshot writes the current record and list row atomically.
+func (r *Recorder) snapshot() error {
+	return r.writeSnapshot(func(*Record) {})
+}
+
+// writeSnapshot builds the record (letting adjust change it under the
+// lock) and saves it; snapshotMu keeps saves in build order.
+func (r *Recorder) writeSnapshot(adjust func(*Record)) error {
+	r.snapshotMu.Lock()
+	defer r.snapshotMu.Unlock()
+	r.mu.Lock()
+	adjust(&r.rec)
+	rec := r.buildLocked()
+	r.dirty = false
+	r.mu.Unlock()
+	if err := r.store.Save(&rec); err != nil {
+		r.mu.Lock()
+		r.dirty = true
+		r.mu.Unlock()
+		return err
+	}
+	r.lastSnapshot = time.Now()
+	return nil
+}
+
+// buildLocked materialises the record; r.mu must be held. The copy shares
+// nothing mutable with the recorder.
+func (r *Recorder) buildLocked() Record {
+	rec := r.rec
+	rec.Nodes = slices.Clone(r.rec.Nodes)
+	rec.TemplateCopy = slices.Clone(r.rec.TemplateCopy)
+	rec.Phases = r.tree.phaseNames()
+	r.tree.fill(&rec, time.Now())
+	return rec
+}
+
+// Snapshot returns a copy of the record as it stands, for progress display.
+func (r *Recorder) Snapshot() Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buildLocked()
+}
+
+// Finish flushes pending transitions, stamps the stop time and writes the
+// final record. The status is status when that is cancelled or
+// interrupted; otherwise complete when every node succeeded or was
+// excluded, failed when any node failed or never finished its phases.
+func (r *Recorder) Finish(status Status) error {
+	if err := r.flush(); err != nil {
+		return fmt.Errorf("finish session %s: %w", r.rec.ID, err)
+	}
+	err := r.writeSnapshot(func(rec *Record) {
+		stop := time.Now()
+		rec.StopTime = &stop
+		if status != StatusCancelled && status != StatusInterrupted {
+			status = StatusComplete
+			if sum := r.buildLocked().Summary; sum.Failed > 0 || sum.Pending > 0 {
+				status = StatusFailed
+			}
+		}
+		rec.Status = status
+	})
+	if err != nil {
+		return fmt.Errorf("finish session %s: %w", r.rec.ID, err)
+	}
+	return nil
+}
+
+// flush waits until every transition queued so far is durable, including
+// those whose Record gave up on a cancelled context.
+func (r *Recorder) flush() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	done := r.enqueueLocked(nil)
+	r.mu.Unlock()
+	return <-done
+}
+
+// Close stops the committer after writing what is pending, closes the log
+// and releases the session lock: from then on the session reads as
+// finished, or as interrupted if Finish was never called.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.mu.Unlock()
+	close(r.stop)
+	<-r.done
+	return errors.Join(r.events.Close(), r.lock.Unlock())
+}

@@ -1,0 +1,111 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/google/uuid"
+)
+
+const (
+	reservationsDir  = "reservations"
+	reservationsLock = "reservations.lock"
+	// lockRetryDelay is how often Reserve retries the state-dir lock while
+	// another bos process holds it (briefly, to write one small file).
+	lockRetryDelay = 5 * time.Millisecond
+	// conflictListed bounds how many nodes a conflict message spells out.
+	conflictListed = 10
+)
+
+// ConflictError says which running session holds which of the requested
+// nodes. errors.Is(err, ErrConflict) holds.
+type ConflictError struct {
+	Session string
+	Nodes   []string
+}
+
+func (e *ConflictError) Error() string {
+	listed := strings.Join(e.Nodes[:min(len(e.Nodes), conflictListed)], ", ")
+	if more := len(e.Nodes) - conflictListed; more > 0 {
+		listed += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Sprintf("nodes %s are reserved by running session %s (wait for it, or cancel it)", listed, e.Session)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Reserve records that sessionID drives nodes, refusing with a
+// *ConflictError when a running session holds any of them. Reservations of
+// sessions whose process is gone are cleared on the way. Reserving again
+// for the same session replaces its set (resume).
+func (s *Store) Reserve(ctx context.Context, sessionID string, nodes []string) error {
+	if err := uuid.Validate(sessionID); err != nil {
+		return fmt.Errorf("reserve nodes: session id %q is not a UUID: %w", sessionID, err)
+	}
+	lock := flock.New(filepath.Join(s.root, reservationsLock), flock.SetPermissions(fileMode))
+	if _, err := lock.TryLockContext(ctx, lockRetryDelay); err != nil {
+		return fmt.Errorf("reserve nodes for session %s: lock %s: %w", sessionID, lock.Path(), err)
+	}
+	defer lock.Unlock()
+
+	wanted := make(map[string]struct{}, len(nodes))
+	for _, node := range nodes {
+		wanted[node] = struct{}{}
+	}
+	dir := filepath.Join(s.root, reservationsDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reserve nodes for session %s: %w", sessionID, err)
+	}
+	for _, e := range entries { // sorted by name, so the reported holder is stable
+		holder := e.Name()
+		if holder == sessionID || uuid.Validate(holder) != nil {
+			continue
+		}
+		path := filepath.Join(dir, holder)
+		if !s.alive(holder, 0, "") {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("clear reservation of ended session %s: %w", holder, err)
+			}
+			continue
+		}
+		held, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("reserve nodes for session %s: read reservation %s: %w", sessionID, path, err)
+		}
+		var overlap []string
+		for node := range strings.SplitSeq(string(held), "\n") {
+			if _, clash := wanted[node]; clash {
+				overlap = append(overlap, node)
+			}
+		}
+		if len(overlap) > 0 {
+			slices.Sort(overlap)
+			return &ConflictError{Session: holder, Nodes: overlap}
+		}
+	}
+	if err := writeFileAtomic(filepath.Join(dir, sessionID), []byte(strings.Join(nodes, "\n"))); err != nil {
+		return fmt.Errorf("reserve nodes for session %s: %w", sessionID, err)
+	}
+	return nil
+}
+
+// Release drops sessionID's reservation; releasing twice is harmless.
+func (s *Store) Release(sessionID string) error {
+	if uuid.Validate(sessionID) != nil {
+		return nil // never a reservation file name: nothing to release
+	}
+	path := filepath.Join(s.root, reservationsDir, sessionID)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("release reservation of session %s: %w", sessionID, err)
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package session
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/bos-project/bos/internal/boa"
+)
+
+// errorSampleSize bounds the node sample in each error_summary entry so a
+// mass failure does not bloat the summary (the tree lists every node).
+const errorSampleSize = 10
+
+// placement is where a node sits within one phase.
+type placement struct {
+	category boa.Category
+	reason   string
+}
+
+type phaseState struct {
+	name   boa.Phase
+	placed map[string]placement
+}
+
+type bootSetState struct {
+	name   string
+	nodes  []string // plan order, which every node list keeps
+	phases []*phaseState
+}
+
+// tree is the live status tree. Nodes are kept in maps rather than in the
+// category lists of the record so a transition costs O(1) with 10,000 nodes;
+// the lists are built only when a snapshot is taken.
+type tree struct {
+	bootSets []*bootSetState
+	byName   map[string]*bootSetState
+	latest   map[string]NodeState
+}
+
+func newTree(plan boa.Plan, phases []boa.Phase) *tree {
+	t := &tree{byName: make(map[string]*bootSetState, len(plan.BootSets)), latest: make(map[string]NodeState)}
+	for _, bsPlan := range plan.BootSets {
+		bs := &bootSetState{name: bsPlan.Name, nodes: slices.Clone(bsPlan.Nodes)}
+		for _, phase := range phases {
+			bs.phases = append(bs.phases, bs.newPhase(phase))
+		}
+		t.bootSets = append(t.bootSets, bs)
+		t.byName[bs.name] = bs
+	}
+	return t
+}
+
+func (bs *bootSetState) newPhase(name boa.Phase) *phaseState {
+	ps := &phaseState{name: name, placed: make(map[string]placement, len(bs.nodes))}
+	for _, node := range bs.nodes {
+		ps.placed[node] = placement{category: boa.NotStarted}
+	}
+	return ps
+}
+
+// phase returns the named phase, adding it in canonical order when the
+// engine reports a phase the record did not plan (configure enabled late):
+// refusing it would fail a session over bookkeeping.
+func (bs *bootSetState) phase(name boa.Phase) (*phaseState, error) {
+	rank, known := phaseOrder[name]
+	if !known {
+		return nil, fmt.Errorf("unknown phase %q", name)
+	}
+	at := len(bs.phases)
+	for i, ps := range bs.phases {
+		if ps.name == name {
+			return ps, nil
+		}
+		if phaseOrder[ps.name] > rank && at == len(bs.phases) {
+			at = i
+		}
+	}
+	ps := bs.newPhase(name)
+	bs.phases = slices.Insert(bs.phases, at, ps)
+	return ps, nil
+}
+
+// apply moves one node. A node that fails leaves the session's remaining
+// phases: it is placed as excluded, reason "failed in <phase>", in every
+// later phase it had not started, so describe shows why it never got there.
+func (t *tree) apply(tr boa.Transition) error {
+	bs := t.byName[tr.BootSet]
+	if bs == nil {
+		return fmt.Errorf("transition for node %s: boot set %q is not in the session", tr.Node, tr.BootSet)
+	}
+	if !slices.Contains(categoryOrder, tr.Category) {
+		return fmt.Errorf("transition for node %s: unknown category %q", tr.Node, tr.Category)
+	}
+	ps, err := bs.phase(tr.Phase)
+	if err != nil {
+		return fmt.Errorf("transition for node %s: %w", tr.Node, err)
+	}
+	if _, planned := ps.placed[tr.Node]; !planned {
+		return fmt.Errorf("transition for node %s: node is not in boot set %q", tr.Node, tr.BootSet)
+	}
+	ps.placed[tr.Node] = placement{category: tr.Category, reason: tr.Reason}
+	if tr.Category == boa.Failed {
+		later := bs.phases[slices.Index(bs.phases, ps)+1:]
+		for _, next := range later {
+			if next.placed[tr.Node].category == boa.NotStarted {
+				next.placed[tr.Node] = placement{category: boa.Excluded, reason: fmt.Sprintf("failed in %s", tr.Phase)}
+			}
+		}
+	}
+	t.latest[tr.Node] = NodeState{
+		BootSet: tr.BootSet, Phase: tr.Phase, Category: tr.Category,
+		Action: tr.Action, Reason: tr.Reason, Time: tr.Time,
+	}
+	return nil
+}
+
+// phaseNames lists the phases any boot set has, in canonical order.
+func (t *tree) phaseNames() []boa.Phase {
+	var names []boa.Phase
+	for _, bs := range t.bootSets {
+		for _, ps := range bs.phases {
+			if !slices.Contains(names, ps.name) {
+				names = append(names, ps.name)
+			}
+		}
+	}
+	slices.SortFunc(names, func(a, b boa.Phase) int { return phaseOrder[a] - phaseOrder[b] })
+	return names
+}
+
+// failureReason names a failure that came without one, so every failed
+// node appears under some message in the errors maps.
+func failureReason(p placement) string {
+	if p.reason == "" {
+		return "failed (no reason given)"
+	}
+	return p.reason
+}
+
+func (bs *bootSetState) status() BootSetStatus {
+	out := BootSetStatus{Name: bs.name, Errors: map[string][]string{}}
+	for _, ps := range bs.phases {
+		lists := make(map[boa.Category][]string, len(categoryOrder))
+		phaseErrors := map[string][]string{}
+		for _, node := range bs.nodes {
+			p := ps.placed[node]
+			lists[p.category] = append(lists[p.category], node)
+			if p.category == boa.Failed {
+				phaseErrors[failureReason(p)] = append(phaseErrors[failureReason(p)], node)
+			}
+		}
+		phase := PhaseStatus{Name: ps.name, Errors: phaseErrors}
+		for _, category := range categoryOrder {
+			phase.Categories = append(phase.Categories, CategoryStatus{Name: category, NodeList: nonNil(lists[category])})
+		}
+		out.Phases = append(out.Phases, phase)
+	}
+	for _, node := range bs.nodes {
+		var reasons []string
+		for _, ps := range bs.phases {
+			if p := ps.placed[node]; p.category == boa.Failed && !slices.Contains(reasons, failureReason(p)) {
+				reasons = append(reasons, failureReason(p))
+			}
+		}
+		for _, reason := range reasons {
+			out.Errors[reason] = append(out.Errors[reason], node)
+		}
+	}
+	return out
+}
+
+// nonNil keeps empty node lists as [] in JSON, as BOS printed them.
+func nonNil(nodes []string) []string {
+	if nodes == nil {
+		return []string{}
+	}
+	return nodes
+}
+
+// outcome ranks a node's overall result; a higher rank wins when a node
+// appears in several boot sets.
+type outcome int
+
+const (
+	outcomeExcluded outcome = iota
+	outcomeSucceeded
+	outcomePending
+	outcomeFailed
+)
+
+func (bs *bootSetState) outcome(node string) outcome {
+	result := outcomeExcluded
+	for _, ps := range bs.phases {
+		switch ps.placed[node].category {
+		case boa.Failed:
+			return outcomeFailed
+		case boa.NotStarted, boa.InProgress:
+			result = outcomePending
+		case boa.Succeeded:
+			result = max(result, outcomeSucceeded)
+		}
+	}
+	return result
+}
+
+// fill writes the tree and everything derived from it into rec.
+func (t *tree) fill(rec *Record, now time.Time) {
+	rec.BootSets = make([]BootSetStatus, 0, len(t.bootSets))
+	outcomes := make(map[string]outcome)
+	failedBy := make(map[string][]string) // reason → distinct nodes, first-seen order
+	seenFailure := make(map[[2]string]bool)
+	for _, bs := range t.bootSets {
+		status := bs.status()
+		rec.BootSets = append(rec.BootSets, status)
+		for _, node := range bs.nodes {
+			if o, seen := outcomes[node]; !seen || bs.outcome(node) > o {
+				outcomes[node] = bs.outcome(node)
+			}
+		}
+		for reason, nodes := range status.Errors {
+			for _, node := range nodes {
+				if key := [2]string{reason, node}; !seenFailure[key] {
+					seenFailure[key] = true
+					failedBy[reason] = append(failedBy[reason], node)
+				}
+			}
+		}
+	}
+	rec.Summary = summarize(outcomes, failedBy, rec.StartTime, rec.StopTime, now)
+	rec.ErrorCount = rec.Summary.Failed
+	rec.NodeStates = make(map[string]NodeState, len(t.latest))
+	for node, state := range t.latest {
+		rec.NodeStates[node] = state
+	}
+}
+
+func summarize(outcomes map[string]outcome, failedBy map[string][]string, start time.Time, stop *time.Time, now time.Time) Summary {
+	s := Summary{Total: len(outcomes), ErrorSummary: make(map[string]ErrorSummaryEntry, len(failedBy))}
+	for _, o := range outcomes {
+		switch o {
+		case outcomeFailed:
+			s.Failed++
+		case outcomePending:
+			s.Pending++
+		case outcomeSucceeded:
+			s.Succeeded++
+		default:
+			s.Excluded++
+		}
+	}
+	if s.Total > 0 {
+		s.PercentSuccessful = percent(s.Succeeded, s.Total)
+		s.PercentFailed = percent(s.Failed, s.Total)
+	}
+	for reason, nodes := range failedBy {
+		s.ErrorSummary[reason] = ErrorSummaryEntry{Count: len(nodes), Nodes: nodes[:min(len(nodes), errorSampleSize)]}
+	}
+	end := now
+	if stop != nil {
+		end = *stop
+	}
+	s.Timing = Timing{StartTime: start, EndTime: stop, Duration: end.Sub(start).Round(time.Millisecond).String()}
+	return s
+}
+
+// percent rounds to two decimals, as BOS v2 reports.
+func percent(part, total int) float64 {
+	return math.Round(float64(part)*10000/float64(total)) / 100
+}
