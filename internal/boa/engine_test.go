@@ -30,6 +30,17 @@ func newSession(scripts map[string]nodeScript) *session {
 	return s
 }
 
+// manyNodes names count nodes n00, n01, … and scripts each one.
+func manyNodes(count int, script func(i int) nodeScript) ([]string, map[string]nodeScript) {
+	nodes := make([]string, count)
+	scripts := make(map[string]nodeScript, count)
+	for i := range nodes {
+		nodes[i] = fmt.Sprintf("n%02d", i)
+		scripts[nodes[i]] = script(i)
+	}
+	return nodes, scripts
+}
+
 func plan(op Operation, pace Pace, bootSets ...BootSetPlan) Plan {
 	return Plan{SessionID: "s1", Operation: op, Pace: pace, BootSets: bootSets}
 }
@@ -334,13 +345,9 @@ func TestRunSingleNode(t *testing.T) {
 // other event of that node in between: the durable intent resume relies on.
 func TestRunRecordsIntentBeforeEachReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		scripts := map[string]nodeScript{}
-		var nodes []string
-		for i := range 30 {
-			name := fmt.Sprintf("n%02d", i)
-			nodes = append(nodes, name)
-			scripts[name] = nodeScript{initial: power.On, gracefulDelay: time.Duration(i%4) * 100 * time.Second, forceDelay: time.Second, onErrors: i % 3, onDelay: time.Duration(i) * time.Second}
-		}
+		nodes, scripts := manyNodes(30, func(i int) nodeScript {
+			return nodeScript{initial: power.On, gracefulDelay: time.Duration(i%4) * 100 * time.Second, forceDelay: time.Second, onErrors: i % 3, onDelay: time.Duration(i) * time.Second}
+		})
 		s := newSession(scripts)
 		_, err := s.engine.Run(t.Context(), plan(Reboot, Independent, oneBootSet(nodes...)))
 		require.NoError(t, err)
@@ -490,13 +497,9 @@ func TestRunFailingNodeDoesNotStopOthers(t *testing.T) {
 
 func TestRunBoundsConcurrency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		scripts := map[string]nodeScript{}
-		var nodes []string
-		for i := range 20 {
-			name := fmt.Sprintf("n%02d", i)
-			nodes = append(nodes, name)
-			scripts[name] = nodeScript{initial: power.Off, onDelay: time.Duration(1+i%5) * time.Second}
-		}
+		nodes, scripts := manyNodes(20, func(i int) nodeScript {
+			return nodeScript{initial: power.Off, onDelay: time.Duration(1+i%5) * time.Second}
+		})
 		s := newSession(scripts)
 		s.engine.Options.MaxConcurrency = 3
 		active, maxActive := 0, 0
@@ -518,17 +521,12 @@ func TestRunBoundsConcurrency(t *testing.T) {
 
 func TestRunCancellation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		scripts := map[string]nodeScript{}
-		var nodes []string
-		for i := range 40 {
-			name := fmt.Sprintf("n%02d", i)
-			nodes = append(nodes, name)
-			script := nodeScript{initial: power.On, gracefulDelay: never, forceDelay: never}
+		nodes, scripts := manyNodes(40, func(i int) nodeScript {
 			if i%4 == 0 {
-				script = nodeScript{initial: power.On, hang: true}
+				return nodeScript{initial: power.On, hang: true}
 			}
-			scripts[name] = script
-		}
+			return nodeScript{initial: power.On, gracefulDelay: never, forceDelay: never}
+		})
 		s := newSession(scripts)
 		s.engine.Options.MaxConcurrency = 10
 		ctx, cancel := context.WithCancel(t.Context())
@@ -566,43 +564,33 @@ func TestRunRecorderErrorAborts(t *testing.T) {
 	}{
 		{
 			name:   "intent before power on",
-			failOn: func(tr Transition) bool { return tr.Node == "n2" && tr.Action == power.PowerOn },
+			failOn: func(tr Transition) bool { return tr.Node == "n02" && tr.Action == power.PowerOn },
 		},
 		{
 			name:   "phase start",
-			failOn: func(tr Transition) bool { return tr.Node == "n2" && tr.Phase == PhaseBoot && tr.Action == "" },
+			failOn: func(tr Transition) bool { return tr.Node == "n02" && tr.Phase == PhaseBoot && tr.Action == "" },
 		},
 		{
 			name:   "final category",
-			failOn: func(tr Transition) bool { return tr.Node == "n2" && tr.Category == Succeeded },
+			failOn: func(tr Transition) bool { return tr.Node == "n02" && tr.Category == Succeeded },
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				scripts := map[string]nodeScript{}
-				var nodes []string
-				for i := range 5 {
-					name := fmt.Sprintf("n%d", i)
-					nodes = append(nodes, name)
-					scripts[name] = nodeScript{initial: power.On, gracefulDelay: time.Duration(i) * time.Second, onDelay: 100 * time.Second}
-				}
+				nodes, scripts := manyNodes(5, func(i int) nodeScript {
+					return nodeScript{initial: power.On, gracefulDelay: time.Duration(i) * time.Second, onDelay: 100 * time.Second}
+				})
 				s := newSession(scripts)
 				s.recorder.failOn = tt.failOn
 				result, err := s.engine.Run(t.Context(), plan(Reboot, Independent, oneBootSet(nodes...)))
 				require.ErrorIs(t, err, errDiskFull)
-				assert.Contains(t, err.Error(), "node n2")
+				assert.Contains(t, err.Error(), "node n02")
 
 				if tt.name == "intent before power on" {
-					assert.Empty(t, slices.Collect(func(yield func(power.Action) bool) {
-						for _, a := range s.resets("n2") {
-							if a == power.PowerOn && !yield(a) {
-								return
-							}
-						}
-					}), "the Reset whose intent failed to record was sent")
+					assert.NotContains(t, s.resets("n02"), power.PowerOn, "the Reset whose intent failed to record was sent")
 				}
-				assert.Equal(t, InProgress, result.Nodes["n2"].Category)
+				assert.Equal(t, InProgress, result.Nodes["n02"].Category)
 				assert.NotEmpty(t, result.Unfinished())
 				recorded := len(s.log.snapshot())
 				time.Sleep(time.Hour)
