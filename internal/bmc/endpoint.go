@@ -1,0 +1,432 @@
+package bmc
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stmcginnis/gofish"
+	"github.com/stmcginnis/gofish/schemas"
+
+	"github.com/bos-project/bos/internal/inventory"
+)
+
+// idleConnTimeout keeps a BMC's connection open across the engine's polls
+// (at most seconds apart) but frees it soon after a session ends, so 10,000
+// BMCs do not pin 10,000 sockets for long.
+const idleConnTimeout = 30 * time.Second
+
+// maxLoginBody bounds how much of a login answer is read for its @odata.id.
+const maxLoginBody = 64 << 10
+
+// endpoint is one BMC: its HTTP client, its gofish client and its Redfish
+// session, shared by every node behind it.
+type endpoint struct {
+	pool       *Pool
+	url        string
+	access     inventory.BMC
+	httpClient *http.Client
+	setupErr   error // bad TLS settings, reported on every use
+	systems    map[string]*systemRef
+
+	// connectGate serialises connecting and logging in, so concurrent first
+	// calls share one login; waiting for it honours the caller's context.
+	connectGate gate
+
+	mu         sync.Mutex // guards the fields below
+	client     *gofish.APIClient
+	links      serviceLinks
+	token      string
+	sessionURI string
+	generation uint64 // counts logins, so a stale 401 re-logs in only once
+}
+
+// serviceLinks are the service root links the driver follows.
+type serviceLinks struct {
+	sessions string
+	systems  string
+}
+
+// gate is a lock that can be waited for with a context.
+type gate chan struct{}
+
+func newGate() gate { return make(gate, 1) }
+
+func (g gate) enter(ctx context.Context) error {
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g gate) leave() { <-g }
+
+func isBasicAuth(access inventory.BMC) bool { return strings.EqualFold(access.Auth, "basic") }
+
+func newEndpoint(p *Pool, url string, access inventory.BMC) *endpoint {
+	ep := &endpoint{
+		pool:        p,
+		url:         url,
+		access:      access,
+		systems:     make(map[string]*systemRef),
+		connectGate: newGate(),
+	}
+	transport, err := newTransport(access, p.opts)
+	if err != nil {
+		ep.setupErr = fmt.Errorf("bmc %s: %w", url, err)
+		return ep
+	}
+	ep.httpClient = &http.Client{
+		Transport: &sessionTransport{base: transport, endpoint: ep},
+		Timeout:   p.opts.RequestTimeout,
+	}
+	return ep
+}
+
+func newTransport(access inventory.BMC, opts Options) (*http.Transport, error) {
+	tlsConfig := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Only by the inventory's explicit choice: BMCs with self-signed
+		// certificates are common, but verification is the default.
+		InsecureSkipVerify: access.Insecure, //nolint:gosec
+	}
+	if access.CAFile != "" {
+		pem, err := os.ReadFile(access.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read ca_file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", access.CAFile)
+		}
+		tlsConfig.RootCAs = roots
+	}
+	dialer := &net.Dialer{Timeout: opts.RequestTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   opts.RequestTimeout,
+		ResponseHeaderTimeout: opts.RequestTimeout,
+		MaxConnsPerHost:       opts.MaxRequestsPerBMC,
+		MaxIdleConnsPerHost:   opts.MaxRequestsPerBMC,
+		IdleConnTimeout:       idleConnTimeout,
+	}, nil
+}
+
+// sessionTransport adds the endpoint's current session token to every
+// request and counts requests. Keeping the token here rather than in
+// gofish lets a re-login replace it for every holder of the client.
+type sessionTransport struct {
+	base     http.RoundTripper
+	endpoint *endpoint
+}
+
+func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.endpoint.pool.stats.requests.Add(1)
+	t.endpoint.mu.Lock()
+	token := t.endpoint.token
+	t.endpoint.mu.Unlock()
+	if token != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("X-Auth-Token", token)
+	}
+	return t.base.RoundTrip(req)
+}
+
+func (ep *endpoint) explain(err error) error {
+	return explain(err, ep.url, ep.access.Password)
+}
+
+func (ep *endpoint) systemRef(configured string) *systemRef {
+	key := normalizePath(configured)
+	ref, ok := ep.systems[key]
+	if !ok {
+		ref = &systemRef{configured: key, loadGate: newGate()}
+		ep.systems[key] = ref
+	}
+	return ref
+}
+
+// do runs one Redfish exchange: it connects (or waits for the login in
+// progress), runs exchange with a client bound to ctx, re-logs in once if
+// the session has expired, and retries with exponential back-off while the
+// failure is worth retrying.
+func (ep *endpoint) do(ctx context.Context, exchange func(client *gofish.APIClient) error) error {
+	reloggedIn := false
+	for attempt := 0; ; {
+		client, generation, err := ep.connect(ctx)
+		if err == nil {
+			err = exchange(client.WithContext(ctx))
+			if ctx.Err() == nil {
+				err = ep.explain(err)
+			}
+			if httpStatus(err) == http.StatusUnauthorized && !isBasicAuth(ep.access) && !reloggedIn {
+				reloggedIn = true
+				ep.pool.logf("bmc %s: session no longer valid, logging in again", ep.url)
+				if err = ep.relogin(ctx, generation); err == nil {
+					continue
+				}
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryable(err) || attempt >= ep.pool.opts.Retries {
+			return err
+		}
+		attempt++
+		ep.pool.stats.retries.Add(1)
+		wait := backoff(ep.pool.opts.RetryBackoff, attempt)
+		ep.pool.logf("bmc %s: %v; retry %d/%d in %s", ep.url, err, attempt, ep.pool.opts.Retries, wait)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func backoff(base time.Duration, attempt int) time.Duration {
+	factor := 1 << min(attempt-1, 30)
+	return base * time.Duration(min(factor, maxBackoffFactor))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ready returns the client when it can be used as is.
+func (ep *endpoint) ready() (*gofish.APIClient, uint64, bool) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ok := ep.client != nil && (isBasicAuth(ep.access) || ep.token != "")
+	return ep.client, ep.generation, ok
+}
+
+// connect returns a logged-in client, connecting on first use. A failed
+// attempt is not remembered: the next call tries again.
+func (ep *endpoint) connect(ctx context.Context) (*gofish.APIClient, uint64, error) {
+	if ep.setupErr != nil {
+		return nil, 0, ep.setupErr
+	}
+	if client, generation, ok := ep.ready(); ok {
+		return client, generation, nil
+	}
+	if err := ep.connectGate.enter(ctx); err != nil {
+		return nil, 0, err
+	}
+	defer ep.connectGate.leave()
+	if client, generation, ok := ep.ready(); ok {
+		return client, generation, nil
+	}
+	return ep.login(ctx)
+}
+
+// relogin replaces a session the BMC no longer accepts, unless another
+// caller has done so since generation was current.
+func (ep *endpoint) relogin(ctx context.Context, generation uint64) error {
+	if err := ep.connectGate.enter(ctx); err != nil {
+		return err
+	}
+	defer ep.connectGate.leave()
+	ep.mu.Lock()
+	stale := ep.generation == generation
+	if stale {
+		// The BMC has dropped this session; there is nothing to log out.
+		ep.token, ep.sessionURI = "", ""
+	}
+	ep.mu.Unlock()
+	if !stale {
+		return nil
+	}
+	_, _, err := ep.login(ctx)
+	return err
+}
+
+// login connects if needed and opens the endpoint's Redfish session.
+// Callers hold connectGate.
+func (ep *endpoint) login(ctx context.Context) (*gofish.APIClient, uint64, error) {
+	if ep.pool.closed.Load() {
+		return nil, 0, ErrClosed
+	}
+	ep.mu.Lock()
+	client, links := ep.client, ep.links
+	ep.mu.Unlock()
+	if client == nil {
+		var err error
+		if client, links, err = ep.dial(ctx); err != nil {
+			return nil, 0, err
+		}
+		ep.mu.Lock()
+		ep.client, ep.links = client, links
+		ep.mu.Unlock()
+	}
+	if isBasicAuth(ep.access) {
+		return client, 0, nil
+	}
+	token, sessionURI, err := ep.createSession(ctx, client, links.sessions)
+	if err != nil {
+		return nil, 0, err
+	}
+	ep.mu.Lock()
+	ep.token, ep.sessionURI = token, sessionURI
+	ep.generation++
+	generation := ep.generation
+	ep.mu.Unlock()
+	ep.pool.stats.logins.Add(1)
+	ep.pool.logf("bmc %s: logged in (session %s)", ep.url, sessionURI)
+	return client, generation, nil
+}
+
+// dial creates the gofish client and reads the service root links.
+func (ep *endpoint) dial(ctx context.Context) (*gofish.APIClient, serviceLinks, error) {
+	config := gofish.ClientConfig{
+		Endpoint:              ep.url,
+		HTTPClient:            ep.httpClient,
+		ReuseConnections:      true,
+		MaxConcurrentRequests: int64(ep.pool.opts.MaxRequestsPerBMC),
+	}
+	if isBasicAuth(ep.access) {
+		config.Username, config.Password, config.BasicAuth = ep.access.Username, ep.access.Password, true
+	}
+	client, err := gofish.ConnectContext(ctx, config)
+	if err != nil {
+		return nil, serviceLinks{}, ep.explainUnlessCancelled(ctx, err)
+	}
+	links, err := readServiceLinks(client.WithContext(ctx))
+	if err != nil {
+		return nil, serviceLinks{}, ep.explainUnlessCancelled(ctx, err)
+	}
+	return client, links, nil
+}
+
+func (ep *endpoint) explainUnlessCancelled(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return ep.explain(err)
+}
+
+// readServiceLinks reads the links gofish keeps to itself. Defaults are the
+// URIs the Redfish specification fixes, for roots that omit them.
+func readServiceLinks(client *gofish.APIClient) (serviceLinks, error) {
+	resp, err := client.Get(schemas.DefaultServiceRoot)
+	defer schemas.DeferredCleanupHTTPResponse(resp)
+	if err != nil {
+		return serviceLinks{}, err
+	}
+	var root struct {
+		Systems        schemas.Link
+		SessionService schemas.Link
+		Links          struct{ Sessions schemas.Link }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&root); err != nil {
+		return serviceLinks{}, fmt.Errorf("service root: %w", err)
+	}
+	links := serviceLinks{
+		sessions: pathOf(root.Links.Sessions.String()),
+		systems:  pathOf(root.Systems.String()),
+	}
+	if links.sessions == "" && root.SessionService != "" {
+		links.sessions = strings.TrimRight(pathOf(root.SessionService.String()), "/") + "/Sessions"
+	}
+	if links.sessions == "" {
+		links.sessions = "/redfish/v1/SessionService/Sessions"
+	}
+	if links.systems == "" {
+		links.systems = "/redfish/v1/Systems"
+	}
+	return links, nil
+}
+
+// createSession logs in. The session's URI comes from the Location header
+// or, where a BMC omits it, from the answer's @odata.id.
+func (ep *endpoint) createSession(ctx context.Context, client *gofish.APIClient, sessionsURI string) (token, sessionURI string, err error) {
+	credentials := struct{ UserName, Password string }{ep.access.Username, ep.access.Password}
+	resp, err := client.WithContext(ctx).Post(sessionsURI, credentials)
+	defer schemas.DeferredCleanupHTTPResponse(resp)
+	if err != nil {
+		return "", "", fmt.Errorf("session login: %w", ep.explainUnlessCancelled(ctx, err))
+	}
+	token = resp.Header.Get("X-Auth-Token")
+	sessionURI = pathOf(resp.Header.Get("Location"))
+	if sessionURI == "" {
+		var body struct {
+			ODataID string `json:"@odata.id"`
+		}
+		// A 201 without a body is fine; the URI is then unknown.
+		_ = json.NewDecoder(io.LimitReader(resp.Body, maxLoginBody)).Decode(&body)
+		sessionURI = pathOf(body.ODataID)
+	}
+	if token == "" {
+		return "", "", fmt.Errorf("session login: bmc %s answered %d without an X-Auth-Token; set auth: basic for it",
+			ep.url, resp.StatusCode)
+	}
+	return token, sessionURI, nil
+}
+
+// logout deletes the endpoint's session, if any, and drops its idle
+// connections. A session the BMC has already forgotten counts as done.
+func (ep *endpoint) logout(ctx context.Context) error {
+	if err := ep.connectGate.enter(ctx); err != nil {
+		return fmt.Errorf("bmc %s: log out: %w", ep.url, err)
+	}
+	defer ep.connectGate.leave()
+	ep.mu.Lock()
+	client, token, sessionURI := ep.client, ep.token, ep.sessionURI
+	ep.mu.Unlock()
+	if client == nil {
+		return nil
+	}
+	defer client.HTTPClient.CloseIdleConnections()
+	if token == "" {
+		return nil
+	}
+	if sessionURI == "" {
+		ep.pool.logf("bmc %s: cannot log out: the BMC named no session URI at login; the session will time out", ep.url)
+		return nil
+	}
+	_, err := client.WithContext(ctx).Delete(sessionURI)
+	ep.mu.Lock()
+	ep.token, ep.sessionURI = "", ""
+	ep.mu.Unlock()
+	if err != nil {
+		err = ep.explainUnlessCancelled(ctx, err)
+		if status := httpStatus(err); status == http.StatusUnauthorized || status == http.StatusNotFound {
+			return nil
+		}
+		return fmt.Errorf("bmc %s: log out: %w", ep.url, err)
+	}
+	ep.pool.stats.logouts.Add(1)
+	ep.pool.logf("bmc %s: logged out (session %s)", ep.url, sessionURI)
+	return nil
+}
+
+// pathOf reduces an absolute URL (some BMCs answer with one) to its path.
+func pathOf(link string) string {
+	if u, err := url.Parse(link); err == nil && u.Host != "" {
+		return u.RequestURI()
+	}
+	return link
+}

@@ -1,0 +1,178 @@
+package bmc
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/stmcginnis/gofish/schemas"
+)
+
+// ErrClosed is returned for calls made after Close.
+var ErrClosed = errors.New("bmc pool closed")
+
+// ErrUnknownNode is returned for a node name that was not given to NewPool.
+var ErrUnknownNode = errors.New("node not in inventory")
+
+// ErrResetUnsupported means the BMC offers none of the reset types that
+// carry out the requested action; the engine can escalate (graceful → force).
+var ErrResetUnsupported = errors.New("no suitable reset type offered")
+
+// HTTPError is a Redfish request the BMC answered with an error status. It
+// carries the Redfish message rather than the raw JSON body.
+type HTTPError struct {
+	Status    int
+	Message   string
+	MessageID string
+	err       error
+}
+
+func (e *HTTPError) Error() string {
+	text := fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
+	if e.Message != "" {
+		text += ": " + e.Message
+	}
+	if e.MessageID != "" {
+		text += " (" + e.MessageID + ")"
+	}
+	return text
+}
+
+func (e *HTTPError) Unwrap() error { return e.err }
+
+// UnreachableError is a BMC that could not be talked to at all.
+type UnreachableError struct {
+	Endpoint string
+	Reason   string
+	err      error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("bmc %s unreachable: %s", e.Endpoint, e.Reason)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.err }
+
+// maxMessageLen keeps a non-Redfish error page (HTML from a proxy, say)
+// from flooding a per-node failure reason.
+const maxMessageLen = 200
+
+// explain turns the errors gofish and net/http return into readable ones:
+// the HTTP status with the Redfish message instead of a JSON blob, and
+// "bmc … unreachable: …" for transport failures. secret, when not empty, is
+// scrubbed from any text the BMC sent back. Callers handle their own
+// context's cancellation first: a timeout here is the BMC's.
+func explain(err error, endpoint, secret string) error {
+	var (
+		httpErr     *HTTPError
+		unreachable *UnreachableError
+	)
+	if err == nil || errors.As(err, &httpErr) || errors.As(err, &unreachable) {
+		return err
+	}
+	var redfishErr *schemas.Error
+	if errors.As(err, &redfishErr) {
+		if redfishErr.HTTPReturnedStatusCode == 0 {
+			return &UnreachableError{Endpoint: endpoint, Reason: scrub(redfishErr.Message, secret), err: err}
+		}
+		message, messageID := redfishMessage(redfishErr)
+		return &HTTPError{
+			Status:    redfishErr.HTTPReturnedStatusCode,
+			Message:   scrub(message, secret),
+			MessageID: messageID,
+			err:       err,
+		}
+	}
+	if reason := transportReason(err); reason != "" {
+		return &UnreachableError{Endpoint: endpoint, Reason: reason, err: err}
+	}
+	return err
+}
+
+func redfishMessage(e *schemas.Error) (message, messageID string) {
+	message, messageID = e.Message, e.Code
+	for _, info := range e.ExtendedInfos {
+		if info.Message != "" {
+			// The extended info names the actual problem; the top-level
+			// message is usually "A general error has occurred".
+			message, messageID = info.Message, info.MessageID
+			break
+		}
+	}
+	message = strings.Join(strings.Fields(message), " ")
+	if len(message) > maxMessageLen {
+		message = message[:maxMessageLen] + "…"
+	}
+	return message, messageID
+}
+
+func transportReason(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to host"
+	case errors.As(err, &dnsErr):
+		return "cannot resolve " + dnsErr.Name
+	case isTimeout(err):
+		return "timed out"
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		// url.Error repeats method and URL; the endpoint is already named.
+		return urlErr.Err.Error()
+	}
+	return ""
+}
+
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
+}
+
+func scrub(text, secret string) string {
+	if secret == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, secret, "[redacted]")
+}
+
+func httpStatus(err error) int {
+	var httpErr *HTTPError
+	if errors.As(err, &httpErr) {
+		return httpErr.Status
+	}
+	return 0
+}
+
+// retryable says whether a failed request may succeed if sent again: the
+// BMC was unreachable or busy (409: iDRAC refuses On for a while after
+// Off), or answered with a server error other than "not implemented".
+func retryable(err error) bool {
+	var unreachable *UnreachableError
+	if errors.As(err, &unreachable) {
+		return true
+	}
+	switch status := httpStatus(err); {
+	case status == http.StatusConflict, status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		return true
+	case status == http.StatusNotImplemented:
+		return false
+	default:
+		return status >= 500
+	}
+}
+
+// unsupportedAnswer says whether the BMC refused a reset type as such, so
+// the next type in preference order is worth trying.
+func unsupportedAnswer(err error) bool {
+	status := httpStatus(err)
+	return status == http.StatusBadRequest || status == http.StatusNotImplemented
+}

@@ -1,0 +1,316 @@
+// Package bmc drives nodes' baseboard management controllers over Redfish
+// (with gofish). A Pool maps inventory node names to BMC endpoints; nodes
+// behind one BMC share its HTTP connections, its single Redfish session and
+// its bound on in-flight requests.
+package bmc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stmcginnis/gofish"
+	"github.com/stmcginnis/gofish/schemas"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/power"
+)
+
+// Options tune how hard a Pool leans on each BMC.
+type Options struct {
+	// MaxRequestsPerBMC bounds in-flight requests per BMC endpoint (default
+	// 2): BMCs are small computers and some fall over under load.
+	MaxRequestsPerBMC int
+	// RequestTimeout bounds connecting to and reading from a BMC, per
+	// request (default 20s).
+	RequestTimeout time.Duration
+	// Retries is how often a request is re-sent after a connection error,
+	// a 5xx or a 409 (default 3). Negative means none.
+	Retries int
+	// RetryBackoff is the first wait before a retry, doubled each time
+	// (default 1s).
+	RetryBackoff time.Duration
+	// Log, when set, receives -v diagnostics. Credentials and session
+	// tokens are never passed to it.
+	Log func(format string, args ...any)
+}
+
+const (
+	defaultMaxRequestsPerBMC = 2
+	defaultRequestTimeout    = 20 * time.Second
+	defaultRetries           = 3
+	defaultRetryBackoff      = time.Second
+	// maxBackoffFactor caps the doubling so a long retry series still
+	// polls a recovering BMC reasonably often.
+	maxBackoffFactor = 16
+	// logoutTimeout bounds each logout when Close's own context is done.
+	logoutTimeout = 10 * time.Second
+	// closeConcurrency bounds parallel logouts so closing 10,000 sessions
+	// takes seconds, not minutes, without a burst of 10,000 connections.
+	closeConcurrency = 64
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxRequestsPerBMC <= 0 {
+		o.MaxRequestsPerBMC = defaultMaxRequestsPerBMC
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = defaultRequestTimeout
+	}
+	if o.Retries == 0 {
+		o.Retries = defaultRetries
+	} else if o.Retries < 0 {
+		o.Retries = 0
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = defaultRetryBackoff
+	}
+	return o
+}
+
+// Stats counts what a Pool has done, for tests and benchmarks.
+type Stats struct {
+	Requests int64 // HTTP requests sent, including logins and logouts
+	Logins   int64 // Redfish sessions created
+	Logouts  int64 // Redfish sessions deleted
+	Retries  int64 // requests re-sent after a retryable failure
+}
+
+type counters struct {
+	requests, logins, logouts, retries atomic.Int64
+}
+
+// Pool is the Redfish driver for a set of inventory nodes. It is safe for
+// concurrent use; connections and sessions are opened on first use.
+type Pool struct {
+	opts      Options
+	nodes     map[string]*nodeRef
+	endpoints []*endpoint
+	stats     counters
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	closeErr  error
+}
+
+// nodeRef is where a node lives: its BMC and its system on that BMC, or why
+// it cannot be reached (reported on every call rather than at NewPool, so
+// one bad inventory entry does not stop the other nodes).
+type nodeRef struct {
+	endpoint *endpoint
+	system   *systemRef
+	err      error
+}
+
+// NewPool prepares a driver for nodes. Nothing is contacted until a node is
+// first used.
+func NewPool(nodes []inventory.Node, opts Options) *Pool {
+	p := &Pool{opts: opts.withDefaults(), nodes: make(map[string]*nodeRef, len(nodes))}
+	byURL := make(map[string]*endpoint)
+	firstNode := make(map[string]string)
+	for _, node := range nodes {
+		url := strings.TrimRight(node.BMC.Endpoint, "/")
+		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+			p.nodes[node.Name] = &nodeRef{err: fmt.Errorf("bmc endpoint %q is not an http:// or https:// URL", node.BMC.Endpoint)}
+			continue
+		}
+		ep, seen := byURL[url]
+		if !seen {
+			ep = newEndpoint(p, url, node.BMC)
+			byURL[url] = ep
+			firstNode[url] = node.Name
+			p.endpoints = append(p.endpoints, ep)
+		} else if !sameAccess(ep.access, node.BMC) {
+			p.nodes[node.Name] = &nodeRef{err: fmt.Errorf(
+				"bmc %s is shared with node %s but with different credentials, auth or TLS settings; one BMC takes one set",
+				url, firstNode[url])}
+			continue
+		}
+		p.nodes[node.Name] = &nodeRef{endpoint: ep, system: ep.systemRef(node.BMC.System)}
+	}
+	return p
+}
+
+func sameAccess(a, b inventory.BMC) bool {
+	return a.Username == b.Username && a.Password == b.Password && a.CAFile == b.CAFile &&
+		a.Insecure == b.Insecure && isBasicAuth(a) == isBasicAuth(b)
+}
+
+func (p *Pool) logf(format string, args ...any) {
+	if p.opts.Log != nil {
+		p.opts.Log(format, args...)
+	}
+}
+
+// Stats returns a snapshot of the Pool's counters.
+func (p *Pool) Stats() Stats {
+	return Stats{
+		Requests: p.stats.requests.Load(),
+		Logins:   p.stats.logins.Load(),
+		Logouts:  p.stats.logouts.Load(),
+		Retries:  p.stats.retries.Load(),
+	}
+}
+
+func (p *Pool) node(name string) (*nodeRef, error) {
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
+	ref, ok := p.nodes[name]
+	if !ok {
+		return nil, ErrUnknownNode
+	}
+	if ref.err != nil {
+		return nil, ref.err
+	}
+	return ref, nil
+}
+
+// PowerState reads the node's power state. A BMC that cannot say yet (null,
+// "Unknown", or anything unexpected) yields power.Unknown, not an error.
+func (p *Pool) PowerState(ctx context.Context, node string) (power.State, error) {
+	ref, err := p.node(node)
+	if err != nil {
+		return power.Unknown, fmt.Errorf("node %s: power state: %w", node, err)
+	}
+	var state schemas.PowerState
+	err = ref.endpoint.do(ctx, func(client *gofish.APIClient) error {
+		system, err := ref.endpoint.getSystem(client, ref.system)
+		if err == nil {
+			state = system.PowerState
+		}
+		return err
+	})
+	if err != nil {
+		return power.Unknown, fmt.Errorf("node %s: power state: %w", node, err)
+	}
+	return powerState(state), nil
+}
+
+func powerState(state schemas.PowerState) power.State {
+	switch state {
+	case schemas.OnPowerState:
+		return power.On
+	case schemas.OffPowerState:
+		return power.Off
+	case schemas.PoweringOnPowerState:
+		return power.PoweringOn
+	case schemas.PoweringOffPowerState:
+		return power.PoweringOff
+	default:
+		return power.Unknown
+	}
+}
+
+// resetPreferences lists, per action, the reset types that carry it out,
+// best first. Cray EX offers a non-standard "Off" instead of ForceOff;
+// PushPowerButton is the last resort where nothing better is offered.
+var resetPreferences = map[power.Action][]schemas.ResetType{
+	power.GracefulOff: {schemas.GracefulShutdownResetType, schemas.PushPowerButtonResetType},
+	power.ForceOff:    {schemas.ForceOffResetType, "Off", schemas.PushPowerButtonResetType},
+	power.PowerOn:     {schemas.OnResetType, schemas.ForceOnResetType},
+}
+
+// Reset carries out action with the best reset type the node's BMC offers.
+// Where the BMC does not say what it offers, types are tried in preference
+// order, moving on when one is refused as unsupported (400/501). An error
+// wrapping ErrResetUnsupported means no type fits the action.
+func (p *Pool) Reset(ctx context.Context, node string, action power.Action) error {
+	ref, err := p.node(node)
+	if err != nil {
+		return fmt.Errorf("node %s: reset %s: %w", node, action, err)
+	}
+	preferred, ok := resetPreferences[action]
+	if !ok {
+		return fmt.Errorf("node %s: reset %s: unknown power action", node, action)
+	}
+	info, err := p.resetInfo(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("node %s: reset %s: %w", node, action, err)
+	}
+	candidates := ref.system.candidates(preferred, info.allowed)
+	if len(candidates) == 0 {
+		return fmt.Errorf("node %s: reset %s: %w: wanted one of %s, BMC offers %s",
+			node, action, ErrResetUnsupported, joinTypes(preferred), joinTypes(info.allowed))
+	}
+	var lastErr error
+	for _, resetType := range candidates {
+		err := ref.endpoint.do(ctx, func(client *gofish.APIClient) error {
+			payload := struct{ ResetType schemas.ResetType }{resetType}
+			resp, _, err := schemas.PostWithTask(client, info.target, payload, nil, false)
+			schemas.DeferredCleanupHTTPResponse(resp)
+			return err
+		})
+		if err == nil {
+			p.logf("node %s: reset %s: sent %s", node, action, resetType)
+			return nil
+		}
+		lastErr = fmt.Errorf("node %s: reset %s (%s): %w", node, action, resetType, err)
+		if !unsupportedAnswer(err) {
+			return lastErr
+		}
+		p.logf("%v; trying the next reset type", lastErr)
+		if definitelyUnsupported(err) {
+			ref.system.reject(resetType)
+		}
+	}
+	return lastErr
+}
+
+func joinTypes(types []schemas.ResetType) string {
+	if len(types) == 0 {
+		return "none"
+	}
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Close logs out every Redfish session the Pool opened and drops idle
+// connections. It still logs out when ctx is already done (each logout then
+// gets a fresh short deadline), so a cancelled session does not leave
+// sessions behind on BMCs with small session limits. Later calls return
+// the first call's result.
+func (p *Pool) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		var (
+			mu   sync.Mutex
+			errs []error
+		)
+		var group errgroup.Group
+		group.SetLimit(closeConcurrency)
+		for _, ep := range p.endpoints {
+			group.Go(func() error {
+				logoutCtx, cancel := liveContext(ctx)
+				defer cancel()
+				if err := ep.logout(logoutCtx); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+				return nil
+			})
+		}
+		_ = group.Wait() // every goroutine reports through errs
+		p.closeErr = errors.Join(errs...)
+	})
+	return p.closeErr
+}
+
+// liveContext returns ctx while it is live, else a fresh context with a
+// short deadline that keeps ctx's values, for clean-up that must happen
+// even after cancellation.
+func liveContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), logoutTimeout)
+}

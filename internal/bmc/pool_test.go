@@ -1,0 +1,505 @@
+package bmc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/power"
+)
+
+var _ boa.BMC = (*Pool)(nil)
+
+// testOptions keep retries fast: back-off in milliseconds, not seconds.
+func testOptions() Options {
+	return Options{RetryBackoff: time.Millisecond, RequestTimeout: 5 * time.Second}
+}
+
+func newTestPool(t *testing.T, nodes []inventory.Node, opts Options) *Pool {
+	t.Helper()
+	pool := NewPool(nodes, opts)
+	t.Cleanup(func() { _ = pool.Close(context.Background()) })
+	return pool
+}
+
+func TestResetChoosesTypePerVendor(t *testing.T) {
+	unknownAllowed := map[string]any{"target": "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset"}
+	tests := []struct {
+		name    string
+		vendor  string
+		system  string
+		action  power.Action
+		prepare func(f *fixtureBMC)
+		want    string // "<system key> <ResetType>" of the last reset the BMC received
+		wantErr error
+	}{
+		{name: "dmtf graceful", vendor: "dmtf", action: power.GracefulOff, want: "Systems/437XR1138R2 GracefulShutdown"},
+		{name: "dmtf force", vendor: "dmtf", action: power.ForceOff, want: "Systems/437XR1138R2 ForceOff"},
+		{name: "dmtf on", vendor: "dmtf", action: power.PowerOn, want: "Systems/437XR1138R2 On"},
+		{name: "ilo trailing slashes", vendor: "ilo", action: power.GracefulOff, want: "Systems/1 GracefulShutdown"},
+		{name: "ilo system path without slash", vendor: "ilo", system: "/redfish/v1/Systems/1", action: power.PowerOn, want: "Systems/1 On"},
+		{name: "cray ex force via ActionInfo", vendor: "cray-ex", system: "/redfish/v1/Systems/Node0", action: power.ForceOff, want: "Systems/Node0 ForceOff"},
+		{name: "cray ex bare id", vendor: "cray-ex", system: "Node1", action: power.PowerOn, want: "Systems/Node1 On"},
+		{
+			name: "cray ex non-standard Off", vendor: "cray-ex", system: "Node0", action: power.ForceOff,
+			prepare: func(f *fixtureBMC) {
+				f.set("Systems/Node0/ResetActionInfo", "Parameters", []map[string]any{
+					{"Name": "ResetType", "DataType": "String", "AllowableValues": []string{"On", "Off"}},
+				})
+			},
+			want: "Systems/Node0 Off",
+		},
+		{name: "cray ex has no graceful shutdown", vendor: "cray-ex", system: "Node0", action: power.GracefulOff, wantErr: ErrResetUnsupported},
+		{name: "gigabyte Self via ActionInfo", vendor: "gigabyte", action: power.GracefulOff, want: "Systems/Self GracefulShutdown"},
+		{name: "openbmc system", vendor: "openbmc", action: power.PowerOn, want: "Systems/system On"},
+		{
+			name: "push button when nothing else", vendor: "dmtf", action: power.GracefulOff,
+			prepare: func(f *fixtureBMC) {
+				f.setResetAction("Systems/437XR1138R2", map[string]any{
+					"target":                            "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset",
+					"ResetType@Redfish.AllowableValues": []string{"On", "PushPowerButton"},
+				})
+			},
+			want: "Systems/437XR1138R2 PushPowerButton",
+		},
+		{
+			name: "ForceOn when On is not offered", vendor: "dmtf", action: power.PowerOn,
+			prepare: func(f *fixtureBMC) {
+				f.setResetAction("Systems/437XR1138R2", map[string]any{
+					"target":                            "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset",
+					"ResetType@Redfish.AllowableValues": []string{"ForceOn", "ForceOff"},
+				})
+			},
+			want: "Systems/437XR1138R2 ForceOn",
+		},
+		{
+			name: "allowed unknown: first preference", vendor: "dmtf", action: power.ForceOff,
+			prepare: func(f *fixtureBMC) { f.setResetAction("Systems/437XR1138R2", unknownAllowed) },
+			want:    "Systems/437XR1138R2 ForceOff",
+		},
+		{
+			name: "ActionInfo missing: treated as unknown", vendor: "gigabyte", action: power.PowerOn,
+			prepare: func(f *fixtureBMC) {
+				f.mu.Lock()
+				delete(f.resources, "Systems/Self/ResetActionInfo")
+				f.mu.Unlock()
+			},
+			want: "Systems/Self On",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureBMC(t, tt.vendor)
+			if tt.prepare != nil {
+				tt.prepare(f)
+			}
+			pool := newTestPool(t, []inventory.Node{f.node("n1", tt.system)}, testOptions())
+			err := pool.Reset(context.Background(), "n1", tt.action)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Empty(t, f.receivedResets(), "no reset may be sent when none fits")
+				return
+			}
+			require.NoError(t, err)
+			resets := f.receivedResets()
+			require.NotEmpty(t, resets)
+			assert.Equal(t, tt.want, resets[len(resets)-1])
+		})
+	}
+}
+
+func TestResetPostsToTheAdvertisedTarget(t *testing.T) {
+	f := newFixtureBMC(t, "ilo")
+	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+	require.NoError(t, pool.Reset(context.Background(), "n1", power.ForceOff))
+	assert.Equal(t, []string{"/redfish/v1/Systems/1/Actions/ComputerSystem.Reset/"}, f.resetPaths)
+}
+
+func TestResetAcceptsSuccessAnswers(t *testing.T) {
+	for _, status := range []int{http.StatusOK, http.StatusAccepted, http.StatusNoContent} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			f := newFixtureBMC(t, "dmtf")
+			f.answerReset = func(string, int) resetAnswer { return resetAnswer{status: status, body: "{}"} }
+			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+			require.NoError(t, pool.Reset(context.Background(), "n1", power.PowerOn))
+			assert.Len(t, f.receivedResets(), 1)
+		})
+	}
+}
+
+func TestResetRetriesAndFallsBack(t *testing.T) {
+	busy := resetAnswer{status: http.StatusConflict, body: redfishErrorBody("Base.1.8.ResourceInUse", "The change could not be made because the resource was in use.")}
+	unavailable := resetAnswer{status: http.StatusServiceUnavailable, body: redfishErrorBody("Base.1.8.ServiceTemporarilyUnavailable", "The service is temporarily unavailable.")}
+	notInList := resetAnswer{status: http.StatusBadRequest, body: redfishErrorBody("Base.1.8.ActionParameterValueNotInList", "The value ForceOff for the parameter ResetType is not in the list of acceptable values.")}
+	tests := []struct {
+		name        string
+		answer      func(resetType string, n int) resetAnswer
+		unknown     bool // strip the allowed values so types are tried in turn
+		action      power.Action
+		wantResets  []string
+		wantRetries int64
+		wantErr     []string // fragments of the error text; nil means success
+	}{
+		{
+			name: "409 twice then accepted",
+			answer: func(_ string, n int) resetAnswer {
+				if n <= 2 {
+					return busy
+				}
+				return resetAnswer{status: http.StatusNoContent}
+			},
+			action:      power.PowerOn,
+			wantResets:  []string{"On", "On", "On"},
+			wantRetries: 2,
+		},
+		{
+			name:        "503 until retries run out",
+			answer:      func(string, int) resetAnswer { return unavailable },
+			action:      power.PowerOn,
+			wantResets:  []string{"On", "On", "On", "On"},
+			wantRetries: 3,
+			wantErr:     []string{"node n1: reset on (On): HTTP 503 Service Unavailable: The service is temporarily unavailable. (Base.1.8.ServiceTemporarilyUnavailable)"},
+		},
+		{
+			name: "400 unsupported type: next preference",
+			answer: func(resetType string, _ int) resetAnswer {
+				if resetType == "ForceOff" {
+					return notInList
+				}
+				return resetAnswer{status: http.StatusNoContent}
+			},
+			unknown:    true,
+			action:     power.ForceOff,
+			wantResets: []string{"ForceOff", "Off"},
+		},
+		{
+			name:       "501 for every type",
+			answer:     func(string, int) resetAnswer { return resetAnswer{status: http.StatusNotImplemented} },
+			unknown:    true,
+			action:     power.PowerOn,
+			wantResets: []string{"On", "ForceOn"},
+			wantErr:    []string{"node n1: reset on (ForceOn): HTTP 501 Not Implemented"},
+		},
+		{
+			name: "403 with an HTML page reads plainly and is not retried",
+			answer: func(string, int) resetAnswer {
+				return resetAnswer{status: http.StatusForbidden, body: "<html>\n<b>Forbidden</b></html>"}
+			},
+			action:     power.PowerOn,
+			wantResets: []string{"On"},
+			wantErr:    []string{"HTTP 403 Forbidden: <html> <b>Forbidden</b></html>"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureBMC(t, "dmtf")
+			if tt.unknown {
+				f.setResetAction("Systems/437XR1138R2", map[string]any{"target": "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset"})
+			}
+			f.answerReset = tt.answer
+			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+			err := pool.Reset(context.Background(), "n1", tt.action)
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				for _, fragment := range tt.wantErr {
+					assert.Contains(t, err.Error(), fragment)
+				}
+				assert.NotContains(t, err.Error(), "{", "error text must not be a JSON blob")
+			}
+			var types []string
+			for _, reset := range f.receivedResets() {
+				types = append(types, strings.Fields(reset)[1])
+			}
+			assert.Equal(t, tt.wantResets, types)
+			assert.Equal(t, tt.wantRetries, pool.Stats().Retries)
+		})
+	}
+}
+
+func TestResetRemembersUnsupportedTypes(t *testing.T) {
+	f := newFixtureBMC(t, "dmtf")
+	f.setResetAction("Systems/437XR1138R2", map[string]any{"target": "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset"})
+	f.answerReset = func(resetType string, _ int) resetAnswer {
+		if resetType == "ForceOff" {
+			return resetAnswer{status: http.StatusBadRequest, body: redfishErrorBody("Base.1.8.ActionParameterValueNotInList", "not in list")}
+		}
+		return resetAnswer{status: http.StatusNoContent}
+	}
+	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+	require.NoError(t, pool.Reset(context.Background(), "n1", power.ForceOff))
+	require.NoError(t, pool.Reset(context.Background(), "n1", power.ForceOff))
+	assert.Equal(t, []string{
+		"Systems/437XR1138R2 ForceOff", "Systems/437XR1138R2 Off", "Systems/437XR1138R2 Off",
+	}, f.receivedResets())
+}
+
+func TestPowerStateMapping(t *testing.T) {
+	tests := []struct {
+		value any
+		want  power.State
+	}{
+		{"On", power.On},
+		{"Off", power.Off},
+		{"PoweringOn", power.PoweringOn},
+		{"PoweringOff", power.PoweringOff},
+		{"Unknown", power.Unknown},
+		{"Paused", power.Unknown},
+		{"", power.Unknown},
+		{nil, power.Unknown},
+		{deleteField, power.Unknown},
+	}
+	f := newFixtureBMC(t, "ilo")
+	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.value), func(t *testing.T) {
+			f.set("Systems/1", "PowerState", tt.value)
+			state, err := pool.PowerState(context.Background(), "n1")
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, state)
+		})
+	}
+}
+
+func TestOneLoginPerBMCUnderConcurrency(t *testing.T) {
+	f := newFixtureBMC(t, "cray-ex")
+	f.block = make(chan struct{})
+	nodes := []inventory.Node{f.node("x1000c0s0b0n0", "/redfish/v1/Systems/Node0"), f.node("x1000c0s0b0n1", "/redfish/v1/Systems/Node1")}
+	pool := newTestPool(t, nodes, testOptions())
+
+	const callers = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := range callers {
+		wg.Go(func() {
+			node := nodes[i%2].Name
+			if i%4 < 2 {
+				_, err := pool.PowerState(context.Background(), node)
+				errs <- err
+				return
+			}
+			errs <- pool.Reset(context.Background(), node, power.ForceOff)
+		})
+	}
+	close(f.block) // let the held system reads through at once
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	logins, _, active := f.counts()
+	assert.Equal(t, 1, logins)
+	assert.Equal(t, 1, active)
+	assert.Equal(t, int64(1), pool.Stats().Logins)
+	assert.LessOrEqual(t, f.maxFlight, defaultMaxRequestsPerBMC, "in-flight requests per BMC must stay bounded")
+	assert.Len(t, f.receivedResets(), callers/2)
+}
+
+func TestCloseLogsOutEverySession(t *testing.T) {
+	for _, cancelled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cancelled=%v", cancelled), func(t *testing.T) {
+			vendors := []string{"dmtf", "ilo", "gigabyte"}
+			var (
+				bmcs  []*fixtureBMC
+				nodes []inventory.Node
+			)
+			for i, vendor := range vendors {
+				f := newFixtureBMC(t, vendor)
+				bmcs = append(bmcs, f)
+				nodes = append(nodes, f.node(fmt.Sprintf("n%d", i), ""))
+			}
+			pool := NewPool(nodes, testOptions())
+			for _, node := range nodes {
+				_, err := pool.PowerState(context.Background(), node.Name)
+				require.NoError(t, err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if cancelled {
+				cancel()
+			}
+			defer cancel()
+			require.NoError(t, pool.Close(ctx))
+			require.NoError(t, pool.Close(ctx), "Close is idempotent")
+			for i, f := range bmcs {
+				logins, logouts, active := f.counts()
+				assert.Equal(t, 1, logins, vendors[i])
+				assert.Equal(t, 1, logouts, vendors[i])
+				assert.Zero(t, active, vendors[i])
+			}
+			assert.Equal(t, int64(len(vendors)), pool.Stats().Logouts)
+			_, err := pool.PowerState(context.Background(), "n0")
+			assert.ErrorIs(t, err, ErrClosed)
+		})
+	}
+}
+
+func TestSessionWithoutLocationIsStillLoggedOut(t *testing.T) {
+	f := newFixtureBMC(t, "openbmc")
+	f.noLocation = true
+	pool := NewPool([]inventory.Node{f.node("n1", "")}, testOptions())
+	_, err := pool.PowerState(context.Background(), "n1")
+	require.NoError(t, err)
+	require.NoError(t, pool.Close(context.Background()))
+	_, logouts, active := f.counts()
+	assert.Equal(t, 1, logouts)
+	assert.Zero(t, active)
+}
+
+func TestExpiredSessionLogsInAgain(t *testing.T) {
+	f := newFixtureBMC(t, "gigabyte")
+	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+	_, err := pool.PowerState(context.Background(), "n1")
+	require.NoError(t, err)
+	f.dropSessions() // the BMC forgets the session (timeout, reboot)
+	state, err := pool.PowerState(context.Background(), "n1")
+	require.NoError(t, err)
+	assert.Equal(t, power.On, state)
+	logins, _, active := f.counts()
+	assert.Equal(t, 2, logins)
+	assert.Equal(t, 1, active)
+}
+
+func TestBasicAuthOpensNoSession(t *testing.T) {
+	f := newFixtureBMC(t, "openbmc")
+	node := f.node("n1", "")
+	node.BMC.Auth = "basic"
+	pool := NewPool([]inventory.Node{node}, testOptions())
+	require.NoError(t, pool.Reset(context.Background(), "n1", power.PowerOn))
+	state, err := pool.PowerState(context.Background(), "n1")
+	require.NoError(t, err)
+	assert.Equal(t, power.Off, state)
+	require.NoError(t, pool.Close(context.Background()))
+	logins, logouts, _ := f.counts()
+	assert.Zero(t, logins)
+	assert.Zero(t, logouts)
+	assert.NotEmpty(t, f.authHeader)
+	assert.Equal(t, []string{"Systems/system On"}, f.receivedResets())
+}
+
+func TestErrorsNeverCarryCredentials(t *testing.T) {
+	f := newFixtureBMC(t, "dmtf")
+	var (
+		logMu sync.Mutex
+		logs  []string
+	)
+	opts := testOptions()
+	opts.Log = func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		logs = append(logs, fmt.Sprintf(format, args...))
+	}
+	wrong := f.node("n1", "")
+	wrong.BMC.Password = "wrong-" + fixturePassword
+	good := newFixtureBMC(t, "dmtf")
+	pool := newTestPool(t, []inventory.Node{wrong, good.node("n2", "")}, opts)
+
+	err := pool.Reset(context.Background(), "n1", power.PowerOn)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "node n1: reset on: session login: HTTP 401 Unauthorized")
+	assert.NotContains(t, err.Error(), fixturePassword)
+
+	require.NoError(t, pool.Reset(context.Background(), "n2", power.ForceOff))
+	logMu.Lock()
+	defer logMu.Unlock()
+	require.NotEmpty(t, logs)
+	for _, line := range logs {
+		assert.NotContains(t, line, fixturePassword)
+		assert.NotContains(t, line, "token-")
+	}
+}
+
+func TestUnreachableBMC(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	endpoint := "http://" + listener.Addr().String()
+	require.NoError(t, listener.Close()) // nothing listens there now
+
+	node := inventory.Node{Name: "n1", BMC: inventory.BMC{Endpoint: endpoint, Username: fixtureUser, Password: fixturePassword}}
+	pool := newTestPool(t, []inventory.Node{node}, testOptions())
+	_, err = pool.PowerState(context.Background(), "n1")
+	require.Error(t, err)
+	assert.Equal(t, fmt.Sprintf("node n1: power state: bmc %s unreachable: connection refused", endpoint), err.Error())
+	var unreachable *UnreachableError
+	assert.ErrorAs(t, err, &unreachable)
+	assert.Equal(t, int64(3), pool.Stats().Retries)
+	assert.Zero(t, pool.Stats().Logins)
+}
+
+func TestSystemResolutionErrors(t *testing.T) {
+	tests := []struct {
+		name, vendor, system, want string
+	}{
+		{name: "unknown id", vendor: "cray-ex", system: "Node7", want: "system Node7 not found on bmc %s (it has: Node0, Node1)"},
+		{name: "several systems, none named", vendor: "cray-ex", want: "bmc %s has 2 systems (Node0, Node1): name the node's system in the inventory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureBMC(t, tt.vendor)
+			pool := newTestPool(t, []inventory.Node{f.node("n1", tt.system)}, testOptions())
+			_, err := pool.PowerState(context.Background(), "n1")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), fmt.Sprintf(tt.want, f.server.URL))
+			assert.Zero(t, pool.Stats().Retries, "a wrong inventory is not worth retrying")
+		})
+	}
+}
+
+func TestBadNodesAreReportedPerNode(t *testing.T) {
+	f := newFixtureBMC(t, "cray-ex")
+	other := f.node("n1", "Node1")
+	other.BMC.Username = "admin"
+	nodes := []inventory.Node{
+		f.node("n0", "Node0"),
+		other,
+		{Name: "n2", BMC: inventory.BMC{Endpoint: "x3000c0s1b0"}},
+		{Name: "n3", BMC: inventory.BMC{Endpoint: "https://x3000c0s1b0", CAFile: "/nonexistent/ca.pem"}},
+	}
+	pool := newTestPool(t, nodes, testOptions())
+	tests := []struct {
+		node, want string
+	}{
+		{"n1", "is shared with node n0 but with different credentials"},
+		{"n2", `bmc endpoint "x3000c0s1b0" is not an http:// or https:// URL`},
+		{"n3", "bmc https://x3000c0s1b0: read ca_file: open /nonexistent/ca.pem"},
+		{"n9", ErrUnknownNode.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.node, func(t *testing.T) {
+			err := pool.Reset(context.Background(), tt.node, power.PowerOn)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	state, err := pool.PowerState(context.Background(), "n0")
+	require.NoError(t, err, "good nodes work beside bad ones")
+	assert.Equal(t, power.On, state)
+}
+
+func TestCancellationReachesRequests(t *testing.T) {
+	f := newFixtureBMC(t, "dmtf")
+	f.block = make(chan struct{})
+	defer close(f.block)
+	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+	ctx, cancel := context.WithCancel(context.Background())
+	result := make(chan error, 1)
+	go func() {
+		_, err := pool.PowerState(ctx, "n1")
+		result <- err
+	}()
+	cancel()
+	err := <-result
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
+}
