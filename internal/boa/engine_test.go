@@ -557,6 +557,19 @@ func TestRunCancellation(t *testing.T) {
 	})
 }
 
+func TestRunAlreadyCancelledStartsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nodes, scripts := manyNodes(50, func(int) nodeScript { return nodeScript{initial: power.On} })
+		s := newSession(scripts)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		result, err := s.engine.Run(ctx, plan(Shutdown, Independent, oneBootSet(nodes...)))
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, map[Category]int{NotStarted: 50}, result.Counts())
+		assert.Empty(t, s.log.snapshot())
+	})
+}
+
 func TestRunRecorderErrorAborts(t *testing.T) {
 	tests := []struct {
 		name   string

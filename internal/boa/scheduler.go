@@ -239,6 +239,11 @@ func (s *scheduler) run(ctx context.Context, maxWorkers int, r *runner) error {
 func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes <-chan outcome) error {
 	busy := 0
 	for s.unfinished > 0 {
+		// select picks among ready cases at random: check first so that no
+		// node starts once the session is over.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var send chan<- task
 		var next task
 		if len(s.ready) > 0 {
