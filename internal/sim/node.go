@@ -62,7 +62,7 @@ type node struct {
 	password string
 
 	mu           sync.Mutex
-	timeline     []phase // timeline[0] is the current phase once compacted
+	timeline     []phase           // timeline[0] is the current phase once compacted
 	sessions     map[string]string // token → session id
 	sessionSeq   int
 	actions      []ActionRecord

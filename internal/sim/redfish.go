@@ -51,10 +51,7 @@ func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // delay waits the simulated request latency; false when the client gave up.
 func (n *node) delay(r *http.Request) bool {
-	latency := n.fleet.timing.RequestLatency
-	if n.faults.has(FaultSlow) {
-		latency *= slowFactor
-	}
+	latency := n.latency()
 	if latency <= 0 {
 		return true
 	}
@@ -66,6 +63,13 @@ func (n *node) delay(r *http.Request) bool {
 	case <-r.Context().Done():
 		return false
 	}
+}
+
+func (n *node) latency() time.Duration {
+	if n.faults.has(FaultSlow) {
+		return n.fleet.timing.RequestLatency * slowFactor
+	}
+	return n.fleet.timing.RequestLatency
 }
 
 func (n *node) authenticated(r *http.Request) bool {

@@ -1,0 +1,70 @@
+package sim
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTLSFleet(t *testing.T) {
+	fleet := startFleet(t, Options{Nodes: 3, TLS: true, Profile: "mixed"})
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(fleet.CACertPEM()))
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	t.Cleanup(transport.CloseIdleConnections)
+	for _, info := range fleet.Nodes() {
+		require.Regexp(t, `^https://127\.1\.0\.\d+:\d+$`, info.Endpoint)
+		client := newRedfishClient(t, info.Endpoint)
+		client.http.Transport = transport
+		client.login()
+		status, _, _ := client.do(http.MethodGet, info.System, nil)
+		assert.Equal(t, http.StatusOK, status, "certificate verified for %s", info.Endpoint)
+	}
+
+	path := filepath.Join(t.TempDir(), "inv.yaml")
+	require.NoError(t, fleet.WriteInventory(path))
+	inventory, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(inventory), "  ca_file: inv.yaml.ca.pem\n")
+	ca, err := os.ReadFile(path + ".ca.pem")
+	require.NoError(t, err)
+	assert.Equal(t, fleet.CACertPEM(), ca)
+}
+
+func TestLargeFleetStartsAndClosesCleanly(t *testing.T) {
+	before := runtime.NumGoroutine()
+	fleet := startFleet(t, Options{Nodes: 2000, Profile: "mixed"})
+	nodes := fleet.Nodes()
+	require.Len(t, nodes, 2000)
+	last := nodes[len(nodes)-1]
+	client := newRedfishClient(t, last.Endpoint)
+	client.login()
+	assert.NotNil(t, client.powerState(last.System))
+	client.http.CloseIdleConnections()
+
+	require.NoError(t, fleet.Close())
+	require.NoError(t, fleet.Close(), "Close is idempotent")
+	// Closed client connections take a moment to unwind their goroutines.
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+5 }, 5*time.Second, 10*time.Millisecond,
+		"goroutines before %d, now %d", before, runtime.NumGoroutine())
+}
+
+func BenchmarkStart10000(b *testing.B) {
+	for b.Loop() {
+		fleet, err := Start(b.Context(), Options{Nodes: 10000, Profile: "mixed"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := fleet.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
