@@ -44,6 +44,7 @@ const (
 	KeyMaxRequestsPerBMC = "max_requests_per_bmc"
 	KeyRequestTimeout    = "request_timeout"
 	KeyRequestRetries    = "request_retries"
+	KeyRetryBackoff      = "request_retry_backoff"
 	KeyBootDir           = "boot.dir"
 	KeyBootBaseURL       = "boot.base_url"
 )
@@ -61,6 +62,7 @@ var defaults = map[string]any{
 	KeyMaxRequestsPerBMC: 2,
 	KeyRequestTimeout:    "20s",
 	KeyRequestRetries:    3,
+	KeyRetryBackoff:      "1s",
 	KeyRequireLimit:      false,
 }
 
@@ -72,7 +74,7 @@ var knownKeys = func() map[string]bool {
 		KeyVerbose, KeyNoColor, KeyProgress, KeyRequireLimit, KeyGracefulTimeout,
 		KeyForcefulTimeout, KeyPowerOnWait, KeyBootWait, KeyPollInterval, KeyPollBase,
 		KeyRetryPolicy, KeyMaxConcurrency, KeyMaxRequestsPerBMC, KeyRequestTimeout,
-		KeyRequestRetries, KeyBootDir, KeyBootBaseURL} {
+		KeyRequestRetries, KeyRetryBackoff, KeyBootDir, KeyBootBaseURL} {
 		m[k] = true
 	}
 	return m
@@ -106,6 +108,7 @@ type Config struct {
 	MaxRequestsPerBMC int
 	RequestTimeout    time.Duration
 	RequestRetries    int
+	RetryBackoff      time.Duration
 	BootDir           string
 	BootBaseURL       string
 }
@@ -177,6 +180,7 @@ func Load(v *viper.Viper) (*Config, error) {
 		{KeyPollInterval, &cfg.Timeouts.PollInterval},
 		{KeyPollBase, &cfg.Timeouts.PollBase},
 		{KeyRequestTimeout, &cfg.RequestTimeout},
+		{KeyRetryBackoff, &cfg.RetryBackoff},
 	}
 	for _, d := range durations {
 		val, err := Duration(v.GetString(d.key))
@@ -216,10 +220,14 @@ func Load(v *viper.Viper) (*Config, error) {
 	return cfg, nil
 }
 
-// Duration parses a Go duration ("90s", "5m") or a bare number of seconds,
-// the unit BOS itself uses for its timeouts.
+// Duration parses a Go duration ("90s", "5m"), a number of days ("7d", for
+// session ages) or a bare number of seconds, the unit BOS itself uses for
+// its timeouts.
 func Duration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
+	if days, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64); err == nil && strings.HasSuffix(s, "d") && days >= 0 {
+		return time.Duration(days * float64(24*time.Hour)), nil
+	}
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
 		if secs < 0 {
 			return 0, fmt.Errorf("%q is negative", s)
@@ -228,7 +236,7 @@ func Duration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (examples: 300, 300s, 5m, 1h30m)", s)
+		return 0, fmt.Errorf("%q is not a duration (examples: 300, 300s, 5m, 1h30m, 7d)", s)
 	}
 	if d < 0 {
 		return 0, fmt.Errorf("%q is negative", s)

@@ -111,3 +111,30 @@ func TestExplicitMissingConfigIsAnError(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "nope.yaml")
 }
+
+func TestDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"300", 300 * time.Second, false},
+		{"1.5", 1500 * time.Millisecond, false},
+		{"5m", 5 * time.Minute, false},
+		{"7d", 7 * 24 * time.Hour, false},
+		{" 2h ", 2 * time.Hour, false},
+		{"-1d", 0, true},
+		{"d", 0, true},
+		{"soon", 0, true},
+		{"", 0, true},
+	}
+	for _, tc := range tests {
+		got, err := Duration(tc.in)
+		if tc.err {
+			assert.Error(t, err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, got, tc.in)
+	}
+}

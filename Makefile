@@ -1,0 +1,50 @@
+# bos — the two commands a new user needs are `make demo` and `make test`.
+GO      ?= go
+BIN     := bin/bos
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/bos-project/bos/cmd/version.Version=$(VERSION)
+PREFIX  ?= /usr/local
+
+# The demo runs in its own directory so it never touches your real state.
+DEMO_DIR   := .demo
+DEMO_NODES ?= 16
+DEMO_SCALE ?= 0.05
+
+.PHONY: build test vet demo install clean fuzz bench
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+vet:
+	$(GO) vet ./...
+
+test: vet
+	$(GO) test -race -count=1 ./...
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/bos
+
+# demo: a simulated fleet of $(DEMO_NODES) BMCs in the background, a real
+# reboot session against it with progress, then the history. The simulator is
+# stopped on every exit path (trap), so no process is left behind.
+demo: build
+	@set -eu; \
+	rm -rf $(DEMO_DIR)/sim; mkdir -p $(DEMO_DIR)/sim; \
+	export BOS_STATE_DIR=$(CURDIR)/$(DEMO_DIR)/state BOS_INVENTORY=$(CURDIR)/$(DEMO_DIR)/sim/inventory.yaml \
+	       XDG_CONFIG_HOME=$(CURDIR)/$(DEMO_DIR)/config BOS_POLL_BASE=0.1 BOS_POLL_INTERVAL=0.5; \
+	$(BIN) sim --nodes $(DEMO_NODES) --time-scale $(DEMO_SCALE) --write-inventory $$BOS_INVENTORY & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null || true' EXIT INT TERM; \
+	for i in $$(seq 100); do [ -s $$BOS_INVENTORY ] && break; sleep 0.1; done; \
+	[ -s $$BOS_INVENTORY ] || { echo "demo: the simulator did not start" >&2; exit 1; }; \
+	echo; echo "== bos session create --template templates/compute-reboot.yaml --operation reboot"; \
+	$(BIN) session create --template templates/compute-reboot.yaml --operation reboot --progress; \
+	echo; echo "== bos session list"; \
+	$(BIN) session list; \
+	id=$$($(BIN) session list -o json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1); \
+	echo; echo "== bos session describe $$id"; \
+	$(BIN) session describe $$id; \
+	echo; echo "demo: state kept in $(DEMO_DIR)/state; try: BOS_STATE_DIR=$(DEMO_DIR)/state $(BIN) session list"
+
+clean:
+	rm -rf bin $(DEMO_DIR)

@@ -1,0 +1,78 @@
+package cmdutil
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/spf13/viper"
+
+	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/output"
+	"github.com/bos-project/bos/internal/session"
+)
+
+// Factory gives commands what they need, resolved once and only when asked
+// for, so `bos version` works without a config file and tests can swap any
+// piece.
+type Factory struct {
+	IO    *IOStreams
+	Viper *viper.Viper
+	// Context is the process context: cancelled on SIGINT/SIGTERM.
+	Context context.Context
+
+	loadConfig func() (*config.Config, error)
+}
+
+// NewFactory returns a Factory reading configuration from v.
+func NewFactory(ctx context.Context, io *IOStreams, v *viper.Viper) *Factory {
+	f := &Factory{IO: io, Viper: v, Context: ctx}
+	f.loadConfig = sync.OnceValues(func() (*config.Config, error) { return config.Load(v) })
+	return f
+}
+
+// Config returns the resolved configuration.
+func (f *Factory) Config() (*config.Config, error) { return f.loadConfig() }
+
+// Format returns the -o format.
+func (f *Factory) Format() (output.Format, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return "", err
+	}
+	return output.Format(cfg.Output), nil
+}
+
+// Warnf prints a warning on stderr unless -q was given.
+func (f *Factory) Warnf(format string, args ...any) {
+	if cfg, err := f.Config(); err == nil && cfg.Quiet {
+		return
+	}
+	fmt.Fprintf(f.IO.ErrOut, "warning: "+format+"\n", args...)
+}
+
+// Store opens the state directory.
+func (f *Factory) Store() (*session.Store, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return session.Open(cfg.StateDir)
+}
+
+// Inventory loads the inventory file, printing its warnings.
+func (f *Factory) Inventory() (*inventory.Inventory, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	inv, warnings, err := inventory.Load(cfg.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		f.Warnf("%s", w)
+	}
+	return inv, nil
+}

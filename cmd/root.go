@@ -1,0 +1,131 @@
+// Package cmd is bos's command line: cobra commands that parse flags, wire
+// the internal packages together and print results. No orchestration logic
+// lives here.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/bos-project/bos/cmd/cmdutil"
+	sessioncmd "github.com/bos-project/bos/cmd/session"
+	simcmd "github.com/bos-project/bos/cmd/sim"
+	versioncmd "github.com/bos-project/bos/cmd/version"
+	"github.com/bos-project/bos/internal/config"
+)
+
+// Execute runs bos with the process's arguments and exits with the code the
+// CLI contract gives the outcome.
+func Execute() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	io := cmdutil.System()
+	code := Run(ctx, io, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Run executes one bos invocation and returns its exit code; tests call it
+// with buffers instead of a shell.
+func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
+	v := config.New()
+	f := cmdutil.NewFactory(ctx, io, v)
+	root := NewRootCmd(f, v)
+	root.SetArgs(args)
+	ran := markRuns(root)
+	err := root.ExecuteContext(ctx)
+	if err != nil && !*ran {
+		// cobra rejected the command line itself (unknown command, wrong
+		// number of arguments, a required flag missing): a usage error.
+		err = cmdutil.UsageError("%v (see 'bos help')", err)
+	}
+	if err != nil {
+		var exit *cmdutil.ExitError
+		if !errors.As(err, &exit) || exit.Err != nil {
+			fmt.Fprintf(io.ErrOut, "bos: %v\n", err)
+		}
+	}
+	return cmdutil.ExitCode(err)
+}
+
+// markRuns wraps every command's RunE to note that argument parsing and
+// validation are over, so Run can tell cobra's usage errors from the
+// command's own.
+func markRuns(c *cobra.Command) *bool {
+	ran := new(bool)
+	var wrap func(c *cobra.Command)
+	wrap = func(c *cobra.Command) {
+		if run := c.RunE; run != nil {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				*ran = true
+				return run(c, args)
+			}
+		}
+		for _, sub := range c.Commands() {
+			wrap(sub)
+		}
+	}
+	wrap(c)
+	return ran
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *cmdutil.Factory, v *viper.Viper) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bos",
+		Short: "Boot, shut down, reboot and configure HPC nodes through their Redfish BMCs",
+		Long: `bos orchestrates boot, shutdown, reboot and configure of HPC node sets through
+their Redfish BMCs, the way Cray's Boot Orchestration Service (BOS v1 sessions)
+did, without Kubernetes. It reads a session template, selects nodes from a local
+inventory, drives every node's BMC and keeps each session's history in a local
+state directory.`,
+		Example: `  # reboot sixteen compute nodes described by the "compute" template
+  bos session create --template compute --operation reboot --limit 'x3000c0s[1-16]b0n0'
+
+  # what ran, and how it went
+  bos session list
+  bos session describe 3f2a
+
+  # try everything against a simulated fleet
+  bos sim --nodes 16 --write-inventory /tmp/inv.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.UsageError("%v (see '%s --help')", err, c.CommandPath())
+	})
+
+	pf := root.PersistentFlags()
+	pf.String("config", "", "config file (default $XDG_CONFIG_HOME/bos/config.yaml; env BOS_CONFIG)")
+	pf.String("state-dir", "", "state directory (default $XDG_STATE_HOME/bos; env BOS_STATE_DIR)")
+	pf.String("inventory", "", "inventory file (default inventory.yaml next to the config; env BOS_INVENTORY)")
+	pf.StringSlice("templates", nil, "template directories (default templates/ next to the config, then ./templates; env BOS_TEMPLATES)")
+	pf.StringP("output", "o", "table", "output format: table, wide, json or yaml")
+	pf.BoolP("quiet", "q", false, "print only data: no progress, no warnings")
+	pf.BoolP("verbose", "v", false, "log every BMC request on stderr (credentials are never shown)")
+	pf.Bool("no-color", false, "never colour output (also NO_COLOR)")
+	pf.Bool("progress", false, "show progress on stderr even when it is not a terminal")
+	for key, flag := range map[string]string{
+		config.KeyConfig: "config", config.KeyStateDir: "state-dir", config.KeyInventory: "inventory",
+		config.KeyTemplates: "templates", config.KeyOutput: "output", config.KeyQuiet: "quiet",
+		config.KeyVerbose: "verbose", config.KeyNoColor: "no-color", config.KeyProgress: "progress",
+	} {
+		cobra.CheckErr(v.BindPFlag(key, pf.Lookup(flag)))
+	}
+
+	root.AddCommand(
+		sessioncmd.NewCmdSession(f),
+		simcmd.NewCmdSim(f),
+		versioncmd.NewCmdVersion(f),
+	)
+	return root
+}

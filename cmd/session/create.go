@@ -1,0 +1,324 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bos-project/bos/cmd/cmdutil"
+	"github.com/bos-project/bos/internal/bmc"
+	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/hostlist"
+	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/orchestrator"
+	"github.com/bos-project/bos/internal/output"
+	"github.com/bos-project/bos/internal/session"
+)
+
+// CreateOptions are the flags of `bos session create`.
+type CreateOptions struct {
+	Factory         *cmdutil.Factory
+	TemplateRef     string
+	Operation       string
+	Limit           string
+	IncludeDisabled bool
+	Pace            string
+	DryRun          bool
+}
+
+var (
+	operations = []string{string(boa.Boot), string(boa.Shutdown), string(boa.Reboot)}
+	paces      = []string{string(boa.Independent), string(boa.Lockstep)}
+)
+
+// NewCmdCreate returns `bos session create`; runF replaces the run function
+// in tests.
+func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
+	opts := &CreateOptions{Factory: f}
+	c := &cobra.Command{
+		Use:   "create --template NAME|FILE --operation OP",
+		Short: "Run an operation of a session template on its nodes",
+		Long: `Create a session: select the nodes of every boot set of the template (narrowed
+by --limit), reserve them, and run the operation on each node's BMC. Nodes move
+on independently; a node that fails leaves the session with its reason while the
+others go on. At the end the failed nodes and a command to retry them are printed.
+
+Exit status: 0 all nodes succeeded, 2 invalid input, 3 some nodes failed,
+4 nodes held by another running session, 130 interrupted.`,
+		Example: `  # reboot every node of the template
+  bos session create --template compute --operation reboot
+
+  # only some nodes: BOS limit syntax (comma = union, & = intersection, ! = difference)
+  bos session create --template compute --operation reboot --limit 'x3000c0s[1-16]b0n0,!x3000c0s7b0n0'
+
+  # a template file, and shorter waits than the defaults
+  bos session create --template ./compute.yaml --operation shutdown --graceful-shutdown-timeout 60s
+
+  # see what would happen without touching any BMC
+  bos session create --template compute --operation boot --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return runCreate(opts)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVarP(&opts.TemplateRef, "template", "t", "", "session template: a name in the templates directories, or a file")
+	fl.StringVar(&opts.Operation, "operation", "", "operation: "+strings.Join(operations, ", "))
+	fl.StringVarP(&opts.Limit, "limit", "l", "", "restrict to these nodes (BOS limit syntax: names, groups, roles, partitions, ranges; ',' union, '&' intersection, '!' difference)")
+	fl.BoolVar(&opts.IncludeDisabled, "include-disabled", false, "also act on nodes disabled in the inventory")
+	fl.StringVar(&opts.Pace, "pace", string(boa.Independent), "independent: each node moves on when it is ready; lockstep: every phase waits for all nodes (BOS v1)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan (nodes, order, steps) and touch no BMC")
+	addEngineFlags(c, f)
+	_ = c.MarkFlagRequired("template")
+	_ = c.MarkFlagRequired("operation")
+	return c
+}
+
+// addEngineFlags exposes every engine setting as a flag bound to its config
+// key, so timeouts can be changed per run without editing files.
+func addEngineFlags(c *cobra.Command, f *cmdutil.Factory) {
+	fl := c.Flags()
+	for _, e := range []struct{ key, flag, usage string }{
+		{config.KeyGracefulTimeout, "graceful-shutdown-timeout", "wait for a graceful shutdown before forcing power off (default 300s)"},
+		{config.KeyForcefulTimeout, "forceful-shutdown-timeout", "wait for a forced power off (default 180s)"},
+		{config.KeyPowerOnWait, "power-on-wait", "wait for power On after each power-on request (default 120s)"},
+		{config.KeyBootWait, "boot-wait", "wait for the OS to be running after power on (default 1200s)"},
+		{config.KeyPollInterval, "poll-interval", "longest pause between power-state polls (default 5s)"},
+		{config.KeyRetryPolicy, "retry-policy", "power-on attempts per node (default 3)"},
+		{config.KeyMaxConcurrency, "max-concurrency", "nodes acted on at once across all BMCs (default 1000)"},
+		{config.KeyMaxRequestsPerBMC, "max-requests-per-bmc", "requests in flight per BMC (default 2)"},
+	} {
+		fl.String(e.flag, "", e.usage)
+		cobra.CheckErr(f.Viper.BindPFlag(e.key, fl.Lookup(e.flag)))
+	}
+}
+
+func runCreate(opts *CreateOptions) error {
+	f := opts.Factory
+	if !slices.Contains(operations, opts.Operation) {
+		return cmdutil.UsageError("--operation %q: choose one of %s", opts.Operation, strings.Join(operations, ", "))
+	}
+	if !slices.Contains(paces, opts.Pace) {
+		return cmdutil.UsageError("--pace %q: choose independent or lockstep", opts.Pace)
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	format := output.Format(cfg.Output)
+	inv, err := f.Inventory()
+	if err != nil {
+		return err
+	}
+	store, err := f.Store()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	runner := &orchestrator.Runner{
+		Store:     store,
+		Inventory: inv,
+		Engine:    engineOptions(cfg),
+		Clock:     boa.RealClock(),
+		ConnectBMC: func(nodes []inventory.Node) orchestrator.BMCPool {
+			return bmc.NewPool(nodes, bmcOptions(f, cfg))
+		},
+	}
+	req := orchestrator.Request{
+		TemplateRef:     opts.TemplateRef,
+		TemplateDirs:    cfg.Templates,
+		Operation:       boa.Operation(opts.Operation),
+		Limit:           opts.Limit,
+		IncludeDisabled: opts.IncludeDisabled,
+		Pace:            boa.Pace(opts.Pace),
+		RequireLimit:    cfg.RequireLimit,
+	}
+	prepared, err := runner.Prepare(req)
+	if err != nil {
+		return err
+	}
+	for _, w := range prepared.Warnings {
+		f.Warnf("%s", w)
+	}
+	if opts.DryRun {
+		return printPlan(f.IO.Out, format, prepared)
+	}
+
+	var progress *output.Progress
+	if !cfg.Quiet && (f.IO.StderrTTY || cfg.Progress) {
+		label := fmt.Sprintf("%s %s", opts.Operation, prepared.Template.Name)
+		progress = output.NewProgress(f.IO.ErrOut, f.IO.StderrTTY, label,
+			session.Phases(req.Operation, false), len(prepared.Nodes))
+		runner.Progress = progress.Observe
+	}
+	rec, err := runner.Execute(f.Context, prepared)
+	if progress != nil {
+		progress.Stop()
+	}
+	if rec == nil {
+		return err
+	}
+	retry := retryCommand(opts, rec)
+	if printErr := printOutcome(f.IO.Out, format, rec, retry); printErr != nil && err == nil {
+		err = printErr
+	}
+	if err != nil {
+		return err
+	}
+	if rec.Status == session.StatusFailed {
+		return &cmdutil.ExitError{Code: cmdutil.ExitNodesFailed, Err: fmt.Errorf("session %s: %d of %d nodes failed", rec.ID, rec.Summary.Failed, rec.Summary.Total)}
+	}
+	return nil
+}
+
+func engineOptions(cfg *config.Config) boa.Options {
+	o := boa.DefaultOptions()
+	o.GracefulShutdownTimeout = cfg.Timeouts.GracefulShutdown
+	o.ForcefulShutdownTimeout = cfg.Timeouts.ForcefulShutdown
+	o.PowerOnWait = cfg.Timeouts.PowerOnWait
+	o.BootWait = cfg.Timeouts.BootWait
+	o.PollInterval = cfg.Timeouts.PollInterval
+	o.PollBase = cfg.Timeouts.PollBase
+	o.RetryPolicy = cfg.RetryPolicy
+	o.MaxConcurrency = cfg.MaxConcurrency
+	return o
+}
+
+func bmcOptions(f *cmdutil.Factory, cfg *config.Config) bmc.Options {
+	o := bmc.Options{
+		MaxRequestsPerBMC: cfg.MaxRequestsPerBMC,
+		RequestTimeout:    cfg.RequestTimeout,
+		Retries:           cfg.RequestRetries,
+		RetryBackoff:      cfg.RetryBackoff,
+	}
+	if cfg.RequestRetries == 0 {
+		o.Retries = -1 // the pool reads 0 as "use the default"
+	}
+	if cfg.Verbose {
+		o.Log = func(format string, args ...any) { fmt.Fprintf(f.IO.ErrOut, format+"\n", args...) }
+	}
+	return o
+}
+
+// failedByBootSet lists, per boot set, the nodes whose latest state is failed.
+func failedByBootSet(rec *session.Record) map[string][]string {
+	out := map[string][]string{}
+	for _, n := range rec.Nodes {
+		st, ok := rec.NodeStates[n]
+		if ok && st.Category == boa.Failed {
+			out[st.BootSet] = append(out[st.BootSet], n)
+		}
+	}
+	return out
+}
+
+// retryCommand is the create command that retries exactly the failed nodes,
+// or "" when none failed.
+func retryCommand(opts *CreateOptions, rec *session.Record) string {
+	var failed []string
+	for _, nodes := range failedByBootSet(rec) {
+		failed = append(failed, nodes...)
+	}
+	if len(failed) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("bos session create --template %s --operation %s --limit %s",
+		shellQuote(opts.TemplateRef), opts.Operation, shellQuote(orchestrator.RetryLimit(failed)))
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain
+// word characters.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./,:=@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// createResult is `create -o json`: the session record plus the retry
+// command.
+type createResult struct {
+	*session.Record
+	RetryCommand string `json:"retry_command,omitempty"`
+}
+
+func printOutcome(w io.Writer, format output.Format, rec *session.Record, retry string) error {
+	if format.Structured() {
+		return output.Data(w, format, createResult{Record: rec, RetryCommand: retry})
+	}
+	s := rec.Summary
+	fmt.Fprintf(w, "session %s: %s %s %s: %d nodes, %d succeeded, %d failed, %d excluded (%s)\n",
+		rec.ID, rec.Operation, rec.Template, rec.Status, s.Total, s.Succeeded, s.Failed, s.Excluded, s.Timing.Duration)
+	failed := failedByBootSet(rec)
+	for _, bs := range rec.BootSets {
+		nodes := failed[bs.Name]
+		if len(nodes) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nboot set %s: %d failed: %s\n", bs.Name, len(nodes), hostlist.Compress(nodes))
+		rows := make([][]string, 0, len(nodes))
+		for _, n := range nodes {
+			st := rec.NodeStates[n]
+			rows = append(rows, []string{n, string(st.Phase), st.Reason})
+		}
+		if err := output.Table(w, []string{"node", "phase", "reason"}, rows); err != nil {
+			return err
+		}
+	}
+	if retry != "" {
+		fmt.Fprintf(w, "\nretry the failed nodes with:\n  %s\n", retry)
+	}
+	return nil
+}
+
+// planView is `create --dry-run -o json`.
+type planView struct {
+	Template  string        `json:"template"`
+	File      string        `json:"template_file"`
+	Operation string        `json:"operation"`
+	Pace      string        `json:"pace"`
+	Limit     string        `json:"limit,omitempty"`
+	BootSets  []bootSetView `json:"boot_sets"`
+}
+
+type bootSetView struct {
+	Name            string   `json:"name"`
+	BootOrdinal     int      `json:"boot_ordinal"`
+	ShutdownOrdinal int      `json:"shutdown_ordinal"`
+	Nodes           []string `json:"nodes"`
+	Phases          []string `json:"phases"`
+}
+
+func printPlan(w io.Writer, format output.Format, p *orchestrator.Prepared) error {
+	view := planView{Template: p.Template.Name, File: p.TemplateFile, Operation: string(p.Plan.Operation),
+		Pace: string(p.Plan.Pace), Limit: p.Request.Limit}
+	var phases []string
+	for _, ph := range session.Phases(p.Plan.Operation, false) {
+		phases = append(phases, string(ph))
+	}
+	for _, bs := range p.Plan.BootSets {
+		view.BootSets = append(view.BootSets, bootSetView{Name: bs.Name, BootOrdinal: bs.BootOrdinal,
+			ShutdownOrdinal: bs.ShutdownOrdinal, Nodes: bs.Nodes, Phases: phases})
+	}
+	if format.Structured() {
+		return output.Data(w, format, view)
+	}
+	fmt.Fprintf(w, "dry run: %s of template %s (%s), pace %s; no BMC is contacted\n\n",
+		view.Operation, view.Template, view.File, view.Pace)
+	rows := make([][]string, 0, len(view.BootSets))
+	for _, bs := range view.BootSets {
+		rows = append(rows, []string{bs.Name, fmt.Sprint(len(bs.Nodes)), hostlist.Compress(bs.Nodes),
+			fmt.Sprint(bs.ShutdownOrdinal), fmt.Sprint(bs.BootOrdinal), strings.Join(bs.Phases, " → ")})
+	}
+	return output.Table(w, []string{"boot set", "count", "nodes", "shutdown ordinal", "boot ordinal", "phases"}, rows)
+}

@@ -1,0 +1,160 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bos-project/bos/cmd/cmdutil"
+	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/hostlist"
+	"github.com/bos-project/bos/internal/output"
+	"github.com/bos-project/bos/internal/session"
+)
+
+// DescribeOptions are the arguments of `bos session describe`.
+type DescribeOptions struct {
+	Factory *cmdutil.Factory
+	ID      string
+}
+
+// NewCmdDescribe returns `bos session describe` (alias show).
+func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobra.Command {
+	opts := &DescribeOptions{Factory: f}
+	return &cobra.Command{
+		Use:     "describe ID",
+		Aliases: []string{"show"},
+		Short:   "Show a session: per boot set and phase, which nodes are where, and why nodes failed",
+		Long: `Show one session. ID may be any unique prefix of the session id.
+The table view shows the BOS v1 status tree (boot sets → phases → categories,
+node lists hostlist-compressed) and the failure reasons; -o wide adds one line
+per node; -o json prints the whole record (see docs/session-record.md).`,
+		Example: `  bos session describe 3f2a
+  bos session describe 3f2a -o wide
+  bos session describe 3f2a -o json | jq '.summary'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runDescribe(opts)
+		},
+	}
+}
+
+func runDescribe(opts *DescribeOptions) error {
+	f := opts.Factory
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	store, err := f.Store()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rec, err := store.Get(opts.ID)
+	if err != nil {
+		return err
+	}
+	format := output.Format(cfg.Output)
+	if format.Structured() {
+		return output.Data(f.IO.Out, format, rec)
+	}
+	return printRecord(f.IO.Out, rec, format == output.FormatWide)
+}
+
+func printRecord(w io.Writer, rec *session.Record, wide bool) error {
+	s := rec.Summary
+	fields := [][2]string{
+		{"id", rec.ID},
+		{"template", rec.Template + optional(" (", rec.TemplateFile, ")")},
+		{"operation", rec.Operation},
+		{"pace", rec.Pace},
+		{"limit", orDash(rec.Limit)},
+		{"status", string(rec.Status)},
+		{"started", formatTime(rec.StartTime)},
+		{"duration", formatDuration(rec.StartTime, rec.StopTime)},
+		{"nodes", fmt.Sprintf("%d: %d succeeded (%.1f%%), %d failed (%.1f%%), %d excluded, %d pending",
+			s.Total, s.Succeeded, s.PercentSuccessful, s.Failed, s.PercentFailed, s.Excluded, s.Pending)},
+	}
+	for _, kv := range fields {
+		fmt.Fprintf(w, "%-10s %s\n", kv[0]+":", kv[1])
+	}
+
+	fmt.Fprintln(w)
+	categories := []boa.Category{boa.NotStarted, boa.InProgress, boa.Succeeded, boa.Failed, boa.Excluded}
+	header := []string{"boot set", "phase"}
+	for _, c := range categories {
+		header = append(header, string(c))
+	}
+	var rows [][]string
+	for _, bs := range rec.BootSets {
+		for _, ph := range bs.Phases {
+			row := []string{bs.Name, string(ph.Name)}
+			byName := map[boa.Category][]string{}
+			for _, c := range ph.Categories {
+				byName[c.Name] = c.NodeList
+			}
+			for _, c := range categories {
+				row = append(row, orDash(hostlist.Compress(byName[c])))
+			}
+			rows = append(rows, row)
+		}
+	}
+	if err := output.Table(w, header, rows); err != nil {
+		return err
+	}
+
+	if len(s.ErrorSummary) > 0 {
+		fmt.Fprintln(w)
+		rows = rows[:0]
+		for _, bs := range rec.BootSets {
+			for _, r := range sortedKeys(bs.Errors) {
+				rows = append(rows, []string{bs.Name, fmt.Sprint(len(bs.Errors[r])), hostlist.Compress(bs.Errors[r]), r})
+			}
+		}
+		if err := output.Table(w, []string{"boot set", "failed", "nodes", "reason"}, rows); err != nil {
+			return err
+		}
+	}
+
+	if wide {
+		fmt.Fprintln(w)
+		rows = rows[:0]
+		for _, n := range rec.Nodes {
+			st := rec.NodeStates[n]
+			rows = append(rows, []string{n, st.BootSet, string(st.Phase), string(st.Category),
+				orDash(string(st.Action)), formatTime(st.Time), orDash(st.Reason)})
+		}
+		return output.Table(w, []string{"node", "boot set", "phase", "category", "last action", "time", "reason"}, rows)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
+
+func optional(prefix, s, suffix string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s + suffix
+}
