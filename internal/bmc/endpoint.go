@@ -163,8 +163,9 @@ func (ep *endpoint) systemRef(configured string) *systemRef {
 // do runs one Redfish exchange: it connects (or waits for the login in
 // progress), runs exchange with a client bound to ctx, re-logs in once if
 // the session has expired, and retries with exponential back-off while the
-// failure is worth retrying.
-func (ep *endpoint) do(ctx context.Context, exchange func(client *gofish.APIClient) error) error {
+// failure is worth retrying. An exchange that is not idempotent is not
+// re-sent when it may have reached the BMC.
+func (ep *endpoint) do(ctx context.Context, idempotent bool, exchange func(client *gofish.APIClient) error) error {
 	reloggedIn := false
 	for attempt := 0; ; {
 		client, generation, err := ep.connect(ctx)
@@ -187,7 +188,7 @@ func (ep *endpoint) do(ctx context.Context, exchange func(client *gofish.APIClie
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !retryable(err) || attempt >= ep.pool.opts.Retries {
+		if !retryable(err) || (!idempotent && maybeDelivered(err)) || attempt >= ep.pool.opts.Retries {
 			return err
 		}
 		attempt++

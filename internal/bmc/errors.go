@@ -170,6 +170,21 @@ func retryable(err error) bool {
 	}
 }
 
+// maybeDelivered says whether a failed request may nonetheless have reached
+// the BMC and been carried out: the connection broke or timed out after it
+// was sent. Re-sending such a request is only safe if it is idempotent.
+func maybeDelivered(err error) bool {
+	var (
+		unreachable *UnreachableError
+		dnsErr      *net.DNSError
+	)
+	if !errors.As(err, &unreachable) {
+		return false
+	}
+	return !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.EHOSTUNREACH) &&
+		!errors.Is(err, syscall.ENETUNREACH) && !errors.As(err, &dnsErr)
+}
+
 // unsupportedAnswer says whether the BMC refused a reset type as such, so
 // the next type in preference order is worth trying.
 func unsupportedAnswer(err error) bool {

@@ -23,10 +23,12 @@ const (
 	mockupRoot      = "../../testdata/redfish-mockups"
 )
 
-// resetAnswer is what the fixture answers to one reset POST.
+// resetAnswer is what the fixture answers to one reset POST; hang holds
+// the answer until the client gives up.
 type resetAnswer struct {
 	status int
 	body   string
+	hang   bool
 }
 
 // fixtureBMC serves a vendor mockup directory (short form: <path>/index.json
@@ -122,6 +124,12 @@ func (f *fixtureBMC) counts() (logins, logouts, active int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.logins, f.logouts, len(f.sessions)
+}
+
+func (f *fixtureBMC) inFlightNow() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inFlight
 }
 
 func (f *fixtureBMC) receivedResets() []string {
@@ -253,6 +261,10 @@ func (f *fixtureBMC) reset(w http.ResponseWriter, r *http.Request, system string
 		return
 	}
 	reply := answer(payload.ResetType, n)
+	if reply.hang {
+		<-r.Context().Done()
+		return
+	}
 	if reply.status == http.StatusAccepted {
 		w.Header().Set("Location", "/redfish/v1/TaskService/Tasks/1")
 	}

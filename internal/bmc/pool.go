@@ -114,7 +114,8 @@ func NewPool(nodes []inventory.Node, opts Options) *Pool {
 	byURL := make(map[string]*endpoint)
 	firstNode := make(map[string]string)
 	for _, node := range nodes {
-		url := strings.TrimRight(node.BMC.Endpoint, "/")
+		// The endpoint is scheme and host; a pasted service root URL works too.
+		url := strings.TrimSuffix(strings.TrimRight(node.BMC.Endpoint, "/"), "/redfish/v1")
 		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 			p.nodes[node.Name] = &nodeRef{err: fmt.Errorf("bmc endpoint %q is not an http:// or https:// URL", node.BMC.Endpoint)}
 			continue
@@ -179,7 +180,7 @@ func (p *Pool) PowerState(ctx context.Context, node string) (power.State, error)
 		return power.Unknown, fmt.Errorf("node %s: power state: %w", node, err)
 	}
 	var state schemas.PowerState
-	err = ref.endpoint.do(ctx, func(client *gofish.APIClient) error {
+	err = ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
 		system, err := ref.endpoint.getSystem(client, ref.system)
 		if err == nil {
 			state = system.PowerState
@@ -235,12 +236,18 @@ func (p *Pool) Reset(ctx context.Context, node string, action power.Action) erro
 	}
 	candidates := ref.system.candidates(preferred, info.allowed)
 	if len(candidates) == 0 {
-		return fmt.Errorf("node %s: reset %s: %w: wanted one of %s, BMC offers %s",
-			node, action, ErrResetUnsupported, joinTypes(preferred), joinTypes(info.allowed))
+		offered := "BMC offers " + joinTypes(info.allowed)
+		if info.allowed == nil {
+			offered = "BMC refused each of them as unsupported"
+		}
+		return fmt.Errorf("node %s: reset %s: %w: wanted one of %s, %s",
+			node, action, ErrResetUnsupported, joinTypes(preferred), offered)
 	}
 	var lastErr error
 	for _, resetType := range candidates {
-		err := ref.endpoint.do(ctx, func(client *gofish.APIClient) error {
+		// A second power-button press undoes the first.
+		idempotent := resetType != schemas.PushPowerButtonResetType
+		err := ref.endpoint.do(ctx, idempotent, func(client *gofish.APIClient) error {
 			payload := struct{ ResetType schemas.ResetType }{resetType}
 			resp, _, err := schemas.PostWithTask(client, info.target, payload, nil, false)
 			schemas.DeferredCleanupHTTPResponse(resp)

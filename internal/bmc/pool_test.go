@@ -36,13 +36,14 @@ func newTestPool(t *testing.T, nodes []inventory.Node, opts Options) *Pool {
 func TestResetChoosesTypePerVendor(t *testing.T) {
 	unknownAllowed := map[string]any{"target": "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset"}
 	tests := []struct {
-		name    string
-		vendor  string
-		system  string
-		action  power.Action
-		prepare func(f *fixtureBMC)
-		want    string // "<system key> <ResetType>" of the last reset the BMC received
-		wantErr error
+		name           string
+		vendor         string
+		system         string
+		action         power.Action
+		prepare        func(f *fixtureBMC)
+		endpointSuffix string
+		want           string // "<system key> <ResetType>" of the last reset the BMC received
+		wantErr        error
 	}{
 		{name: "dmtf graceful", vendor: "dmtf", action: power.GracefulOff, want: "Systems/437XR1138R2 GracefulShutdown"},
 		{name: "dmtf force", vendor: "dmtf", action: power.ForceOff, want: "Systems/437XR1138R2 ForceOff"},
@@ -61,6 +62,7 @@ func TestResetChoosesTypePerVendor(t *testing.T) {
 			want: "Systems/Node0 Off",
 		},
 		{name: "cray ex has no graceful shutdown", vendor: "cray-ex", system: "Node0", action: power.GracefulOff, wantErr: ErrResetUnsupported},
+		{name: "endpoint given as service root URL", vendor: "openbmc", endpointSuffix: "/redfish/v1/", action: power.ForceOff, want: "Systems/system ForceOff"},
 		{name: "gigabyte Self via ActionInfo", vendor: "gigabyte", action: power.GracefulOff, want: "Systems/Self GracefulShutdown"},
 		{name: "openbmc system", vendor: "openbmc", action: power.PowerOn, want: "Systems/system On"},
 		{
@@ -104,7 +106,9 @@ func TestResetChoosesTypePerVendor(t *testing.T) {
 			if tt.prepare != nil {
 				tt.prepare(f)
 			}
-			pool := newTestPool(t, []inventory.Node{f.node("n1", tt.system)}, testOptions())
+			node := f.node("n1", tt.system)
+			node.BMC.Endpoint += tt.endpointSuffix
+			pool := newTestPool(t, []inventory.Node{node}, testOptions())
 			err := pool.Reset(context.Background(), "n1", tt.action)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
@@ -229,6 +233,39 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 	}
 }
 
+func TestResetTimeoutResendsOnlyIdempotentTypes(t *testing.T) {
+	tests := []struct {
+		name      string
+		allowed   []string
+		action    power.Action
+		wantSends int
+	}{
+		{name: "ForceOff is re-sent", allowed: []string{"ForceOff"}, action: power.ForceOff, wantSends: 4},
+		{name: "a power-button press is not", allowed: []string{"PushPowerButton"}, action: power.ForceOff, wantSends: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureBMC(t, "dmtf")
+			f.setResetAction("Systems/437XR1138R2", map[string]any{
+				"target":                            "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset",
+				"ResetType@Redfish.AllowableValues": tt.allowed,
+			})
+			f.answerReset = func(string, int) resetAnswer { return resetAnswer{hang: true} }
+			opts := testOptions()
+			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, opts)
+			// Connect with the normal timeout, then make the reset time out.
+			_, err := pool.PowerState(context.Background(), "n1")
+			require.NoError(t, err)
+			pool.endpoints[0].httpClient.Timeout = 50 * time.Millisecond
+
+			err = pool.Reset(context.Background(), "n1", tt.action)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), fmt.Sprintf("bmc %s unreachable: timed out", f.server.URL))
+			assert.Len(t, f.receivedResets(), tt.wantSends)
+		})
+	}
+}
+
 func TestResetRemembersUnsupportedTypes(t *testing.T) {
 	f := newFixtureBMC(t, "dmtf")
 	f.setResetAction("Systems/437XR1138R2", map[string]any{"target": "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset"})
@@ -244,6 +281,20 @@ func TestResetRemembersUnsupportedTypes(t *testing.T) {
 	assert.Equal(t, []string{
 		"Systems/437XR1138R2 ForceOff", "Systems/437XR1138R2 Off", "Systems/437XR1138R2 Off",
 	}, f.receivedResets())
+}
+
+func TestResetAfterEveryTypeWasRefused(t *testing.T) {
+	f := newFixtureBMC(t, "dmtf")
+	f.setResetAction("Systems/437XR1138R2", map[string]any{"target": "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset"})
+	f.answerReset = func(string, int) resetAnswer { return resetAnswer{status: http.StatusNotImplemented} }
+	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+	require.Error(t, pool.Reset(context.Background(), "n1", power.GracefulOff))
+	sent := len(f.receivedResets())
+
+	err := pool.Reset(context.Background(), "n1", power.GracefulOff)
+	require.ErrorIs(t, err, ErrResetUnsupported)
+	assert.Contains(t, err.Error(), "wanted one of GracefulShutdown, PushPowerButton, BMC refused each of them as unsupported")
+	assert.Len(t, f.receivedResets(), sent, "refused types are not tried again")
 }
 
 func TestPowerStateMapping(t *testing.T) {
@@ -293,7 +344,12 @@ func TestOneLoginPerBMCUnderConcurrency(t *testing.T) {
 			errs <- pool.Reset(context.Background(), node, power.ForceOff)
 		})
 	}
-	close(f.block) // let the held system reads through at once
+	// The fixture holds every system read. Once two are held, give any
+	// request that escapes the per-BMC bound a moment to show up (a bound
+	// that holds cannot fail this), then let them all through.
+	require.Eventually(t, func() bool { return f.inFlightNow() >= defaultMaxRequestsPerBMC }, 5*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	close(f.block)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

@@ -166,7 +166,7 @@ func (p *Pool) resetInfo(ctx context.Context, ref *nodeRef) (*resetInfo, error) 
 		return info, nil
 	}
 	var info *resetInfo
-	err := ref.endpoint.do(ctx, func(client *gofish.APIClient) error {
+	err := ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
 		system, err := ref.endpoint.getSystem(client, sys)
 		if err != nil {
 			return err
