@@ -115,10 +115,7 @@ func (s *Store) newRecorder(ctx context.Context, rec *Record, plan boa.Plan, int
 // takeLock is Store.takeLock retried for lockWait: a liveness probe from
 // another process holds a free session lock for an instant.
 func (s *Store) takeLock(ctx context.Context, id string) (*flock.Flock, error) {
-	s.mu.Lock()
-	lock := s.held[id]
-	delete(s.held, id)
-	s.mu.Unlock()
+	lock := s.popHeld(id)
 	if lock != nil {
 		return lock, nil
 	}

@@ -133,6 +133,16 @@ func (s *Store) Create(rec *Record) error {
 	return s.Save(rec)
 }
 
+// popHeld takes this Store's lock on session id out of its keeping, if it
+// holds one.
+func (s *Store) popHeld(id string) *flock.Flock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lock := s.held[id]
+	delete(s.held, id)
+	return lock
+}
+
 func newSessionLock(dir string) *flock.Flock {
 	return flock.New(filepath.Join(dir, sessionLockFile), flock.SetPermissions(fileMode))
 }
@@ -340,6 +350,12 @@ func (s *Store) Delete(id string, force bool) error {
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+	// A forced delete of a session this Store created drops its lock too,
+	// so the descriptor does not outlive the files.
+	lock := s.popHeld(id)
+	if lock != nil {
+		return lock.Unlock()
 	}
 	return nil
 }
