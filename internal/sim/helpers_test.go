@@ -86,11 +86,17 @@ func (c *redfishClient) login() string {
 	return header.Get("Location")
 }
 
+// get reads a resource that must exist.
+func (c *redfishClient) get(path string) map[string]any {
+	c.t.Helper()
+	status, _, body := c.do(http.MethodGet, path, nil)
+	require.Equal(c.t, http.StatusOK, status, "GET %s", path)
+	return body
+}
+
 func (c *redfishClient) powerState(system string) any {
 	c.t.Helper()
-	status, _, body := c.do(http.MethodGet, system, nil)
-	require.Equal(c.t, http.StatusOK, status)
-	return body["PowerState"]
+	return c.get(system)["PowerState"]
 }
 
 // waitPower polls until the system reports want.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 )
 
 const mixedProfile = "mixed"
@@ -32,6 +33,9 @@ type profile struct {
 	// null), "" or "None".
 	emptyImage any
 	startsOff  bool
+
+	routesOnce sync.Once
+	routeTable map[string]map[string]handler
 }
 
 var profiles = map[string]*profile{
@@ -105,3 +109,7 @@ func (p *profile) systemPath() string  { return "/redfish/v1/Systems/" + p.syste
 func (p *profile) managerPath() string { return "/redfish/v1/Managers/" + p.managerID }
 
 func (p *profile) offersReset(resetType string) bool { return slices.Contains(p.resetTypes, resetType) }
+
+func (p *profile) mediaPath(slot int) string {
+	return p.managerPath() + "/VirtualMedia/" + p.virtualMedia[slot]
+}

@@ -81,56 +81,55 @@ func (n *node) authenticated(r *http.Request) bool {
 }
 
 func (n *node) route(w http.ResponseWriter, r *http.Request, path string) {
-	p := n.profile
-	system, manager := p.systemPath(), p.managerPath()
-	type route struct {
-		path    string
-		method  string
-		handler func(http.ResponseWriter, *http.Request)
-	}
-	routes := []route{
-		{"/redfish/v1/SessionService", http.MethodGet, n.getSessionService},
-		{sessionsPath, http.MethodGet, n.getSessions},
-		{"/redfish/v1/Systems", http.MethodGet, n.collection("Systems", "ComputerSystemCollection", system)},
-		{system, http.MethodGet, n.getSystem},
-		{system, http.MethodPatch, n.patchSystem},
-		{system + resetSuffix, http.MethodPost, n.postReset},
-		{"/redfish/v1/Managers", http.MethodGet, n.collection("Managers", "ManagerCollection", manager)},
-		{manager, http.MethodGet, n.getManager},
-	}
-	if p.resetViaActionInfo {
-		routes = append(routes, route{system + "/ResetActionInfo", http.MethodGet, n.getResetActionInfo})
-	}
-	if len(p.virtualMedia) > 0 {
-		members := make([]string, len(p.virtualMedia))
-		for i, id := range p.virtualMedia {
-			members[i] = manager + "/VirtualMedia/" + id
-		}
-		routes = append(routes, route{manager + "/VirtualMedia", http.MethodGet, n.collection("VirtualMedia", "VirtualMediaCollection", members...)})
-	}
 	if id, ok := strings.CutPrefix(path, sessionsPath+"/"); ok && r.Method == http.MethodDelete {
 		n.handleLogout(w, id)
 		return
 	}
-	if n.routeVirtualMedia(w, r, path) {
+	methods, known := n.profile.routes()[path]
+	if !known {
+		writeError(w, http.StatusNotFound, "ResourceMissingAtURI", fmt.Sprintf("The resource at the URI %s was not found.", path))
 		return
 	}
-	methodKnown := false
-	for _, rt := range routes {
-		if rt.path != path {
-			continue
-		}
-		if rt.method == r.Method {
-			rt.handler(w, r)
-			return
-		}
-		methodKnown = true
-	}
-	if methodKnown || path == system+resetSuffix {
+	handler, allowed := methods[r.Method]
+	if !allowed {
 		writeError(w, http.StatusMethodNotAllowed, "OperationNotAllowed", fmt.Sprintf("%s is not allowed on %s.", r.Method, path))
 		return
 	}
-	writeError(w, http.StatusNotFound, "ResourceMissingAtURI", fmt.Sprintf("The resource at the URI %s was not found.", path))
+	handler(n, w, r)
+}
+
+// handler answers one method on one resource of a node.
+type handler func(n *node, w http.ResponseWriter, r *http.Request)
+
+// routes maps resource paths (without trailing slash) to the handlers per
+// method this profile offers. Built once per profile, shared by its nodes.
+func (p *profile) routes() map[string]map[string]handler {
+	p.routesOnce.Do(func() {
+		system, manager := p.systemPath(), p.managerPath()
+		table := map[string]map[string]handler{
+			"/redfish/v1/SessionService": {http.MethodGet: (*node).getSessionService},
+			sessionsPath:                 {http.MethodGet: (*node).getSessions},
+			"/redfish/v1/Systems":        {http.MethodGet: (*node).getSystems},
+			system:                       {http.MethodGet: (*node).getSystem, http.MethodPatch: (*node).patchSystem},
+			system + resetSuffix:         {http.MethodPost: (*node).postReset},
+			"/redfish/v1/Managers":       {http.MethodGet: (*node).getManagers},
+			manager:                      {http.MethodGet: (*node).getManager},
+		}
+		if p.resetViaActionInfo {
+			table[system+"/ResetActionInfo"] = map[string]handler{http.MethodGet: (*node).getResetActionInfo}
+		}
+		if len(p.virtualMedia) > 0 {
+			table[manager+"/VirtualMedia"] = map[string]handler{http.MethodGet: (*node).getVirtualMediaCollection}
+		}
+		for slot := range p.virtualMedia {
+			media := p.mediaPath(slot)
+			table[media] = map[string]handler{http.MethodGet: func(n *node, w http.ResponseWriter, _ *http.Request) { n.getVirtualMedia(w, slot) }}
+			table[media+"/Actions/VirtualMedia.InsertMedia"] = map[string]handler{http.MethodPost: func(n *node, w http.ResponseWriter, r *http.Request) { n.insertMedia(w, r, slot) }}
+			table[media+"/Actions/VirtualMedia.EjectMedia"] = map[string]handler{http.MethodPost: func(n *node, w http.ResponseWriter, _ *http.Request) { n.ejectMedia(w, slot) }}
+		}
+		p.routeTable = table
+	})
+	return p.routeTable
 }
 
 func (n *node) serviceRoot() jsonObject {
@@ -151,20 +150,35 @@ func (n *node) serviceRoot() jsonObject {
 
 func (n *node) link(path string) jsonObject { return jsonObject{"@odata.id": n.profile.odataID(path)} }
 
-func (n *node) collection(name, odataType string, members ...string) func(http.ResponseWriter, *http.Request) {
+func (n *node) writeCollection(w http.ResponseWriter, name, odataType string, members ...string) {
 	links := make([]jsonObject, len(members))
 	for i, member := range members {
 		links[i] = n.link(member)
 	}
-	return func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, jsonObject{
-			"@odata.id":           n.profile.odataID("/redfish/v1/" + name),
-			"@odata.type":         "#" + odataType + "." + odataType,
-			"Name":                name + " Collection",
-			"Members":             links,
-			"Members@odata.count": len(links),
-		})
+	writeJSON(w, http.StatusOK, jsonObject{
+		"@odata.id":           n.profile.odataID("/redfish/v1/" + name),
+		"@odata.type":         "#" + odataType + "." + odataType,
+		"Name":                name + " Collection",
+		"Members":             links,
+		"Members@odata.count": len(links),
+	})
+}
+
+func (n *node) getSystems(w http.ResponseWriter, _ *http.Request) {
+	n.writeCollection(w, "Systems", "ComputerSystemCollection", n.profile.systemPath())
+}
+
+func (n *node) getManagers(w http.ResponseWriter, _ *http.Request) {
+	n.writeCollection(w, "Managers", "ManagerCollection", n.profile.managerPath())
+}
+
+func (n *node) getVirtualMediaCollection(w http.ResponseWriter, _ *http.Request) {
+	p := n.profile
+	members := make([]string, len(p.virtualMedia))
+	for slot := range p.virtualMedia {
+		members[slot] = p.mediaPath(slot)
 	}
+	n.writeCollection(w, strings.TrimPrefix(p.managerPath(), "/redfish/v1/")+"/VirtualMedia", "VirtualMediaCollection", members...)
 }
 
 func (n *node) getSessionService(w http.ResponseWriter, _ *http.Request) {
@@ -179,14 +193,13 @@ func (n *node) getSessionService(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-func (n *node) getSessions(w http.ResponseWriter, r *http.Request) {
+func (n *node) getSessions(w http.ResponseWriter, _ *http.Request) {
 	ids := n.sessionIDs()
 	members := make([]string, len(ids))
 	for i, id := range ids {
 		members[i] = sessionsPath + "/" + id
 	}
-	handler := n.collection("SessionService/Sessions", "SessionCollection", members...)
-	handler(w, r)
+	n.writeCollection(w, "SessionService/Sessions", "SessionCollection", members...)
 }
 
 type loginRequest struct {
@@ -392,36 +405,6 @@ func (n *node) getManager(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, manager)
 }
 
-// routeVirtualMedia answers VirtualMedia/<id> and its actions; false when
-// path is not one of them.
-func (n *node) routeVirtualMedia(w http.ResponseWriter, r *http.Request, path string) bool {
-	p := n.profile
-	rest, ok := strings.CutPrefix(path, p.managerPath()+"/VirtualMedia/")
-	if !ok {
-		return false
-	}
-	id, action, hasAction := strings.Cut(rest, "/Actions/")
-	slot := slices.Index(p.virtualMedia, id)
-	if slot < 0 {
-		return false
-	}
-	switch {
-	case !hasAction && r.Method == http.MethodGet:
-		n.getVirtualMedia(w, slot)
-	case hasAction && r.Method == http.MethodPost && action == "VirtualMedia.InsertMedia":
-		n.insertMedia(w, r, slot)
-	case hasAction && r.Method == http.MethodPost && action == "VirtualMedia.EjectMedia":
-		n.ejectMedia(w, slot)
-	default:
-		return false
-	}
-	return true
-}
-
-func (n *node) mediaPath(slot int) string {
-	return n.profile.managerPath() + "/VirtualMedia/" + n.profile.virtualMedia[slot]
-}
-
 func (n *node) getVirtualMedia(w http.ResponseWriter, slot int) {
 	p := n.profile
 	n.mu.Lock()
@@ -431,7 +414,7 @@ func (n *node) getVirtualMedia(w http.ResponseWriter, slot int) {
 	if !media.inserted {
 		image = p.emptyImage
 	}
-	path := n.mediaPath(slot)
+	path := p.mediaPath(slot)
 	writeJSON(w, http.StatusOK, jsonObject{
 		"@odata.id":   p.odataID(path),
 		"@odata.type": "#VirtualMedia.v1_3_0.VirtualMedia",

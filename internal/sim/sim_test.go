@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,4 +186,55 @@ func TestWriteInventory(t *testing.T) {
 	password, err := os.ReadFile(path + ".password")
 	require.NoError(t, err)
 	assert.Equal(t, testPassword, string(password))
+}
+
+func TestRouting(t *testing.T) {
+	fleet := startFleet(t, Options{Nodes: 1, Profile: "ilo"})
+	info := fleet.Nodes()[0]
+	client := newRedfishClient(t, info.Endpoint)
+	client.login()
+	tests := []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/redfish", http.StatusOK},
+		{http.MethodGet, info.System + "/", http.StatusOK},
+		{http.MethodGet, info.System, http.StatusOK},
+		{http.MethodGet, "/redfish/v1/Managers/1/VirtualMedia/2/", http.StatusOK},
+		{http.MethodGet, "/redfish/v1/Systems/2", http.StatusNotFound},
+		{http.MethodGet, info.System + resetSuffix, http.StatusMethodNotAllowed},
+		{http.MethodDelete, info.System, http.StatusMethodNotAllowed},
+		{http.MethodGet, info.System + "/ResetActionInfo", http.StatusNotFound},
+		{http.MethodDelete, sessionsPath + "/99", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			status, _, _ := client.do(tt.method, tt.path, nil)
+			assert.Equal(t, tt.want, status)
+		})
+	}
+}
+
+// TestConcurrentClients drives one BMC from many clients at once so the race
+// detector sees every shared structure.
+func TestConcurrentClients(t *testing.T) {
+	fleet := startFleet(t, Options{Nodes: 1, SessionLimit: 16})
+	info := fleet.Nodes()[0]
+	// Parallel subtests run together and the group's t.Run waits for them all.
+	t.Run("clients", func(t *testing.T) {
+		for i := range 8 {
+			t.Run(strconv.Itoa(i), func(t *testing.T) {
+				t.Parallel()
+				client := newRedfishClient(t, info.Endpoint)
+				location := client.login()
+				client.do(http.MethodPost, info.System+resetSuffix, map[string]string{"ResetType": "ForceRestart"})
+				client.do(http.MethodPatch, info.System, map[string]any{"Boot": map[string]string{"BootSourceOverrideTarget": "Pxe"}})
+				client.powerState(info.System)
+				client.do(http.MethodDelete, location, nil)
+			})
+		}
+	})
+	status, _ := fleet.Node(info.Name)
+	assert.Equal(t, 0, status.ActiveSessions)
+	assert.Len(t, status.Actions, 8*4)
 }
