@@ -82,6 +82,10 @@ type Transition struct {
 	Category Category     `json:"category"`
 	Action   power.Action `json:"action,omitempty"` // the power action just sent, if any
 	Reason   string       `json:"reason,omitempty"` // why it failed or was excluded
+	// Detail is information about a step that went well but that an
+	// administrator should see, e.g. "no one-time boot override: relies on
+	// the node's boot order".
+	Detail string `json:"detail,omitempty"`
 }
 
 // BootSetPlan is one boot set's share of a session.
@@ -90,6 +94,10 @@ type BootSetPlan struct {
 	Nodes           []string
 	BootOrdinal     int
 	ShutdownOrdinal int
+	// Configuration names the configuration the configure phase runs on
+	// this boot set's nodes; empty means the boot set has no configure
+	// phase (enable_cfs false, or none named).
+	Configuration string
 }
 
 // Plan is everything the engine needs to run one session.
@@ -98,4 +106,47 @@ type Plan struct {
 	Operation Operation
 	Pace      Pace
 	BootSets  []BootSetPlan
+	// Resume, when set, says where each node of an interrupted session
+	// stands, from its durable transitions. A node absent from it starts
+	// from the beginning.
+	Resume map[string]NodeProgress
+}
+
+// NodeProgress is a node's durable position in an interrupted session.
+type NodeProgress struct {
+	// Finished is true when the node reached its final category (succeeded
+	// in its last phase, failed or excluded): it is not acted on again.
+	Finished bool
+	// Phase is the phase the node was in (or last completed); with
+	// Completed true that phase succeeded and the node goes on to the next.
+	Phase     Phase
+	Completed bool
+	// Sent is the last power action recorded as sent in Phase, if any: the
+	// engine re-reads the power state before deciding whether to send
+	// anything again, so no node is reset twice needlessly.
+	Sent power.Action
+}
+
+// BootPreparer points a node at what it should boot before the engine
+// powers it on: stage its boot artifacts and set a one-time boot override
+// as the boot set's boot_method says. It is optional; without one the boot
+// phase only switches power. detail is recorded with the node (e.g. that it
+// relies on its boot order); an error fails the node with that reason.
+type BootPreparer interface {
+	PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (detail string, err error)
+}
+
+// Configurer runs a named configuration on a batch of booted nodes and
+// reports per node: a nil error is success. err fails the whole batch (the
+// runner could not start at all).
+type Configurer interface {
+	Configure(ctx context.Context, req ConfigureRequest) (perNode map[string]error, err error)
+}
+
+// ConfigureRequest is one batch of the configure phase.
+type ConfigureRequest struct {
+	SessionID     string
+	BootSet       string
+	Configuration string
+	Nodes         []string
 }
