@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -103,4 +104,11 @@ func (c *redfishClient) powerState(system string) any {
 func (c *redfishClient) waitPower(system, want string) {
 	c.t.Helper()
 	require.Eventually(c.t, func() bool { return c.powerState(system) == want }, 5*time.Second, time.Millisecond, "waiting for %s", want)
+}
+
+func assertTimeOrdered(t *testing.T, actions []ActionRecord) {
+	t.Helper()
+	for i := 1; i < len(actions); i++ {
+		assert.False(t, actions[i].Time.Before(actions[i-1].Time), "action log out of time order at %d", i)
+	}
 }

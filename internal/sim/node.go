@@ -167,11 +167,11 @@ const (
 // no sense in the current state (On when On) are accepted and change nothing,
 // as most BMCs do; a transition in progress makes the node busy (409) except
 // for forced power-off, which always wins.
-func (n *node) reset(now time.Time, resetType string) resetOutcome {
+func (n *node) reset(resetType string) resetOutcome {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	outcome := n.applyReset(now, resetType)
-	n.actions = append(n.actions, ActionRecord{Time: now, Kind: "Reset", Detail: resetType, Status: n.resetStatus(outcome)})
+	outcome := n.applyReset(time.Now(), resetType)
+	n.recordLocked("Reset", resetType, n.resetStatus(outcome))
 	return outcome
 }
 
@@ -255,10 +255,16 @@ func (n *node) readPower(now time.Time) (power any, boot string) {
 	return cur.power, cur.boot
 }
 
-func (n *node) record(now time.Time, kind, detail string, status int) {
+// record appends to the action log. The timestamp is taken under the lock so
+// the log is in time order even with concurrent clients.
+func (n *node) record(kind, detail string, status int) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.actions = append(n.actions, ActionRecord{Time: now, Kind: kind, Detail: detail, Status: status})
+	n.recordLocked(kind, detail, status)
+}
+
+func (n *node) recordLocked(kind, detail string, status int) {
+	n.actions = append(n.actions, ActionRecord{Time: time.Now(), Kind: kind, Detail: detail, Status: status})
 }
 
 func (n *node) status(now time.Time) NodeStatus {

@@ -208,25 +208,24 @@ type loginRequest struct {
 }
 
 func (n *node) handleLogin(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
 	var login loginRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&login); err != nil {
-		n.record(now, "Login", "malformed body", http.StatusBadRequest)
+		n.record("Login", "malformed body", http.StatusBadRequest)
 		writeError(w, http.StatusBadRequest, "MalformedJSON", "The request body submitted was malformed JSON.")
 		return
 	}
 	if !n.credentialsMatch(login.UserName, login.Password) {
-		n.record(now, "Login", "bad credentials", http.StatusUnauthorized)
+		n.record("Login", "bad credentials", http.StatusUnauthorized)
 		writeError(w, http.StatusUnauthorized, "NoValidSession", "Invalid user name or password.")
 		return
 	}
 	id, token, ok := n.login()
 	if !ok {
-		n.record(now, "Login", "session limit reached", http.StatusServiceUnavailable)
+		n.record("Login", "session limit reached", http.StatusServiceUnavailable)
 		writeError(w, http.StatusServiceUnavailable, "SessionLimitExceeded", "The session establishment failed due to the number of simultaneous sessions exceeding the limit of the implementation.")
 		return
 	}
-	n.record(now, "Login", "session "+id, http.StatusCreated)
+	n.record("Login", "session "+id, http.StatusCreated)
 	location := n.profile.odataID(sessionsPath + "/" + id)
 	w.Header().Set("X-Auth-Token", token)
 	w.Header().Set("Location", location)
@@ -240,13 +239,12 @@ func (n *node) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *node) handleLogout(w http.ResponseWriter, id string) {
-	now := time.Now()
 	if !n.logout(id) {
-		n.record(now, "Logout", "session "+id, http.StatusNotFound)
+		n.record("Logout", "session "+id, http.StatusNotFound)
 		writeError(w, http.StatusNotFound, "ResourceMissingAtURI", "No session "+id+".")
 		return
 	}
-	n.record(now, "Logout", "session "+id, http.StatusNoContent)
+	n.record("Logout", "session "+id, http.StatusNoContent)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -302,40 +300,46 @@ type bootPatch struct {
 }
 
 func (n *node) patchSystem(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	p := n.profile
-	if !p.bootOverride {
-		n.record(now, "PatchBoot", "boot override unsupported", http.StatusMethodNotAllowed)
+	if !n.profile.bootOverride {
+		n.record("PatchBoot", "boot override unsupported", http.StatusMethodNotAllowed)
 		writeError(w, http.StatusMethodNotAllowed, "OperationNotAllowed", "PATCH is not allowed on this system.")
 		return
 	}
 	var patch bootPatch
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&patch); err != nil || patch.Boot == nil {
-		n.record(now, "PatchBoot", "malformed body", http.StatusBadRequest)
+		n.record("PatchBoot", "malformed body", http.StatusBadRequest)
 		writeError(w, http.StatusBadRequest, "MalformedJSON", "The request body must hold a Boot object.")
 		return
 	}
-	enabled, target := patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget
+	detail, ok := n.overrideBoot(patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "PropertyValueNotInList", fmt.Sprintf("Boot override %s is not supported.", detail))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// overrideBoot applies the given (nil: unchanged) override settings if the
+// profile allows them, and records the attempt as "target/enabled".
+func (n *node) overrideBoot(enabled, target *string) (detail string, ok bool) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	newEnabled, newTarget := n.bootEnabled, n.bootTarget
-	n.mu.Unlock()
 	if enabled != nil {
 		newEnabled = *enabled
 	}
 	if target != nil {
 		newTarget = *target
 	}
-	detail := newTarget + "/" + newEnabled
-	if !slices.Contains(bootEnabledValues, newEnabled) || !slices.Contains(p.bootTargets, newTarget) {
-		n.record(now, "PatchBoot", detail, http.StatusBadRequest)
-		writeError(w, http.StatusBadRequest, "PropertyValueNotInList", fmt.Sprintf("Boot override %s is not supported.", detail))
-		return
+	detail = newTarget + "/" + newEnabled
+	ok = slices.Contains(bootEnabledValues, newEnabled) && slices.Contains(n.profile.bootTargets, newTarget)
+	status := http.StatusBadRequest
+	if ok {
+		n.bootEnabled, n.bootTarget = newEnabled, newTarget
+		status = http.StatusNoContent
 	}
-	n.mu.Lock()
-	n.bootEnabled, n.bootTarget = newEnabled, newTarget
-	n.mu.Unlock()
-	n.record(now, "PatchBoot", detail, http.StatusNoContent)
-	w.WriteHeader(http.StatusNoContent)
+	n.recordLocked("PatchBoot", detail, status)
+	return detail, ok
 }
 
 func (n *node) getResetActionInfo(w http.ResponseWriter, _ *http.Request) {
@@ -359,11 +363,11 @@ type resetRequest struct {
 func (n *node) postReset(w http.ResponseWriter, r *http.Request) {
 	var req resetRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
-		n.record(time.Now(), "Reset", "malformed body", http.StatusBadRequest)
+		n.record("Reset", "malformed body", http.StatusBadRequest)
 		writeError(w, http.StatusBadRequest, "MalformedJSON", "The request body submitted was malformed JSON.")
 		return
 	}
-	switch n.reset(time.Now(), req.ResetType) {
+	switch n.reset(req.ResetType) {
 	case resetUnsupported:
 		writeError(w, http.StatusBadRequest, "ActionParameterNotSupported",
 			fmt.Sprintf("The parameter ResetType with value %q is not supported by the action ComputerSystem.Reset.", req.ResetType))
@@ -435,17 +439,16 @@ type insertMediaRequest struct {
 }
 
 func (n *node) insertMedia(w http.ResponseWriter, r *http.Request, slot int) {
-	now := time.Now()
 	var req insertMediaRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.Image == "" {
-		n.record(now, "InsertMedia", "missing Image", http.StatusBadRequest)
+		n.record("InsertMedia", "missing Image", http.StatusBadRequest)
 		writeError(w, http.StatusBadRequest, "PropertyMissing", "The property Image is a required property and must be included in the request.")
 		return
 	}
 	n.mu.Lock()
 	n.media[slot] = mediaState{image: req.Image, inserted: true}
 	n.mu.Unlock()
-	n.record(now, "InsertMedia", req.Image, http.StatusNoContent)
+	n.record("InsertMedia", req.Image, http.StatusNoContent)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -453,7 +456,7 @@ func (n *node) ejectMedia(w http.ResponseWriter, slot int) {
 	n.mu.Lock()
 	n.media[slot] = mediaState{}
 	n.mu.Unlock()
-	n.record(time.Now(), "EjectMedia", n.profile.virtualMedia[slot], http.StatusNoContent)
+	n.record("EjectMedia", n.profile.virtualMedia[slot], http.StatusNoContent)
 	w.WriteHeader(http.StatusNoContent)
 }
 

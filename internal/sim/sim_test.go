@@ -85,9 +85,7 @@ func TestPowerStateMachineOverHTTP(t *testing.T) {
 		kinds = append(kinds, action.Kind+":"+action.Detail)
 	}
 	assert.Equal(t, []string{"Login:session 1", "Reset:GracefulShutdown", "Reset:On", "Reset:ForceOff"}, kinds)
-	for i := 1; i < len(status.Actions); i++ {
-		assert.False(t, status.Actions[i].Time.Before(status.Actions[i-1].Time), "actions out of order")
-	}
+	assertTimeOrdered(t, status.Actions)
 }
 
 func TestSessions(t *testing.T) {
@@ -237,4 +235,45 @@ func TestConcurrentClients(t *testing.T) {
 	status, _ := fleet.Node(info.Name)
 	assert.Equal(t, 0, status.ActiveSessions)
 	assert.Len(t, status.Actions, 8*4)
+	assertTimeOrdered(t, status.Actions)
+}
+
+func TestBootOverride(t *testing.T) {
+	tests := []struct {
+		name, profile string
+		patch         map[string]any
+		wantStatus    int
+		wantBoot      map[string]any // nil: no override properties at all
+	}{
+		{"accepted", "dmtf", map[string]any{"Boot": map[string]string{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "Pxe"}},
+			http.StatusNoContent, map[string]any{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "Pxe"}},
+		{"target not offered", "openbmc", map[string]any{"Boot": map[string]string{"BootSourceOverrideTarget": "UefiHttp"}},
+			http.StatusBadRequest, map[string]any{"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None"}},
+		{"no Boot object", "dmtf", map[string]any{"AssetTag": "x"},
+			http.StatusBadRequest, map[string]any{"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None"}},
+		{"cray-ex has no override", "cray-ex", map[string]any{"Boot": map[string]string{"BootSourceOverrideTarget": "Pxe"}},
+			http.StatusMethodNotAllowed, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fleet := startFleet(t, Options{Nodes: 1, Profile: tt.profile})
+			info := fleet.Nodes()[0]
+			client := newRedfishClient(t, info.Endpoint)
+			client.login()
+			status, _, _ := client.do(http.MethodPatch, info.System, tt.patch)
+			assert.Equal(t, tt.wantStatus, status)
+
+			boot := client.get(info.System)["Boot"].(map[string]any)
+			for property, want := range tt.wantBoot {
+				assert.Equal(t, want, boot[property], property)
+			}
+			if tt.wantBoot == nil {
+				assert.NotContains(t, boot, "BootSourceOverrideTarget")
+			}
+			node, _ := fleet.Node(info.Name)
+			last := node.Actions[len(node.Actions)-1]
+			assert.Equal(t, "PatchBoot", last.Kind)
+			assert.Equal(t, tt.wantStatus, last.Status)
+		})
+	}
 }
