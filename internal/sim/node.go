@@ -2,6 +2,7 @@ package sim
 
 import (
 	"crypto/subtle"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -178,9 +179,9 @@ func (n *node) reset(resetType string) resetOutcome {
 func (n *node) resetStatus(outcome resetOutcome) int {
 	switch outcome {
 	case resetUnsupported:
-		return 400
+		return http.StatusBadRequest
 	case resetBusy:
-		return 409
+		return http.StatusConflict
 	default:
 		return n.profile.resetStatus
 	}
@@ -199,7 +200,8 @@ func (n *node) applyReset(now time.Time, resetType string) resetOutcome {
 		}
 	}
 	switch resetType {
-	case "ForceOff", "Off":
+	case "ForceOff", "Off": // Cray EX's non-standard "Off" cuts power like ForceOff
+
 		if cur.power != powerOff {
 			n.schedule(now, n.offSteps(false))
 		}
