@@ -40,7 +40,13 @@ func (f *Fleet) WriteInventory(path string) error {
 		fmt.Fprintf(&doc, "  - name: %s\n    bmc: %s\n    system: %s\n    role: Compute\n    groups: [sim, %s]\n    partition: p1\n    enabled: true\n",
 			info.Name, info.Endpoint, info.System, n.profile.name)
 	}
-	if err := os.WriteFile(path, []byte(doc.String()), 0o644); err != nil {
+	// Written aside and renamed into place: scripts (make demo) wait for
+	// the file to appear and must never read half of it.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(doc.String()), 0o644); err != nil {
+		return fmt.Errorf("sim: write inventory: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("sim: write inventory: %w", err)
 	}
 	return nil
