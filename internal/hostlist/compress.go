@@ -85,7 +85,12 @@ func tokenize(name string) tokenized {
 		i = j
 	}
 	t.texts = append(t.texts, text.String())
-	t.shape = strconv.Quote(strings.Join(t.texts, "\x00"))
+	// Quoting each text keeps shapes apart however odd the names are.
+	quoted := make([]string, len(t.texts))
+	for i, s := range t.texts {
+		quoted[i] = strconv.Quote(s)
+	}
+	t.shape = strings.Join(quoted, ",")
 	return t
 }
 

@@ -34,29 +34,44 @@ var ErrSyntax = errors.New("invalid hostlist")
 // Expand returns the names an expression stands for, in the order written.
 // Duplicates are kept: the caller decides whether they matter.
 func Expand(expr string) ([]string, error) {
-	items, err := splitTopLevel(expr)
+	parsed, total, err := parse(expr)
 	if err != nil {
 		return nil, err
-	}
-	// Count everything before building anything, so an oversized
-	// expression costs nothing.
-	parsed := make([][]segment, len(items))
-	total := 0
-	for i, item := range items {
-		if parsed[i], err = parseSegments(item, strictBrackets); err != nil {
-			return nil, err
-		}
-		count, err := countNames(item, parsed[i], MaxNames-total)
-		if err != nil {
-			return nil, err
-		}
-		total += count
 	}
 	names := make([]string, 0, total)
 	for _, segments := range parsed {
 		names = append(names, build(segments)...)
 	}
 	return names, nil
+}
+
+// Count checks an expression as Expand does and returns how many names it
+// stands for, without building them: validation of a 1,000,000-name range
+// stays cheap.
+func Count(expr string) (int, error) {
+	_, total, err := parse(expr)
+	return total, err
+}
+
+// parse reads every item and counts its names before anything is built, so
+// an oversized expression costs nothing.
+func parse(expr string) (parsed [][]segment, total int, err error) {
+	items, err := splitTopLevel(expr)
+	if err != nil {
+		return nil, 0, err
+	}
+	parsed = make([][]segment, len(items))
+	for i, item := range items {
+		if parsed[i], err = parseSegments(item, strictBrackets); err != nil {
+			return nil, 0, err
+		}
+		count, err := countNames(item, parsed[i], MaxNames-total)
+		if err != nil {
+			return nil, 0, err
+		}
+		total += count
+	}
+	return parsed, total, nil
 }
 
 // ExpandPattern expands one value that may contain numeric bracket groups,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,38 +12,23 @@ import (
 
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory/yamlstrict"
+	"github.com/bos-project/bos/internal/inventory/yamlstrict/yamlstricttest"
 )
 
 const testdata = "../../testdata"
 
 const testPassword = "s3cret-Pa55"
 
-// expectations reads the "# want: ..." or "# warn: ..." lines a testdata
-// file carries about itself.
-func expectations(data []byte, kind string) []string {
-	var lines []string
-	for _, m := range regexp.MustCompile(`(?m)^# `+kind+`: (.*)$`).FindAllSubmatch(data, -1) {
-		lines = append(lines, string(m[1]))
-	}
-	return lines
-}
-
 func TestGoodInventoriesLoad(t *testing.T) {
 	t.Setenv("BMC_PASSWORD", testPassword)
-	files, err := filepath.Glob(filepath.Join(testdata, "inventory", "good", "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			inv, warnings, err := Load(file)
+	for _, c := range yamlstricttest.Cases(t, filepath.Join(testdata, "inventory", "good", "*.yaml")) {
+		t.Run(c.Name, func(t *testing.T) {
+			inv, warnings, err := Load(c.Path)
 			require.NoError(t, err)
-			assert.Equal(t, file, inv.Path)
-			data, err := os.ReadFile(file)
-			require.NoError(t, err)
-			want := expectations(data, "warn")
-			require.Len(t, warnings, len(want), "warnings: %v", warnings)
-			for i, w := range want {
-				assert.Contains(t, string(warnings[i]), file+":"+w)
+			assert.Equal(t, c.Path, inv.Path)
+			require.Len(t, warnings, len(c.Warn), "warnings: %v", warnings)
+			for i, w := range c.Warn {
+				assert.Contains(t, string(warnings[i]), c.Path+":"+w)
 			}
 		})
 	}
@@ -52,25 +36,19 @@ func TestGoodInventoriesLoad(t *testing.T) {
 
 func TestBadInventoriesReportEveryProblem(t *testing.T) {
 	t.Setenv("BMC_PASSWORD", testPassword)
-	files, err := filepath.Glob(filepath.Join(testdata, "inventory", "bad", "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			require.NoError(t, err)
-			want := expectations(data, "want")
-			require.NotEmpty(t, want, "testdata file without expectations")
+	for _, c := range yamlstricttest.Cases(t, filepath.Join(testdata, "inventory", "bad", "*.yaml")) {
+		t.Run(c.Name, func(t *testing.T) {
+			require.NotEmpty(t, c.Want, "testdata file without expectations")
 
-			inv, _, err := Parse(file, data)
+			inv, _, err := Parse(c.Path, c.Data)
 			require.Error(t, err)
 			assert.Nil(t, inv)
 			assert.ErrorIs(t, err, ErrInvalid)
 			var verr *yamlstrict.ValidationError
 			require.True(t, errors.As(err, &verr))
-			assert.Len(t, verr.Problems, len(want), "problems:\n%v", err)
-			for _, w := range want {
-				assert.Contains(t, err.Error(), file+":"+w)
+			assert.Len(t, verr.Problems, len(c.Want), "problems:\n%v", err)
+			for _, w := range c.Want {
+				assert.Contains(t, err.Error(), c.Path+":"+w)
 			}
 			assert.NotContains(t, err.Error(), "hunter2", "a password leaked into an error")
 		})
@@ -267,5 +245,14 @@ func TestBootSetNodes(t *testing.T) {
 			assert.Equal(t, tt.want, hostlist.Compress(names))
 			assert.Equal(t, tt.unknown, unknown)
 		})
+	}
+}
+
+func BenchmarkLoadTenThousandNodes(b *testing.B) {
+	b.Setenv("BMC_PASSWORD", testPassword)
+	for b.Loop() {
+		if _, _, err := Load(filepath.Join(testdata, "inventory", "good", "ten-thousand.yaml")); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

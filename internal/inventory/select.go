@@ -29,8 +29,8 @@ type limitTerm struct {
 	op      byte // '+' union, '&' intersection, '!' difference
 	written string
 	body    string
-	// names is set for hostlist ranges.
-	names []string
+	// isRange marks hostlist ranges, expanded only when selecting.
+	isRange bool
 }
 
 // ParseLimit checks the syntax of a limit expression.
@@ -62,11 +62,10 @@ func (t *limitTerm) check() error {
 	case strings.ContainsAny(t.body, " \t\r\n"):
 		return errors.New("blanks inside a term: separate terms with commas")
 	case strings.ContainsAny(t.body, "[]"):
-		names, err := hostlist.Expand(t.body)
-		if err != nil {
+		if _, err := hostlist.Count(t.body); err != nil {
 			return err
 		}
-		t.names = names
+		t.isRange = true
 	}
 	return nil
 }
@@ -102,8 +101,9 @@ func (inv *Inventory) Select(l *Limit) (names []string, unmatched []string) {
 
 func (inv *Inventory) matchTerm(t limitTerm) []bool {
 	matched := make([]bool, len(inv.Nodes))
-	if t.names != nil {
-		inv.markNames(matched, t.names)
+	if t.isRange {
+		names, _ := hostlist.Expand(t.body) // checked by ParseLimit
+		inv.markNames(matched, names)
 		return matched
 	}
 	if t.body == "all" || t.body == "*" {

@@ -157,7 +157,7 @@ var templateFields = []string{"name", "description", "enable_cfs", "cfs", "cfs_u
 func (p *parser) template(root *yaml.Node) *Template {
 	t := &Template{EnableCFS: true, BootSets: map[string]*BootSet{}}
 	if root.Kind != yaml.MappingNode {
-		p.Fields(root, "", nil) // reports the wrong type
+		p.Problemf(root, "", "expected a template (name:, boot_sets: ...), got %s", yamlstrict.Describe(root))
 		return t
 	}
 	var nameAt, bootSetsAt *yaml.Node
@@ -287,6 +287,10 @@ var architectures = []string{"X86", "ARM", "Other", "Unknown"}
 
 func (p *parser) bootSet(name string, keyAt, n *yaml.Node, path string) *BootSet {
 	bs := &BootSet{Name: name, BootMethod: BootMethodPXE}
+	if n.Kind != yaml.MappingNode {
+		p.Problemf(n, path, "expected a boot set (path:, type:, node_list: ...), got %s", yamlstrict.Describe(n))
+		return bs
+	}
 	present := map[string]*yaml.Node{}
 	for _, f := range p.Fields(n, path, bootSetFields) {
 		present[f.Key] = f.Value
@@ -326,9 +330,6 @@ func (p *parser) bootSet(name string, keyAt, n *yaml.Node, path string) *BootSet
 		case "boot_method":
 			bs.BootMethod = p.oneOf(f, bootMethods)
 		}
-	}
-	if n.Kind != yaml.MappingNode {
-		return bs
 	}
 	for _, required := range []string{"path", "type"} {
 		if _, ok := present[required]; !ok {
@@ -372,7 +373,7 @@ func (p *parser) nodeList(f yamlstrict.Field) []string {
 		if strings.TrimSpace(v) == "" {
 			continue
 		}
-		if _, err := hostlist.Expand(v); err != nil {
+		if _, err := hostlist.Count(v); err != nil {
 			p.Problemf(f.Value.Content[i], yamlstrict.Index(f.Path, i), "%v", err)
 		}
 	}

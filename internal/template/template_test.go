@@ -2,43 +2,26 @@ package template
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bos-project/bos/internal/inventory/yamlstrict/yamlstricttest"
 )
 
 const testdata = "../../testdata/templates"
 
-// expectations reads the "# want: ..." and "# warn: ..." lines a testdata
-// file carries about itself.
-func expectations(t *testing.T, data []byte, kind string) []string {
-	t.Helper()
-	var lines []string
-	for _, m := range regexp.MustCompile(`(?m)^# `+kind+`: (.*)$`).FindAllSubmatch(data, -1) {
-		lines = append(lines, string(m[1]))
-	}
-	return lines
-}
-
 func TestGoodTemplatesLoad(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(testdata, "good", "*"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			tmpl, warnings, err := Load(file)
+	for _, c := range yamlstricttest.Cases(t, filepath.Join(testdata, "good", "*")) {
+		t.Run(c.Name, func(t *testing.T) {
+			tmpl, warnings, err := Load(c.Path)
 			require.NoError(t, err)
-			assert.Equal(t, file, tmpl.Source)
-			data, err := os.ReadFile(file)
-			require.NoError(t, err)
-			want := expectations(t, data, "warn")
-			require.Len(t, warnings, len(want), "warnings: %v", warnings)
-			for i, w := range want {
-				assert.Contains(t, warnings[i].String(), file+":"+w)
+			assert.Equal(t, c.Path, tmpl.Source)
+			require.Len(t, warnings, len(c.Warn), "warnings: %v", warnings)
+			for i, w := range c.Warn {
+				assert.Contains(t, warnings[i].String(), c.Path+":"+w)
 			}
 		})
 	}
@@ -50,17 +33,12 @@ func TestBadTemplatesReportEveryProblem(t *testing.T) {
 		"empty.yaml":    {"file is empty"},
 		"bad-json.json": {"1:100: boot_sets.c.boot_ordinal: expected a whole number", `boot_sets.c.links: unknown field "links"`},
 	}
-	files, err := filepath.Glob(filepath.Join(testdata, "bad", "*"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			require.NoError(t, err)
-			want := append(expectations(t, data, "want"), extra[filepath.Base(file)]...)
+	for _, c := range yamlstricttest.Cases(t, filepath.Join(testdata, "bad", "*")) {
+		t.Run(c.Name, func(t *testing.T) {
+			want := append(c.Want, extra[c.Name]...)
 			require.NotEmpty(t, want, "testdata file without expectations")
 
-			tmpl, _, err := Parse(file, data)
+			tmpl, _, err := Parse(c.Path, c.Data)
 			require.Error(t, err)
 			assert.Nil(t, tmpl)
 			assert.ErrorIs(t, err, ErrInvalid)

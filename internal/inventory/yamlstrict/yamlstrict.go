@@ -183,7 +183,7 @@ func (d *Decoder) Fields(n *yaml.Node, path string, allowed []string) []Field {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.Problemf(n, path, "expected a mapping of fields, got %s", describe(n))
+		d.Problemf(n, path, "expected a mapping of fields, got %s", Describe(n))
 		return nil
 	}
 	seen := map[string]int{}
@@ -235,8 +235,8 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// describe names what a node is, for "expected X, got Y" messages.
-func describe(n *yaml.Node) string {
+// Describe names what a node is, for "expected X, got Y" messages.
+func Describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -270,7 +270,7 @@ func (d *Decoder) String(n *yaml.Node, path string) string {
 			return ""
 		}
 	}
-	d.Problemf(n, path, "expected a string, got %s (quote the value if it is meant as text)", describe(n))
+	d.Problemf(n, path, "expected a string, got %s (quote the value if it is meant as text)", Describe(n))
 	return ""
 }
 
@@ -279,7 +279,7 @@ func (d *Decoder) Bool(n *yaml.Node, path string) bool {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
 		return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
 	}
-	d.Problemf(n, path, "expected true or false, got %s", describe(n))
+	d.Problemf(n, path, "expected true or false, got %s", Describe(n))
 	return false
 }
 
@@ -291,7 +291,7 @@ func (d *Decoder) NonNegativeInt(n *yaml.Node, path string) int {
 			return int(v)
 		}
 	}
-	d.Problemf(n, path, "expected a whole number from 0 to %d, got %s", int32(^uint32(0)>>1), describe(n))
+	d.Problemf(n, path, "expected a whole number from 0 to %d, got %s", int32(^uint32(0)>>1), Describe(n))
 	return 0
 }
 
@@ -301,7 +301,7 @@ func (d *Decoder) Strings(n *yaml.Node, path string) []string {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.Problemf(n, path, "expected a list of strings, got %s", describe(n))
+		d.Problemf(n, path, "expected a list of strings, got %s", Describe(n))
 		return nil
 	}
 	values := make([]string, 0, len(n.Content))
