@@ -94,88 +94,154 @@ func tokenize(name string) tokenized {
 	return t
 }
 
-// keyWithout identifies a name by everything except its number at position.
-func (t tokenized) keyWithout(position int) string {
-	var b strings.Builder
-	for i, n := range t.numbers {
-		if i != position {
-			b.WriteString(n)
-		}
-		b.WriteByte(0)
-	}
-	return b.String()
+// number is one numeric field of a name, as written and as a value.
+type number struct {
+	text  string
+	value int64
 }
 
+// box is a set of names of one shape written as one term: the cartesian
+// product of the numbers each numeric position takes.
+type box struct {
+	texts   []string
+	numbers [][]number
+}
+
+func newBox(t tokenized) box {
+	b := box{texts: t.texts, numbers: make([][]number, len(t.numbers))}
+	for i := range t.numbers {
+		b.numbers[i] = []number{{text: t.numbers[i], value: t.values[i]}}
+	}
+	return b
+}
+
+// keyWithout identifies a box by everything except its numbers at position.
+func (b box) keyWithout(position int) string {
+	var key strings.Builder
+	for i, numbers := range b.numbers {
+		if i != position {
+			for _, n := range numbers {
+				key.WriteString(n.text)
+				key.WriteByte(',')
+			}
+		}
+		key.WriteByte(0)
+	}
+	return key.String()
+}
+
+// compressShape merges names of one shape into as few boxes as it can:
+// first along the position that leaves the fewest rests (x3000c0s[1-4]b0n0
+// rather than four terms), then along every position in turn until nothing
+// merges (x1000c0s[0-7]b0n[0-1]).
 func compressShape(group []tokenized) []term {
-	if len(group[0].numbers) == 0 {
-		return []term{{first: group[0], text: group[0].texts[0]}}
+	boxes := make([]box, len(group))
+	for i, t := range group {
+		boxes[i] = newBox(t)
 	}
-	// Vary the number that leaves the fewest distinct rests; on a tie the
-	// rightmost, which matches how names are usually numbered.
-	best, bestKeys := 0, len(group)+1
-	for position := range group[0].numbers {
-		keys := map[string]bool{}
-		for _, t := range group {
-			keys[t.keyWithout(position)] = true
+	positions := len(group[0].numbers)
+	if positions > 0 {
+		best, bestKeys := 0, len(boxes)+1
+		for position := range positions {
+			if keys := len(groupBy(boxes, position)); keys <= bestKeys {
+				best, bestKeys = position, keys
+			}
 		}
-		if len(keys) <= bestKeys {
-			best, bestKeys = position, len(keys)
+		boxes = mergeAlong(boxes, best)
+	}
+	for merged := positions > 1; merged; {
+		merged = false
+		for position := positions - 1; position >= 0; position-- {
+			before := len(boxes)
+			boxes = mergeAlong(boxes, position)
+			merged = merged || len(boxes) < before
 		}
 	}
-	byRest := map[string][]tokenized{}
-	for _, t := range group {
-		key := t.keyWithout(best)
-		byRest[key] = append(byRest[key], t)
-	}
-	terms := make([]term, 0, len(byRest))
-	for _, members := range byRest {
-		slices.SortFunc(members, naturalCompare)
-		terms = append(terms, term{first: members[0], text: formatTerm(members, best)})
+	terms := make([]term, len(boxes))
+	for i, b := range boxes {
+		terms[i] = b.term()
 	}
 	return terms
 }
 
-// formatTerm writes members, which differ only in the number at position,
-// as one name with a bracket group there.
-func formatTerm(members []tokenized, position int) string {
-	first := members[0]
-	var b strings.Builder
-	for i, text := range first.texts {
-		b.WriteString(text)
-		if i >= len(first.numbers) {
-			break
-		}
-		if i != position {
-			b.WriteString(first.numbers[i])
-			continue
-		}
-		if len(members) == 1 {
-			b.WriteString(first.numbers[i])
-			continue
-		}
-		b.WriteByte('[')
-		b.WriteString(formatRanges(members, position))
-		b.WriteByte(']')
+func groupBy(boxes []box, position int) map[string][]box {
+	groups := map[string][]box{}
+	for _, b := range boxes {
+		key := b.keyWithout(position)
+		groups[key] = append(groups[key], b)
 	}
-	return b.String()
+	return groups
 }
 
-// formatRanges joins consecutive numbers into LO-HI runs. members are in
-// natural order, so by value and then by width. A run only continues while
-// the next number is written exactly as Expand would write it (padded to
-// the width of LO), so "9,010" never becomes "9-10".
-func formatRanges(members []tokenized, position int) string {
+// mergeAlong joins boxes that differ only in their numbers at position.
+// Their numbers there never overlap, since every name is in one box.
+func mergeAlong(boxes []box, position int) []box {
+	groups := groupBy(boxes, position)
+	merged := make([]box, 0, len(groups))
+	for _, members := range groups {
+		b := members[0]
+		if len(members) > 1 {
+			numbers := b.numbers
+			b.numbers = append([][]number(nil), numbers...)
+			var union []number
+			for _, m := range members {
+				union = append(union, m.numbers[position]...)
+			}
+			slices.SortFunc(union, compareNumbers)
+			b.numbers[position] = union
+		}
+		merged = append(merged, b)
+	}
+	return merged
+}
+
+func compareNumbers(a, b number) int {
+	if a.value != b.value {
+		if a.value < b.value {
+			return -1
+		}
+		return 1
+	}
+	return len(a.text) - len(b.text)
+}
+
+func (b box) term() term {
+	var text, first strings.Builder
+	for i, t := range b.texts {
+		text.WriteString(t)
+		first.WriteString(t)
+		if i >= len(b.numbers) {
+			break
+		}
+		numbers := b.numbers[i]
+		first.WriteString(numbers[0].text)
+		if len(numbers) == 1 {
+			text.WriteString(numbers[0].text)
+			continue
+		}
+		text.WriteByte('[')
+		text.WriteString(formatRanges(numbers))
+		text.WriteByte(']')
+	}
+	return term{first: tokenize(first.String()), text: text.String()}
+}
+
+// formatRanges joins consecutive numbers into LO-HI runs. numbers are
+// sorted by value and then by width. A run only continues while the next
+// number is written exactly as Expand would write it (padded to the width
+// of LO), so "9,010" never becomes "9-10".
+func formatRanges(numbers []number) string {
 	var parts []string
-	for i := 0; i < len(members); {
-		lo := members[i].numbers[position]
+	for i := 0; i < len(numbers); {
+		lo := numbers[i].text
 		j := i
-		for j+1 < len(members) && members[j+1].numbers[position] == pad(members[j].values[position]+1, len(lo)) {
+		for j+1 < len(numbers) && numbers[j+1].text == pad(numbers[j].value+1, len(lo)) {
 			j++
 		}
 		if j == i {
 			parts = append(parts, lo)
 		} else {
-			parts = append(parts, lo+"-"+members[j].numbers[position])
+			parts = append(parts, lo+"-"+numbers[j].text)
 		}
 		i = j + 1
 	}

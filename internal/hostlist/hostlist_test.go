@@ -94,7 +94,10 @@ func TestCompress(t *testing.T) {
 		{[]string{"n9", "n10", "n11", "n13"}, "n[9-11,13]"},
 		{[]string{"n09", "n10", "n9"}, "n[9,09-10]"},
 		{[]string{"x3000c0s1b0n0", "x3000c0s2b0n0", "x3000c0s3b0n0", "nid0001", "nid0002"}, "nid[0001-0002],x3000c0s[1-3]b0n0"},
-		{[]string{"x1c0s1b0n0", "x1c0s1b0n1", "x1c0s2b0n0", "x1c0s2b0n1"}, "x1c0s1b0n[0-1],x1c0s2b0n[0-1]"},
+		{[]string{"x1c0s1b0n0", "x1c0s1b0n1", "x1c0s2b0n0", "x1c0s2b0n1"}, "x1c0s[1-2]b0n[0-1]"},
+		{expandAll("x1000c[0-1]s[0-7]b0n[0-1]"), "x1000c[0-1]s[0-7]b0n[0-1]"},
+		{expandAll("x1000c[0-1]s[0-7]b0n[0-1],x1000c2s0b0n0"), "x1000c[0-1]s[0-7]b0n[0-1],x1000c2s0b0n0"},
+		{[]string{"x1c0s1b0n0", "x1c0s1b0n1", "x1c0s2b0n0"}, "x1c0s1b0n[0-1],x1c0s2b0n0"},
 		{[]string{"login", "uan01", "nid2"}, "login,nid2,uan01"},
 		{[]string{"a b", "n1"}, "a b,n1"},
 	}
@@ -106,6 +109,14 @@ func TestCompress(t *testing.T) {
 			assert.Equal(t, tt.want, Compress(reversed), "order of input must not matter")
 		})
 	}
+}
+
+func expandAll(expr string) []string {
+	names, err := Expand(expr)
+	if err != nil {
+		panic(err)
+	}
+	return names
 }
 
 func TestCompressRoundTripsLargeSets(t *testing.T) {
@@ -121,4 +132,12 @@ func TestCompressRoundTripsLargeSets(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, names, expanded)
 	assert.True(t, strings.HasPrefix(compressed, "nid[00001-00006,00008-00013,"), compressed)
+}
+
+func BenchmarkCompressTenThousandXnames(b *testing.B) {
+	names := expandAll("x[1000-1004]c[0-7]s[0-7]b0n[0-1],x3000c0s[1-40]b0n0,nid[000001-009320]")
+	slices.Reverse(names)
+	for b.Loop() {
+		Compress(names)
+	}
 }

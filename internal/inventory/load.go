@@ -1,6 +1,29 @@
 package inventory
 
-// Inventory file format
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bos-project/bos/internal/hostlist"
+	"github.com/bos-project/bos/internal/inventory/yamlstrict"
+)
+
+// ErrInvalid is matched (errors.Is) by every error about an inventory's
+// content; callers map it to exit code 2.
+var ErrInvalid = errors.New("invalid inventory")
+
+// Warning is something accepted but worth fixing, as "file:line:col: message".
+type Warning string
+
+// Load reads an inventory file and resolves its credentials. The format:
 //
 //	defaults:                       # any node field except name
 //	  username: root
@@ -27,42 +50,20 @@ package inventory
 // with the names by position:
 //
 //	- name: nid[0001-1024]
-//	  bmc: http://127.1.[0-3].[1-256]:8000       # nid0001 → 127.1.0.1, nid0257 → 127.1.1.1
-//	- name: x3000c0s[1-8]b0n[0-1]
-//	  bmc: https://x3000c0s[1-8]b0               # ... must expand to 16 values: it does not,
-//	                                             # so write system per node instead:
+//	  bmc: http://127.1.[0-3].[0-255]:8000       # 1024 values: nid0001 → 127.1.0.0,
+//	                                             # nid0257 → 127.1.1.0
 //	- name: x3000c0s1b0n[0-1]
 //	  bmc: https://x3000c0s1b0                   # one value: shared by both nodes
-//	  system: /redfish/v1/Systems/Node[0-1]      # two values: Node0, Node1
+//	  system: /redfish/v1/Systems/Node[0-1]      # two values: n0 → Node0, n1 → Node1
 //
 // A field with a single value (no brackets) applies to every node of the
 // entry. Bracket groups that are not purely digits, '-' and ',' (an IPv6
 // address such as http://[fd00::1]:8000) are literal text.
-
-import (
-	"errors"
-	"fmt"
-	"net"
-	"net/url"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
-
-	"go.yaml.in/yaml/v3"
-
-	"github.com/bos-project/bos/internal/hostlist"
-	"github.com/bos-project/bos/internal/inventory/yamlstrict"
-)
-
-// ErrInvalid is matched (errors.Is) by every error about an inventory's
-// content; callers map it to exit code 2.
-var ErrInvalid = errors.New("invalid inventory")
-
-// Warning is something accepted but worth fixing, as "file:line:col: message".
-type Warning string
-
-// Load reads an inventory file and resolves its credentials.
+//
+// Passwords are resolved here, once per distinct source; an unset
+// variable, a missing or group/world-readable password file is an error
+// naming the variable or the file (with the chmod that fixes it), never the
+// password.
 func Load(path string) (*Inventory, []Warning, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
