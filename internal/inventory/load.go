@@ -49,12 +49,13 @@ type Warning string
 // expand to exactly as many values as name does, and the values are paired
 // with the names by position:
 //
-//   - name: nid[0001-1024]
-//     bmc: http://127.1.[0-3].[0-255]:8000       # 1024 values: nid0001 → 127.1.0.0,
-//     # nid0257 → 127.1.1.0
-//   - name: x3000c0s1b0n[0-1]
-//     bmc: https://x3000c0s1b0                   # one value: shared by both nodes
-//     system: /redfish/v1/Systems/Node[0-1]      # two values: n0 → Node0, n1 → Node1
+//	nodes:
+//	  - name: nid[0001-1024]
+//	    bmc: http://127.1.[0-3].[0-255]:8000   # 1024 values: nid0001 → 127.1.0.0,
+//	                                           #   nid0257 → 127.1.1.0
+//	  - name: x3000c0s1b0n[0-1]
+//	    bmc: https://x3000c0s1b0               # one value: shared by both nodes
+//	    system: /redfish/v1/Systems/Node[0-1]  # two values: n0 → Node0, n1 → Node1
 //
 // A field with a single value (no brackets) applies to every node of the
 // entry. Bracket groups that are not purely digits, '-' and ',' (an IPv6
