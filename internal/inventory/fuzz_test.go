@@ -40,6 +40,13 @@ func FuzzParseInventory(f *testing.F) {
 			f.Add(c.Data)
 		}
 	}
+	for _, seed := range []string{
+		"nodes: [{name: n1, bmc: 'http://h', password: pw}]",
+		"defaults: {password_env: BMC_PASSWORD}\nnodes: [{name: 'n[1-2]', bmc: 'http://h', system: '/redfish/v1/Systems/[1-2]'}]",
+		"defaults: {password_env: BMC_PASSWORD, auth: basic}\nnodes: [{name: 'a[1-2]', bmc: 'http://[::1]:[1-2]', mac: '00:00:00:00:00:0[1-2]', enabled: false}]",
+	} {
+		f.Add([]byte(seed))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		inv, warnings, err := Parse("fuzz/inventory.yaml", data)
 		for _, w := range warnings {
