@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
+	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/sim"
 )
 
@@ -116,7 +117,9 @@ func TestRebootWithUnreachableBMCs(t *testing.T) {
 	m := regexp.MustCompile(`^bos session create --template (\S+) --operation reboot --limit (\S+)$`).FindStringSubmatch(result.RetryCommand)
 	require.NotNil(t, m, "retry command %q", result.RetryCommand)
 	assert.Equal(t, env.template, m[1])
-	assert.ElementsMatch(t, unreachable, strings.Split(strings.Trim(m[2], "'"), ","))
+	retryNodes, err := hostlist.Expand(strings.Trim(m[2], "'"))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, unreachable, retryNodes)
 
 	// Running exactly that limit selects exactly those nodes.
 	code, out, errOut = env.run("session", "create", "--template", env.template, "--operation", "reboot",

@@ -11,13 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/session"
 	"github.com/bos-project/bos/internal/template"
@@ -228,10 +228,8 @@ func (r *Runner) Execute(ctx context.Context, p *Prepared) (*session.Record, err
 	return &final, nil
 }
 
-// RetryLimit is the --limit that selects exactly the given nodes, in a
-// stable order.
+// RetryLimit is the --limit that selects exactly the given nodes: a
+// hostlist, so a retry of thousands of nodes stays one short line.
 func RetryLimit(nodes []string) string {
-	sorted := append([]string(nil), nodes...)
-	sort.Strings(sorted)
-	return strings.Join(sorted, ",")
+	return hostlist.Compress(nodes)
 }
