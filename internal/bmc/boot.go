@@ -1,0 +1,200 @@
+package bmc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/stmcginnis/gofish"
+	"github.com/stmcginnis/gofish/schemas"
+)
+
+// Boot override targets bos sets (Redfish BootSourceOverrideTarget values).
+const (
+	BootTargetPxe      = "Pxe"
+	BootTargetUefiHTTP = "UefiHttp"
+	BootTargetCd       = "Cd"
+)
+
+// ErrBootOverrideUnsupported means the node's BMC cannot take the boot
+// override asked for: its system has no Boot override (HPE Cray EX), it
+// refuses the PATCH, it does not offer the target, or it accepts the PATCH
+// and ignores it. Its text is the reason recorded for the node.
+var ErrBootOverrideUnsupported = errors.New("boot override unsupported")
+
+// BootOverride is a boot source override to set on a node's system.
+type BootOverride struct {
+	// Target is a BootSourceOverrideTarget: BootTargetPxe,
+	// BootTargetUefiHTTP or BootTargetCd (any value the BMC allows works).
+	Target string
+	// URI is the HttpBootUri, sent only when not empty (for UefiHttp).
+	URI string
+	// Once sets a one-time override ("Once"); otherwise it is "Continuous".
+	Once bool
+}
+
+func (o BootOverride) enabled() string {
+	if o.Once {
+		return "Once"
+	}
+	return "Continuous"
+}
+
+// bootPatch is the PATCH body; HttpBootUri is left out unless set because
+// BMCs without UEFI HTTP boot reject the unknown property.
+type bootPatch struct {
+	Boot struct {
+		BootSourceOverrideEnabled string `json:"BootSourceOverrideEnabled"`
+		BootSourceOverrideTarget  string `json:"BootSourceOverrideTarget"`
+		HTTPBootURI               string `json:"HttpBootUri,omitempty"`
+	} `json:"Boot"`
+}
+
+// systemSettings is the part of a ComputerSystem the boot capabilities
+// read. Pointers tell an absent property from an empty one.
+type systemSettings struct {
+	path string // the system's @odata.id, as the BMC spells it
+	Boot *struct {
+		Enabled        *string  `json:"BootSourceOverrideEnabled"`
+		Target         *string  `json:"BootSourceOverrideTarget"`
+		AllowedTargets []string `json:"BootSourceOverrideTarget@Redfish.AllowableValues"`
+		HTTPBootURI    *string  `json:"HttpBootUri"`
+	} `json:"Boot"`
+	BootProgress *struct {
+		LastState *string `json:"LastState"`
+	} `json:"BootProgress"`
+	VirtualMedia schemas.Link `json:"VirtualMedia"`
+	Links        struct {
+		ManagedBy schemas.Links `json:"ManagedBy"`
+	} `json:"Links"`
+}
+
+// readSystem reads the node's system for its boot-related properties.
+func (ep *endpoint) readSystem(client *gofish.APIClient, sys *systemRef) (systemSettings, error) {
+	var settings systemSettings
+	system, err := ep.getSystem(client, sys)
+	if err != nil {
+		return settings, err
+	}
+	if err := json.Unmarshal(system.RawData, &settings); err != nil {
+		return settings, fmt.Errorf("system %s: %w", system.ODataID, err)
+	}
+	settings.path = system.ODataID
+	return settings, nil
+}
+
+func (p *Pool) readSettings(ctx context.Context, ref *nodeRef) (systemSettings, error) {
+	var settings systemSettings
+	err := ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
+		var err error
+		settings, err = ref.endpoint.readSystem(client, ref.system)
+		return err
+	})
+	return settings, err
+}
+
+// whyNoOverride says why the system cannot take target, or "" if it
+// seems able to. A BMC that does not list its allowed targets is tried.
+func (s systemSettings) whyNoOverride(target string) string {
+	switch {
+	case s.Boot == nil:
+		return "the system has no Boot object"
+	case s.Boot.Target == nil:
+		return "the system's Boot object has no BootSourceOverrideTarget (it boots by its boot order)"
+	case s.Boot.AllowedTargets != nil && !slices.Contains(s.Boot.AllowedTargets, target):
+		return fmt.Sprintf("target %s is not offered (BMC allows %s)", target, strings.Join(s.Boot.AllowedTargets, ", "))
+	}
+	return ""
+}
+
+// readsBack describes the override the system reports.
+func (s systemSettings) readsBack() string {
+	deref := func(v *string) string {
+		if v == nil {
+			return "nothing"
+		}
+		return *v
+	}
+	if s.Boot == nil {
+		return "no Boot object"
+	}
+	return deref(s.Boot.Target) + "/" + deref(s.Boot.Enabled)
+}
+
+// applied says whether the system reports override o as set. HttpBootUri
+// is compared only where the BMC reports it.
+func (s systemSettings) applied(o BootOverride) bool {
+	if s.Boot == nil || s.Boot.Target == nil || s.Boot.Enabled == nil {
+		return false
+	}
+	uriApplied := o.URI == "" || s.Boot.HTTPBootURI == nil || *s.Boot.HTTPBootURI == o.URI
+	return *s.Boot.Target == o.Target && *s.Boot.Enabled == o.enabled() && uriApplied
+}
+
+// SetBootOverride sets a boot source override on the node's system and
+// reads it back. An error wrapping ErrBootOverrideUnsupported means this BMC
+// cannot do it (see there); any other error is a failure to talk to it.
+func (p *Pool) SetBootOverride(ctx context.Context, node string, o BootOverride) error {
+	wrap := func(err error) error {
+		return fmt.Errorf("node %s: boot override %s/%s: %w", node, o.Target, o.enabled(), err)
+	}
+	ref, err := p.node(node)
+	if err != nil {
+		return wrap(err)
+	}
+	before, err := p.readSettings(ctx, ref)
+	if err != nil {
+		return wrap(err)
+	}
+	if reason := before.whyNoOverride(o.Target); reason != "" {
+		return wrap(fmt.Errorf("%w: %s", ErrBootOverrideUnsupported, reason))
+	}
+	var patch bootPatch
+	patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget, patch.Boot.HTTPBootURI = o.enabled(), o.Target, o.URI
+	// Setting the same override twice is harmless, so the PATCH may be re-sent.
+	err = ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
+		resp, err := client.Patch(before.path, patch)
+		schemas.DeferredCleanupHTTPResponse(resp)
+		return err
+	})
+	if err != nil {
+		if refusedAsUnsupported(err) {
+			return wrap(fmt.Errorf("%w: the BMC refused it: %w", ErrBootOverrideUnsupported, err))
+		}
+		return wrap(err)
+	}
+	after, err := p.readSettings(ctx, ref)
+	if err != nil {
+		return wrap(fmt.Errorf("read it back: %w", err))
+	}
+	if !after.applied(o) {
+		return wrap(fmt.Errorf("%w: the BMC accepted it but ignored it (it reads back %s)", ErrBootOverrideUnsupported, after.readsBack()))
+	}
+	p.logf("node %s: boot override %s/%s set", node, o.Target, o.enabled())
+	return nil
+}
+
+// refusedAsUnsupported tells a BMC that cannot do what was asked (method
+// or action not there, property or value not accepted) from one that
+// failed to do it this time.
+func refusedAsUnsupported(err error) bool {
+	var httpErr *HTTPError
+	if !errors.As(err, &httpErr) {
+		return false
+	}
+	switch httpErr.Status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return true
+	case http.StatusBadRequest:
+		for _, id := range []string{"NotInList", "NotSupported", "PropertyUnknown", "PropertyNotWritable", "ReadOnly"} {
+			if strings.Contains(httpErr.MessageID, id) {
+				return true
+			}
+		}
+	}
+	return false
+}

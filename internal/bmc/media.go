@@ -1,0 +1,227 @@
+package bmc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/stmcginnis/gofish"
+	"github.com/stmcginnis/gofish/schemas"
+)
+
+// ErrVirtualMediaUnsupported means the node's BMC has no virtual CD/DVD it
+// can insert an image into: no VirtualMedia collection under the system or
+// its managers, no CD/DVD slot, or the insert action refused.
+var ErrVirtualMediaUnsupported = errors.New("virtual media unsupported")
+
+// defaultManagers is the Managers collection the Redfish specification
+// fixes, used when a system does not name the managers that manage it.
+const defaultManagers = "/redfish/v1/Managers"
+
+// mediaSlot is one VirtualMedia resource.
+type mediaSlot struct {
+	ODataID    string   `json:"@odata.id"`
+	MediaTypes []string `json:"MediaTypes"`
+	Image      *string  `json:"Image"`
+	Inserted   *bool    `json:"Inserted"`
+	Actions    struct {
+		Insert struct {
+			Target string `json:"target"`
+		} `json:"#VirtualMedia.InsertMedia"`
+		Eject struct {
+			Target string `json:"target"`
+		} `json:"#VirtualMedia.EjectMedia"`
+	} `json:"Actions"`
+}
+
+// holdsMedia says whether something is inserted. BMCs spell an empty slot
+// as Image "", null or "None".
+func (s mediaSlot) holdsMedia() bool {
+	if s.Inserted != nil && *s.Inserted {
+		return true
+	}
+	return s.Image != nil && *s.Image != "" && !strings.EqualFold(*s.Image, "None")
+}
+
+func (s mediaSlot) takesCD() bool {
+	for _, t := range s.MediaTypes {
+		if strings.EqualFold(t, "CD") || strings.EqualFold(t, "DVD") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s mediaSlot) actionTarget(advertised, action string) string {
+	if advertised != "" {
+		return pathOf(advertised)
+	}
+	return strings.TrimRight(pathOf(s.ODataID), "/") + "/Actions/VirtualMedia." + action
+}
+
+// InsertMedia inserts the image at imageURL into the node's virtual CD/DVD,
+// ejecting whatever is inserted first. An error wrapping
+// ErrVirtualMediaUnsupported means this BMC cannot do it.
+func (p *Pool) InsertMedia(ctx context.Context, node, imageURL string) error {
+	wrap := func(err error) error {
+		return fmt.Errorf("node %s: insert virtual media %s: %w", node, redactURL(imageURL), err)
+	}
+	ref, err := p.node(node)
+	if err != nil {
+		return wrap(err)
+	}
+	slot, err := p.findCDSlot(ctx, ref)
+	if err != nil {
+		return wrap(err)
+	}
+	if slot.holdsMedia() {
+		if err := p.postMediaAction(ctx, ref, slot.actionTarget(slot.Actions.Eject.Target, "EjectMedia"), struct{}{}, true); err != nil {
+			return wrap(fmt.Errorf("eject %s first: %w", slot.ODataID, err))
+		}
+	}
+	payload := struct {
+		Image          string
+		Inserted       bool
+		WriteProtected bool
+	}{imageURL, true, true}
+	// A second insert may be refused as "already inserted": never re-send
+	// one that may have landed.
+	if err := p.postMediaAction(ctx, ref, slot.actionTarget(slot.Actions.Insert.Target, "InsertMedia"), payload, false); err != nil {
+		return wrap(fmt.Errorf("%s: %w", slot.ODataID, err))
+	}
+	p.logf("node %s: inserted virtual media into %s", node, slot.ODataID)
+	return nil
+}
+
+func (p *Pool) postMediaAction(ctx context.Context, ref *nodeRef, target string, payload any, idempotent bool) error {
+	err := ref.endpoint.do(ctx, idempotent, func(client *gofish.APIClient) error {
+		resp, err := client.Post(target, payload)
+		schemas.DeferredCleanupHTTPResponse(resp)
+		return err
+	})
+	if err != nil && refusedAsUnsupported(err) {
+		return fmt.Errorf("%w: the BMC refused it: %w", ErrVirtualMediaUnsupported, err)
+	}
+	return err
+}
+
+// findCDSlot looks for a CD/DVD-capable VirtualMedia slot under the system
+// itself (newer Redfish) and then under the managers that manage it.
+func (p *Pool) findCDSlot(ctx context.Context, ref *nodeRef) (mediaSlot, error) {
+	var (
+		found    mediaSlot
+		searched []string
+	)
+	ep := ref.endpoint
+	err := ep.do(ctx, true, func(client *gofish.APIClient) error {
+		searched = searched[:0]
+		system, err := ep.readSystem(client, ref.system)
+		if err != nil {
+			return err
+		}
+		collections, err := ep.mediaCollections(client, system)
+		if err != nil {
+			return err
+		}
+		for _, collection := range collections {
+			slot, ok, err := ep.cdSlotIn(client, collection)
+			if err != nil || ok {
+				found = slot
+				return err
+			}
+			searched = append(searched, collection)
+		}
+		return errNoCDSlot
+	})
+	if errors.Is(err, errNoCDSlot) {
+		where := "no VirtualMedia collection under the system or its managers"
+		if len(searched) > 0 {
+			where = "no CD/DVD slot in " + strings.Join(searched, ", ")
+		}
+		return found, fmt.Errorf("%w: %s", ErrVirtualMediaUnsupported, where)
+	}
+	return found, err
+}
+
+var errNoCDSlot = errors.New("no CD/DVD slot")
+
+// mediaCollections lists the VirtualMedia collections that may hold the
+// system's virtual CD, the system's own first.
+func (ep *endpoint) mediaCollections(client *gofish.APIClient, system systemSettings) ([]string, error) {
+	var collections []string
+	if system.VirtualMedia != "" {
+		collections = append(collections, pathOf(system.VirtualMedia.String()))
+	}
+	managers := system.Links.ManagedBy
+	if len(managers) == 0 {
+		var all schemas.LinksCollection
+		if found, err := ep.getJSON(client, defaultManagers, &all); err != nil || !found {
+			return collections, err
+		}
+		managers = all.Members
+	}
+	for _, manager := range managers {
+		var m struct {
+			VirtualMedia schemas.Link `json:"VirtualMedia"`
+		}
+		found, err := ep.getJSON(client, pathOf(manager.String()), &m)
+		if err != nil {
+			return nil, err
+		}
+		if found && m.VirtualMedia != "" {
+			collections = append(collections, pathOf(m.VirtualMedia.String()))
+		}
+	}
+	return collections, nil
+}
+
+// cdSlotIn returns the first CD/DVD-capable slot of a collection.
+func (ep *endpoint) cdSlotIn(client *gofish.APIClient, collection string) (mediaSlot, bool, error) {
+	var members schemas.LinksCollection
+	if found, err := ep.getJSON(client, collection, &members); err != nil || !found {
+		return mediaSlot{}, false, err
+	}
+	for _, member := range members.Members {
+		var slot mediaSlot
+		found, err := ep.getJSON(client, pathOf(member.String()), &slot)
+		if err != nil {
+			return mediaSlot{}, false, err
+		}
+		if found && slot.takesCD() {
+			if slot.ODataID == "" {
+				slot.ODataID = pathOf(member.String())
+			}
+			return slot, true, nil
+		}
+	}
+	return mediaSlot{}, false, nil
+}
+
+// getJSON reads a resource into v; a resource that is not there (404) is
+// reported as not found rather than as an error.
+func (ep *endpoint) getJSON(client *gofish.APIClient, uri string, v any) (bool, error) {
+	resp, err := client.Get(uri)
+	defer schemas.DeferredCleanupHTTPResponse(resp)
+	if err != nil {
+		if httpStatus(ep.explain(err)) == http.StatusNotFound {
+			return false, nil
+		}
+		return false, err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return false, fmt.Errorf("%s: %w", uri, err)
+	}
+	return true, nil
+}
+
+// redactURL hides any user:password in a URL before it is shown.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return raw
+}
