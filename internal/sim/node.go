@@ -69,6 +69,8 @@ type node struct {
 	actions      []ActionRecord
 	bootEnabled  string
 	bootTarget   string
+	httpBootURI  string
+	bootSource   string // override target the last power-on used; "" = boot order
 	media        []mediaState
 	unknownReads int
 }
@@ -221,14 +223,30 @@ func (n *node) applyReset(now time.Time, resetType string) resetOutcome {
 			return resetBusy
 		}
 		n.schedule(now, n.powerOnSteps())
+		n.takeBootOverride()
 	case cur.power == powerOff, resetType == "On", resetType == "ForceOn":
 		// Already where the request leads.
 	case resetType == "GracefulShutdown":
 		n.schedule(now, n.offSteps(true))
 	default: // GracefulRestart, ForceRestart, PowerCycle from On
 		n.schedule(now, n.offThenOn(graceful))
+		n.takeBootOverride()
 	}
 	return resetAccepted
+}
+
+// takeBootOverride notes what the power-on just scheduled boots from and,
+// as firmware does, clears a one-time override once it is used. The caller
+// holds n.mu.
+func (n *node) takeBootOverride() {
+	n.bootSource = ""
+	if n.bootEnabled == "Disabled" || n.bootTarget == "None" {
+		return
+	}
+	n.bootSource = n.bootTarget
+	if n.bootEnabled == "Once" {
+		n.bootEnabled = "Disabled"
+	}
 }
 
 // refusesOn is the conflict-after-off fault: On is refused for a while after
@@ -278,6 +296,7 @@ func (n *node) status(now time.Time) NodeStatus {
 		PowerState:     cur.power,
 		BootProgress:   cur.boot,
 		ActiveSessions: len(n.sessions),
+		BootSource:     n.bootSource,
 		Actions:        slices.Clone(n.actions),
 	}
 }

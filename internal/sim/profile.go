@@ -26,17 +26,40 @@ type profile struct {
 	// bootOverride offers BootSourceOverride*; without it PATCH gets 405.
 	bootOverride bool
 	bootTargets  []string
-	// virtualMedia lists the VirtualMedia ids under the manager; none means
-	// the BMC has no VirtualMedia collection.
+	// mediaHome is the resource holding the VirtualMedia collection, and
+	// virtualMedia the ids in it (Intel's collection is empty).
+	mediaHome    mediaHome
 	virtualMedia []string
 	// emptyImage is what Image reads when nothing is inserted: nil (JSON
 	// null), "" or "None".
 	emptyImage any
 	startsOff  bool
+	// login is how the BMC answers a session login.
+	login loginShape
 
 	routesOnce sync.Once
 	routeTable map[string]map[string]handler
 }
+
+// mediaHome says where a BMC keeps its VirtualMedia collection.
+type mediaHome int
+
+const (
+	noMedia      mediaHome = iota
+	mediaManager           // Managers/<id>/VirtualMedia, the common place
+	mediaSystem            // Systems/<id>/VirtualMedia, as Redfish 2021.1 and iDRAC 6+ do
+)
+
+// loginShape is how a BMC answers a successful session login: always 201
+// with X-Auth-Token, but not always with both the Location header and the
+// Session body that name the session a client must delete to log out.
+type loginShape int
+
+const (
+	loginFull       loginShape = iota // Location header and Session body
+	loginNoBody                       // Location header, empty body
+	loginNoLocation                   // Session body with @odata.id, no Location header
+)
 
 var profiles = map[string]*profile{
 	"dmtf": {
@@ -45,6 +68,7 @@ var profiles = map[string]*profile{
 		resetStatus:  http.StatusNoContent,
 		bootOverride: true,
 		bootTargets:  []string{"None", "Pxe", "Cd", "Usb", "Hdd", "BiosSetup", "Utilities", "Diags", "SDCard", "UefiTarget"},
+		mediaHome:    mediaManager,
 		virtualMedia: []string{"CD1", "Floppy1"},
 	},
 	"ilo": {
@@ -53,6 +77,7 @@ var profiles = map[string]*profile{
 		resetStatus:  http.StatusOK,
 		bootOverride: true,
 		bootTargets:  []string{"None", "Cd", "Hdd", "Usb", "SDCard", "Utilities", "Diags", "BiosSetup", "Pxe", "UefiShell", "UefiHttp", "UefiTarget"},
+		mediaHome:    mediaManager,
 		virtualMedia: []string{"1", "2"},
 		emptyImage:   "",
 	},
@@ -61,6 +86,7 @@ var profiles = map[string]*profile{
 		resetTypes:         []string{"ForceOff", "On", "Off"},
 		resetViaActionInfo: true,
 		resetStatus:        http.StatusAccepted,
+		login:              loginNoLocation,
 	},
 	"gigabyte": {
 		name: "gigabyte", systemID: "Self", managerID: "Self",
@@ -69,6 +95,7 @@ var profiles = map[string]*profile{
 		resetStatus:        http.StatusNoContent,
 		bootOverride:       true,
 		bootTargets:        []string{"None", "Pxe", "Floppy", "Cd", "Usb", "Hdd", "BiosSetup", "Utilities", "UefiShell", "UefiTarget", "SDCard", "UefiHttp", "RemoteDrive", "UefiBootNext"},
+		mediaHome:          mediaManager,
 		virtualMedia:       []string{"CD1"},
 		emptyImage:         "None",
 	},
@@ -79,12 +106,26 @@ var profiles = map[string]*profile{
 		resetStatus:        http.StatusNoContent,
 		bootOverride:       true,
 		bootTargets:        []string{"None", "Pxe", "Hdd", "Cd", "Diags", "BiosSetup", "Usb"},
-		startsOff:          true,
+		// The captured bmcweb has no VirtualMedia; the simulator puts one
+		// under the system so drivers meet that layout too.
+		mediaHome:    mediaSystem,
+		virtualMedia: []string{"1"},
+		startsOff:    true,
+	},
+	"intel": {
+		name: "intel", systemID: "QSBP74100021", managerID: "BMC",
+		resetTypes:   []string{"PushPowerButton", "On", "GracefulShutdown", "ForceRestart", "Nmi", "ForceOn", "ForceOff"},
+		resetStatus:  http.StatusNoContent,
+		bootOverride: true,
+		bootTargets:  []string{"None", "Pxe", "Hdd", "Cd", "BiosSetup", "UefiShell", "Usb"},
+		// The manager links a VirtualMedia collection with no members.
+		mediaHome: mediaManager,
+		login:     loginNoBody,
 	},
 }
 
 // mixedOrder is the round-robin order of the "mixed" profile.
-var mixedOrder = []string{"dmtf", "ilo", "cray-ex", "gigabyte", "openbmc"}
+var mixedOrder = []string{"dmtf", "ilo", "cray-ex", "gigabyte", "openbmc", "intel"}
 
 func profileFor(name string, index int) *profile {
 	if name == mixedProfile {
@@ -110,6 +151,21 @@ func (p *profile) managerPath() string { return "/redfish/v1/Managers/" + p.mana
 
 func (p *profile) offersReset(resetType string) bool { return slices.Contains(p.resetTypes, resetType) }
 
-func (p *profile) mediaPath(slot int) string {
-	return p.managerPath() + "/VirtualMedia/" + p.virtualMedia[slot]
+// mediaCollectionPath is where the VirtualMedia collection is, "" for none.
+func (p *profile) mediaCollectionPath() string {
+	switch p.mediaHome {
+	case mediaManager:
+		return p.managerPath() + "/VirtualMedia"
+	case mediaSystem:
+		return p.systemPath() + "/VirtualMedia"
+	default:
+		return ""
+	}
 }
+
+func (p *profile) mediaPath(slot int) string {
+	return p.mediaCollectionPath() + "/" + p.virtualMedia[slot]
+}
+
+// httpBoot says whether the BMC offers UEFI HTTP boot, and so HttpBootUri.
+func (p *profile) httpBoot() bool { return slices.Contains(p.bootTargets, "UefiHttp") }

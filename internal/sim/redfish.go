@@ -118,8 +118,8 @@ func (p *profile) routes() map[string]map[string]handler {
 		if p.resetViaActionInfo {
 			table[system+"/ResetActionInfo"] = map[string]handler{http.MethodGet: (*node).getResetActionInfo}
 		}
-		if len(p.virtualMedia) > 0 {
-			table[manager+"/VirtualMedia"] = map[string]handler{http.MethodGet: (*node).getVirtualMediaCollection}
+		if collection := p.mediaCollectionPath(); collection != "" {
+			table[collection] = map[string]handler{http.MethodGet: (*node).getVirtualMediaCollection}
 		}
 		for slot := range p.virtualMedia {
 			media := p.mediaPath(slot)
@@ -178,7 +178,7 @@ func (n *node) getVirtualMediaCollection(w http.ResponseWriter, _ *http.Request)
 	for slot := range p.virtualMedia {
 		members[slot] = p.mediaPath(slot)
 	}
-	n.writeCollection(w, strings.TrimPrefix(p.managerPath(), "/redfish/v1/")+"/VirtualMedia", "VirtualMediaCollection", members...)
+	n.writeCollection(w, strings.TrimPrefix(p.mediaCollectionPath(), "/redfish/v1/"), "VirtualMediaCollection", members...)
 }
 
 func (n *node) getSessionService(w http.ResponseWriter, _ *http.Request) {
@@ -228,7 +228,14 @@ func (n *node) handleLogin(w http.ResponseWriter, r *http.Request) {
 	n.record("Login", "session "+id, http.StatusCreated)
 	location := n.profile.odataID(sessionsPath + "/" + id)
 	w.Header().Set("X-Auth-Token", token)
-	w.Header().Set("Location", location)
+	shape := n.profile.login
+	if shape != loginNoLocation {
+		w.Header().Set("Location", location)
+	}
+	if shape == loginNoBody {
+		w.WriteHeader(http.StatusCreated)
+		return
+	}
 	writeJSON(w, http.StatusCreated, jsonObject{
 		"@odata.id":   location,
 		"@odata.type": "#Session.v1_0_0.Session",
@@ -270,6 +277,9 @@ func (n *node) getSystem(w http.ResponseWriter, _ *http.Request) {
 		"Links":        jsonObject{"ManagedBy": []jsonObject{n.link(p.managerPath())}},
 		"Actions":      jsonObject{"#ComputerSystem.Reset": resetAction},
 	}
+	if p.mediaHome == mediaSystem {
+		system["VirtualMedia"] = n.link(p.mediaCollectionPath())
+	}
 	writeJSON(w, http.StatusOK, system)
 }
 
@@ -281,22 +291,35 @@ func (n *node) bootObject() jsonObject {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return jsonObject{
+	boot := jsonObject{
 		"BootSourceOverrideEnabled":                         n.bootEnabled,
 		"BootSourceOverrideEnabled@Redfish.AllowableValues": bootEnabledValues,
 		"BootSourceOverrideTarget":                          n.bootTarget,
 		"BootSourceOverrideTarget@Redfish.AllowableValues":  p.bootTargets,
 		"BootSourceOverrideMode":                            "UEFI",
 	}
+	if p.httpBoot() {
+		var uri any // null until set, as the property is on real BMCs
+		if n.httpBootURI != "" {
+			uri = n.httpBootURI
+		}
+		boot["HttpBootUri"] = uri
+	}
+	return boot
 }
 
 var bootEnabledValues = []string{"Disabled", "Once", "Continuous"}
 
 type bootPatch struct {
-	Boot *struct {
-		BootSourceOverrideEnabled *string `json:"BootSourceOverrideEnabled"`
-		BootSourceOverrideTarget  *string `json:"BootSourceOverrideTarget"`
-	} `json:"Boot"`
+	Boot *bootSettings `json:"Boot"`
+}
+
+// bootSettings are the override properties a PATCH may set; nil leaves one
+// unchanged.
+type bootSettings struct {
+	BootSourceOverrideEnabled *string `json:"BootSourceOverrideEnabled"`
+	BootSourceOverrideTarget  *string `json:"BootSourceOverrideTarget"`
+	HTTPBootURI               *string `json:"HttpBootUri"`
 }
 
 func (n *node) patchSystem(w http.ResponseWriter, r *http.Request) {
@@ -311,7 +334,12 @@ func (n *node) patchSystem(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "MalformedJSON", "The request body must hold a Boot object.")
 		return
 	}
-	detail, ok := n.overrideBoot(patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget)
+	if patch.Boot.HTTPBootURI != nil && !n.profile.httpBoot() {
+		n.record("PatchBoot", "HttpBootUri not offered", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "PropertyUnknown", "The property HttpBootUri is not in the list of valid properties for the resource.")
+		return
+	}
+	detail, ok := n.overrideBoot(*patch.Boot)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "PropertyValueNotInList", fmt.Sprintf("Boot override %s is not supported.", detail))
 		return
@@ -319,23 +347,31 @@ func (n *node) patchSystem(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// overrideBoot applies the given (nil: unchanged) override settings if the
-// profile allows them, and records the attempt as "target/enabled".
-func (n *node) overrideBoot(enabled, target *string) (detail string, ok bool) {
+// overrideBoot applies the given override settings if the profile allows
+// them, and records the attempt as "target/enabled", or
+// "target/enabled/uri" once an HTTP boot URI is set, so tests can read
+// what a driver asked for.
+func (n *node) overrideBoot(patch bootSettings) (detail string, ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	newEnabled, newTarget := n.bootEnabled, n.bootTarget
-	if enabled != nil {
-		newEnabled = *enabled
+	newEnabled, newTarget, newURI := n.bootEnabled, n.bootTarget, n.httpBootURI
+	if patch.BootSourceOverrideEnabled != nil {
+		newEnabled = *patch.BootSourceOverrideEnabled
 	}
-	if target != nil {
-		newTarget = *target
+	if patch.BootSourceOverrideTarget != nil {
+		newTarget = *patch.BootSourceOverrideTarget
+	}
+	if patch.HTTPBootURI != nil {
+		newURI = *patch.HTTPBootURI
 	}
 	detail = newTarget + "/" + newEnabled
+	if newURI != "" {
+		detail += "/" + newURI
+	}
 	ok = slices.Contains(bootEnabledValues, newEnabled) && slices.Contains(n.profile.bootTargets, newTarget)
 	status := http.StatusBadRequest
 	if ok {
-		n.bootEnabled, n.bootTarget = newEnabled, newTarget
+		n.bootEnabled, n.bootTarget, n.httpBootURI = newEnabled, newTarget, newURI
 		status = http.StatusNoContent
 	}
 	n.recordLocked("PatchBoot", detail, status)
@@ -403,8 +439,8 @@ func (n *node) getManager(w http.ResponseWriter, _ *http.Request) {
 		"Status":      jsonObject{"State": "Enabled", "Health": "OK"},
 		"Links":       jsonObject{"ManagerForServers": []jsonObject{n.link(p.systemPath())}},
 	}
-	if len(p.virtualMedia) > 0 {
-		manager["VirtualMedia"] = n.link(p.managerPath() + "/VirtualMedia")
+	if p.mediaHome == mediaManager {
+		manager["VirtualMedia"] = n.link(p.mediaCollectionPath())
 	}
 	writeJSON(w, http.StatusOK, manager)
 }

@@ -68,3 +68,37 @@ func BenchmarkStart10000(b *testing.B) {
 		}
 	}
 }
+
+// TestConnectionBudget: past the budget the longest-idle connection is
+// closed, and a client whose connection was closed simply redials.
+func TestConnectionBudget(t *testing.T) {
+	const budget = 2
+	fleet := startFleet(t, Options{Nodes: 6, MaxConnections: budget})
+	clients := make([]*redfishClient, 0, 6)
+	for _, info := range fleet.Nodes() {
+		client := newRedfishClient(t, info.Endpoint)
+		status, _, _ := client.do(http.MethodGet, "/redfish/v1/", nil)
+		require.Equal(t, http.StatusOK, status)
+		clients = append(clients, client)
+	}
+	openConnections := func() int {
+		fleet.conns.mu.Lock()
+		defer fleet.conns.mu.Unlock()
+		return fleet.conns.open
+	}
+	require.Eventually(t, func() bool { return openConnections() <= budget }, 5*time.Second, time.Millisecond,
+		"open connections %d", openConnections())
+	for _, client := range clients {
+		status, _, _ := client.do(http.MethodGet, "/redfish/v1/", nil)
+		assert.Equal(t, http.StatusOK, status, "a client whose idle connection was closed redials")
+	}
+}
+
+func TestConnectionBudgetNeedsFiles(t *testing.T) {
+	_, err := connectionBudget(openFileLimit(), 0)
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	assert.Contains(t, err.Error(), "ulimit -n")
+	budget, err := connectionBudget(10, 7)
+	require.NoError(t, err)
+	assert.Equal(t, 7, budget)
+}

@@ -52,6 +52,12 @@ type Options struct {
 	// TLS serves HTTPS with per-BMC certificates signed by a CA generated
 	// for this fleet (see CACertPEM).
 	TLS bool
+	// MaxConnections caps the client connections the whole fleet keeps
+	// open; past it the longest-idle one is closed. 0 means what the
+	// open-file limit leaves after one listener per BMC. A client in the
+	// same process should pass a smaller cap, since its own ends of the
+	// connections count against the same limit.
+	MaxConnections int
 }
 
 // Timing holds realistic (unscaled) durations; Options.TimeScale scales them.
@@ -98,11 +104,14 @@ type NodeInfo struct {
 
 // NodeStatus is a node's simulated state as the control endpoint reports it.
 type NodeStatus struct {
-	Name           string         `json:"name"`
-	PowerState     string         `json:"power_state"`
-	BootProgress   string         `json:"boot_progress"`
-	ActiveSessions int            `json:"active_sessions"`
-	Actions        []ActionRecord `json:"actions"`
+	Name           string `json:"name"`
+	PowerState     string `json:"power_state"`
+	BootProgress   string `json:"boot_progress"`
+	ActiveSessions int    `json:"active_sessions"`
+	// BootSource is the boot override target the last power-on used ("Pxe",
+	// "UefiHttp", ...); empty when it followed the boot order.
+	BootSource string         `json:"boot_source"`
+	Actions    []ActionRecord `json:"actions"`
 }
 
 // ActionRecord is one request that changed (or tried to change) a BMC.
@@ -123,6 +132,7 @@ type Fleet struct {
 	caPEM      []byte
 	controlURL string
 	servers    []*http.Server
+	conns      *connLimiter
 	serving    sync.WaitGroup
 	closeOnce  sync.Once
 	stopWatch  func() bool
@@ -144,6 +154,7 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		username: cfg.Username,
 		password: cfg.Password,
 		profile:  cfg.Profile,
+		conns:    newConnLimiter(cfg.maxConnections),
 	}
 	var certs *certAuthority
 	if cfg.TLS {
@@ -176,8 +187,9 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 
 type normalizedOptions struct {
 	Options
-	timing Timing
-	names  []string
+	timing         Timing
+	names          []string
+	maxConnections int
 }
 
 func normalize(opts Options) (normalizedOptions, error) {
@@ -203,6 +215,14 @@ func normalize(opts Options) (normalizedOptions, error) {
 	if cfg.SessionLimit == 0 {
 		cfg.SessionLimit = 8
 	}
+	if cfg.MaxConnections < 0 {
+		return cfg, fmt.Errorf("%w: max connections %d: must not be negative", ErrInvalidOptions, cfg.MaxConnections)
+	}
+	budget, err := connectionBudget(cfg.Nodes, cfg.MaxConnections)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.maxConnections = budget
 	if cfg.Username == "" {
 		cfg.Username = "root"
 	}
@@ -251,6 +271,7 @@ func (f *Fleet) serve(ln net.Listener, handler http.Handler) {
 		ReadHeaderTimeout: 20 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          discardLogger,
+		ConnState:         f.conns.track,
 	}
 	f.servers = append(f.servers, srv)
 	f.serving.Go(func() { _ = srv.Serve(ln) })

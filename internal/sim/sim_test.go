@@ -244,15 +244,22 @@ func TestBootOverride(t *testing.T) {
 		patch         map[string]any
 		wantStatus    int
 		wantBoot      map[string]any // nil: no override properties at all
+		wantDetail    string
 	}{
 		{"accepted", "dmtf", map[string]any{"Boot": map[string]string{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "Pxe"}},
-			http.StatusNoContent, map[string]any{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "Pxe"}},
+			http.StatusNoContent, map[string]any{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "Pxe"}, "Pxe/Once"},
+		{"http boot with its URI", "ilo", map[string]any{"Boot": map[string]string{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "UefiHttp", "HttpBootUri": "http://10.0.0.1/ipxe.efi"}},
+			http.StatusNoContent, map[string]any{"BootSourceOverrideTarget": "UefiHttp", "HttpBootUri": "http://10.0.0.1/ipxe.efi"}, "UefiHttp/Once/http://10.0.0.1/ipxe.efi"},
+		{"intel offers Pxe", "intel", map[string]any{"Boot": map[string]string{"BootSourceOverrideEnabled": "Continuous", "BootSourceOverrideTarget": "Pxe"}},
+			http.StatusNoContent, map[string]any{"BootSourceOverrideEnabled": "Continuous", "BootSourceOverrideTarget": "Pxe"}, "Pxe/Continuous"},
 		{"target not offered", "openbmc", map[string]any{"Boot": map[string]string{"BootSourceOverrideTarget": "UefiHttp"}},
-			http.StatusBadRequest, map[string]any{"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None"}},
+			http.StatusBadRequest, map[string]any{"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None"}, "UefiHttp/Disabled"},
+		{"HttpBootUri not offered", "dmtf", map[string]any{"Boot": map[string]string{"HttpBootUri": "http://10.0.0.1/ipxe.efi"}},
+			http.StatusBadRequest, map[string]any{"BootSourceOverrideTarget": "None", "HttpBootUri": nil}, "HttpBootUri not offered"},
 		{"no Boot object", "dmtf", map[string]any{"AssetTag": "x"},
-			http.StatusBadRequest, map[string]any{"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None"}},
+			http.StatusBadRequest, map[string]any{"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None"}, "malformed body"},
 		{"cray-ex has no override", "cray-ex", map[string]any{"Boot": map[string]string{"BootSourceOverrideTarget": "Pxe"}},
-			http.StatusMethodNotAllowed, nil},
+			http.StatusMethodNotAllowed, nil, "boot override unsupported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,6 +281,57 @@ func TestBootOverride(t *testing.T) {
 			last := node.Actions[len(node.Actions)-1]
 			assert.Equal(t, "PatchBoot", last.Kind)
 			assert.Equal(t, tt.wantStatus, last.Status)
+			assert.Equal(t, tt.wantDetail, last.Detail)
+		})
+	}
+}
+
+// TestOneTimeOverrideIsUsedOnce: the power-on after a "Once" override boots
+// from its target and clears it; the next one follows the boot order.
+func TestOneTimeOverrideIsUsedOnce(t *testing.T) {
+	fleet := startFleet(t, Options{Nodes: 1})
+	info := fleet.Nodes()[0]
+	client := newRedfishClient(t, info.Endpoint)
+	client.login()
+	status, _, _ := client.do(http.MethodPatch, info.System, map[string]any{"Boot": map[string]string{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "Pxe"}})
+	require.Equal(t, http.StatusNoContent, status)
+
+	restart := func() NodeStatus {
+		status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, map[string]string{"ResetType": "ForceRestart"})
+		require.Equal(t, http.StatusNoContent, status)
+		require.Eventually(t, func() bool {
+			node, _ := fleet.Node(info.Name)
+			return node.BootProgress == bootOSRunning
+		}, 5*time.Second, time.Millisecond)
+		node, _ := fleet.Node(info.Name)
+		return node
+	}
+	assert.Equal(t, "Pxe", restart().BootSource)
+	boot := client.get(info.System)["Boot"].(map[string]any)
+	assert.Equal(t, "Disabled", boot["BootSourceOverrideEnabled"])
+	assert.Empty(t, restart().BootSource, "the override was used up")
+}
+
+// TestLoginAnswerShapes: every profile names the session to delete
+// somewhere, but not every one in both the Location header and the body.
+func TestLoginAnswerShapes(t *testing.T) {
+	tests := []struct {
+		profile                  string
+		wantLocation, wantBodyID bool
+	}{
+		{"dmtf", true, true},
+		{"cray-ex", false, true},
+		{"intel", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			fleet := startFleet(t, Options{Nodes: 1, Profile: tt.profile})
+			client := newRedfishClient(t, fleet.Nodes()[0].Endpoint)
+			status, header, body := client.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": testPassword})
+			require.Equal(t, http.StatusCreated, status)
+			assert.NotEmpty(t, header.Get("X-Auth-Token"))
+			assert.Equal(t, tt.wantLocation, header.Get("Location") == sessionsPath+"/1", "Location %q", header.Get("Location"))
+			assert.Equal(t, tt.wantBodyID, body["@odata.id"] == sessionsPath+"/1", "body %v", body)
 		})
 	}
 }
