@@ -15,8 +15,10 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
+	inventorycmd "github.com/bos-project/bos/cmd/inventory"
 	sessioncmd "github.com/bos-project/bos/cmd/session"
 	simcmd "github.com/bos-project/bos/cmd/sim"
+	templatecmd "github.com/bos-project/bos/cmd/template"
 	versioncmd "github.com/bos-project/bos/cmd/version"
 	"github.com/bos-project/bos/internal/config"
 )
@@ -124,6 +126,8 @@ state directory.`,
 
 	root.AddCommand(
 		sessioncmd.NewCmdSession(f),
+		templatecmd.NewCmdTemplate(f),
+		inventorycmd.NewCmdInventory(f),
 		simcmd.NewCmdSim(f),
 		versioncmd.NewCmdVersion(f),
 	)
