@@ -46,5 +46,19 @@ demo: build
 	$(BIN) session describe $$id; \
 	echo; echo "demo: state kept in $(DEMO_DIR)/state; try: BOS_STATE_DIR=$(DEMO_DIR)/state $(BIN) session list"
 
+# fuzz: run every fuzz target for $(FUZZTIME) each (`make test` runs their
+# seed corpora only). A finding is saved under the package's testdata/fuzz
+# and fails the target; commit it as a regression seed once fixed.
+FUZZTIME    ?= 60s
+FUZZTARGETS := internal/hostlist:FuzzHostlistExpand internal/template:FuzzParseTemplate \
+               internal/inventory:FuzzParseLimit internal/inventory:FuzzParseInventory
+
+fuzz:
+	@set -e; for t in $(FUZZTARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
+
 clean:
 	rm -rf bin $(DEMO_DIR)
