@@ -6,12 +6,14 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,10 +25,22 @@ import (
 	"github.com/bos-project/bos/internal/template"
 )
 
-// ErrInvalid marks a request that cannot run as asked (exit code 2): no
-// nodes selected, a node in two boot sets, a missing limit where one is
-// required.
-var ErrInvalid = errors.New("invalid session request")
+var (
+	// ErrInvalid marks a request that cannot run as asked (exit code 2): no
+	// nodes selected, a node in two boot sets, a missing limit where one is
+	// required.
+	ErrInvalid = errors.New("invalid session request")
+	// ErrNotResumable: the session finished (or was cancelled); only an
+	// interrupted session can be resumed.
+	ErrNotResumable = errors.New("session cannot be resumed")
+	// ErrCancelRequested is why a session stopped when 'bos session cancel'
+	// asked it to; it is a context.Canceled, so the exit code is 130.
+	ErrCancelRequested = fmt.Errorf("cancelled by 'bos session cancel': %w", context.Canceled)
+)
+
+// DefaultCancelPoll is how often a running session looks for a cancel
+// request from another process.
+const DefaultCancelPoll = 200 * time.Millisecond
 
 // BMCPool is the engine's BMC plus the clean-up a real connection pool needs.
 type BMCPool interface {
@@ -65,6 +79,9 @@ type Runner struct {
 	Clock      boa.Clock
 	// Progress, when set, sees every transition after it is durable.
 	Progress func(boa.Transition)
+	// CancelPoll is how often Run looks for a cancel request; zero means
+	// DefaultCancelPoll.
+	CancelPoll time.Duration
 }
 
 // Prepare loads the template and selects the nodes of every boot set.
@@ -151,10 +168,21 @@ func (p *Prepared) NodeNames() []string {
 	return names
 }
 
-// Execute runs a prepared session to its end and returns its final record.
-// A cancelled ctx stops the session cleanly: no new actions, BMC sessions
-// logged out, the record marked cancelled, and ctx's error returned.
+// Execute runs a prepared session to its end in the foreground and
+// returns its final record (see Start and Run).
 func (r *Runner) Execute(ctx context.Context, p *Prepared) (*session.Record, error) {
+	rec, err := r.Start(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(ctx, rec, p)
+}
+
+// Start creates the session record for p, every node not started, and
+// reserves its nodes. The session lock stays with r.Store: Run takes it
+// over, or a detached child inherits it (Store.HeldLockFile, AdoptLock).
+// A refused reservation (session.ErrConflict) leaves no session behind.
+func (r *Runner) Start(ctx context.Context, p *Prepared) (*session.Record, error) {
 	id := uuid.NewString()
 	p.Plan.SessionID = id
 	copyOfTemplate, err := json.Marshal(p.Template)
@@ -176,6 +204,7 @@ func (r *Runner) Execute(ctx context.Context, p *Prepared) (*session.Record, err
 		StartTime:    r.Clock.Now(),
 		Status:       session.StatusRunning,
 	}
+	session.InitStatus(rec, p.Plan)
 	// The record exists (and its lock is held) before the reservation, so
 	// a concurrent create sees a live holder, never a dead one to clear.
 	if err := r.Store.Create(rec); err != nil {
@@ -188,44 +217,214 @@ func (r *Runner) Execute(ctx context.Context, p *Prepared) (*session.Record, err
 		}
 		return nil, err
 	}
+	return rec, nil
+}
+
+// Resume continues an interrupted session under its own ID: finished nodes
+// stay finished and the engine carries every other node on from its last
+// durable transition (boa.Plan.Resume). A running session is refused with
+// session.ErrRunning, a finished one with ErrNotResumable.
+func (r *Runner) Resume(ctx context.Context, idOrPrefix string) (*session.Record, error) {
+	rec, err := r.Store.Get(idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	switch rec.Status {
+	case session.StatusInterrupted:
+	case session.StatusRunning:
+		return nil, fmt.Errorf("resume session %s: %w (pid %d on %s); wait for it, or cancel it", rec.ID, session.ErrRunning, rec.PID, rec.Host)
+	default:
+		return nil, fmt.Errorf("resume session %s: %w: it is %s; retry its failed nodes with 'bos session retry %s'",
+			rec.ID, ErrNotResumable, rec.Status, rec.ID)
+	}
+	if err := r.Store.Acquire(ctx, rec.ID); err != nil {
+		return nil, fmt.Errorf("resume session %s: %w", rec.ID, err)
+	}
+	// A cancel request left by a process that died while cancelling is
+	// overruled by asking to resume.
+	if err := r.Store.ClearCancelRequest(rec.ID); err != nil {
+		return nil, errors.Join(err, r.Store.Unhold(rec.ID))
+	}
+	return r.RunStored(ctx, rec.ID)
+}
+
+// RunStored runs session id, whose lock this process already holds
+// (Acquire or AdoptLock), from its stored record: a resume or a detached
+// run.
+func (r *Runner) RunStored(ctx context.Context, id string) (*session.Record, error) {
+	rec, err := r.Store.Get(id)
+	if err != nil {
+		return nil, errors.Join(err, r.Store.Unhold(id))
+	}
+	p, err := r.Load(rec)
+	if err != nil {
+		return nil, errors.Join(err, r.Store.Unhold(id))
+	}
+	return r.Run(ctx, rec, p)
+}
+
+// Load rebuilds what a session runs from its record alone (the template as
+// used, the boot sets' nodes as selected), so a resumed or detached run
+// does what was asked even if the template or limit files changed since.
+// Its nodes must still be in the inventory: their BMCs are found there.
+func (r *Runner) Load(rec *session.Record) (*Prepared, error) {
+	var tmpl template.Template
+	if err := json.Unmarshal(rec.TemplateCopy, &tmpl); err != nil {
+		return nil, fmt.Errorf("session %s: read its copy of template %s: %w", rec.ID, rec.Template, err)
+	}
+	p := &Prepared{
+		Request: Request{TemplateRef: rec.TemplateFile, Operation: boa.Operation(rec.Operation),
+			Limit: rec.Limit, Pace: boa.Pace(rec.Pace)},
+		Template: &tmpl, TemplateFile: rec.TemplateFile,
+		Plan: boa.Plan{SessionID: rec.ID, Operation: boa.Operation(rec.Operation), Pace: boa.Pace(rec.Pace)},
+	}
+	inBootSet := make(map[string]string, len(rec.Nodes))
+	for _, bs := range rec.BootSets {
+		if len(bs.Phases) == 0 {
+			continue
+		}
+		for _, category := range bs.Phases[0].Categories {
+			for _, node := range category.NodeList {
+				inBootSet[node] = bs.Name
+			}
+		}
+	}
+	var missing []string
+	nodesOf := map[string][]string{}
+	for _, name := range rec.Nodes {
+		node, ok := r.Inventory.Node(name)
+		if !ok {
+			missing = append(missing, name)
+			continue
+		}
+		p.Nodes = append(p.Nodes, node)
+		nodesOf[inBootSet[name]] = append(nodesOf[inBootSet[name]], name)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: session %s: nodes %s are no longer in inventory %s; restore them, or cancel the session",
+			ErrInvalid, rec.ID, hostlist.Compress(missing), r.Inventory.Path)
+	}
+	for _, bs := range rec.BootSets {
+		plan := boa.BootSetPlan{Name: bs.Name, Nodes: nodesOf[bs.Name]}
+		if spec := tmpl.BootSets[bs.Name]; spec != nil {
+			plan.BootOrdinal, plan.ShutdownOrdinal = spec.BootOrdinal, spec.ShutdownOrdinal
+		}
+		p.Plan.BootSets = append(p.Plan.BootSets, plan)
+	}
+	if len(p.Plan.BootSets) == 0 {
+		return nil, fmt.Errorf("session %s: its record names no boot sets: %w", rec.ID,
+			&session.CorruptError{Path: r.Store.Dir(rec.ID), Err: errors.New("empty status tree")})
+	}
+	return p, nil
+}
+
+// Run drives session rec (whose lock r.Store holds) to its end and returns
+// its final record. It reserves the nodes again (a resume; a no-op for a
+// session just started), replays the durable transitions into the plan's
+// Resume, and writes every transition to session.log as well. ctx ending,
+// or a cancel request (Store.RequestCancel, polled every CancelPoll),
+// stops it cleanly: no new actions, BMC sessions logged out, unfinished
+// nodes marked cancelled, the reservation released, and an error that is
+// context.Canceled returned.
+func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*session.Record, error) {
+	id := rec.ID
+	if err := r.Store.Reserve(ctx, id, rec.Nodes); err != nil {
+		return nil, errors.Join(err, r.Store.Unhold(id))
+	}
 	defer r.Store.Release(id)
 
 	recorder, err := r.Store.NewRecorder(ctx, rec, p.Plan)
 	if err != nil {
-		return nil, fmt.Errorf("session %s: start its record: %w", id, err)
+		return nil, errors.Join(fmt.Errorf("session %s: start its record: %w", id, err), r.Store.Unhold(id))
 	}
 	defer recorder.Close()
+	plan := p.Plan
+	if progress := recorder.Progress(); len(progress) > 0 {
+		plan.Resume = progress
+	}
+	logFile, err := r.Store.OpenLog(id)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	log := &sessionLog{w: logFile}
+	log.started(rec, plan)
 
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopWatching := r.watchCancel(runCtx, id, cancel)
 	pool := r.ConnectBMC(p.Nodes)
-	engine := &boa.Engine{BMC: pool, Recorder: recorder, Clock: r.Clock, Options: r.Engine, Progress: r.Progress}
-	_, runErr := engine.Run(ctx, p.Plan)
+	engine := &boa.Engine{BMC: pool, Recorder: recorder, Clock: r.Clock, Options: r.Engine,
+		Progress: func(t boa.Transition) {
+			log.transition(t)
+			if r.Progress != nil {
+				r.Progress(t)
+			}
+		}}
+	_, runErr := engine.Run(runCtx, plan)
+	stopWatching()
 
 	// Log out of every BMC even when cancelled: BMCs allow only a few
 	// sessions and a leaked one locks the next run out.
-	logoutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	logoutCtx, cancelLogout := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancelLogout()
 	closeErr := pool.Close(logoutCtx)
 
+	stopped := context.Cause(runCtx)
 	status := session.StatusComplete // the recorder turns this into failed when nodes failed
 	switch {
-	case ctx.Err() != nil:
+	case stopped != nil:
 		status = session.StatusCancelled
+		if err := recorder.MarkCancelled(); err != nil {
+			return nil, fmt.Errorf("session %s: %w", id, err)
+		}
 	case runErr != nil:
 		status = session.StatusFailed
 	}
 	if err := recorder.Finish(status); err != nil {
 		return nil, fmt.Errorf("session %s: write its final record: %w", id, err)
 	}
-	final := recorder.Snapshot()
+	final := recorder.Snapshot() // as Finish wrote it: complete or failed
+	log.finished(&final, stopped)
 	switch {
-	case ctx.Err() != nil:
-		return &final, ctx.Err()
+	case stopped != nil:
+		return &final, fmt.Errorf("session %s: %w", id, stopped)
 	case runErr != nil:
 		return &final, fmt.Errorf("session %s: %w", id, runErr)
 	case closeErr != nil:
 		return &final, fmt.Errorf("session %s: log out of BMCs: %w", id, closeErr)
 	}
 	return &final, nil
+}
+
+// watchCancel polls for a cancel request on session id until stop is
+// called, cancelling the run when one appears. It polls on the wall clock
+// whatever r.Clock says: it waits for another process, not for a BMC.
+func (r *Runner) watchCancel(ctx context.Context, id string, cancel context.CancelCauseFunc) (stop func()) {
+	poll := cmp.Or(r.CancelPoll, DefaultCancelPoll)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ticker := time.NewTicker(poll)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				if r.Store.CancelRequested(id) {
+					cancel(ErrCancelRequested)
+					return
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // RetryLimit is the --limit that selects exactly the given nodes: a

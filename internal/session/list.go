@@ -2,12 +2,6 @@ package session
 
 import (
 	"cmp"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -35,9 +29,12 @@ func (f Filter) matches(row ListRow, now time.Time) bool {
 }
 
 // List returns the sessions matching f, newest first (corrupt rows, which
-// have no start time, last). It reads only each session's small
-// summary.json; a row whose file cannot be read shows as corrupt, naming
-// the file, and never fails the whole list.
+// have no start time, last). It reads the list index (index.jsonl) and
+// only the few sessions the index cannot vouch for: those still running
+// (their counts move), those it marks corrupt, and those missing from it,
+// which it adds. A missing or damaged index is rebuilt from every
+// session's summary.json. A row whose file cannot be read shows as
+// corrupt, naming the file, and never fails the whole list.
 func (s *Store) List(f Filter) ([]ListRow, error) {
 	ids, err := s.sessionIDs()
 	if err != nil {
@@ -47,25 +44,44 @@ func (s *Store) List(f Filter) ([]ListRow, error) {
 	if f.Now != nil {
 		now = f.Now()
 	}
-	rows := make([]ListRow, len(ids))
-	// Reading 10,000 small files is dominated by syscalls; a few workers
-	// overlap them.
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), 8) {
-		wg.Go(func() {
-			for i := range next {
-				rows[i] = s.row(ids[i])
-			}
-		})
+	indexed, lines, ok := s.readIndex()
+	stored := make([]indexEntry, len(ids))
+	var reread []int
+	for i, id := range ids {
+		row, found := indexed[id]
+		if ok && found && row.Status != StatusRunning && row.Status != StatusCorrupt && s.current(row) {
+			stored[i] = row
+			continue
+		}
+		stored[i] = row // the corrupt marker, when there is one
+		reread = append(reread, i)
 	}
-	for i := range ids {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	s.rereadRows(ids, stored, reread)
 
-	rows = slices.DeleteFunc(rows, func(row ListRow) bool { return !f.matches(row, now) })
+	if !ok || lines > 2*len(ids)+indexSlack {
+		s.rewriteIndex(stored)
+	} else {
+		var repaired []indexEntry
+		for _, i := range reread {
+			old, found := indexed[ids[i]]
+			now := stored[i]
+			if !found || now.Status != StatusRunning && (now.Status != old.Status || now.File != old.File) {
+				repaired = append(repaired, now)
+			}
+		}
+		s.indexRow(repaired...)
+	}
+
+	rows := make([]ListRow, 0, len(stored))
+	for _, row := range stored {
+		listed := row.ListRow
+		if listed.Status == StatusRunning && !s.alive(row.ID, row.PID, row.Host) {
+			listed.Status = StatusInterrupted
+		}
+		if f.matches(listed, now) {
+			rows = append(rows, listed)
+		}
+	}
 	slices.SortFunc(rows, func(a, b ListRow) int {
 		if c := b.StartTime.Compare(a.StartTime); c != 0 {
 			return c
@@ -75,44 +91,26 @@ func (s *Store) List(f Filter) ([]ListRow, error) {
 	return rows, nil
 }
 
-// row reads one session's list row, falling back to its full record when
-// summary.json is missing (a crash right after the record was first
-// written).
-func (s *Store) row(id string) ListRow {
-	path := filepath.Join(s.Dir(id), rowFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return s.rowFromRecord(id)
+// rereadRows fills stored[i] for every i in which from the session's own
+// files. Reading thousands of small files (a rebuild) is dominated by
+// syscalls; a few workers overlap them.
+func (s *Store) rereadRows(ids []string, stored []indexEntry, which []int) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), 8, len(which)) {
+		wg.Go(func() {
+			for i := range next {
+				if stored[i].Status == StatusCorrupt {
+					stored[i] = s.recheckCorrupt(ids[i])
+				} else {
+					stored[i] = s.readRow(ids[i])
+				}
+			}
+		})
 	}
-	if err != nil {
-		return corruptRow(id, path, err)
+	for _, i := range which {
+		next <- i
 	}
-	var stored storedRow
-	if err := json.Unmarshal(data, &stored); err != nil {
-		return corruptRow(id, path, err)
-	}
-	if stored.ID != id {
-		return corruptRow(id, path, fmt.Errorf("names session %q", stored.ID))
-	}
-	row := stored.ListRow
-	if row.Status == StatusRunning && !s.alive(id, stored.PID, stored.Host) {
-		row.Status = StatusInterrupted
-	}
-	return row
-}
-
-func (s *Store) rowFromRecord(id string) ListRow {
-	rec, err := s.Get(id)
-	if err != nil {
-		var corrupt *CorruptError
-		if errors.As(err, &corrupt) {
-			return corruptRow(id, corrupt.Path, corrupt.Err)
-		}
-		return corruptRow(id, s.Dir(id), err)
-	}
-	return rowOf(rec).ListRow
-}
-
-func corruptRow(id, path string, err error) ListRow {
-	return ListRow{ID: id, Status: StatusCorrupt, Error: fmt.Sprintf("%s: %v", path, err)}
+	close(next)
+	wg.Wait()
 }

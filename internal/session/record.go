@@ -167,3 +167,15 @@ var categoryOrder = []boa.Category{boa.NotStarted, boa.InProgress, boa.Succeeded
 // phaseOrder is the canonical order of phases, used to place a phase the
 // engine reports that the record did not plan for.
 var phaseOrder = map[boa.Phase]int{boa.PhaseShutdown: 0, boa.PhaseBoot: 1, boa.PhaseConfigure: 2}
+
+// InitStatus fills rec's status tree with every node of plan not started,
+// so the record written at create already names each boot set's nodes: a
+// detached or resumed run rebuilds its plan from it.
+func InitStatus(rec *Record, plan boa.Plan) {
+	if len(rec.Phases) == 0 {
+		rec.Phases = Phases(plan.Operation, false)
+	}
+	t := newTree(plan, rec.Phases)
+	rec.Phases = t.phaseNames()
+	t.fill(rec, rec.StartTime)
+}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/bos-project/bos/internal/boa"
-	"github.com/gofrs/flock"
 )
 
 const (
@@ -34,7 +33,7 @@ const (
 // fsync (group commit) so 10,000 nodes do not cost 10,000 fsyncs.
 type Recorder struct {
 	store    *Store
-	lock     *flock.Flock
+	lock     *sessionLock
 	events   *os.File
 	interval time.Duration
 
@@ -90,7 +89,7 @@ func (s *Store) newRecorder(ctx context.Context, rec *Record, plan boa.Plan, int
 	}
 	defer func() {
 		if err != nil {
-			_ = lock.Unlock()
+			_ = lock.unlock()
 		}
 	}()
 	r := &Recorder{
@@ -114,21 +113,19 @@ func (s *Store) newRecorder(ctx context.Context, rec *Record, plan boa.Plan, int
 
 // takeLock is Store.takeLock retried for lockWait: a liveness probe from
 // another process holds a free session lock for an instant.
-func (s *Store) takeLock(ctx context.Context, id string) (*flock.Flock, error) {
-	lock := s.popHeld(id)
-	if lock != nil {
+func (s *Store) takeLock(ctx context.Context, id string) (*sessionLock, error) {
+	if lock := s.popHeld(id); lock != nil {
 		return lock, nil
 	}
-	lock = newSessionLock(s.Dir(id))
 	waitCtx, cancel := context.WithTimeout(ctx, lockWait)
 	defer cancel()
-	locked, err := lock.TryLockContext(waitCtx, lockRetryDelay)
+	lock, err := lockSessionWithin(waitCtx, s.Dir(id), lockRetryDelay)
 	switch {
-	case locked:
+	case lock != nil:
 		return lock, nil
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("session %s: take session lock: %w", id, ctx.Err())
-	case err != nil && !errors.Is(err, context.DeadlineExceeded):
+	case err != nil:
 		return nil, fmt.Errorf("session %s: take session lock: %w", id, err)
 	}
 	return nil, fmt.Errorf("session %s: %w (another process holds its lock)", id, ErrRunning)
@@ -388,5 +385,52 @@ func (r *Recorder) Close() error {
 	r.mu.Unlock()
 	close(r.stop)
 	<-r.done
-	return errors.Join(r.events.Close(), r.lock.Unlock())
+	return errors.Join(r.events.Close(), r.lock.unlock())
+}
+
+// Progress is where every started node stands according to the durable
+// transitions replayed so far: what boa.Plan.Resume needs to continue an
+// interrupted session without repeating finished work.
+func (r *Recorder) Progress() map[string]boa.NodeProgress {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tree.progress()
+}
+
+// ReasonCancelled is the reason recorded for every node a cancelled
+// session left unfinished; the node keeps its category (not_started or
+// in_progress), as the BOS v1 tree has no cancelled category.
+const ReasonCancelled = "cancelled"
+
+// MarkCancelled records, for every node that has not finished, that the
+// session stopped it where it stood (reason ReasonCancelled), all in one
+// group commit. It runs after the engine stopped and waits for the
+// commit whatever ctx does.
+func (r *Recorder) MarkCancelled() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return fmt.Errorf("mark session %s cancelled: %w", r.rec.ID, ErrClosed)
+	}
+	marks := r.tree.unfinished(ReasonCancelled, time.Now())
+	commits := make([]<-chan error, 0, len(marks))
+	for _, t := range marks {
+		line, err := json.Marshal(t)
+		if err == nil {
+			err = r.tree.apply(t)
+		}
+		if err != nil {
+			r.mu.Unlock()
+			return fmt.Errorf("mark session %s cancelled: node %s: %w", r.rec.ID, t.Node, err)
+		}
+		commits = append(commits, r.enqueueLocked(append(line, '\n')))
+	}
+	r.dirty = true
+	r.mu.Unlock()
+	for _, committed := range commits {
+		if err := <-committed; err != nil {
+			return fmt.Errorf("mark session %s cancelled: %w", r.rec.ID, err)
+		}
+	}
+	return nil
 }

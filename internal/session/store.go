@@ -2,6 +2,7 @@ package session
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/google/uuid"
 )
 
@@ -26,7 +26,11 @@ const (
 	recordFile      = "session.json"
 	rowFile         = "summary.json"
 	eventsFile      = "events.jsonl"
+	logFile         = "session.log"
 	sessionLockFile = "lock"
+	// cancelFile asks the process running a session to cancel it; see
+	// RequestCancel.
+	cancelFile = "cancel"
 )
 
 var (
@@ -72,8 +76,8 @@ type Store struct {
 
 	mu sync.Mutex
 	// held are session locks this process holds for sessions it created
-	// and has not yet handed to a Recorder.
-	held map[string]*flock.Flock
+	// (or acquired to resume) and has not yet handed to a Recorder.
+	held map[string]*sessionLock
 }
 
 // Open prepares the state directory dir (created 0700 when missing).
@@ -84,7 +88,7 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	host, _ := os.Hostname() // only informational: liveness is decided by the lock
-	return &Store{root: dir, host: host, held: make(map[string]*flock.Flock)}, nil
+	return &Store{root: dir, host: host, held: make(map[string]*sessionLock)}, nil
 }
 
 // Dir is the directory of session id.
@@ -97,7 +101,7 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	var errs []error
 	for id, lock := range s.held {
-		errs = append(errs, lock.Unlock())
+		errs = append(errs, lock.unlock())
 		delete(s.held, id)
 	}
 	return errors.Join(errs...)
@@ -123,19 +127,79 @@ func (s *Store) Create(rec *Record) error {
 	if err := os.Mkdir(dir, dirMode); err != nil {
 		return fmt.Errorf("create session %s: %w", rec.ID, err)
 	}
-	lock := newSessionLock(dir)
-	if locked, err := lock.TryLock(); err != nil || !locked {
+	lock, err := tryLockSession(dir)
+	if err != nil || lock == nil {
 		return fmt.Errorf("create session %s: take session lock: %w", rec.ID, cmp.Or(err, ErrRunning))
 	}
+	s.hold(rec.ID, lock)
+	if err := s.Save(rec); err != nil {
+		return err
+	}
+	if rec.Status == StatusRunning { // other statuses Save indexed already
+		s.indexSaved(rec, filepath.Join(dir, rowFile))
+	}
+	return nil
+}
+
+func (s *Store) hold(id string, lock *sessionLock) {
 	s.mu.Lock()
-	s.held[rec.ID] = lock
-	s.mu.Unlock()
-	return s.Save(rec)
+	defer s.mu.Unlock()
+	s.held[id] = lock
+}
+
+// Acquire takes the lock of an existing session that no process runs, so
+// this process may resume or finish it; it stays held until a Recorder
+// built on it is closed, or Close. ErrRunning when a process holds it.
+func (s *Store) Acquire(ctx context.Context, id string) error {
+	lock, err := s.takeLock(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.hold(id, lock)
+	return nil
+}
+
+// AdoptLock takes over the session lock a parent process handed down as
+// the open file f (a detached run): flock locks belong to the open file, so
+// the lock was never free in between. It checks f really is that lock.
+func (s *Store) AdoptLock(id string, f *os.File) error {
+	want, err := os.Stat(lockPath(s.Dir(id)))
+	if err != nil {
+		return fmt.Errorf("session %s: adopt session lock: %w", id, err)
+	}
+	got, err := f.Stat()
+	if err != nil || !os.SameFile(want, got) {
+		return fmt.Errorf("session %s: adopt session lock: descriptor %d is not %s", id, f.Fd(), lockPath(s.Dir(id)))
+	}
+	// Re-locking an open file that already holds the lock is a no-op; if
+	// it does not hold it, this fails rather than wait behind another run.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("session %s: adopt session lock: %w (%w)", id, err, ErrRunning)
+	}
+	s.hold(id, &sessionLock{file: f})
+	return nil
+}
+
+// HeldLockFile is the open lock file of a session this Store holds, to pass
+// to a child process that will run it (see AdoptLock).
+func (s *Store) HeldLockFile(id string) (*os.File, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lock, ok := s.held[id]
+	if !ok {
+		return nil, false
+	}
+	return lock.File(), true
+}
+
+// Unhold releases this Store's lock on session id, if it holds one.
+func (s *Store) Unhold(id string) error {
+	return s.popHeld(id).unlock()
 }
 
 // popHeld takes this Store's lock on session id out of its keeping, if it
 // holds one.
-func (s *Store) popHeld(id string) *flock.Flock {
+func (s *Store) popHeld(id string) *sessionLock {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lock := s.held[id]
@@ -143,21 +207,32 @@ func (s *Store) popHeld(id string) *flock.Flock {
 	return lock
 }
 
-func newSessionLock(dir string) *flock.Flock {
-	return flock.New(filepath.Join(dir, sessionLockFile), flock.SetPermissions(fileMode))
-}
-
 // Save atomically replaces the session's record, then its list row. A
-// crash between the two leaves a stale row, which the next Save fixes.
+// crash between the two leaves a stale row, which the next Save fixes. A
+// record that is no longer running also goes into the list index.
 func (s *Store) Save(rec *Record) error {
 	dir := s.Dir(rec.ID)
 	if err := writeJSONAtomic(filepath.Join(dir, recordFile), rec); err != nil {
 		return fmt.Errorf("save session %s: %w", rec.ID, err)
 	}
-	if err := writeJSONAtomic(filepath.Join(dir, rowFile), rowOf(rec)); err != nil {
+	rowPath := filepath.Join(dir, rowFile)
+	if err := writeJSONAtomic(rowPath, rowOf(rec)); err != nil {
 		return fmt.Errorf("save session %s: %w", rec.ID, err)
 	}
+	if rec.Status != StatusRunning {
+		s.indexSaved(rec, rowPath)
+	}
 	return nil
+}
+
+// indexSaved adds the row just written to the list index, stamped with the
+// file it is in.
+func (s *Store) indexSaved(rec *Record, rowPath string) {
+	entry := indexEntry{storedRow: rowOf(rec)}
+	if info, err := os.Stat(rowPath); err == nil {
+		entry.File = stampOf(info)
+	}
+	s.indexRow(entry)
 }
 
 // storedRow is summary.json: the list row plus what liveness checks need.
@@ -234,12 +309,21 @@ func syncDir(dir string) error {
 }
 
 // Get loads a session by ID or unique ID prefix. A running record whose
-// process is gone reads as interrupted.
+// process is gone reads as interrupted. A corrupt record is also noted in
+// the list index, so list shows it without reading every record.
 func (s *Store) Get(idOrPrefix string) (*Record, error) {
 	id, err := s.resolve(idOrPrefix)
 	if err != nil {
 		return nil, err
 	}
+	rec, err := s.get(id)
+	if corrupt := (*CorruptError)(nil); errors.As(err, &corrupt) {
+		s.indexRow(corruptEntry(id, corrupt.Path, corrupt.Err))
+	}
+	return rec, err
+}
+
+func (s *Store) get(id string) (*Record, error) {
 	path := filepath.Join(s.Dir(id), recordFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -312,15 +396,13 @@ func (s *Store) sessionIDs() ([]string, error) {
 // host.
 func (s *Store) alive(id string, pid int, host string) bool {
 	dir := s.Dir(id)
-	lockPath := filepath.Join(dir, sessionLockFile)
-	if _, err := os.Stat(lockPath); err == nil {
-		lock := newSessionLock(dir)
-		locked, err := lock.TryLock()
+	if _, err := os.Stat(lockPath(dir)); err == nil {
+		lock, err := tryLockSession(dir)
 		if err != nil {
 			return true // cannot tell: never call a live session dead
 		}
-		if locked {
-			_ = lock.Unlock()
+		if lock != nil {
+			_ = lock.unlock()
 			return false
 		}
 		return true
@@ -353,9 +435,73 @@ func (s *Store) Delete(id string, force bool) error {
 	}
 	// A forced delete of a session this Store created drops its lock too,
 	// so the descriptor does not outlive the files.
-	lock := s.popHeld(id)
-	if lock != nil {
-		return lock.Unlock()
+	return s.popHeld(id).unlock()
+}
+
+// Running reports whether a process holds session id's lock.
+func (s *Store) Running(id string) bool { return s.alive(id, 0, "") }
+
+// RequestCancel asks the process running session id to cancel it: it
+// writes sessions/<id>/cancel, which that process polls for (see
+// CancelRequested). A file rather than a signal: it needs no PID (which
+// may have been reused, or live on another host sharing the state
+// directory), and a request made while the process is busy is not lost.
+func (s *Store) RequestCancel(id string) error {
+	if err := writeFileAtomic(filepath.Join(s.Dir(id), cancelFile), []byte("cancel requested\n")); err != nil {
+		return fmt.Errorf("cancel session %s: %w", id, err)
 	}
 	return nil
+}
+
+// CancelRequested reports whether someone asked to cancel session id.
+func (s *Store) CancelRequested(id string) bool {
+	_, err := os.Stat(filepath.Join(s.Dir(id), cancelFile))
+	return err == nil
+}
+
+// ClearCancelRequest drops a cancel request left by a process that died
+// while cancelling, before the session is resumed.
+func (s *Store) ClearCancelRequest(id string) error {
+	err := os.Remove(filepath.Join(s.Dir(id), cancelFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("session %s: clear cancel request: %w", id, err)
+	}
+	return nil
+}
+
+// LogPath is the human log of session id (what BOA printed).
+func (s *Store) LogPath(id string) string { return filepath.Join(s.Dir(id), logFile) }
+
+// OpenLog opens session id's human log for appending.
+func (s *Store) OpenLog(id string) (*os.File, error) {
+	f, err := os.OpenFile(s.LogPath(id), os.O_WRONLY|os.O_CREATE|os.O_APPEND, fileMode)
+	if err != nil {
+		return nil, fmt.Errorf("session %s: open its log: %w", id, err)
+	}
+	return f, nil
+}
+
+// DeleteOlderThan deletes every session that started at least age before
+// now and is not running. Interrupted sessions go too (nothing will resume
+// them that late); corrupt ones, whose age is unknown, stay for a person
+// to look at. It returns the deleted IDs; one failure does not stop the
+// others.
+func (s *Store) DeleteOlderThan(age time.Duration, now time.Time) ([]string, error) {
+	rows, err := s.List(Filter{MinAge: age, Now: func() time.Time { return now }})
+	if err != nil {
+		return nil, err
+	}
+	var deleted []string
+	var errs []error
+	for _, row := range rows {
+		if row.Status == StatusRunning || row.Status == StatusCorrupt {
+			continue
+		}
+		if err := s.Delete(row.ID, false); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, row.ID)
+	}
+	return deleted, errors.Join(errs...)
 }

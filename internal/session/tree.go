@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/power"
 )
 
 // errorSampleSize bounds the node sample in each error_summary entry so a
@@ -17,6 +18,9 @@ const errorSampleSize = 10
 type placement struct {
 	category boa.Category
 	reason   string
+	// sent is the last power action recorded as sent in this phase: a
+	// resume must know it even after a later in_progress line without one.
+	sent power.Action
 }
 
 type phaseState struct {
@@ -100,7 +104,11 @@ func (t *tree) apply(tr boa.Transition) error {
 	if _, planned := ps.placed[tr.Node]; !planned {
 		return fmt.Errorf("transition for node %s: node is not in boot set %q", tr.Node, tr.BootSet)
 	}
-	ps.placed[tr.Node] = placement{category: tr.Category, reason: tr.Reason}
+	sent := tr.Action
+	if sent == "" && tr.Category == boa.InProgress {
+		sent = ps.placed[tr.Node].sent
+	}
+	ps.placed[tr.Node] = placement{category: tr.Category, reason: tr.Reason, sent: sent}
 	if tr.Category == boa.Failed {
 		later := bs.phases[slices.Index(bs.phases, ps)+1:]
 		for _, next := range later {
@@ -268,4 +276,59 @@ func summarize(outcomes map[string]outcome, failedBy map[string][]string, start 
 // percent rounds to two decimals, as BOS v2 reports.
 func percent(part, total int) float64 {
 	return math.Round(float64(part)*10000/float64(total)) / 100
+}
+
+// progress is where every node that has started stands, for the engine to
+// resume from (boa.Plan.Resume); nodes that never started are absent.
+func (t *tree) progress() map[string]boa.NodeProgress {
+	out := make(map[string]boa.NodeProgress)
+	for _, bs := range t.bootSets {
+		for _, node := range bs.nodes {
+			if p, started := bs.progress(node); started {
+				out[node] = p
+			}
+		}
+	}
+	return out
+}
+
+func (bs *bootSetState) progress(node string) (boa.NodeProgress, bool) {
+	var p boa.NodeProgress
+	started := false
+	for i, ps := range bs.phases {
+		placed := ps.placed[node]
+		switch placed.category {
+		case boa.NotStarted:
+			continue
+		case boa.Failed, boa.Excluded:
+			return boa.NodeProgress{Finished: true, Phase: ps.name}, true
+		case boa.Succeeded:
+			p = boa.NodeProgress{Phase: ps.name, Completed: true, Finished: i == len(bs.phases)-1}
+		case boa.InProgress:
+			p = boa.NodeProgress{Phase: ps.name, Sent: placed.sent}
+		}
+		started = true
+	}
+	return p, started
+}
+
+// unfinished lists, per node that has not finished, the transition that
+// marks it stopped where it stands: its current (or next) phase, its
+// category there, and reason.
+func (t *tree) unfinished(reason string, now time.Time) []boa.Transition {
+	var out []boa.Transition
+	for _, bs := range t.bootSets {
+		for _, node := range bs.nodes {
+			if bs.outcome(node) != outcomePending {
+				continue
+			}
+			for _, ps := range bs.phases {
+				if c := ps.placed[node].category; c == boa.NotStarted || c == boa.InProgress {
+					out = append(out, boa.Transition{Time: now, BootSet: bs.name, Node: node, Phase: ps.name, Category: c, Reason: reason})
+					break
+				}
+			}
+		}
+	}
+	return out
 }

@@ -1,0 +1,211 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+const (
+	// indexFile lists one storedRow per line, appended whenever a session
+	// is created or stops running; the last line of an id wins. List reads
+	// it instead of 10,000 summary.json files. It is a cache: every line
+	// can be rebuilt from the sessions' own files, so it is never fsynced
+	// and any damage only costs one slow list.
+	indexFile = "index.jsonl"
+	indexLock = "index.lock"
+	// indexLockWait bounds how long an index update waits for another
+	// process; giving up only leaves the index a little stale.
+	indexLockWait = 2 * time.Second
+	// indexSlack is how many superseded lines the index may carry beyond
+	// twice the number of sessions before List compacts it.
+	indexSlack = 64
+)
+
+// indexEntry is one index line: a stored list row and the stamp of the
+// summary.json it was read from. List trusts a finished row only while
+// that file still has the same stamp, so a damaged or replaced summary is
+// re-read (and shows as corrupt) at the cost of one stat, not one read.
+type indexEntry struct {
+	storedRow
+	File fileStamp `json:"file"`
+}
+
+// fileStamp identifies one version of a file.
+type fileStamp struct {
+	Inode   uint64 `json:"ino,omitempty"`
+	Size    int64  `json:"size,omitempty"`
+	ModNano int64  `json:"mtime_ns,omitempty"`
+}
+
+func stampOf(info fs.FileInfo) fileStamp {
+	stamp := fileStamp{Size: info.Size(), ModNano: info.ModTime().UnixNano()}
+	if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+		stamp.Inode = sys.Ino
+	}
+	return stamp
+}
+
+// current reports whether the session's summary.json is still the file
+// this entry was read from.
+func (s *Store) current(e indexEntry) bool {
+	if e.File == (fileStamp{}) {
+		return false
+	}
+	info, err := os.Stat(filepath.Join(s.Dir(e.ID), rowFile))
+	return err == nil && stampOf(info) == e.File
+}
+
+// withIndexLock runs fn while holding the index lock across processes.
+func (s *Store) withIndexLock(fn func(path string) error) error {
+	lock := flock.New(filepath.Join(s.root, indexLock), flock.SetPermissions(fileMode))
+	ctx, cancel := context.WithTimeout(context.Background(), indexLockWait)
+	defer cancel()
+	if locked, err := lock.TryLockContext(ctx, lockRetryDelay); !locked {
+		return fmt.Errorf("lock %s: %w", lock.Path(), errors.Join(err, ctx.Err()))
+	}
+	defer lock.Unlock()
+	return fn(filepath.Join(s.root, indexFile))
+}
+
+// indexRow appends rows to the index. Failure is not reported: the index
+// is a cache that List repairs from the sessions' own files.
+func (s *Store) indexRow(rows ...indexEntry) {
+	if len(rows) == 0 {
+		return
+	}
+	var buf bytes.Buffer
+	for _, row := range rows {
+		line, err := json.Marshal(row)
+		if err != nil {
+			return
+		}
+		buf.Write(append(line, '\n'))
+	}
+	_ = s.withIndexLock(func(path string) error {
+		// Opened under the lock: a compaction may have just replaced it.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, fileMode)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(buf.Bytes())
+		return errors.Join(err, f.Close())
+	})
+}
+
+// rewriteIndex replaces the index with exactly rows.
+func (s *Store) rewriteIndex(rows []indexEntry) {
+	var buf bytes.Buffer
+	for _, row := range rows {
+		line, err := json.Marshal(row)
+		if err != nil {
+			return
+		}
+		buf.Write(append(line, '\n'))
+	}
+	_ = s.withIndexLock(func(path string) error { return writeFileAtomic(path, buf.Bytes()) })
+}
+
+// readIndex loads the index: the last row of every id and the number of
+// lines. ok is false when the index is missing or has a damaged line (the
+// caller rebuilds it); a torn last line is only an append a crash cut
+// short, and is skipped.
+func (s *Store) readIndex() (rows map[string]indexEntry, lines int, ok bool) {
+	data, err := os.ReadFile(filepath.Join(s.root, indexFile))
+	if err != nil {
+		return nil, 0, false
+	}
+	rows = make(map[string]indexEntry)
+	for len(data) > 0 {
+		end := bytes.IndexByte(data, '\n')
+		if end < 0 {
+			break // torn tail
+		}
+		var row indexEntry
+		if err := json.Unmarshal(data[:end], &row); err != nil || row.ID == "" {
+			return nil, 0, false
+		}
+		rows[row.ID] = row
+		lines++
+		data = data[end+1:]
+	}
+	return rows, lines, true
+}
+
+// readRow reads one session's stored list row, falling back to its full
+// record when summary.json is missing (a crash right after the record was
+// first written). A file that cannot be read gives a corrupt row naming it.
+func (s *Store) readRow(id string) indexEntry {
+	path := filepath.Join(s.Dir(id), rowFile)
+	data, stamp, err := readStamped(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s.rowFromRecord(id)
+	}
+	if err != nil {
+		return corruptEntry(id, path, err)
+	}
+	var stored storedRow
+	if err := json.Unmarshal(data, &stored); err != nil {
+		return corruptEntry(id, path, err)
+	}
+	if stored.ID != id {
+		return corruptEntry(id, path, fmt.Errorf("names session %q", stored.ID))
+	}
+	return indexEntry{storedRow: stored, File: stamp}
+}
+
+// readStamped reads a file and stamps the version it read.
+func readStamped(path string) ([]byte, fileStamp, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fileStamp{}, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fileStamp{}, err
+	}
+	data, err := io.ReadAll(f)
+	return data, stampOf(info), err
+}
+
+// recheckCorrupt re-reads a session the index says is corrupt: its record
+// (which the index cannot vouch for) and then its row, so a restored file
+// shows again.
+func (s *Store) recheckCorrupt(id string) indexEntry {
+	if _, err := s.get(id); err != nil {
+		return corruptEntryOf(id, s.Dir(id), err)
+	}
+	return s.readRow(id)
+}
+
+func (s *Store) rowFromRecord(id string) indexEntry {
+	rec, err := s.get(id)
+	if err != nil {
+		return corruptEntryOf(id, s.Dir(id), err)
+	}
+	return indexEntry{storedRow: rowOf(rec)}
+}
+
+// corruptEntryOf names the corrupt file err is about, or dir.
+func corruptEntryOf(id, dir string, err error) indexEntry {
+	var corrupt *CorruptError
+	if errors.As(err, &corrupt) {
+		return corruptEntry(id, corrupt.Path, corrupt.Err)
+	}
+	return corruptEntry(id, dir, err)
+}
+
+func corruptEntry(id, path string, err error) indexEntry {
+	return indexEntry{storedRow: storedRow{ListRow: ListRow{ID: id, Status: StatusCorrupt, Error: fmt.Sprintf("%s: %v", path, err)}}}
+}
