@@ -1,0 +1,201 @@
+package bootimage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bos-project/bos/internal/bmc"
+	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/template"
+)
+
+var (
+	_ boa.BootPreparer = (*Preparer)(nil)
+	_ BootControl      = (*bmc.Pool)(nil)
+)
+
+const goldenNode = "x3000c0s1b0n0"
+
+func TestPXEBootFilesMatchGolden(t *testing.T) {
+	store := newObjectStore(t)
+	control := &fakeControl{}
+	p, dir := store.preparer(t, map[string]BootSetSpec{"compute": computeSpec},
+		map[string]NodeInfo{goldenNode: {MAC: "B4:2E:99:00:00:01"}}, control)
+
+	detail, err := p.PrepareBoot(context.Background(), sessionID, "compute", goldenNode)
+	require.NoError(t, err)
+	assert.Empty(t, detail)
+	assert.Equal(t, []string{"override " + goldenNode + " Pxe once"}, control.recorded())
+
+	for _, ext := range []string{".ipxe", ".json"} {
+		byName, err := os.ReadFile(filepath.Join(dir, "nodes", goldenNode+ext))
+		require.NoError(t, err)
+		golden(t, goldenNode+ext, byName)
+		byMAC, err := os.ReadFile(filepath.Join(dir, "mac", "b4-2e-99-00-00-01"+ext))
+		require.NoError(t, err)
+		assert.Equal(t, string(byName), string(byMAC), "the MAC copy is the node's file")
+		info, err := os.Stat(filepath.Join(dir, "nodes", goldenNode+ext))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o644), info.Mode().Perm(), "served by any HTTP server")
+	}
+	leftovers, err := filepath.Glob(filepath.Join(dir, "*", ".*"))
+	require.NoError(t, err)
+	assert.Empty(t, leftovers, "no temporary files stay behind")
+}
+
+func TestDescribeMatchesGolden(t *testing.T) {
+	store := newObjectStore(t)
+	control := &fakeControl{}
+	bootSets := map[string]BootSetSpec{
+		"compute": computeSpec,
+		"uan": {Path: manifestPath, BootMethod: template.BootMethodHTTP, KernelParameters: "console=tty0",
+			RootfsProvider: "sbps", RootfsProviderPassthrough: "sbps:v1:iqn.2023-06.csm.iscsi:_sbps-hsn._tcp.example:300"},
+		"installer": {Path: "s3://isos/installer-1.2.iso", BootMethod: template.BootMethodVirtualMedia},
+		"power":     {Path: manifestPath, BootMethod: template.BootMethodNone},
+		"broken":    {Path: "s3:/" + imagePrefix + "missing.json"},
+	}
+	p, _ := store.preparer(t, bootSets, nil, control)
+
+	descriptions, err := p.Describe(context.Background(), "<session id>")
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "boot set broken: read manifest: GET https://rgw.example.com/boot-images/1fb58f4e-ad23-489b-89b7-95868fca7ee6/missing.json: HTTP 404 Not Found")
+	var document bytes.Buffer
+	encoder := json.NewEncoder(&document)
+	encoder.SetEscapeHTML(false)
+	encoder.SetIndent("", "  ")
+	require.NoError(t, encoder.Encode(descriptions))
+	golden(t, "describe.json", document.Bytes())
+	assert.Empty(t, control.recorded(), "describing touches no BMC")
+}
+
+func TestPrepareBootPerMethod(t *testing.T) {
+	unsupported := fmt.Errorf("node n1: boot override: %w: the system has no Boot object", bmc.ErrBootOverrideUnsupported)
+	noMedia := fmt.Errorf("node n1: insert virtual media: %w", bmc.ErrVirtualMediaUnsupported)
+	broken := errors.New("node n1: boot override: bmc unreachable")
+	iso := BootSetSpec{Path: "isos/installer.iso", BootMethod: template.BootMethodVirtualMedia}
+	tests := []struct {
+		name        string
+		spec        BootSetSpec
+		overrideErr error
+		mediaErr    error
+		wantDetail  string
+		wantErr     error
+		wantCalls   []string
+		wantFiles   bool
+	}{
+		{name: "pxe", spec: computeSpec, wantFiles: true, wantCalls: []string{"override n1 Pxe once"}},
+		{name: "pxe without override relies on boot order", spec: computeSpec, overrideErr: unsupported,
+			wantDetail: RelyOnBootOrder, wantFiles: true, wantCalls: []string{"override n1 Pxe once"}},
+		{name: "pxe with an unreachable BMC fails", spec: computeSpec, overrideErr: broken, wantErr: broken,
+			wantFiles: true, wantCalls: []string{"override n1 Pxe once"}},
+		{name: "http", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP}, wantFiles: true,
+			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
+		{name: "http without override fails", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP},
+			overrideErr: unsupported, wantErr: bmc.ErrBootOverrideUnsupported, wantFiles: true,
+			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
+		{name: "virtualmedia", spec: iso,
+			wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso", "override n1 Cd once"}},
+		{name: "virtualmedia without media fails", spec: iso, mediaErr: noMedia, wantErr: bmc.ErrVirtualMediaUnsupported,
+			wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso"}},
+		{name: "virtualmedia without override fails", spec: iso, overrideErr: unsupported, wantErr: bmc.ErrBootOverrideUnsupported,
+			wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso", "override n1 Cd once"}},
+		{name: "virtualmedia needs an ISO", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodVirtualMedia},
+			wantErr: template.ErrInvalid},
+		{name: "none", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodNone}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newObjectStore(t)
+			control := &fakeControl{overrideErr: tt.overrideErr, mediaErr: tt.mediaErr}
+			p, dir := store.preparer(t, map[string]BootSetSpec{"bs": tt.spec}, map[string]NodeInfo{"n1": {}}, control)
+			detail, err := p.PrepareBoot(context.Background(), sessionID, "bs", "n1")
+			if tt.wantErr != nil {
+				assert.ErrorIs(t, err, tt.wantErr)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tt.wantDetail, detail)
+			assert.Equal(t, tt.wantCalls, control.recorded())
+			_, statErr := os.Stat(filepath.Join(dir, "nodes", "n1.ipxe"))
+			assert.Equal(t, tt.wantFiles, statErr == nil, "node files written: %v", statErr)
+			_, statErr = os.Stat(filepath.Join(dir, "mac"))
+			assert.True(t, os.IsNotExist(statErr), "no MAC in the inventory: no MAC files")
+		})
+	}
+}
+
+func TestImageIsReadOncePerBootSet(t *testing.T) {
+	store := newObjectStore(t)
+	nodes := map[string]NodeInfo{}
+	for i := range 20 {
+		nodes[fmt.Sprintf("n%d", i)] = NodeInfo{}
+	}
+	p, dir := store.preparer(t, map[string]BootSetSpec{"compute": computeSpec}, nodes, &fakeControl{})
+	var wg sync.WaitGroup
+	for node := range nodes {
+		wg.Go(func() {
+			_, err := p.PrepareBoot(context.Background(), sessionID, "compute", node)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, store.count(imagePrefix+"manifest.json"))
+	assert.Equal(t, 1, store.count(imagePrefix+"boot_parameters"))
+	scripts, err := filepath.Glob(filepath.Join(dir, "nodes", "*.ipxe"))
+	require.NoError(t, err)
+	assert.Len(t, scripts, len(nodes))
+}
+
+func TestBadImageFailsEveryNodeAfterOneRead(t *testing.T) {
+	store := newObjectStore(t)
+	spec := BootSetSpec{Path: "s3:/" + imagePrefix + "gone.json"}
+	p, _ := store.preparer(t, map[string]BootSetSpec{"compute": spec}, nil, &fakeControl{})
+	for _, node := range []string{"n1", "n2"} {
+		_, err := p.PrepareBoot(context.Background(), sessionID, "compute", node)
+		assert.ErrorContains(t, err, "boot set compute: read manifest: GET "+s3Endpoint+imagePrefix+"gone.json: HTTP 404")
+	}
+	assert.Equal(t, 1, store.count(imagePrefix+"gone.json"))
+
+	_, err := p.PrepareBoot(context.Background(), sessionID, "other", "n1")
+	assert.ErrorContains(t, err, "boot set other: unknown to the boot preparer")
+}
+
+func TestCancelledLoadIsNotKept(t *testing.T) {
+	store := newObjectStore(t)
+	p, _ := store.preparer(t, map[string]BootSetSpec{"compute": computeSpec}, nil, &fakeControl{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := p.PrepareBoot(ctx, sessionID, "compute", "n1")
+	require.ErrorIs(t, err, context.Canceled)
+
+	_, err = p.PrepareBoot(context.Background(), sessionID, "compute", "n1")
+	assert.NoError(t, err)
+}
+
+func TestWriteNodeRefusesBadNames(t *testing.T) {
+	dir := t.TempDir()
+	files := NodeFiles{Script: []byte("#!ipxe\n"), Parameters: []byte("{}\n")}
+	tests := []struct{ node, mac, wantErr string }{
+		{node: "../etc", wantErr: `node name "../etc" cannot name a file`},
+		{node: ".hidden", wantErr: `node name ".hidden" cannot name a file`},
+		{node: "n1", mac: "not-a-mac", wantErr: `node n1: mac "not-a-mac"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.node, func(t *testing.T) {
+			assert.ErrorContains(t, WriteNode(dir, tt.node, tt.mac, files), tt.wantErr)
+		})
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}

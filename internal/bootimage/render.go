@@ -1,0 +1,157 @@
+package bootimage
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Boot directory layout. Every node gets two files by name and, when the
+// inventory gives its MAC, the same two by MAC (lower case, dashes: what
+// iPXE's ${net0/mac:hexhyp} expands to):
+//
+//	<boot.dir>/nodes/<name>.ipxe   iPXE script: kernel + parameters, initrd, boot
+//	<boot.dir>/nodes/<name>.json   boot parameters: hosts, macs, kernel, initrd, params
+//	<boot.dir>/mac/<aa-bb-cc-dd-ee-ff>.ipxe
+//	<boot.dir>/mac/<aa-bb-cc-dd-ee-ff>.json
+//
+// Directories are 0755 and files 0644 so any HTTP server can serve them;
+// they hold no secrets. Each file is written to a temporary file, synced
+// and renamed into place, so a node never fetches half a script.
+const (
+	nodesDir = "nodes"
+	macDir   = "mac"
+)
+
+// BootParameters is what Cray's BSS served for a node: its boot
+// parameters JSON, written beside its iPXE script.
+type BootParameters struct {
+	Hosts  []string `json:"hosts"`
+	MACs   []string `json:"macs,omitempty"`
+	Kernel string   `json:"kernel"`
+	Initrd string   `json:"initrd"`
+	Params string   `json:"params"`
+}
+
+// NodeFiles are one node's rendered boot files.
+type NodeFiles struct {
+	Script     []byte // the iPXE script
+	Parameters []byte // BootParameters as indented JSON
+}
+
+// RenderNode renders a node's iPXE script and boot parameters. The script
+// retries from the top every 30 s when a download or the boot fails, as
+// BSS's scripts did, instead of dropping the node to the iPXE shell.
+func RenderNode(node, mac string, img *Image, kernelParams string) (NodeFiles, error) {
+	params := BootParameters{Hosts: []string{node}, Kernel: img.Kernel, Initrd: img.Initrd, Params: kernelParams}
+	if mac != "" {
+		hw, err := net.ParseMAC(mac)
+		if err != nil {
+			return NodeFiles{}, fmt.Errorf("node %s: mac %q: %w", node, mac, err)
+		}
+		params.MACs = []string{hw.String()}
+	}
+	var paramsJSON bytes.Buffer
+	encoder := json.NewEncoder(&paramsJSON)
+	encoder.SetEscapeHTML(false) // kernel parameters may hold < > &
+	encoder.SetIndent("", "  ")
+	if err := encoder.Encode(params); err != nil {
+		return NodeFiles{}, fmt.Errorf("node %s: render boot parameters: %w", node, err)
+	}
+	var script strings.Builder
+	fmt.Fprintf(&script, "#!ipxe\n# written by bos for node %s\n", node)
+	script.WriteString(":boot\n")
+	script.WriteString("imgfree\n")
+	fmt.Fprintf(&script, "kernel --name kernel %s initrd=initrd %s || goto retry\n", img.Kernel, kernelParams)
+	fmt.Fprintf(&script, "initrd --name initrd %s || goto retry\n", img.Initrd)
+	script.WriteString("boot || goto retry\n")
+	script.WriteString(":retry\n")
+	script.WriteString("echo bos: boot of " + node + " failed, retrying in 30 s\n")
+	script.WriteString("sleep 30\n")
+	script.WriteString("goto boot\n")
+	return NodeFiles{Script: []byte(script.String()), Parameters: paramsJSON.Bytes()}, nil
+}
+
+// NodeScriptPath is the node's iPXE script relative to the boot directory.
+func NodeScriptPath(node string) string { return nodesDir + "/" + node + ".ipxe" }
+
+// macFileName is a MAC as the boot directory spells it: aa-bb-cc-dd-ee-ff.
+func macFileName(mac string) (string, error) {
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		return "", fmt.Errorf("mac %q: %w", mac, err)
+	}
+	return strings.ReplaceAll(hw.String(), ":", "-"), nil
+}
+
+// checkNodeName keeps a node name from escaping its directory.
+func checkNodeName(node string) error {
+	if node == "" || strings.ContainsAny(node, `/\`) || strings.HasPrefix(node, ".") {
+		return fmt.Errorf("node name %q cannot name a file in the boot directory", node)
+	}
+	return nil
+}
+
+// WriteNode writes a node's files into bootDir by name and, when mac is
+// not empty, by MAC.
+func WriteNode(bootDir, node, mac string, files NodeFiles) error {
+	if err := checkNodeName(node); err != nil {
+		return err
+	}
+	stems := []string{filepath.Join(bootDir, nodesDir, node)}
+	if mac != "" {
+		name, err := macFileName(mac)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", node, err)
+		}
+		stems = append(stems, filepath.Join(bootDir, macDir, name))
+	}
+	for _, stem := range stems {
+		if err := os.MkdirAll(filepath.Dir(stem), 0o755); err != nil {
+			return fmt.Errorf("node %s: create boot directory: %w", node, err)
+		}
+		for _, file := range []struct {
+			path string
+			data []byte
+		}{{stem + ".json", files.Parameters}, {stem + ".ipxe", files.Script}} {
+			if err := writeAtomic(file.path, file.data); err != nil {
+				return fmt.Errorf("node %s: %w", node, err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data: temporary file, fsync, rename.
+func writeAtomic(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: sync: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
