@@ -47,6 +47,9 @@ const (
 	KeyRetryBackoff      = "request_retry_backoff"
 	KeyBootDir           = "boot.dir"
 	KeyBootBaseURL       = "boot.base_url"
+	// KeyS3Endpoint is the HTTP(S) URL s3://BUCKET/KEY paths of image
+	// manifests and artifacts map to (<endpoint>/BUCKET/KEY).
+	KeyS3Endpoint = "s3.endpoint"
 )
 
 var defaults = map[string]any{
@@ -74,7 +77,7 @@ var knownKeys = func() map[string]bool {
 		KeyVerbose, KeyNoColor, KeyProgress, KeyRequireLimit, KeyGracefulTimeout,
 		KeyForcefulTimeout, KeyPowerOnWait, KeyBootWait, KeyPollInterval, KeyPollBase,
 		KeyRetryPolicy, KeyMaxConcurrency, KeyMaxRequestsPerBMC, KeyRequestTimeout,
-		KeyRequestRetries, KeyRetryBackoff, KeyBootDir, KeyBootBaseURL} {
+		KeyRequestRetries, KeyRetryBackoff, KeyBootDir, KeyBootBaseURL, KeyS3Endpoint} {
 		m[k] = true
 	}
 	return m
@@ -111,6 +114,7 @@ type Config struct {
 	RetryBackoff      time.Duration
 	BootDir           string
 	BootBaseURL       string
+	S3Endpoint        string
 }
 
 // New returns a viper instance with bos's defaults and environment binding.
@@ -167,6 +171,7 @@ func Load(v *viper.Viper) (*Config, error) {
 		cfg.BootDir = filepath.Join(cfg.StateDir, "boot")
 	}
 	cfg.BootBaseURL = v.GetString(KeyBootBaseURL)
+	cfg.S3Endpoint = v.GetString(KeyS3Endpoint)
 
 	var errs []error
 	durations := []struct {

@@ -45,7 +45,7 @@ func TestLoadPrecedence(t *testing.T) {
 		},
 		{
 			name: "file then env",
-			file: "graceful_shutdown_timeout: 90\npower_on_wait: 2m\nstate_dir: /srv/bos\nretry_policy: 5\nboot:\n  base_url: http://10.0.0.1/boot\n",
+			file: "graceful_shutdown_timeout: 90\npower_on_wait: 2m\nstate_dir: /srv/bos\nretry_policy: 5\nboot:\n  base_url: http://10.0.0.1/boot\ns3:\n  endpoint: https://rgw.example.com\n",
 			env:  map[string]string{"BOS_RETRY_POLICY": "7", "BOS_TEMPLATES": "/a:/b"},
 			check: func(t *testing.T, c *Config) {
 				assert.Equal(t, 90*time.Second, c.Timeouts.GracefulShutdown)
@@ -54,6 +54,7 @@ func TestLoadPrecedence(t *testing.T) {
 				assert.Equal(t, 7, c.RetryPolicy, "env beats file")
 				assert.Equal(t, []string{"/a", "/b"}, c.Templates)
 				assert.Equal(t, "http://10.0.0.1/boot", c.BootBaseURL)
+				assert.Equal(t, "https://rgw.example.com", c.S3Endpoint)
 				assert.NotEmpty(t, c.File)
 				assert.Equal(t, filepath.Join(filepath.Dir(c.File), "inventory.yaml"), c.Inventory)
 			},
