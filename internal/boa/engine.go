@@ -6,13 +6,23 @@ import (
 	"fmt"
 )
 
-// Engine runs sessions. BMC and Recorder must be safe for concurrent use:
-// up to Options.MaxConcurrency nodes call them at once.
+// Engine runs sessions. BMC, Recorder, Boot and Configure must be safe for
+// concurrent use: up to Options.MaxConcurrency nodes, plus the running
+// configure batches, call them at once. Each must return promptly once its
+// ctx ends: Run waits for every call it made before it returns.
 type Engine struct {
 	BMC      BMC
 	Recorder Recorder
-	Clock    Clock   // nil means RealClock
-	Options  Options // zero fields take DefaultOptions
+	// Boot, if set, prepares each node's boot (artifacts, one-time
+	// override) once per boot phase, before its first On; its detail is
+	// carried by every later transition of that node's boot phase, its
+	// error fails the node with no power action.
+	Boot BootPreparer
+	// Configure runs the configure phase; without it, nodes of a boot set
+	// naming a configuration fail in that phase, saying so.
+	Configure Configurer
+	Clock     Clock   // nil means RealClock
+	Options   Options // zero fields take DefaultOptions
 	// Progress, if set, sees every transition once it is recorded. Calls
 	// are serialized and hold up the calling node, so keep it quick.
 	Progress func(Transition)
@@ -20,6 +30,14 @@ type Engine struct {
 
 // Run takes every node of plan through the operation's phases and returns
 // each node's outcome; a node's failure is in the Result, not the error.
+// With plan.Resume it carries on an interrupted session (rules in
+// resume.go); nodes that run finished are not in the Result.
+//
+// Phases per operation: shutdown; boot then configure; reboot: shutdown,
+// boot, configure; configure alone. Configure after a boot runs only for
+// boot sets naming a Configuration; the configure operation checks no power
+// state (the configuration reports unreachable nodes) and excludes the
+// nodes of boot sets naming none.
 // The error is for what ends the whole session: an invalid plan
 // (ErrInvalidPlan), a Recorder failure, or ctx ending. In the last two
 // cases Run stops every node promptly and the Result shows where each one
@@ -40,16 +58,21 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	s, err := newScheduler(plan.BootSets, phases, lockstep)
-	if err != nil {
-		return Result{}, err
-	}
 	clock := e.Clock
 	if clock == nil {
 		clock = RealClock()
 	}
-	r := &runner{bmc: e.BMC, recorder: e.Recorder, clock: clock, options: options, progress: e.Progress}
-	if err := s.run(ctx, options.MaxConcurrency, r); err != nil {
+	r := &runner{
+		sessionID: plan.SessionID,
+		bmc:       e.BMC, recorder: e.Recorder, preparer: e.Boot, configurer: e.Configure,
+		clock: clock, options: options, progress: e.Progress,
+		powerOns: newStagger(clock, options.BatchSize, options.BatchInterval),
+	}
+	s, err := newScheduler(r, plan.BootSets, phases, lockstep, plan.Resume)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := s.run(ctx); err != nil {
 		return s.result(), fmt.Errorf("session %s: %w", plan.SessionID, err)
 	}
 	return s.result(), nil

@@ -54,7 +54,7 @@ func oneBootSet(nodes ...string) BootSetPlan {
 func (s *session) transitions(node string) []string {
 	var out []string
 	for _, e := range s.log.snapshot() {
-		if e.reset || e.node != node {
+		if !isTransitionEvent(e) || e.node != node {
 			continue
 		}
 		text := string(e.transition.Phase) + "/" + string(e.transition.Category)
@@ -101,28 +101,58 @@ func isReset(action power.Action) func(event) bool {
 	return func(e event) bool { return e.reset && e.action == action }
 }
 
+func isTransitionEvent(e event) bool { return !e.reset && !e.prepare && e.configure == nil }
+
 func isTransition(phase Phase, category Category) func(event) bool {
 	return func(e event) bool {
-		return !e.reset && e.transition.Phase == phase && e.transition.Category == category
+		return isTransitionEvent(e) && e.transition.Phase == phase && e.transition.Category == category
 	}
 }
 
-// inPhase matches everything done to a node for phase: its transitions and
-// the Resets sent in it.
+// inPhase matches everything done to a node for phase: its transitions, the
+// Resets sent in it and its boot preparation. Configure calls are logged
+// without a node; see configureCalls.
 func inPhase(phase Phase) func(event) bool {
 	shutdownAction := func(a power.Action) bool { return a == power.GracefulOff || a == power.ForceOff }
 	return func(e event) bool {
-		if e.reset {
-			return shutdownAction(e.action) == (phase == PhaseShutdown)
+		switch {
+		case e.reset:
+			return phase != PhaseConfigure && shutdownAction(e.action) == (phase == PhaseShutdown)
+		case e.prepare:
+			return phase == PhaseBoot
 		}
-		return e.transition.Phase == phase
+		return isTransitionEvent(e) && e.transition.Phase == phase
 	}
 }
 
 func isFinal(phase Phase) func(event) bool {
 	return func(e event) bool {
-		return !e.reset && e.transition.Phase == phase && e.transition.Category != InProgress
+		return isTransitionEvent(e) && e.transition.Phase == phase && e.transition.Category != InProgress
 	}
+}
+
+// configureCalls lists the Configure calls in order, each with its nodes
+// sorted (they come in the order they finished booting).
+func (s *session) configureCalls() []ConfigureRequest {
+	var out []ConfigureRequest
+	for _, e := range s.log.snapshot() {
+		if e.configure != nil {
+			call := *e.configure
+			call.Nodes = slices.Sorted(slices.Values(call.Nodes))
+			out = append(out, call)
+		}
+	}
+	return out
+}
+
+func (s *session) prepares(node string) int {
+	count := 0
+	for _, e := range s.log.snapshot() {
+		if e.prepare && e.node == node {
+			count++
+		}
+	}
+	return count
 }
 
 func TestRunSingleNode(t *testing.T) {
@@ -404,15 +434,17 @@ func TestRunPace(t *testing.T) {
 func TestRunOrdinals(t *testing.T) {
 	// Delays are chosen so that without ordinals the order would differ:
 	// the late groups' nodes are the fast ones.
+	// Configure is ordered by boot ordinal; d has no configuration, so it
+	// has no configure phase after a boot and is excluded from a configure.
 	bootSets := []BootSetPlan{
-		{Name: "a", Nodes: []string{"a1", "a2"}, ShutdownOrdinal: 1, BootOrdinal: 3},
-		{Name: "b", Nodes: []string{"b1"}, ShutdownOrdinal: 2, BootOrdinal: 1},
-		{Name: "c", Nodes: []string{"c1", "c2"}, ShutdownOrdinal: 1, BootOrdinal: 1},
+		{Name: "a", Nodes: []string{"a1", "a2"}, ShutdownOrdinal: 1, BootOrdinal: 3, Configuration: "site"},
+		{Name: "b", Nodes: []string{"b1"}, ShutdownOrdinal: 2, BootOrdinal: 1, Configuration: "site"},
+		{Name: "c", Nodes: []string{"c1", "c2"}, ShutdownOrdinal: 1, BootOrdinal: 1, Configuration: "site"},
 		{Name: "d", Nodes: []string{"d1"}, ShutdownOrdinal: 0, BootOrdinal: 2},
-		{Name: "empty", ShutdownOrdinal: -5, BootOrdinal: -5},
+		{Name: "empty", ShutdownOrdinal: -5, BootOrdinal: -5, Configuration: "site"},
 	}
 	delays := map[string]time.Duration{"a1": 90, "a2": 10, "b1": 1, "c1": 60, "c2": 200, "d1": 120}
-	for _, op := range []Operation{Shutdown, Boot, Reboot} {
+	for _, op := range []Operation{Shutdown, Boot, Reboot, Configure} {
 		for _, pace := range []Pace{Independent, Lockstep} {
 			t.Run(string(op)+"/"+string(pace), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
@@ -425,14 +457,19 @@ func TestRunOrdinals(t *testing.T) {
 						scripts[name] = nodeScript{initial: initial, gracefulDelay: d * time.Second, onDelay: d * time.Second}
 					}
 					s := newSession(scripts)
+					s.engine.Configure = &fakeConfigurer{log: s.log, took: time.Minute, results: allSucceed}
 					result, err := s.engine.Run(t.Context(), plan(op, pace, bootSets...))
 					require.NoError(t, err)
-					assert.Equal(t, map[Category]int{Succeeded: len(delays)}, result.Counts())
+					want := map[Category]int{Succeeded: len(delays)}
+					if op == Configure {
+						want = map[Category]int{Succeeded: len(delays) - 1, Excluded: 1}
+					}
+					assert.Equal(t, want, result.Counts())
 
 					phases, err := operationPhases(op)
 					require.NoError(t, err)
 					for _, spec := range phases {
-						groups := nodesByOrdinal(bootSets, spec.ordinal)
+						groups := nodesByOrdinal(bootSets, spec)
 						for g := 1; g < len(groups); g++ {
 							lowerDone := -1
 							for _, n := range groups[g-1] {
@@ -450,12 +487,13 @@ func TestRunOrdinals(t *testing.T) {
 	}
 }
 
-// nodesByOrdinal lists node names per ordinal, ascending.
-func nodesByOrdinal(bootSets []BootSetPlan, ordinal func(BootSetPlan) int) [][]string {
+// nodesByOrdinal lists the node names of the boot sets having spec's
+// phase, per ordinal, ascending.
+func nodesByOrdinal(bootSets []BootSetPlan, spec phaseSpec) [][]string {
 	byOrdinal := map[int][]string{}
 	for _, b := range bootSets {
-		if len(b.Nodes) > 0 {
-			byOrdinal[ordinal(b)] = append(byOrdinal[ordinal(b)], b.Nodes...)
+		if len(b.Nodes) > 0 && (spec.skips == nil || !spec.skips(b)) {
+			byOrdinal[spec.ordinal(b)] = append(byOrdinal[spec.ordinal(b)], b.Nodes...)
 		}
 	}
 	var ordinals []int
@@ -620,7 +658,6 @@ func TestRunRejectsBadInput(t *testing.T) {
 		mutate  func(*Engine, *Plan)
 		wantErr string
 	}{
-		{"configure not yet", func(_ *Engine, p *Plan) { p.Operation = Configure }, `operation "configure" is not supported yet`},
 		{"unknown operation", func(_ *Engine, p *Plan) { p.Operation = "reset" }, `unknown operation "reset"`},
 		{"unknown pace", func(_ *Engine, p *Plan) { p.Pace = "fast" }, `unknown pace "fast"`},
 		{"node twice", func(_ *Engine, p *Plan) {

@@ -28,6 +28,10 @@ type nodeScript struct {
 	brokenReads   bool          // every read fails
 	hang          bool          // every request blocks until its context ends
 	bootDelay     time.Duration // OSRunning this long after On (BootProgress only); never: stays booting
+	// becoming is a change already under way when the run starts (as a
+	// resumed run finds it): the node reaches becoming becomingDelay later.
+	becoming      power.State
+	becomingDelay time.Duration
 }
 
 type fakeNode struct {
@@ -39,10 +43,14 @@ type fakeNode struct {
 }
 
 // event is one thing that happened, in one global order: a Reset reaching
-// the fake BMC or a transition reaching the fake Recorder.
+// the fake BMC, a transition reaching the fake Recorder, a PrepareBoot or
+// a Configure call.
 type event struct {
 	seq        int
-	reset      bool // a Reset; otherwise a recorded Transition
+	at         time.Time
+	reset      bool // a Reset; otherwise a recorded Transition unless prepare or configure
+	prepare    bool
+	configure  *ConfigureRequest
 	node       string
 	action     power.Action
 	transition Transition
@@ -57,6 +65,7 @@ func (l *eventLog) add(e event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e.seq = len(l.events)
+	e.at = time.Now()
 	l.events = append(l.events, e)
 }
 
@@ -75,7 +84,12 @@ type fakeBMC struct {
 func newFakeBMC(log *eventLog, scripts map[string]nodeScript) *fakeBMC {
 	b := &fakeBMC{log: log, nodes: make(map[string]*fakeNode, len(scripts))}
 	for name, s := range scripts {
-		b.nodes[name] = &fakeNode{nodeScript: s, state: s.initial}
+		n := &fakeNode{nodeScript: s, state: s.initial}
+		if s.becoming != "" {
+			n.target, n.targetAt = s.becoming, time.Now().Add(s.becomingDelay)
+			n.onAt = n.targetAt
+		}
+		b.nodes[name] = n
 	}
 	return b
 }
@@ -181,4 +195,60 @@ func (r *fakeRecorder) Record(_ context.Context, t Transition) error {
 	}
 	r.log.add(event{node: t.Node, transition: t})
 	return nil
+}
+
+// fakePreparer logs each PrepareBoot; it fails nodes in fail and blocks
+// nodes in hang until their context ends.
+type fakePreparer struct {
+	log    *eventLog
+	detail string
+	fail   map[string]bool
+	hang   map[string]bool
+}
+
+var errNoImage = errors.New("read manifest s3://boot-images/x/manifest.json: 404 Not Found")
+
+func (p *fakePreparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (string, error) {
+	p.log.add(event{prepare: true, node: node})
+	switch {
+	case sessionID != "s1" || bootSet == "":
+		return "", fmt.Errorf("unexpected session %q boot set %q", sessionID, bootSet)
+	case p.hang[node]:
+		<-ctx.Done()
+		return "", ctx.Err()
+	case p.fail[node]:
+		return "", errNoImage
+	}
+	return p.detail, nil
+}
+
+// fakeConfigurer logs each Configure call and answers with results(req);
+// a nil results blocks until the context ends.
+type fakeConfigurer struct {
+	log     *eventLog
+	took    time.Duration // each call takes this long
+	results func(ConfigureRequest) (map[string]error, error)
+}
+
+func (c *fakeConfigurer) Configure(ctx context.Context, req ConfigureRequest) (map[string]error, error) {
+	c.log.add(event{configure: &req})
+	if c.results == nil {
+		<-ctx.Done()
+		return nil, fmt.Errorf("ansible-playbook: %w", ctx.Err())
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(c.took):
+	}
+	return c.results(req)
+}
+
+// allSucceed is a Configurer result that succeeds every node.
+func allSucceed(req ConfigureRequest) (map[string]error, error) {
+	perNode := make(map[string]error, len(req.Nodes))
+	for _, n := range req.Nodes {
+		perNode[n] = nil
+	}
+	return perNode, nil
 }

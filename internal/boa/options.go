@@ -20,10 +20,34 @@ type Options struct {
 	PollInterval            time.Duration // cap of the poll back-off
 	PollBase                time.Duration // first poll delay; the back-off is PollBase×(1,1,1,1,2,2,4,4,…)
 	RetryPolicy             int           // attempts of the power-on step per node
-	MaxConcurrency          int           // nodes being acted on or polled at once, session-wide
+	// MaxConcurrency is how many nodes may be in a shutdown or boot phase at
+	// once, session-wide (the worker pool). A node in a phase has at most one
+	// BMC request in flight, so this is also the bound on in-flight BMC
+	// requests; the BMC driver further limits requests per BMC. A node
+	// waiting for its power-on slot (BatchSize) or polling holds its place.
+	// Configure batches do not count against it: the Configurer bounds its
+	// own processes.
+	MaxConcurrency int
+
+	// BatchSize staggers power-on against inrush: no BatchInterval-long span
+	// of the session holds more than BatchSize On requests (retries
+	// included). 0 turns staggering off.
+	BatchSize     int
+	BatchInterval time.Duration
+
+	// ConfigureBatchSize is the most nodes one Configure call gets. A batch
+	// of a boot set is handed over when it is full, ConfigureBatchWait after
+	// its first node joined, or as soon as no other node of the boot set can
+	// still join it.
+	ConfigureBatchSize int
+	ConfigureBatchWait time.Duration
+	// ConfigureWait bounds one Configure call (configure_wait); when it
+	// passes, the call's context ends and every node of the batch fails.
+	ConfigureWait time.Duration
 }
 
-// DefaultOptions are BOS v1's defaults.
+// DefaultOptions are BOS v1's defaults, and bos's own for what BOS v1 did
+// not have.
 func DefaultOptions() Options {
 	return Options{
 		GracefulShutdownTimeout: 300 * time.Second,
@@ -34,6 +58,11 @@ func DefaultOptions() Options {
 		PollBase:                time.Second,
 		RetryPolicy:             3,
 		MaxConcurrency:          1000,
+		BatchSize:               0,
+		BatchInterval:           10 * time.Second,
+		ConfigureBatchSize:      100,
+		ConfigureBatchWait:      5 * time.Second,
+		ConfigureWait:           1800 * time.Second,
 	}
 }
 
@@ -52,6 +81,9 @@ func (o Options) withDefaults() (Options, error) {
 		{"boot wait", &o.BootWait, defaults.BootWait},
 		{"poll interval", &o.PollInterval, defaults.PollInterval},
 		{"poll base", &o.PollBase, defaults.PollBase},
+		{"batch interval", &o.BatchInterval, defaults.BatchInterval},
+		{"configure batch wait", &o.ConfigureBatchWait, defaults.ConfigureBatchWait},
+		{"configure wait", &o.ConfigureWait, defaults.ConfigureWait},
 	}
 	for _, d := range durations {
 		if *d.value < 0 {
@@ -62,16 +94,19 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	counts := []struct {
-		name     string
-		value    *int
-		fallback int
+		name      string
+		value     *int
+		zeroMeans string
+		fallback  int
 	}{
-		{"retry policy", &o.RetryPolicy, defaults.RetryPolicy},
-		{"max concurrency", &o.MaxConcurrency, defaults.MaxConcurrency},
+		{"retry policy", &o.RetryPolicy, "the default", defaults.RetryPolicy},
+		{"max concurrency", &o.MaxConcurrency, "the default", defaults.MaxConcurrency},
+		{"batch size", &o.BatchSize, "no power-on staggering", defaults.BatchSize},
+		{"configure batch size", &o.ConfigureBatchSize, "the default", defaults.ConfigureBatchSize},
 	}
 	for _, c := range counts {
 		if *c.value < 0 {
-			return o, fmt.Errorf("%w: %s is %d; it must be at least 1 (or 0 for the default %d)", ErrInvalidPlan, c.name, *c.value, c.fallback)
+			return o, fmt.Errorf("%w: %s is %d; it must be at least 1 (or 0 for %s)", ErrInvalidPlan, c.name, *c.value, c.zeroMeans)
 		}
 		if *c.value == 0 {
 			*c.value = c.fallback

@@ -3,6 +3,7 @@ package boa
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,12 +22,17 @@ type BootProgressReader interface {
 const osRunning = "OSRunning"
 
 // phaseSpec is one phase as the scheduler runs it: which ordinal orders it
-// and what it does to a node. The configure phase plugs in here as one more
-// spec (ordered by boot ordinal) once it exists.
+// and what it does to a node, alone (run) or in batches (batched).
 type phaseSpec struct {
 	phase   Phase
 	ordinal func(BootSetPlan) int
 	run     func(p *nodePhase, ctx context.Context) (Category, string, error)
+	// batched phases are run by the scheduler in batches per boot set
+	// (runConfigureBatch) instead of node by node.
+	batched bool
+	// skips says a boot set has no such phase: its nodes finish with the
+	// phase before. nil: every boot set has it.
+	skips func(BootSetPlan) bool
 }
 
 var (
@@ -40,6 +46,21 @@ var (
 		ordinal: func(b BootSetPlan) int { return b.BootOrdinal },
 		run:     (*nodePhase).boot,
 	}
+	// configureSpec is the configure operation's only phase: a boot set
+	// without a configuration has its nodes excluded, saying why.
+	configureSpec = phaseSpec{
+		phase:   PhaseConfigure,
+		ordinal: func(b BootSetPlan) int { return b.BootOrdinal },
+		batched: true,
+	}
+	// configureAfterBootSpec follows a boot: only boot sets with a
+	// configuration have it (enable_cfs and a configuration named).
+	configureAfterBootSpec = phaseSpec{
+		phase:   PhaseConfigure,
+		ordinal: configureSpec.ordinal,
+		batched: true,
+		skips:   func(b BootSetPlan) bool { return b.Configuration == "" },
+	}
 )
 
 func operationPhases(op Operation) ([]phaseSpec, error) {
@@ -47,22 +68,26 @@ func operationPhases(op Operation) ([]phaseSpec, error) {
 	case Shutdown:
 		return []phaseSpec{shutdownSpec}, nil
 	case Boot:
-		return []phaseSpec{bootSpec}, nil
+		return []phaseSpec{bootSpec, configureAfterBootSpec}, nil
 	case Reboot:
-		return []phaseSpec{shutdownSpec, bootSpec}, nil
+		return []phaseSpec{shutdownSpec, bootSpec, configureAfterBootSpec}, nil
 	case Configure:
-		return nil, fmt.Errorf("%w: operation %q is not supported yet", ErrInvalidPlan, op)
+		return []phaseSpec{configureSpec}, nil
 	default:
-		return nil, fmt.Errorf("%w: unknown operation %q (want boot, shutdown or reboot)", ErrInvalidPlan, op)
+		return nil, fmt.Errorf("%w: unknown operation %q (want boot, shutdown, reboot or configure)", ErrInvalidPlan, op)
 	}
 }
 
 // runner holds what every node phase shares within one Run.
 type runner struct {
+	sessionID  string
 	bmc        BMC
 	recorder   Recorder
+	preparer   BootPreparer // nil: the boot phase only switches power
+	configurer Configurer   // nil: a configuration named fails its nodes
 	clock      Clock
 	options    Options
+	powerOns   *stagger // nil: power-on is not staggered
 	progress   func(Transition)
 	progressMu sync.Mutex // Progress sees one transition at a time
 }
@@ -72,9 +97,16 @@ type nodePhase struct {
 	*runner
 	bootSet, node string
 	phase         Phase
-	// afterShutdown: this node's shutdown just succeeded in this session, so
+	// afterShutdown: this node's shutdown just succeeded in this run, so
 	// its power state is known to be Off.
 	afterShutdown bool
+	// resumedSent is the power action an interrupted run recorded as sent
+	// in this phase: the phase starts by finding out whether it landed (see
+	// resume.go).
+	resumedSent power.Action
+	// detail is what BootPreparer said; every later transition of the
+	// phase carries it.
+	detail string
 }
 
 // runPhase takes a node through a phase from in_progress to its final
@@ -100,6 +132,7 @@ func (p *nodePhase) record(ctx context.Context, category Category, action power.
 		Category: category,
 		Action:   action,
 		Reason:   reason,
+		Detail:   p.detail,
 	}
 	if err := p.recorder.Record(ctx, t); err != nil {
 		return fmt.Errorf("node %s: record %s %s: %w", p.node, p.phase, category, err)
@@ -120,38 +153,69 @@ func (p *nodePhase) shutdown(ctx context.Context) (Category, string, error) {
 	if state == power.Off {
 		return Succeeded, "", nil
 	}
-	off, gracefulReason, err := p.act(ctx, power.GracefulOff, power.Off, p.options.GracefulShutdownTimeout)
+	var reasons []string
+	if p.resumedSent != power.ForceOff {
+		off, reason, err := p.step(ctx, state, power.GracefulOff, power.Off, p.options.GracefulShutdownTimeout)
+		if err != nil || off {
+			return Succeeded, "", err
+		}
+		reasons = append(reasons, reason)
+	}
+	off, reason, err := p.step(ctx, state, power.ForceOff, power.Off, p.options.ForcefulShutdownTimeout)
 	if err != nil || off {
 		return Succeeded, "", err
 	}
-	off, forceReason, err := p.act(ctx, power.ForceOff, power.Off, p.options.ForcefulShutdownTimeout)
-	if err != nil || off {
-		return Succeeded, "", err
-	}
-	return Failed, fmt.Sprintf("did not power off: %s; then %s", gracefulReason, forceReason), nil
+	return Failed, "did not power off: " + strings.Join(append(reasons, reason), "; then "), nil
 }
 
 func (p *nodePhase) boot(ctx context.Context) (Category, string, error) {
+	resumedOn := p.resumedSent == power.PowerOn
+	state := power.Off
 	if !p.afterShutdown {
-		state, err := p.bmc.PowerState(ctx, p.node)
-		if err != nil {
+		var err error
+		if state, err = p.bmc.PowerState(ctx, p.node); err != nil {
 			return p.failRead(ctx, err)
 		}
-		if state == power.On || state == power.PoweringOn {
+		if !resumedOn && (state == power.On || state == power.PoweringOn) {
 			return Excluded, "already on (use reboot)", nil
 		}
 	}
-	on, reason, err := p.powerOn(ctx)
+	// An On recorded as sent came after a successful preparation.
+	if !resumedOn {
+		if reason, err := p.prepareBoot(ctx); err != nil || reason != "" {
+			return Failed, reason, err
+		}
+	}
+	on, reason, err := p.powerOn(ctx, state)
 	if err != nil || !on {
 		return Failed, reason, err
 	}
 	return p.waitBooted(ctx)
 }
 
+// prepareBoot points the node at its boot artifacts, once per boot phase
+// (not per power-on attempt). It returns why the node fails, if it does;
+// its error means ctx ended.
+func (p *nodePhase) prepareBoot(ctx context.Context) (string, error) {
+	if p.preparer == nil {
+		return "", nil
+	}
+	detail, err := p.preparer.PrepareBoot(ctx, p.sessionID, p.bootSet, p.node)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "prepare boot: " + err.Error(), nil
+	}
+	p.detail = detail
+	return "", nil
+}
+
 // powerOn runs the On step up to RetryPolicy times. Before a retry it
 // checks whether the previous attempt got there late, so that a slow node is
-// not sent a second On (which many BMCs refuse while powering on).
-func (p *nodePhase) powerOn(ctx context.Context) (bool, string, error) {
+// not sent a second On (which many BMCs refuse while powering on). state
+// is the node's power state before the first attempt.
+func (p *nodePhase) powerOn(ctx context.Context, state power.State) (bool, string, error) {
 	var reason string
 	for attempt := 1; attempt <= p.options.RetryPolicy; attempt++ {
 		if attempt > 1 {
@@ -162,7 +226,7 @@ func (p *nodePhase) powerOn(ctx context.Context) (bool, string, error) {
 				return true, "", nil
 			}
 		}
-		on, attemptReason, err := p.act(ctx, power.PowerOn, power.On, p.options.PowerOnWait)
+		on, attemptReason, err := p.step(ctx, state, power.PowerOn, power.On, p.options.PowerOnWait)
 		if err != nil || on {
 			return on, "", err
 		}
@@ -189,7 +253,13 @@ func (p *nodePhase) waitBooted(ctx context.Context) (Category, string, error) {
 // act records the intent to send action, sends it, and polls until the node
 // reaches want within timeout. It reports whether want was reached and, if
 // not, why; its error means the phase is abandoned.
+// A power-on first waits for its slot in the stagger.
 func (p *nodePhase) act(ctx context.Context, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
+	if action == power.PowerOn {
+		if err := p.powerOns.wait(ctx); err != nil {
+			return false, "", err
+		}
+	}
 	if err := p.record(ctx, InProgress, action, ""); err != nil {
 		return false, "", err
 	}
@@ -199,6 +269,12 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 		}
 		return false, fmt.Sprintf("%s: %v", action, err), nil
 	}
+	return p.await(ctx, action, want, timeout)
+}
+
+// await polls until the node reaches want, the goal of action, within
+// timeout.
+func (p *nodePhase) await(ctx context.Context, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
 	reached, reason, err := p.pollUntil(ctx, "power state "+string(want), timeout, func(ctx context.Context) (bool, string, error) {
 		state, err := p.bmc.PowerState(ctx, p.node)
 		return state == want, "power state " + string(state), err

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/bos-project/bos/internal/power"
 )
 
 // The scheduler decides when each node may start each phase. The rule, for
@@ -18,6 +21,8 @@ import (
 //     form one group and run together);
 //   - lockstep pace only: every node of b is done with phase i-1.
 //
+// A boot set may have no phase i (configure without a configuration): its
+// nodes finish with phase i-1 and count as done with phase i.
 // So in a reboot with independent pace the shutdown groups run in
 // shutdown-ordinal order, and a node boots as soon as its own shutdown has
 // succeeded and its boot-ordinal group has its turn, even while later
@@ -26,16 +31,21 @@ import (
 //
 // One goroutine (dispatch) owns all of this state; a fixed pool of at most
 // MaxConcurrency workers runs node phases, so 10,000 nodes cost 10,000
-// small structs, not 10,000 goroutines.
+// small structs, not 10,000 goroutines. A batched phase (configure) skips
+// the pool: nodes allowed to start it join their boot set's open batch,
+// and each batch runs in a goroutine of its own.
 type scheduler struct {
+	runner     *runner
 	phases     []phaseSpec
 	lockstep   bool
 	nodes      []node
 	bootSets   []bootSetState
-	groups     [][]ordinalGroup // per phase, by ascending ordinal
-	current    []int            // per phase: the group whose turn it is
-	ready      []task           // may start now, waiting for a worker
-	unfinished int              // nodes not yet through their last phase
+	groups     [][]ordinalGroup  // per phase, by ascending ordinal
+	current    []int             // per phase: the group whose turn it is
+	ready      []task            // may start now, waiting for a worker
+	open       []*configureBatch // batches still taking nodes, oldest first
+	full       []*configureBatch // batches ready to run
+	unfinished int               // nodes not yet through their last phase
 }
 
 type node struct {
@@ -44,13 +54,24 @@ type node struct {
 	phase    int // index of the phase the node is in or will start next
 	category Category
 	reason   string
+	// resumed: the node starts phase in the middle, as Plan.Resume said,
+	// having sent resumedSent.
+	resumed     bool
+	resumedSent power.Action
+	// finishedBefore: an interrupted run finished the node; it is not part
+	// of this run's Result.
+	finishedBefore bool
 }
 
 type bootSetState struct {
-	name    string
-	group   []int     // per phase: index of this boot set's ordinal group
-	pending []int     // per phase: nodes not yet done with it
-	waiting [][]*node // per phase: nodes ready for it but not yet allowed
+	name          string
+	configuration string
+	skips         []bool    // per phase: the boot set does not have it
+	group         []int     // per phase: index of this boot set's ordinal group
+	pending       []int     // per phase: nodes not yet done with it
+	waiting       [][]*node // per phase: nodes ready for it but not yet allowed
+	open          *configureBatch
+	closed        int // nodes in batches that are queued or running
 }
 
 type ordinalGroup struct {
@@ -70,8 +91,8 @@ type outcome struct {
 	err      error // the phase was abandoned; the node stays as it was
 }
 
-func newScheduler(plans []BootSetPlan, phases []phaseSpec, lockstep bool) (*scheduler, error) {
-	s := &scheduler{phases: phases, lockstep: lockstep, current: make([]int, len(phases))}
+func newScheduler(r *runner, plans []BootSetPlan, phases []phaseSpec, lockstep bool, resume map[string]NodeProgress) (*scheduler, error) {
+	s := &scheduler{runner: r, phases: phases, lockstep: lockstep, current: make([]int, len(phases))}
 	if err := s.addNodes(plans); err != nil {
 		return nil, err
 	}
@@ -80,15 +101,70 @@ func newScheduler(plans []BootSetPlan, phases []phaseSpec, lockstep bool) (*sche
 	for i, spec := range phases {
 		s.groups = append(s.groups, s.groupByOrdinal(i, kept, spec.ordinal))
 	}
+	starts := make([]int, len(s.nodes))
 	for i := range s.nodes {
 		n := &s.nodes[i]
-		bs := &s.bootSets[n.bootSet]
-		bs.waiting[0] = append(bs.waiting[0], n)
+		start, err := s.startPhase(n, resume)
+		if err != nil {
+			return nil, err
+		}
+		starts[i] = start
+		if start < len(phases) {
+			n.phase = start
+			bs := &s.bootSets[n.bootSet]
+			bs.waiting[start] = append(bs.waiting[start], n)
+		}
 	}
-	for b := range s.bootSets {
-		s.release(0, b)
+	// Only once every node waits where it starts: what an interrupted run
+	// finished counts as done.
+	for i := range s.nodes {
+		n := &s.nodes[i]
+		if starts[i] == len(phases) {
+			n.finishedBefore = true
+			s.unfinished--
+		}
+		for phase := range starts[i] {
+			s.markDone(n.bootSet, phase)
+		}
+	}
+	for phase := range phases {
+		for b := range s.bootSets {
+			s.release(phase, b)
+		}
 	}
 	return s, nil
+}
+
+// startPhase is the index of the phase node starts with, len(s.phases) if
+// an interrupted run finished it (the rules are in resume.go).
+func (s *scheduler) startPhase(n *node, resume map[string]NodeProgress) (int, error) {
+	progress, resumed := resume[n.name]
+	switch {
+	case !resumed:
+		return s.nextPhase(n.bootSet, -1), nil
+	case progress.Finished:
+		return len(s.phases), nil
+	}
+	bs := &s.bootSets[n.bootSet]
+	phase := slices.IndexFunc(s.phases, func(spec phaseSpec) bool { return spec.phase == progress.Phase })
+	if phase < 0 || bs.skips[phase] {
+		return 0, fmt.Errorf("%w: node %q resumes in phase %q, which boot set %q does not have in this operation", ErrInvalidPlan, n.name, progress.Phase, bs.name)
+	}
+	if progress.Completed {
+		return s.nextPhase(n.bootSet, phase), nil
+	}
+	n.resumed, n.resumedSent = true, progress.Sent
+	return phase, nil
+}
+
+// nextPhase is the index of boot set b's first phase after phase, or
+// len(s.phases) if there is none.
+func (s *scheduler) nextPhase(b, phase int) int {
+	next := phase + 1
+	for next < len(s.phases) && s.bootSets[b].skips[next] {
+		next++
+	}
+	return next
 }
 
 // addNodes checks names and builds the node and boot set tables, skipping
@@ -119,11 +195,17 @@ func (s *scheduler) addNodes(plans []BootSetPlan) error {
 			bootSetOf[name] = b.Name
 			s.nodes = append(s.nodes, node{name: name, bootSet: len(s.bootSets), category: NotStarted})
 		}
+		skips := make([]bool, len(s.phases))
+		for i, spec := range s.phases {
+			skips[i] = spec.skips != nil && spec.skips(b)
+		}
 		s.bootSets = append(s.bootSets, bootSetState{
-			name:    b.Name,
-			group:   make([]int, len(s.phases)),
-			pending: slices.Repeat([]int{len(b.Nodes)}, len(s.phases)),
-			waiting: make([][]*node, len(s.phases)),
+			name:          b.Name,
+			configuration: b.Configuration,
+			skips:         skips,
+			group:         make([]int, len(s.phases)),
+			pending:       slices.Repeat([]int{len(b.Nodes)}, len(s.phases)),
+			waiting:       make([][]*node, len(s.phases)),
 		})
 	}
 	return nil
@@ -160,9 +242,53 @@ func (s *scheduler) release(phase, b int) {
 		return
 	}
 	for _, n := range bs.waiting[phase] {
-		s.ready = append(s.ready, task{node: n, phase: phase})
+		if s.phases[phase].batched {
+			s.joinBatch(task{node: n, phase: phase})
+		} else {
+			s.ready = append(s.ready, task{node: n, phase: phase})
+		}
 	}
 	bs.waiting[phase] = nil
+}
+
+// joinBatch adds t to its boot set's open batch, opening one if needed;
+// a batch that is full is ready to run.
+func (s *scheduler) joinBatch(t task) {
+	bs := &s.bootSets[t.node.bootSet]
+	if bs.open == nil {
+		size := s.runner.options.ConfigureBatchSize
+		bs.open = &configureBatch{
+			bootSet: t.node.bootSet,
+			tasks:   make([]task, 0, min(size, bs.pending[t.phase])),
+			due:     s.runner.clock.After(s.runner.options.ConfigureBatchWait),
+		}
+		s.open = append(s.open, bs.open)
+	}
+	bs.open.tasks = append(bs.open.tasks, t)
+	if len(bs.open.tasks) == s.runner.options.ConfigureBatchSize {
+		s.closeBatch(bs.open)
+	}
+}
+
+// closeBatch stops batch taking nodes and queues it to run.
+func (s *scheduler) closeBatch(batch *configureBatch) {
+	s.open = slices.DeleteFunc(s.open, func(b *configureBatch) bool { return b == batch })
+	bs := &s.bootSets[batch.bootSet]
+	bs.open = nil
+	bs.closed += len(batch.tasks)
+	s.full = append(s.full, batch)
+}
+
+// closeCompleteBatches closes the open batches that no other node can
+// join: every node of the boot set not done with the phase is in the batch
+// or in a closed one.
+func (s *scheduler) closeCompleteBatches() {
+	for _, batch := range slices.Clone(s.open) {
+		bs := &s.bootSets[batch.bootSet]
+		if bs.pending[batch.tasks[0].phase] == len(batch.tasks)+bs.closed {
+			s.closeBatch(batch)
+		}
+	}
 }
 
 // markDone records that one node of boot set b is done with phase, and
@@ -187,42 +313,50 @@ func (s *scheduler) markDone(b, phase int) {
 
 // finish applies the outcome of a node phase.
 func (s *scheduler) finish(o outcome) {
+	n, b := o.node, o.node.bootSet
+	if s.phases[o.phase].batched {
+		s.bootSets[b].closed--
+	}
 	if o.err != nil {
 		return
 	}
-	n, b := o.node, o.node.bootSet
 	n.category, n.reason = o.category, o.reason
-	if o.category == Succeeded && o.phase+1 < len(s.phases) {
-		n.phase, n.category = o.phase+1, NotStarted
+	n.resumed, n.resumedSent = false, ""
+	next := len(s.phases)
+	if o.category == Succeeded {
+		next = s.nextPhase(b, o.phase)
+	}
+	if next < len(s.phases) {
+		n.phase, n.category = next, NotStarted
 		// Queue the node before marking it done, so a release triggered by
 		// markDone includes it.
-		s.bootSets[b].waiting[n.phase] = append(s.bootSets[b].waiting[n.phase], n)
-		s.release(n.phase, b)
-		s.markDone(b, o.phase)
-		return
+		s.bootSets[b].waiting[next] = append(s.bootSets[b].waiting[next], n)
+		s.release(next, b)
+	} else {
+		s.unfinished--
 	}
-	s.unfinished--
-	for phase := o.phase; phase < len(s.phases); phase++ {
+	for phase := o.phase; phase < next; phase++ {
 		s.markDone(b, phase)
 	}
 }
 
 // run drives every node through every phase with a pool of at most
-// maxWorkers goroutines, all of which have exited when it returns.
-func (s *scheduler) run(ctx context.Context, maxWorkers int, r *runner) error {
+// MaxConcurrency workers and a goroutine per running configure batch, all
+// of which have exited when it returns.
+func (s *scheduler) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tasks := make(chan task)
 	outcomes := make(chan outcome)
 	var workers sync.WaitGroup
-	for range min(maxWorkers, len(s.nodes)) {
+	for range min(s.runner.options.MaxConcurrency, s.unfinished) {
 		workers.Go(func() {
 			for t := range tasks {
-				outcomes <- s.execute(ctx, r, t)
+				outcomes <- s.execute(ctx, t)
 			}
 		})
 	}
-	err := s.dispatch(ctx, tasks, outcomes)
+	err := s.dispatch(ctx, tasks, outcomes, &workers)
 	cancel()
 	close(tasks)
 	go func() {
@@ -236,7 +370,9 @@ func (s *scheduler) run(ctx context.Context, maxWorkers int, r *runner) error {
 	return err
 }
 
-func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes <-chan outcome) error {
+// dispatch hands out tasks and batches until every node is through; busy
+// counts the nodes whose outcome is awaited.
+func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes chan outcome, batches *sync.WaitGroup) error {
 	busy := 0
 	for s.unfinished > 0 {
 		// select picks among ready cases at random: check first so that no
@@ -244,12 +380,21 @@ func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes <-
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		s.closeCompleteBatches()
+		for _, batch := range s.full {
+			busy += s.startBatch(ctx, batch, outcomes, batches)
+		}
+		s.full = s.full[:0]
 		var send chan<- task
 		var next task
 		if len(s.ready) > 0 {
 			send, next = tasks, s.ready[0]
-		} else if busy == 0 {
+		} else if busy == 0 && len(s.open) == 0 {
 			return errors.New("boa: internal error: nodes remain but none may start")
+		}
+		var batchDue <-chan time.Time
+		if len(s.open) > 0 {
+			batchDue = s.open[0].due
 		}
 		select {
 		case send <- next:
@@ -262,6 +407,8 @@ func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes <-
 				return o.err
 			}
 			s.finish(o)
+		case <-batchDue:
+			s.closeBatch(s.open[0])
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -269,16 +416,30 @@ func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes <-
 	return nil
 }
 
+// startBatch runs batch in a goroutine tracked by batches and returns how
+// many outcomes it will send.
+func (s *scheduler) startBatch(ctx context.Context, batch *configureBatch, outcomes chan<- outcome, batches *sync.WaitGroup) int {
+	for _, t := range batch.tasks {
+		t.node.category = InProgress
+	}
+	bs := &s.bootSets[batch.bootSet]
+	batches.Go(func() {
+		s.runner.runConfigureBatch(ctx, bs.name, bs.configuration, batch.tasks, outcomes)
+	})
+	return len(batch.tasks)
+}
+
 // execute runs one node phase on a worker. It reads only what dispatch
 // never changes while the task is out.
-func (s *scheduler) execute(ctx context.Context, r *runner, t task) outcome {
+func (s *scheduler) execute(ctx context.Context, t task) outcome {
 	spec := s.phases[t.phase]
 	p := &nodePhase{
-		runner:        r,
+		runner:        s.runner,
 		bootSet:       s.bootSets[t.node.bootSet].name,
 		node:          t.node.name,
 		phase:         spec.phase,
-		afterShutdown: t.phase > 0 && s.phases[t.phase-1].phase == PhaseShutdown,
+		afterShutdown: !t.node.resumed && t.phase > 0 && s.phases[t.phase-1].phase == PhaseShutdown,
+		resumedSent:   t.node.resumedSent,
 	}
 	category, reason, err := p.runPhase(ctx, spec.run)
 	return outcome{task: t, category: category, reason: reason, err: err}
@@ -287,6 +448,9 @@ func (s *scheduler) execute(ctx context.Context, r *runner, t task) outcome {
 func (s *scheduler) result() Result {
 	nodes := make(map[string]NodeResult, len(s.nodes))
 	for _, n := range s.nodes {
+		if n.finishedBefore {
+			continue
+		}
 		nodes[n.name] = NodeResult{
 			Node:     n.name,
 			BootSet:  s.bootSets[n.bootSet].name,

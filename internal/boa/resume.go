@@ -1,0 +1,90 @@
+package boa
+
+import (
+	"context"
+	"time"
+
+	"github.com/bos-project/bos/internal/power"
+)
+
+// Resuming an interrupted session (Plan.Resume). Per node:
+//
+//   - absent from Plan.Resume: the node starts from its first phase;
+//   - Finished: the node is not acted on; it counts as done for the
+//     ordinal and lockstep gates and is left out of Result;
+//   - Completed phase P: the node starts the phase after P (finished if P
+//     was its last);
+//   - in phase P with nothing Sent: P starts afresh, as in a new session
+//     (a boot reads the power state and excludes a node found On);
+//   - in phase P with Sent = A: the power state is read first (a read error
+//     fails the node, as at any phase start), then:
+//   - the state is A's goal (Off for GracefulOff/ForceOff, On for
+//     PowerOn): A landed; a shutdown succeeds, a boot goes on to the boot
+//     wait, with no request sent;
+//   - A may still be landing — PoweringOff after ForceOff, PoweringOn
+//     after PowerOn, and after GracefulOff any state but Off (the OS may
+//     still be shutting down, and a second power-button press could undo
+//     the first): no request is sent; the state is polled for A's full
+//     timeout, and on timeout the phase goes on as after a timed-out A
+//     (ForceOff after GracefulOff, failure after ForceOff, the next of
+//     RetryPolicy attempts after PowerOn);
+//   - otherwise (On after ForceOff, Off or Unknown after PowerOn) A did
+//     not land: the step is run again, sending A.
+//   - A boot whose On was Sent does not call BootPreparer again: the On
+//     intent is recorded only after preparation succeeded.
+//   - A node in the configure phase joins a batch again: configurations
+//     are expected to be idempotent, as Ansible playbooks are.
+
+// After folds one recorded transition of a node into its progress: replay
+// a session's transitions in recorded order, per node, to fill
+// Plan.Resume:
+//
+//	progress[t.Node] = progress[t.Node].After(t)
+func (p NodeProgress) After(t Transition) NodeProgress {
+	switch {
+	case p.Finished:
+		return p
+	case t.Category == Failed || t.Category == Excluded:
+		return NodeProgress{Finished: true, Phase: t.Phase}
+	case t.Category == Succeeded:
+		return NodeProgress{Phase: t.Phase, Completed: true}
+	case t.Category != InProgress:
+		return p
+	}
+	if t.Phase != p.Phase || p.Completed {
+		p = NodeProgress{Phase: t.Phase}
+	}
+	if t.Action != "" {
+		p.Sent = t.Action
+	}
+	return p
+}
+
+// step runs one power step: send action and wait for want within timeout,
+// unless a resumed run already sent action and state (read at the phase's
+// start) says it landed or may still be landing.
+func (p *nodePhase) step(ctx context.Context, state power.State, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
+	if p.resumedSent != action {
+		return p.act(ctx, action, want, timeout)
+	}
+	p.resumedSent = ""
+	switch {
+	case state == want:
+		return true, "", nil
+	case mayStillLand(action, state):
+		return p.await(ctx, action, want, timeout)
+	default:
+		return p.act(ctx, action, want, timeout)
+	}
+}
+
+func mayStillLand(action power.Action, state power.State) bool {
+	switch action {
+	case power.GracefulOff:
+		return true
+	case power.ForceOff:
+		return state == power.PoweringOff
+	default:
+		return state == power.PoweringOn
+	}
+}
