@@ -97,6 +97,21 @@ func (s *session) lastSeq(node string, match func(event) bool) int {
 	return seq
 }
 
+// runCancelledAfter runs p and cancels it after d of (virtual) time; it
+// checks that Run reports the cancellation and that nothing is done once
+// it has returned (synctest.Test fails on any goroutine left blocked).
+func (s *session) runCancelledAfter(t *testing.T, d time.Duration, p Plan) Result {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(d, cancel)
+	result, err := s.engine.Run(ctx, p)
+	require.ErrorIs(t, err, context.Canceled)
+	recorded := len(s.log.snapshot())
+	time.Sleep(100 * time.Hour)
+	assert.Len(t, s.log.snapshot(), recorded, "nothing happens after Run returned")
+	return result
+}
+
 func isReset(action power.Action) func(event) bool {
 	return func(e event) bool { return e.reset && e.action == action }
 }
@@ -669,6 +684,8 @@ func TestRunRejectsBadInput(t *testing.T) {
 		}, `boot set name "compute" is empty or used twice`},
 		{"negative timeout", func(e *Engine, _ *Plan) { e.Options.BootWait = -time.Second }, "boot wait is -1s"},
 		{"negative retries", func(e *Engine, _ *Plan) { e.Options.RetryPolicy = -1 }, "retry policy is -1"},
+		{"negative batch size", func(e *Engine, _ *Plan) { e.Options.BatchSize = -1 }, "batch size is -1; it must be at least 1 (or 0 for no power-on staggering)"},
+		{"negative configure wait", func(e *Engine, _ *Plan) { e.Options.ConfigureWait = -time.Minute }, "configure wait is -1m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package boa
 
 import (
-	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -41,16 +40,12 @@ func TestRunStaggersPowerOn(t *testing.T) {
 			want:      []time.Duration{0, 0, 0, 10, 10, 10, 20},
 		},
 		{
-			// Two nodes are refused once and retry: 9 On requests in all.
+			// Every node is refused once and retries PollInterval (5 s)
+			// later: 14 On requests in all.
 			name:      "retries count",
 			batchSize: 3,
-			onErrors: func(i int) int {
-				if i < 2 {
-					return 1
-				}
-				return 0
-			},
-			want: []time.Duration{0, 0, 0, 10, 10, 10, 20, 20, 20},
+			onErrors:  func(int) int { return 1 },
+			want:      []time.Duration{0, 0, 0, 10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40},
 		},
 	}
 	for _, tt := range tests {
@@ -92,15 +87,9 @@ func TestRunCancelledWhileWaitingToPowerOn(t *testing.T) {
 		s := newSession(scripts)
 		s.engine.Options.BatchSize = 2
 		s.engine.Options.BatchInterval = time.Hour
-		ctx, cancel := context.WithCancel(t.Context())
-		time.AfterFunc(time.Minute, cancel)
-		result, err := s.engine.Run(ctx, plan(Boot, Independent, oneBootSet(nodes...)))
-		require.ErrorIs(t, err, context.Canceled)
+		result := s.runCancelledAfter(t, time.Minute, plan(Boot, Independent, oneBootSet(nodes...)))
 
 		assert.Len(t, s.onTimes(time.Now()), 2)
 		assert.Equal(t, map[Category]int{Succeeded: 2, InProgress: 4}, result.Counts())
-		recorded := len(s.log.snapshot())
-		time.Sleep(2 * time.Hour)
-		assert.Len(t, s.log.snapshot(), recorded, "nothing happens after Run returned")
 	})
 }
