@@ -16,20 +16,20 @@ import (
 //     was its last);
 //   - in phase P with nothing Sent: P starts afresh, as in a new session
 //     (a boot reads the power state and excludes a node found On);
-//   - in phase P with Sent = A: the power state is read first (a read error
-//     fails the node, as at any phase start), then:
-//   - the state is A's goal (Off for GracefulOff/ForceOff, On for
-//     PowerOn): A landed; a shutdown succeeds, a boot goes on to the boot
-//     wait, with no request sent;
-//   - A may still be landing — PoweringOff after ForceOff, PoweringOn
-//     after PowerOn, and after GracefulOff any state but Off (the OS may
+//   - in phase P with Sent = A, the power state is read first (a read
+//     error fails the node, as at any phase start); then
+//   - … if it is A's goal (Off for GracefulOff/ForceOff, On for PowerOn),
+//     A landed: a shutdown succeeds, a boot goes on to the boot wait, and
+//     no request is sent;
+//   - … if A may still be landing (PoweringOff after ForceOff, PoweringOn
+//     after PowerOn, and after GracefulOff any state but Off: the OS may
 //     still be shutting down, and a second power-button press could undo
-//     the first): no request is sent; the state is polled for A's full
+//     the first), no request is sent: the state is polled for A's full
 //     timeout, and on timeout the phase goes on as after a timed-out A
 //     (ForceOff after GracefulOff, failure after ForceOff, the next of
 //     RetryPolicy attempts after PowerOn);
-//   - otherwise (On after ForceOff, Off or Unknown after PowerOn) A did
-//     not land: the step is run again, sending A.
+//   - … otherwise (On after ForceOff; Off or Unknown after PowerOn) A did
+//     not land: the step runs again, sending A;
 //   - A boot whose On was Sent does not call BootPreparer again: the On
 //     intent is recorded only after preparation succeeded.
 //   - A node in the configure phase joins a batch again: configurations
