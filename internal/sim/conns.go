@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // reservedFiles is what the process keeps for itself beyond the fleet's
@@ -35,58 +36,75 @@ func connectionBudget(nodes, requested int) (int, error) {
 	return budget, nil
 }
 
-// connLimiter keeps the fleet's open connections within its budget. When a
-// new connection takes the fleet past it, the connection idle the longest
-// is closed, as a BMC's keep-alive timeout would close it; clients redial.
-// Busy connections are never closed, so the budget can be exceeded while
-// that many requests are in flight.
+// minIdleBeforeClose spares connections a client is still using: between
+// the requests of one exchange (service root, login, read) a connection is
+// idle for microseconds, and closing it then races the client's next
+// request, which fails if it is not safe to re-send. Between polls a
+// connection is idle for seconds.
+const minIdleBeforeClose = 500 * time.Millisecond
+
+// connLimiter keeps the fleet's open connections within its budget. While
+// the fleet is past it, connections idle longer than minIdleBeforeClose are
+// closed, longest idle first, as a BMC's keep-alive timeout would close
+// them; clients redial. Busy and recently used connections are never
+// closed, so the budget is exceeded while that many are in use.
 type connLimiter struct {
 	max int
 
-	mu    sync.Mutex
+	mu      sync.Mutex
+	minIdle time.Duration // minIdleBeforeClose; tests shorten it
 	open  int
-	idle  *list.List // net.Conn, longest idle first
+	idle  *list.List // idleConn, longest idle first
 	where map[net.Conn]*list.Element
 }
 
+type idleConn struct {
+	conn  net.Conn
+	since time.Time
+}
+
 func newConnLimiter(max int) *connLimiter {
-	return &connLimiter{max: max, idle: list.New(), where: make(map[net.Conn]*list.Element)}
+	return &connLimiter{max: max, minIdle: minIdleBeforeClose, idle: list.New(), where: make(map[net.Conn]*list.Element)}
 }
 
 // track is every fleet server's http.Server.ConnState hook.
 func (l *connLimiter) track(conn net.Conn, state http.ConnState) {
-	var evict net.Conn
+	now := time.Now()
 	l.mu.Lock()
 	switch state {
 	case http.StateNew:
 		l.open++
-		if l.open > l.max {
-			evict = l.takeLongestIdle()
-		}
 	case http.StateIdle:
 		l.forget(conn)
-		l.where[conn] = l.idle.PushBack(conn)
+		l.where[conn] = l.idle.PushBack(idleConn{conn: conn, since: now})
 	case http.StateActive:
 		l.forget(conn)
 	case http.StateClosed, http.StateHijacked:
 		l.forget(conn)
 		l.open--
 	}
+	evict := l.takeExpendable(now)
 	l.mu.Unlock()
-	if evict != nil {
+	for _, conn := range evict {
 		// Its server goroutine sees the close and reports StateClosed.
-		_ = evict.Close()
+		_ = conn.Close()
 	}
 }
 
-func (l *connLimiter) takeLongestIdle() net.Conn {
-	oldest := l.idle.Front()
-	if oldest == nil {
-		return nil
+// takeExpendable removes from the idle list the connections to close to
+// get back within budget, longest idle first. The caller holds l.mu.
+func (l *connLimiter) takeExpendable(now time.Time) []net.Conn {
+	var evict []net.Conn
+	for excess := l.open - l.max; len(evict) < excess; {
+		oldest := l.idle.Front()
+		if oldest == nil || now.Sub(oldest.Value.(idleConn).since) < l.minIdle {
+			break
+		}
+		conn := oldest.Value.(idleConn).conn
+		l.forget(conn)
+		evict = append(evict, conn)
 	}
-	conn := oldest.Value.(net.Conn)
-	l.forget(conn)
-	return conn
+	return evict
 }
 
 // forget drops conn from the idle list. The caller holds l.mu.

@@ -69,28 +69,44 @@ func BenchmarkStart10000(b *testing.B) {
 	}
 }
 
-// TestConnectionBudget: past the budget the longest-idle connection is
-// closed, and a client whose connection was closed simply redials.
+// TestConnectionBudget: past the budget, connections idle long enough are
+// closed, recently used ones are spared, and a client whose connection was
+// closed simply redials.
 func TestConnectionBudget(t *testing.T) {
-	const budget = 2
-	fleet := startFleet(t, Options{Nodes: 6, MaxConnections: budget})
-	clients := make([]*redfishClient, 0, 6)
-	for _, info := range fleet.Nodes() {
-		client := newRedfishClient(t, info.Endpoint)
-		status, _, _ := client.do(http.MethodGet, "/redfish/v1/", nil)
-		require.Equal(t, http.StatusOK, status)
-		clients = append(clients, client)
+	const budget, nodes = 2, 6
+	tests := []struct {
+		name     string
+		minIdle  time.Duration
+		wantOpen int
+	}{
+		{"idle connections closed", 0, budget},
+		{"recently used connections spared", time.Hour, nodes},
 	}
-	openConnections := func() int {
-		fleet.conns.mu.Lock()
-		defer fleet.conns.mu.Unlock()
-		return fleet.conns.open
-	}
-	require.Eventually(t, func() bool { return openConnections() <= budget }, 5*time.Second, time.Millisecond,
-		"open connections %d", openConnections())
-	for _, client := range clients {
-		status, _, _ := client.do(http.MethodGet, "/redfish/v1/", nil)
-		assert.Equal(t, http.StatusOK, status, "a client whose idle connection was closed redials")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fleet := startFleet(t, Options{Nodes: nodes, MaxConnections: budget})
+			openConnections := func() int {
+				fleet.conns.mu.Lock()
+				defer fleet.conns.mu.Unlock()
+				return fleet.conns.open
+			}
+			fleet.conns.mu.Lock()
+			fleet.conns.minIdle = tt.minIdle
+			fleet.conns.mu.Unlock()
+			clients := make([]*redfishClient, 0, nodes)
+			for _, info := range fleet.Nodes() {
+				client := newRedfishClient(t, info.Endpoint)
+				status, _, _ := client.do(http.MethodGet, "/redfish/v1/", nil)
+				require.Equal(t, http.StatusOK, status)
+				clients = append(clients, client)
+			}
+			require.Eventually(t, func() bool { return openConnections() == tt.wantOpen }, 5*time.Second, time.Millisecond,
+				"open connections %d", openConnections())
+			for _, client := range clients {
+				status, _, _ := client.do(http.MethodGet, "/redfish/v1/", nil)
+				assert.Equal(t, http.StatusOK, status, "a client whose idle connection was closed redials")
+			}
+		})
 	}
 }
 

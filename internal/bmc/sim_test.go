@@ -1,0 +1,337 @@
+package bmc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/sim"
+)
+
+const simPassword = "sim-Pa55word"
+
+// startSim runs a fleet whose simulated time passes 1000× faster.
+func startSim(tb testing.TB, opts sim.Options) *sim.Fleet {
+	tb.Helper()
+	if opts.TimeScale == 0 {
+		opts.TimeScale = 0.001
+	}
+	opts.Password = simPassword
+	fleet, err := sim.Start(context.Background(), opts)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = fleet.Close() })
+	return fleet
+}
+
+// simInventory is the inventory bos would read for the fleet.
+func simInventory(fleet *sim.Fleet) []inventory.Node {
+	infos := fleet.Nodes()
+	nodes := make([]inventory.Node, len(infos))
+	for i, info := range infos {
+		nodes[i] = inventory.Node{Name: info.Name, BMC: inventory.BMC{
+			Endpoint: info.Endpoint, System: info.System, Username: "root", Password: simPassword,
+		}}
+	}
+	return nodes
+}
+
+func simStatus(t *testing.T, fleet *sim.Fleet, name string) sim.NodeStatus {
+	t.Helper()
+	status, ok := fleet.Node(name)
+	require.True(t, ok, name)
+	return status
+}
+
+// actionsOf lists the details of one kind of action, in order.
+func actionsOf(status sim.NodeStatus, kind string) []string {
+	var details []string
+	for _, action := range status.Actions {
+		if action.Kind == kind {
+			details = append(details, action.Detail)
+		}
+	}
+	return details
+}
+
+func waitPowerState(t *testing.T, pool *Pool, node string, want power.State) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		state, err := pool.PowerState(context.Background(), node)
+		return err == nil && state == want
+	}, 5*time.Second, time.Millisecond, "%s: waiting for %s", node, want)
+}
+
+// TestDriverAgainstEveryProfile runs graceful off, forced off and power on
+// against each vendor profile and reads back from the simulator which reset
+// types the driver chose and how the BMC answered them.
+func TestDriverAgainstEveryProfile(t *testing.T) {
+	tests := []struct {
+		profile, variant string
+		// system is how the inventory names the system: the simulator's
+		// path, or a variant the driver must resolve.
+		system     func(info sim.NodeInfo) string
+		resets     []string // types the BMC receives for graceful off, force off, on
+		noGraceful bool
+		status     int // the profile's answer to a reset
+	}{
+		{"dmtf", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusNoContent},
+		{"ilo", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusOK},
+		{"ilo", "system with trailing slash", func(info sim.NodeInfo) string { return info.System + "/" }, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusOK},
+		{"ilo", "bare system id", func(sim.NodeInfo) string { return "1" }, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusOK},
+		{"cray-ex", "", nil, []string{"ForceOff", "On"}, true, http.StatusAccepted},
+		{"cray-ex", "only system", func(sim.NodeInfo) string { return "" }, []string{"ForceOff", "On"}, true, http.StatusAccepted},
+		{"gigabyte", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusNoContent},
+		{"openbmc", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusNoContent},
+		{"intel", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusNoContent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile+" "+tt.variant, func(t *testing.T) {
+			fleet := startSim(t, sim.Options{Nodes: 1, Profile: tt.profile})
+			nodes := simInventory(fleet)
+			name := nodes[0].Name
+			if tt.system != nil {
+				nodes[0].BMC.System = tt.system(fleet.Nodes()[0])
+			}
+			require.NoError(t, fleet.SetPower(name, "On"))
+			pool := NewPool(nodes, testOptions())
+			ctx := context.Background()
+
+			waitPowerState(t, pool, name, power.On)
+			err := pool.Reset(ctx, name, power.GracefulOff)
+			if tt.noGraceful {
+				require.ErrorIs(t, err, ErrResetUnsupported)
+			} else {
+				require.NoError(t, err)
+			}
+			require.NoError(t, pool.Reset(ctx, name, power.ForceOff))
+			waitPowerState(t, pool, name, power.Off)
+			require.NoError(t, pool.Reset(ctx, name, power.PowerOn))
+			waitPowerState(t, pool, name, power.On)
+			require.NoError(t, pool.Close(ctx))
+
+			status := simStatus(t, fleet, name)
+			assert.Equal(t, tt.resets, actionsOf(status, "Reset"), "the BMC received only the types needed")
+			for _, action := range status.Actions {
+				if action.Kind == "Reset" {
+					assert.Equal(t, tt.status, action.Status, action.Detail)
+				}
+			}
+			assert.Len(t, actionsOf(status, "Login"), 1, "one session for the whole run")
+			assert.Len(t, actionsOf(status, "Logout"), 1)
+			assert.Zero(t, status.ActiveSessions, "logged out, whether or not login named the session in Location")
+		})
+	}
+}
+
+// TestTransitionsAreNotYet: every in-between state the simulator reports
+// maps to a state the engine keeps polling on.
+func TestTransitionsAreNotYet(t *testing.T) {
+	// Simulated transitions that last an hour, to read them at leisure.
+	slow := sim.Timing{PowerOff: time.Hour, PowerOn: time.Hour, GracefulShutdown: time.Hour, BootToOS: time.Hour}
+	tests := []struct {
+		name   string
+		opts   sim.Options
+		action power.Action
+		reads  []power.State
+	}{
+		{"powering off", sim.Options{Timing: slow, TimeScale: 1}, power.ForceOff, []power.State{power.PoweringOff}},
+		{"graceful shutdown in progress", sim.Options{Timing: slow, TimeScale: 1}, power.GracefulOff, []power.State{power.PoweringOff}},
+		{"stuck powering on", sim.Options{Profile: "openbmc", Faults: []sim.Fault{{Kind: sim.FaultStuckPoweringOn, Fraction: 1}}}, power.PowerOn,
+			[]power.State{power.PoweringOn, power.PoweringOn}},
+		{"null then Unknown after a reset (HPE)", sim.Options{Profile: "ilo", Timing: slow, TimeScale: 1, Faults: []sim.Fault{{Kind: sim.FaultTransientUnknown, Fraction: 1}}},
+			power.ForceOff, []power.State{power.Unknown, power.Unknown, power.PoweringOff}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Nodes = 1
+			fleet := startSim(t, tt.opts)
+			nodes := simInventory(fleet)
+			pool := newTestPool(t, nodes, testOptions())
+			ctx := context.Background()
+			require.NoError(t, pool.Reset(ctx, nodes[0].Name, tt.action))
+			for i, want := range tt.reads {
+				state, err := pool.PowerState(ctx, nodes[0].Name)
+				require.NoError(t, err, "read %d", i)
+				assert.Equal(t, want, state, "read %d", i)
+			}
+		})
+	}
+}
+
+// TestPowerOnRefusedAfterOffIsRetried: a BMC that answers 409 to On for a
+// while after Off (iDRAC) gets the same On again until it takes it.
+func TestPowerOnRefusedAfterOffIsRetried(t *testing.T) {
+	// The refusal lasts 60 simulated seconds: 30 ms here; the driver's
+	// back-off (10, 20, 40, 80 ms) outlasts it.
+	fleet := startSim(t, sim.Options{Nodes: 1, TimeScale: 0.0005, Faults: []sim.Fault{{Kind: sim.FaultConflictAfterOff, Fraction: 1}}})
+	nodes := simInventory(fleet)
+	name := nodes[0].Name
+	opts := testOptions()
+	opts.RetryBackoff, opts.Retries = 10*time.Millisecond, 4
+	pool := newTestPool(t, nodes, opts)
+	ctx := context.Background()
+
+	require.NoError(t, pool.Reset(ctx, name, power.ForceOff))
+	waitPowerState(t, pool, name, power.Off)
+	require.NoError(t, pool.Reset(ctx, name, power.PowerOn))
+	waitPowerState(t, pool, name, power.On)
+
+	var onAnswers []int
+	for _, action := range simStatus(t, fleet, name).Actions {
+		if action.Kind == "Reset" && action.Detail == "On" {
+			onAnswers = append(onAnswers, action.Status)
+		}
+	}
+	require.GreaterOrEqual(t, len(onAnswers), 2, "On was refused at least once: %v", onAnswers)
+	assert.Equal(t, http.StatusConflict, onAnswers[0])
+	assert.Equal(t, http.StatusNoContent, onAnswers[len(onAnswers)-1])
+	assert.Positive(t, pool.Stats().Retries)
+}
+
+// TestSessionsNeverOutliveThePool: whatever happened, once the Pool is
+// closed no BMC holds a session of it.
+func TestSessionsNeverOutliveThePool(t *testing.T) {
+	tests := []struct {
+		name string
+		opts sim.Options
+		// use drives the pool and returns its error, nil when it should
+		// have gone well.
+		use     func(ctx context.Context, pool *Pool, node string) error
+		wantErr string
+	}{
+		{"after success", sim.Options{}, func(ctx context.Context, pool *Pool, node string) error {
+			_, err := pool.PowerState(ctx, node)
+			return err
+		}, ""},
+		{"after a refused reset", sim.Options{Profile: "cray-ex"}, func(ctx context.Context, pool *Pool, node string) error {
+			return pool.Reset(ctx, node, power.GracefulOff)
+		}, "no suitable reset type"},
+		{"after 5xx", sim.Options{Faults: []sim.Fault{{Kind: sim.Fault5xx, Fraction: 1}}}, func(ctx context.Context, pool *Pool, node string) error {
+			_, err := pool.PowerState(ctx, node)
+			return err
+		}, "HTTP 503"},
+		{"after a refused login", sim.Options{Faults: []sim.Fault{{Kind: sim.FaultWrongCredentials, Fraction: 1}}}, func(ctx context.Context, pool *Pool, node string) error {
+			_, err := pool.PowerState(ctx, node)
+			return err
+		}, "HTTP 401"},
+		{"after cancellation mid-request", sim.Options{TimeScale: 1, Timing: sim.Timing{RequestLatency: 50 * time.Millisecond, PowerOn: time.Second}},
+			func(ctx context.Context, pool *Pool, node string) error {
+				if _, err := pool.PowerState(ctx, node); err != nil {
+					return err
+				}
+				// The next read takes 50 ms at the BMC; cancel a fifth of the way in.
+				ctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				time.AfterFunc(10*time.Millisecond, cancel)
+				_, err := pool.PowerState(ctx, node)
+				return err
+			}, "context canceled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Nodes = 1
+			fleet := startSim(t, tt.opts)
+			nodes := simInventory(fleet)
+			pool := NewPool(nodes, testOptions())
+			err := tt.use(context.Background(), pool, nodes[0].Name)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.NotContains(t, err.Error(), simPassword)
+			}
+			// Close with a context that is already done, as after Ctrl-C.
+			done, cancel := context.WithCancel(context.Background())
+			cancel()
+			require.NoError(t, pool.Close(done))
+			status := simStatus(t, fleet, nodes[0].Name)
+			assert.Zero(t, status.ActiveSessions)
+			assert.Len(t, actionsOf(status, "Logout"), len(actionsOf(status, "Login"))-countFailedLogins(status))
+		})
+	}
+}
+
+func countFailedLogins(status sim.NodeStatus) int {
+	failed := 0
+	for _, action := range status.Actions {
+		if action.Kind == "Login" && action.Status != http.StatusCreated {
+			failed++
+		}
+	}
+	return failed
+}
+
+// BenchmarkPowerState10000 reads the power state of 10,000 simulated BMCs
+// through one Pool: every BMC gets one login, one read and one logout.
+// Fleet and client share this process's open-file limit: 10,000 listeners
+// plus both ends of each open connection. With the fleet keeping at most
+// 4,000 connections open the benchmark needs `ulimit -n` 18,500 or so
+// (10,000 + 2×4,000 + spare); the simulator closes the longest-idle
+// connection past that, and the driver redials.
+func BenchmarkPowerState10000(b *testing.B) {
+	const nodeCount, fleetConnections = 10000, 4000
+	fleet := startSim(b, sim.Options{Nodes: nodeCount, Profile: "mixed", TimeScale: 1,
+		Timing: sim.Timing{PowerOn: time.Second}, MaxConnections: fleetConnections})
+	nodes := simInventory(fleet)
+	ctx := context.Background()
+	iterations := 0
+	b.ResetTimer()
+	for b.Loop() {
+		iterations++
+		pool := NewPool(nodes, Options{RequestTimeout: 20 * time.Second, RetryBackoff: 10 * time.Millisecond})
+		if err := readAll(ctx, pool, nodes); err != nil {
+			b.Fatal(err)
+		}
+		if err := pool.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if stats := pool.Stats(); stats.Logins != nodeCount || stats.Logouts != nodeCount {
+			b.Fatalf("logins %d, logouts %d: want %d each", stats.Logins, stats.Logouts, nodeCount)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iterations*nodeCount), "ns/node")
+	for _, node := range nodes {
+		status, _ := fleet.Node(node.Name)
+		logins, logouts := len(actionsOf(status, "Login")), len(actionsOf(status, "Logout"))
+		if logins != iterations || logouts != iterations || status.ActiveSessions != 0 {
+			b.Fatalf("%s: %d logins, %d logouts, %d sessions open after %d runs", node.Name, logins, logouts, status.ActiveSessions, iterations)
+		}
+	}
+}
+
+// readAll reads every node's power state with the engine's kind of bounded
+// fan-out.
+func readAll(ctx context.Context, pool *Pool, nodes []inventory.Node) error {
+	const workers = 500
+	work := make(chan string)
+	errs := make(chan error, workers)
+	for range workers {
+		go func() {
+			var firstErr error
+			for name := range work {
+				if _, err := pool.PowerState(ctx, name); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			}
+			errs <- firstErr
+		}()
+	}
+	for _, node := range nodes {
+		work <- node.Name
+	}
+	close(work)
+	var all []error
+	for range workers {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
