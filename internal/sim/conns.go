@@ -53,9 +53,9 @@ type connLimiter struct {
 
 	mu      sync.Mutex
 	minIdle time.Duration // minIdleBeforeClose; tests shorten it
-	open  int
-	idle  *list.List // idleConn, longest idle first
-	where map[net.Conn]*list.Element
+	open    int
+	idle    *list.List // idleConn, longest idle first
+	where   map[net.Conn]*list.Element
 }
 
 type idleConn struct {
