@@ -131,33 +131,81 @@ func runCheck(opts *CheckOptions) error {
 	return nil
 }
 
-// checkNodes reads every node's power state with at most limit reads in
-// flight, so 10,000 nodes cost limit goroutines, not 10,000. The pool is
-// always closed, so no Redfish session outlives the check. Only
-// cancellation is an error; a node's failure is its result.
+// checkNodes reads every node's power state, one BMC at a time per
+// goroutine and at most limit BMCs at once, so 10,000 nodes cost limit
+// goroutines, not 10,000. Each BMC's session is logged out as soon as its
+// nodes are read rather than when the whole check ends: at most limit
+// sessions are open at any time (BMCs allow few), and the logout goes over
+// a connection that was just used, not one the BMC may have dropped as
+// idle meanwhile. Only cancellation is an error; a node's failure is its
+// result.
 func checkNodes(ctx context.Context, nodes []inventory.Node, limit int, opts bmc.Options, warnf func(string, ...any)) ([]CheckResult, error) {
-	pool := bmc.NewPool(nodes, opts)
 	results := make([]CheckResult, len(nodes))
+	for i, n := range nodes {
+		results[i] = CheckResult{Node: n.Name, Endpoint: n.BMC.Endpoint, System: n.BMC.System}
+	}
+	groups := byBMC(nodes)
+	logoutErrs := make([]error, len(groups))
 	var g errgroup.Group
 	g.SetLimit(max(limit, 1))
-	for i, n := range nodes {
+	for gi, group := range groups {
 		if ctx.Err() != nil {
 			break
 		}
-		results[i] = CheckResult{Node: n.Name, Endpoint: n.BMC.Endpoint, System: n.BMC.System}
 		g.Go(func() error {
-			checkNode(ctx, pool, &results[i])
+			members := make([]inventory.Node, len(group))
+			for j, i := range group {
+				members[j] = nodes[i]
+			}
+			pool := bmc.NewPool(members, opts)
+			for _, i := range group {
+				checkNode(ctx, pool, &results[i])
+			}
+			logoutErrs[gi] = pool.Close(ctx)
 			return nil
 		})
 	}
 	_ = g.Wait()
-	if err := pool.Close(ctx); err != nil {
-		warnf("log out of BMCs: %v", err)
+	if err := errors.Join(logoutErrs...); err != nil {
+		warnf("%s", logoutFailures(err))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("inventory check: %w", err)
 	}
 	return results, nil
+}
+
+// byBMC groups node indexes by BMC endpoint, in inventory order, so nodes
+// behind one BMC (Cray EX node cards) share its session.
+func byBMC(nodes []inventory.Node) [][]int {
+	var groups [][]int
+	index := make(map[string]int, len(nodes))
+	for i, n := range nodes {
+		key := strings.TrimRight(n.BMC.Endpoint, "/")
+		gi, ok := index[key]
+		if !ok {
+			gi = len(groups)
+			index[key] = gi
+			groups = append(groups, nil)
+		}
+		groups[gi] = append(groups[gi], i)
+	}
+	return groups
+}
+
+// logoutFailures sums up Close's error in one line: with thousands of
+// BMCs one line per failed logout would bury the result.
+func logoutFailures(err error) string {
+	errs := []error{err}
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		errs = joined.Unwrap()
+	}
+	msg := fmt.Sprintf("could not log out of %d BMCs, whose Redfish sessions stay open until the BMC expires them: %v", len(errs), errs[0])
+	if len(errs) > 1 {
+		msg += fmt.Sprintf(" (and %d more like it)", len(errs)-1)
+	}
+	return msg
 }
 
 func checkNode(ctx context.Context, pool *bmc.Pool, r *CheckResult) {
