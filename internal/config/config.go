@@ -50,6 +50,13 @@ const (
 	// KeyS3Endpoint is the HTTP(S) URL s3://BUCKET/KEY paths of image
 	// manifests and artifacts map to (<endpoint>/BUCKET/KEY).
 	KeyS3Endpoint = "s3.endpoint"
+
+	// The configure phase: how long one run may take, how many nodes it
+	// gets, and the named configurations (a mapping read from the config
+	// file only; see configurations.go).
+	KeyConfigureWait      = "configure_wait"
+	KeyConfigureBatchSize = "configure_batch_size"
+	KeyConfigurations     = "configurations"
 )
 
 var defaults = map[string]any{
@@ -67,6 +74,9 @@ var defaults = map[string]any{
 	KeyRequestRetries:    3,
 	KeyRetryBackoff:      "1s",
 	KeyRequireLimit:      false,
+
+	KeyConfigureWait:      "1800s",
+	KeyConfigureBatchSize: 100,
 }
 
 // knownKeys are accepted in a config file; anything else is a typo worth
@@ -77,7 +87,8 @@ var knownKeys = func() map[string]bool {
 		KeyVerbose, KeyNoColor, KeyProgress, KeyRequireLimit, KeyGracefulTimeout,
 		KeyForcefulTimeout, KeyPowerOnWait, KeyBootWait, KeyPollInterval, KeyPollBase,
 		KeyRetryPolicy, KeyMaxConcurrency, KeyMaxRequestsPerBMC, KeyRequestTimeout,
-		KeyRequestRetries, KeyRetryBackoff, KeyBootDir, KeyBootBaseURL, KeyS3Endpoint} {
+		KeyRequestRetries, KeyRetryBackoff, KeyBootDir, KeyBootBaseURL, KeyS3Endpoint,
+		KeyConfigureWait, KeyConfigureBatchSize} {
 		m[k] = true
 	}
 	return m
@@ -91,6 +102,9 @@ type Timeouts struct {
 	BootWait         time.Duration `json:"boot_wait"`
 	PollInterval     time.Duration `json:"poll_interval"`
 	PollBase         time.Duration `json:"poll_base"`
+
+	// ConfigureWait bounds one run of a configuration over a batch of nodes.
+	ConfigureWait time.Duration `json:"configure_wait"`
 }
 
 // Config is the resolved configuration of one bos invocation.
@@ -115,6 +129,12 @@ type Config struct {
 	BootDir           string
 	BootBaseURL       string
 	S3Endpoint        string
+
+	// ConfigureBatchSize is how many nodes one run of a configuration gets.
+	ConfigureBatchSize int
+	// Configurations are the named configurations templates select with
+	// cfs.configuration.
+	Configurations map[string]Configuration
 }
 
 // New returns a viper instance with bos's defaults and environment binding.
@@ -147,6 +167,11 @@ func Load(v *viper.Viper) (*Config, error) {
 		if err := checkKeys(v, file); err != nil {
 			return nil, err
 		}
+		configurations, err := loadConfigurations(v, file)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Configurations = configurations
 	} else if explicit {
 		return nil, fmt.Errorf("%w: config file %s: %v (check --config or BOS_CONFIG)", ErrInvalid, file, err)
 	}
@@ -186,6 +211,7 @@ func Load(v *viper.Viper) (*Config, error) {
 		{KeyPollBase, &cfg.Timeouts.PollBase},
 		{KeyRequestTimeout, &cfg.RequestTimeout},
 		{KeyRetryBackoff, &cfg.RetryBackoff},
+		{KeyConfigureWait, &cfg.Timeouts.ConfigureWait},
 	}
 	for _, d := range durations {
 		val, err := Duration(v.GetString(d.key))
@@ -203,6 +229,7 @@ func Load(v *viper.Viper) (*Config, error) {
 		{KeyMaxConcurrency, 1, &cfg.MaxConcurrency},
 		{KeyMaxRequestsPerBMC, 1, &cfg.MaxRequestsPerBMC},
 		{KeyRequestRetries, 0, &cfg.RequestRetries},
+		{KeyConfigureBatchSize, 1, &cfg.ConfigureBatchSize},
 	}
 	for _, i := range ints {
 		n, err := strconv.Atoi(strings.TrimSpace(v.GetString(i.key)))
@@ -252,7 +279,7 @@ func Duration(s string) (time.Duration, error) {
 func checkKeys(v *viper.Viper, file string) error {
 	var unknown []string
 	for _, k := range v.AllKeys() {
-		if !knownKeys[k] && !isFlagOnly(k) {
+		if !knownKeys[k] && !isFlagOnly(k) && !isConfigurationKey(k) {
 			unknown = append(unknown, k)
 		}
 	}
