@@ -69,8 +69,8 @@ func NewCmdCheck(f *cmdutil.Factory, runF func(*CheckOptions) error) *cobra.Comm
 		Use:   "check",
 		Short: "Contact every selected node's BMC and report its power state or the error",
 		Long: `Log in to every selected node's Redfish BMC, read the node's power state and log
-out again, with at most max_concurrency requests in flight overall and
-max_requests_per_bmc per BMC. Prints one line per node (power state, or why
+out again, with at most max_concurrency BMCs contacted at once (nodes that
+share a BMC are read one after another over its one session). Prints one line per node (power state, or why
 the BMC could not be used) and a summary line. Nothing is changed on any node.
 
 Exit status: 0 every BMC answered, 2 invalid inventory or limit, 3 some BMCs
@@ -81,6 +81,13 @@ could not be used.`,
   bos inventory check -o json | jq -r '.nodes[] | select(.reachable | not) | .node'`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			// Bound only now: viper keeps one flag per key, and `session
+			// create` binds the same keys to its own flags.
+			for _, e := range checkFlags {
+				if err := f.Viper.BindPFlag(e.key, c.Flags().Lookup(e.flag)); err != nil {
+					return err
+				}
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -88,16 +95,16 @@ could not be used.`,
 		},
 	}
 	addSelectionFlags(c, &opts.Limit, &opts.IncludeDisabled)
-	fl := c.Flags()
-	for _, e := range []struct{ key, flag, usage string }{
-		{config.KeyMaxConcurrency, "max-concurrency", "BMC requests in flight at once across all BMCs (default 1000)"},
-		{config.KeyMaxRequestsPerBMC, "max-requests-per-bmc", "requests in flight per BMC (default 2)"},
-		{config.KeyRequestTimeout, "request-timeout", "give up on a BMC request after this long (default 20s)"},
-	} {
-		fl.String(e.flag, "", e.usage)
-		cobra.CheckErr(f.Viper.BindPFlag(e.key, fl.Lookup(e.flag)))
+	for _, e := range checkFlags {
+		c.Flags().String(e.flag, "", e.usage)
 	}
 	return c
+}
+
+// checkFlags are the config settings `inventory check` also takes as flags.
+var checkFlags = []struct{ key, flag, usage string }{
+	{config.KeyMaxConcurrency, "max-concurrency", "BMCs contacted at once (default 1000)"},
+	{config.KeyRequestTimeout, "request-timeout", "give up on a BMC request after this long (default 20s)"},
 }
 
 func runCheck(opts *CheckOptions) error {

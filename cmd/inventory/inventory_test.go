@@ -114,6 +114,7 @@ func TestInvalidInputExitsTwo(t *testing.T) {
 		{"limit syntax", []string{"--inventory", staticInventory, "inventory", "list", "--limit", "nid[5-1]"}, "nid[5-1]"},
 		{"missing inventory", []string{"--inventory", "testdata/none.yaml", "inventory", "check"}, "testdata/none.yaml"},
 		{"bad output format", []string{"--inventory", staticInventory, "inventory", "list", "-o", "xml"}, "xml"},
+		{"bad flag value reaches the config", []string{"--inventory", staticInventory, "inventory", "check", "--max-concurrency", "0"}, "max_concurrency"},
 		{"stray argument", []string{"--inventory", staticInventory, "inventory", "list", "nid001"}, "unknown command"},
 	}
 	for _, tc := range tests {
