@@ -24,6 +24,8 @@ type Options struct {
 	TLS            bool
 	SessionLimit   int
 	Faults         []string
+	// Timing holds realistic durations; TimeScale scales them.
+	Timing sim.Timing
 }
 
 // NewCmdSim returns `bos sim`.
@@ -39,7 +41,7 @@ password goes to FILE.password, mode 0600) so bos can drive it at once. A JSON
 control endpoint (printed at start) lists every node's state and every action
 it received. Runs until interrupted (Ctrl-C or SIGTERM).
 
-Profiles: dmtf, ilo, cray-ex, gigabyte, openbmc, mixed (round-robin).
+Profiles: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed (round-robin).
 Faults (--fault KIND=FRACTION or KIND=NODES, repeatable): unreachable, slow, 5xx,
 conflict-after-off, ignore-graceful, stuck-powering-on, wrong-credentials,
 transient-unknown, session-limit.`,
@@ -54,12 +56,18 @@ transient-unknown, session-limit.`,
 	}
 	fl := c.Flags()
 	fl.IntVarP(&opts.Nodes, "nodes", "n", 16, "number of simulated BMCs (one node each)")
-	fl.StringVar(&opts.Profile, "profile", "dmtf", "vendor profile: dmtf, ilo, cray-ex, gigabyte, openbmc, mixed")
+	fl.StringVar(&opts.Profile, "profile", "dmtf", "vendor profile: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed")
 	fl.Float64Var(&opts.TimeScale, "time-scale", 1, "multiply every simulated duration (0.01 = 100x faster than real hardware)")
 	fl.StringVar(&opts.WriteInventory, "write-inventory", "", "write an inventory for the fleet to this file")
 	fl.BoolVar(&opts.TLS, "tls", false, "serve HTTPS with a generated CA (written beside the inventory)")
 	fl.IntVar(&opts.SessionLimit, "session-limit", 8, "Redfish sessions each BMC allows at once")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "inject a fault: KIND=FRACTION (0.1) or KIND=NODES (hostlist), repeatable")
+	timing := sim.DefaultTiming()
+	fl.DurationVar(&opts.Timing.RequestLatency, "request-latency", timing.RequestLatency, "time each Redfish request takes (before --time-scale)")
+	fl.DurationVar(&opts.Timing.GracefulShutdown, "graceful-shutdown-time", timing.GracefulShutdown, "time from GracefulShutdown to Off (before --time-scale)")
+	fl.DurationVar(&opts.Timing.PowerOff, "power-off-time", timing.PowerOff, "time from ForceOff to Off (before --time-scale)")
+	fl.DurationVar(&opts.Timing.PowerOn, "power-on-time", timing.PowerOn, "time from On to power state On (before --time-scale)")
+	fl.DurationVar(&opts.Timing.BootToOS, "boot-time", timing.BootToOS, "time from power state On to BootProgress OSRunning (before --time-scale)")
 	return c
 }
 
@@ -71,7 +79,7 @@ func runSim(opts *Options) error {
 	}
 	fleet, err := sim.Start(f.Context, sim.Options{
 		Nodes: opts.Nodes, Profile: opts.Profile, TimeScale: opts.TimeScale,
-		SessionLimit: opts.SessionLimit, Faults: faults, TLS: opts.TLS,
+		SessionLimit: opts.SessionLimit, Faults: faults, TLS: opts.TLS, Timing: opts.Timing,
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,10 @@ import (
 // the inventory works as written. The files it references are named
 // relative to the inventory's directory.
 func (f *Fleet) WriteInventory(path string) error {
+	// The examples write to a fresh directory such as /tmp/sim.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("sim: create inventory directory: %w", err)
+	}
 	passwordPath := path + ".password"
 	if err := os.WriteFile(passwordPath, []byte(f.password), 0o600); err != nil {
 		return fmt.Errorf("sim: write password file: %w", err)

@@ -153,7 +153,7 @@ func TestControlEndpoint(t *testing.T) {
 
 func TestWriteInventory(t *testing.T) {
 	fleet := startFleet(t, Options{Nodes: 2, Profile: "gigabyte"})
-	path := filepath.Join(t.TempDir(), "sim.yaml")
+	path := filepath.Join(t.TempDir(), "not-yet", "sim.yaml") // the directory is created
 	require.NoError(t, fleet.WriteInventory(path))
 
 	content, err := os.ReadFile(path)
