@@ -57,16 +57,13 @@ type bootPatch struct {
 // systemSettings is the part of a ComputerSystem the boot capabilities
 // read. Pointers tell an absent property from an empty one.
 type systemSettings struct {
-	path string // the system's @odata.id, as the BMC spells it
-	Boot *struct {
+	ODataID string `json:"@odata.id"` // the system's path, as the BMC spells it
+	Boot    *struct {
 		Enabled        *string  `json:"BootSourceOverrideEnabled"`
 		Target         *string  `json:"BootSourceOverrideTarget"`
 		AllowedTargets []string `json:"BootSourceOverrideTarget@Redfish.AllowableValues"`
 		HTTPBootURI    *string  `json:"HttpBootUri"`
 	} `json:"Boot"`
-	BootProgress *struct {
-		LastState *string `json:"LastState"`
-	} `json:"BootProgress"`
 	VirtualMedia schemas.Link `json:"VirtualMedia"`
 	Links        struct {
 		ManagedBy schemas.Links `json:"ManagedBy"`
@@ -76,25 +73,35 @@ type systemSettings struct {
 // readSystem reads the node's system for its boot-related properties.
 func (ep *endpoint) readSystem(client *gofish.APIClient, sys *systemRef) (systemSettings, error) {
 	var settings systemSettings
-	system, err := ep.getSystem(client, sys)
+	err := ep.decodeSystem(client, sys, &settings)
+	return settings, err
+}
+
+// decodeSystem reads the node's system into fields, a struct holding only
+// the properties the caller needs: a poll then allocates a string or two,
+// not the whole resource.
+func (ep *endpoint) decodeSystem(client *gofish.APIClient, sys *systemRef, fields any) error {
+	body, err := ep.readSystemJSON(client, sys)
 	if err != nil {
-		return settings, err
+		return err
 	}
-	if err := json.Unmarshal(system.RawData, &settings); err != nil {
-		return settings, fmt.Errorf("system %s: %w", system.ODataID, err)
+	if err := json.Unmarshal(body, fields); err != nil {
+		return fmt.Errorf("system of bmc %s: %w", ep.url, err)
 	}
-	settings.path = system.ODataID
-	return settings, nil
+	return nil
 }
 
 func (p *Pool) readSettings(ctx context.Context, ref *nodeRef) (systemSettings, error) {
 	var settings systemSettings
-	err := ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
-		var err error
-		settings, err = ref.endpoint.readSystem(client, ref.system)
-		return err
-	})
+	err := p.readFields(ctx, ref, &settings)
 	return settings, err
+}
+
+// readFields decodes the node's system into fields (see decodeSystem).
+func (p *Pool) readFields(ctx context.Context, ref *nodeRef, fields any) error {
+	return ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
+		return ref.endpoint.decodeSystem(client, ref.system, fields)
+	})
 }
 
 // whyNoOverride says why the system cannot take target, or "" if it
@@ -157,7 +164,7 @@ func (p *Pool) SetBootOverride(ctx context.Context, node string, o BootOverride)
 	patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget, patch.Boot.HTTPBootURI = o.enabled(), o.Target, o.URI
 	// Setting the same override twice is harmless, so the PATCH may be re-sent.
 	err = ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
-		resp, err := client.Patch(before.path, patch)
+		resp, err := client.Patch(before.ODataID, patch)
 		schemas.DeferredCleanupHTTPResponse(resp)
 		return err
 	})

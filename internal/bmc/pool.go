@@ -179,18 +179,11 @@ func (p *Pool) PowerState(ctx context.Context, node string) (power.State, error)
 	if err != nil {
 		return power.Unknown, fmt.Errorf("node %s: power state: %w", node, err)
 	}
-	var state schemas.PowerState
-	err = ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
-		system, err := ref.endpoint.getSystem(client, ref.system)
-		if err == nil {
-			state = system.PowerState
-		}
-		return err
-	})
-	if err != nil {
+	var fields struct{ PowerState schemas.PowerState }
+	if err := p.readFields(ctx, ref, &fields); err != nil {
 		return power.Unknown, fmt.Errorf("node %s: power state: %w", node, err)
 	}
-	return powerState(state), nil
+	return powerState(fields.PowerState), nil
 }
 
 func powerState(state schemas.PowerState) power.State {

@@ -13,12 +13,14 @@ func (p *Pool) BootProgress(ctx context.Context, node string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("node %s: boot progress: %w", node, err)
 	}
-	settings, err := p.readSettings(ctx, ref)
-	if err != nil {
+	var fields struct {
+		BootProgress *struct{ LastState *string }
+	}
+	if err := p.readFields(ctx, ref, &fields); err != nil {
 		return "", fmt.Errorf("node %s: boot progress: %w", node, err)
 	}
-	if settings.BootProgress == nil || settings.BootProgress.LastState == nil {
+	if fields.BootProgress == nil || fields.BootProgress.LastState == nil {
 		return "", nil
 	}
-	return *settings.BootProgress.LastState, nil
+	return *fields.BootProgress.LastState, nil
 }

@@ -16,6 +16,7 @@ type nodeSummary struct {
 	BootProgress   string `json:"boot_progress"`
 	ActiveSessions int    `json:"active_sessions"`
 	ActionCount    int    `json:"action_count"`
+	Requests       int64  `json:"requests"` // HTTP requests received, Redfish or not
 }
 
 // serveControl starts the JSON control endpoint on its own loopback port.
@@ -58,6 +59,6 @@ func (n *node) summary(now time.Time) nodeSummary {
 	return nodeSummary{
 		Name: n.name, Endpoint: info.Endpoint, System: info.System, Profile: n.profile.name,
 		PowerState: cur.power, BootProgress: cur.boot,
-		ActiveSessions: len(n.sessions), ActionCount: len(n.actions),
+		ActiveSessions: len(n.sessions), ActionCount: len(n.actions), Requests: n.requests.Load(),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,6 +62,9 @@ type node struct {
 	fleet    *fleetConfig
 	faults   faultSet
 	password string
+	// requests counts every HTTP request the BMC received, so benchmarks
+	// can report requests per node.
+	requests atomic.Int64
 
 	mu           sync.Mutex
 	timeline     []phase           // timeline[0] is the current phase once compacted

@@ -22,6 +22,7 @@ type jsonObject = map[string]any
 
 // ServeHTTP answers the node's Redfish API.
 func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n.requests.Add(1)
 	if !n.delay(r) {
 		return
 	}

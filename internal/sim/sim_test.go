@@ -142,6 +142,8 @@ func TestControlEndpoint(t *testing.T) {
 	assert.Equal(t, 1, rows[1].ActiveSessions)
 	assert.Equal(t, 1, rows[1].ActionCount)
 	assert.Equal(t, 0, rows[0].ActionCount)
+	assert.Equal(t, int64(1), rows[1].Requests, "the login is the only request node 1 received")
+	assert.Zero(t, rows[0].Requests)
 
 	status, _, body := control.do(http.MethodGet, "/nodes/"+info.Name, nil)
 	require.Equal(t, http.StatusOK, status)
