@@ -60,5 +60,24 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
 	done
 
+# bench: bos against `bos sim` in its own process (reboots of 1,000 and
+# 10,000 nodes, list/describe over 10,000 sessions, a redfishtool + xargs
+# baseline) and the Go hot-path benchmarks; writes docs/performance.md.
+# Knobs: BENCH_SCALE (0.2), BENCH_NODES (1000,10000), BENCH_BASELINE_NODES
+# (1000; 0 skips), BENCH_SESSIONS (10000). Never part of `make test`.
+BENCH_SCALE ?= 0.2
+bench:
+	@set -eu; \
+	ulimit -n $$(ulimit -Hn); \
+	if ! command -v redfishtool >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y redfishtool >/dev/null; \
+		else echo "bench: redfishtool missing (apt-get install -y redfishtool); the baseline is skipped" >&2; fi; \
+	fi; \
+	$(GO) test -tags bench -run '^$$' -bench . -benchmem -benchtime 2s ./internal/bench | tee .bench-hotpaths.txt; \
+	$(GO) test -run '^$$' -bench BenchmarkReboot10000 -benchmem ./internal/boa | tee -a .bench-hotpaths.txt; \
+	BENCH_SCALE=$(BENCH_SCALE) BENCH_OUT=$(CURDIR)/docs/performance.md BENCH_HOTPATHS=$(CURDIR)/.bench-hotpaths.txt \
+		$(GO) test -tags bench -run '^TestScale$$' -count=1 -timeout 0 -v ./internal/bench; \
+	rm -f .bench-hotpaths.txt
+
 clean:
 	rm -rf bin $(DEMO_DIR)

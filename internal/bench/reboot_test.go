@@ -1,0 +1,345 @@
+//go:build bench
+
+// Package bench measures bos end to end against `bos sim` in a process of
+// its own: `make bench` runs TestScale, which writes docs/performance.md.
+// It is behind the bench build tag so `make test` never runs it.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Settings, from the environment so `make bench` can pass them through.
+var (
+	timeScale     = envFloat("BENCH_SCALE", 0.2)
+	nodeCounts    = envInts("BENCH_NODES", "1000,10000")
+	baselineNodes = envInt("BENCH_BASELINE_NODES", 1000)
+	listSessions  = envInt("BENCH_SESSIONS", 10000)
+	outFile       = os.Getenv("BENCH_OUT") // empty: print only
+)
+
+// Realistic sim timings (sim.DefaultTiming) the floor is computed from.
+const (
+	gracefulShutdown = 30 * time.Second
+	powerOn          = 10 * time.Second
+	bootToOS         = 60 * time.Second
+	requestLatency   = 20 * time.Millisecond
+	// criticalRequests is the fewest requests one node's reboot makes one
+	// after the other: service root, login, read state, read reset info,
+	// GracefulShutdown, read Off, boot override PATCH, On, read On.
+	criticalRequests = 9
+)
+
+func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale) }
+
+func floor() time.Duration {
+	return scaled(gracefulShutdown+powerOn+bootToOS) + criticalRequests*scaled(requestLatency)
+}
+
+type run struct {
+	name     string
+	nodes    int
+	wall     time.Duration
+	cpu      time.Duration
+	maxRSSKB int64
+	requests int64
+	exit     int
+}
+
+func TestScale(t *testing.T) {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	bos := filepath.Join(work, "bos")
+	build := exec.Command("go", "build", "-o", bos, ".")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	template := filepath.Join(repo, "templates", "compute-reboot.yaml")
+	var runs []run
+	var listing, describing []run
+	var describeID string
+	for _, n := range nodeCounts {
+		concurrencies := []string{""}
+		if n > 1000 {
+			concurrencies = append(concurrencies, strconv.Itoa(n))
+		}
+		for _, mc := range concurrencies {
+			env := newEnv(t, bos, work, fmt.Sprintf("reboot-%d-%s", n, mc), n)
+			args := []string{"session", "create", "--template", template, "--operation", "reboot"}
+			name := fmt.Sprintf("reboot %d nodes", n)
+			if mc != "" {
+				args = append(args, "--max-concurrency", mc)
+				name += " --max-concurrency " + mc
+			}
+			before := env.sim.requests(t)
+			r := env.run(t, name, args...)
+			r.nodes, r.requests = n, env.sim.requests(t)-before
+			runs = append(runs, r)
+			t.Logf("%s: %s (floor %s), cpu %s, rss %d MB, exit %d", name, r.wall, floor(), r.cpu, r.maxRSSKB>>10, r.exit)
+			if n == nodeCounts[len(nodeCounts)-1] && describeID == "" {
+				describeID = env.lastSession(t)
+				for _, format := range []string{"table", "json"} {
+					describing = append(describing, env.best(t, "describe -o "+format, "session", "describe", describeID, "-o", format))
+				}
+			}
+			env.sim.stop()
+		}
+	}
+	small := newEnv(t, bos, work, "list", 16)
+	small.run(t, "reboot 16 nodes", "session", "create", "--template", template, "--operation", "reboot")
+	small.sim.stop()
+	cloneSessions(t, small.stateDir, small.lastSession(t), listSessions-1)
+	listing = append(listing, small.run(t, "list, first (index rebuilt)", "session", "list"))
+	listing = append(listing, small.best(t, "list", "session", "list"))
+	listing = append(listing, small.best(t, "list -o json", "session", "list", "-o", "json"))
+
+	var baseline *run
+	if baselineNodes > 0 {
+		baseline = runBaseline(t, bos, work, repo)
+	}
+	report := render(runs, listing, describing, baseline)
+	fmt.Print(report)
+	if outFile != "" {
+		if err := os.WriteFile(outFile, []byte(report), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// env is one fleet and one state directory.
+type env struct {
+	bos, stateDir string
+	vars          []string
+	sim           *simProcess
+}
+
+func newEnv(t *testing.T, bos, work, name string, nodes int) *env {
+	dir := filepath.Join(work, name)
+	sim := startSim(t, bos, dir, nodes)
+	e := &env{bos: bos, stateDir: filepath.Join(dir, "state"), sim: sim}
+	poll := func(d time.Duration) string { return strconv.FormatFloat(scaled(d).Seconds(), 'f', -1, 64) }
+	e.vars = append(os.Environ(), "BOS_STATE_DIR="+e.stateDir, "BOS_INVENTORY="+sim.inventory,
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "BOS_POLL_BASE="+poll(time.Second), "BOS_POLL_INTERVAL="+poll(5*time.Second))
+	return e
+}
+
+// run runs bos once and measures it from its rusage.
+func (e *env) run(t *testing.T, name string, args ...string) run {
+	cmd := exec.Command(e.bos, args...)
+	cmd.Env = e.vars
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = nil, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := run{name: name, wall: time.Since(start)}
+	if err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		t.Logf("%s: %v: %s", name, err, tail(stderr.String()))
+	}
+	usage := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	r.cpu = time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+	r.maxRSSKB = usage.Maxrss
+	r.exit = cmd.ProcessState.ExitCode()
+	return r
+}
+
+// best runs a quick command three times and keeps the fastest run.
+func (e *env) best(t *testing.T, name string, args ...string) run {
+	fastest := e.run(t, name, args...)
+	for range 2 {
+		if r := e.run(t, name, args...); r.wall < fastest.wall {
+			fastest = r
+		}
+	}
+	return fastest
+}
+
+func (e *env) lastSession(t *testing.T) string {
+	cmd := exec.Command(e.bos, "session", "list", "-o", "json")
+	cmd.Env = e.vars
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("session list: %v", err)
+	}
+	var rows []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(out, &rows); err != nil || len(rows) == 0 {
+		t.Fatalf("session list -o json: %v (%d rows)", err, len(rows))
+	}
+	return rows[0].ID
+}
+
+type simProcess struct {
+	cmd       *exec.Cmd
+	inventory string
+	control   string
+}
+
+var controlLine = regexp.MustCompile(`control endpoint (http://\S+)/nodes`)
+
+// startSim runs `bos sim` in its own process, as an administrator would.
+func startSim(t *testing.T, bos, dir string, nodes int) *simProcess {
+	inventory := filepath.Join(dir, "sim", "inventory.yaml")
+	cmd := exec.Command(bos, "sim", "--nodes", strconv.Itoa(nodes), "--time-scale", strconv.FormatFloat(timeScale, 'f', -1, 64),
+		"--write-inventory", inventory)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start bos sim: %v", err)
+	}
+	s := &simProcess{cmd: cmd, inventory: inventory}
+	t.Cleanup(s.stop)
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		if m := controlLine.FindStringSubmatch(lines.Text()); m != nil {
+			s.control = m[1]
+		}
+		if strings.Contains(lines.Text(), "running until interrupted") {
+			go func() { _, _ = bufio.NewReader(stderr).WriteTo(os.Stderr) }()
+			return s
+		}
+	}
+	t.Fatalf("bos sim --nodes %d did not start", nodes)
+	return nil
+}
+
+func (s *simProcess) stop() {
+	if s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		_ = s.cmd.Wait()
+	}
+}
+
+// requests sums every node's HTTP request count from the control endpoint.
+func (s *simProcess) requests(t *testing.T) int64 {
+	resp, err := http.Get(s.control + "/nodes")
+	if err != nil {
+		t.Fatalf("sim control endpoint: %v", err)
+	}
+	defer resp.Body.Close()
+	var rows []struct {
+		Requests int64 `json:"requests"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rows); err != nil {
+		t.Fatalf("sim control endpoint: %v", err)
+	}
+	var total int64
+	for _, r := range rows {
+		total += r.Requests
+	}
+	return total
+}
+
+// cloneSessions copies a finished session copies times under new ids, the
+// cheap way to a state directory with thousands of sessions.
+func cloneSessions(t *testing.T, stateDir, id string, copies int) {
+	source := filepath.Join(stateDir, "sessions", id)
+	entries, err := os.ReadDir(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			if files[e.Name()], err = os.ReadFile(filepath.Join(source, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range copies {
+		newID := uuid.NewString()
+		dir := filepath.Join(stateDir, "sessions", newID)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), bytes.ReplaceAll(data, []byte(id), []byte(newID)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func machine() string {
+	var b strings.Builder
+	cpu := "unknown"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.*)$`).FindSubmatch(data); m != nil {
+			cpu = string(m[1])
+		}
+	}
+	memory := "unknown"
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if m := regexp.MustCompile(`MemTotal:\s*(\d+) kB`).FindSubmatch(data); m != nil {
+			kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+			memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	var limit syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit)
+	fmt.Fprintf(&b, "- CPU: %s, %d logical CPUs (nproc)\n- Memory: %s\n- Go: %s %s/%s\n- Open files (ulimit -n): %d (hard %d)\n",
+		cpu, runtime.NumCPU(), memory, runtime.Version(), runtime.GOOS, runtime.GOARCH, limit.Cur, limit.Max)
+	return b.String()
+}
+
+func envFloat(name string, fallback float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return fallback
+}
+
+func envInt(name string, fallback int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return fallback
+}
+
+func envInts(name, fallback string) []int {
+	spec := os.Getenv(name)
+	if spec == "" {
+		spec = fallback
+	}
+	var out []int
+	for _, field := range strings.Split(spec, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(field)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func tail(s string) string {
+	if len(s) > 400 {
+		return "…" + s[len(s)-400:]
+	}
+	return s
+}

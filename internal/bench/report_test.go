@@ -1,0 +1,140 @@
+//go:build bench
+
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bmcLine = regexp.MustCompile(`(?m)^\s*bmc: http://(\S+)$`)
+
+// runBaseline reboots baselineNodes with redfishtool and xargs -P 64.
+func runBaseline(t *testing.T, bos, work, repo string) *run {
+	if _, err := exec.LookPath("redfishtool"); err != nil {
+		t.Logf("baseline skipped: redfishtool not installed (apt-get install -y redfishtool)")
+		return nil
+	}
+	e := newEnv(t, bos, work, "baseline", baselineNodes)
+	defer e.sim.stop()
+	inventory, err := os.ReadFile(e.sim.inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hosts strings.Builder
+	for _, m := range bmcLine.FindAllSubmatch(inventory, -1) {
+		fmt.Fprintf(&hosts, "%s\n", m[1])
+	}
+	hostsFile := filepath.Join(work, "baseline-hosts")
+	if err := os.WriteFile(hostsFile, []byte(hosts.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	poll := strconv.FormatFloat(scaled(5*time.Second).Seconds(), 'f', -1, 64)
+	cmd := exec.Command("sh", filepath.Join(repo, "internal/bench/testdata/redfishtool-reboot.sh"),
+		hostsFile, "root", e.sim.inventory+".password", poll)
+	start := time.Now()
+	out, err := cmd.Output()
+	r := run{name: fmt.Sprintf("baseline: redfishtool + xargs -P 64, %d nodes", baselineNodes), nodes: baselineNodes, wall: time.Since(start)}
+	if err != nil {
+		t.Fatalf("baseline: %v", err)
+	}
+	if ok := strings.Count(string(out), " ok\n"); ok != baselineNodes {
+		t.Logf("baseline: %d of %d nodes ok", ok, baselineNodes)
+		r.exit = 1
+	}
+	usage := cmd.ProcessState.SysUsage().(*syscall.Rusage) // includes every redfishtool it waited for
+	r.cpu = time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+	r.maxRSSKB = usage.Maxrss
+	r.requests = e.sim.requests(t)
+	return &r
+}
+
+func render(runs, listing, describing []run, baseline *run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Performance\n\nMeasured by `make bench` on %s. Every figure below is from that run;\n", time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "the file is rewritten by each run.\n\n## Reboot\n\n")
+	fmt.Fprintf(&b, "`bos sim` runs in its own process with default (realistic) timings scaled by %g: graceful shutdown %s, power on %s, boot to OSRunning %s, request latency %s. ",
+		timeScale, scaled(gracefulShutdown), scaled(powerOn), scaled(bootToOS), scaled(requestLatency))
+	fmt.Fprintf(&b, "The floor is their sum plus %d sequential requests: **%s**. bos polls with BOS_POLL_BASE and BOS_POLL_INTERVAL scaled the same way. CPU and peak RSS are the bos process's own (rusage); requests are counted by the simulator.\n\n",
+		criticalRequests, floor().Round(time.Millisecond))
+	fmt.Fprintf(&b, "| run | nodes | wall | × floor | CPU/node | peak RSS | requests/node | exit |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range runs {
+		fmt.Fprintf(&b, "| %s | %d | %s | %.2f | %s | %d MB | %.1f | %d |\n", r.name, r.nodes, r.wall.Round(10*time.Millisecond),
+			r.wall.Seconds()/floor().Seconds(), (r.cpu / time.Duration(r.nodes)).Round(10*time.Microsecond), r.maxRSSKB>>10,
+			float64(r.requests)/float64(r.nodes), r.exit)
+	}
+	if baseline != nil {
+		r := *baseline
+		fmt.Fprintf(&b, "| %s | %d | %s | %.2f | %s | %d MB (largest process) | %.1f | %d |\n", r.name, r.nodes, r.wall.Round(10*time.Millisecond),
+			r.wall.Seconds()/floor().Seconds(), (r.cpu / time.Duration(r.nodes)).Round(10*time.Microsecond), r.maxRSSKB>>10,
+			float64(r.requests)/float64(r.nodes), r.exit)
+		for _, bos := range runs {
+			if bos.nodes == r.nodes {
+				fmt.Fprintf(&b, "\nbos is **%.1f×** faster than the baseline at %d nodes (wall time), using %.0f× less CPU. The baseline does less: it does not confirm On or wait for the OS to boot.\n",
+					r.wall.Seconds()/bos.wall.Seconds(), r.nodes, r.cpu.Seconds()/bos.cpu.Seconds())
+				break
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\n## Session list and describe\n\n| command | wall | CPU | peak RSS |\n|---|---|---|---|\n")
+	for _, r := range append(listing, describing...) {
+		fmt.Fprintf(&b, "| %s | %s | %s | %d MB |\n", r.name, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), r.maxRSSKB>>10)
+	}
+	fmt.Fprintf(&b, "\nList runs over %d sessions (a finished 16-node session cloned under new ids); describe shows the %d-node session.\n",
+		listSessions, nodeCounts[len(nodeCounts)-1])
+	fmt.Fprintf(&b, "\n## Targets\n\n%s", targets(runs, listing, describing, baseline))
+	if hot, err := os.ReadFile(os.Getenv("BENCH_HOTPATHS")); err == nil {
+		fmt.Fprintf(&b, "\n## Hot paths (go test -bench)\n\n```\n%s```\n", hot)
+	}
+	fmt.Fprintf(&b, "\n## Machine\n\n%s", machine())
+	fmt.Fprintf(&b, "\n## Reproduce\n\n```sh\nmake bench                      # everything above, about 15 minutes on 2 CPUs\n"+
+		"make bench BENCH_SCALE=1        # real-time timings\nBENCH_NODES=1000 BENCH_BASELINE_NODES=0 make bench   # quicker\n```\n\n"+
+		"By hand (what the harness runs):\n\n```sh\nulimit -n $(ulimit -Hn)\ngo build -o /tmp/bos .\n"+
+		"/tmp/bos sim --nodes 10000 --time-scale %g --write-inventory /tmp/sim/inventory.yaml &\n"+
+		"BOS_STATE_DIR=/tmp/state BOS_INVENTORY=/tmp/sim/inventory.yaml BOS_POLL_BASE=%g BOS_POLL_INTERVAL=%g \\\n"+
+		"  /usr/bin/time -v /tmp/bos session create --template templates/compute-reboot.yaml --operation reboot [--max-concurrency 10000]\n"+
+		"sh internal/bench/testdata/redfishtool-reboot.sh HOSTS root /tmp/sim/inventory.yaml.password %g\n```\n",
+		timeScale, scaled(time.Second).Seconds(), scaled(5*time.Second).Seconds(), scaled(5*time.Second).Seconds())
+	return b.String()
+}
+
+// targets says, per target of issue 9, whether this run met it.
+func targets(runs, listing, describing []run, baseline *run) string {
+	var b strings.Builder
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	for _, r := range runs {
+		ratio := r.wall.Seconds() / floor().Seconds()
+		perNode := r.cpu / time.Duration(r.nodes)
+		fmt.Fprintf(&b, "- %s: wall %.2f× floor (target ≤1.05: %s); CPU %s/node (target ≤1ms: %s)", r.name, ratio, verdict(ratio <= 1.05), perNode.Round(10*time.Microsecond), verdict(perNode <= time.Millisecond))
+		if r.nodes >= 10000 {
+			fmt.Fprintf(&b, "; peak RSS %d MB (target ≤200 MB: %s)", r.maxRSSKB>>10, verdict(r.maxRSSKB <= 200<<10))
+		}
+		fmt.Fprintln(&b)
+	}
+	if baseline != nil {
+		for _, r := range runs {
+			if r.nodes == baseline.nodes {
+				ratio := baseline.wall.Seconds() / r.wall.Seconds()
+				fmt.Fprintf(&b, "- vs baseline: %.1f× faster (target ≥20×: %s)\n", ratio, verdict(ratio >= 20))
+				break
+			}
+		}
+	}
+	for _, r := range append(listing, describing...) {
+		fmt.Fprintf(&b, "- %s: %s (target ≤0.3 s: %s)\n", r.name, r.wall.Round(time.Millisecond), verdict(r.wall <= 300*time.Millisecond))
+	}
+	return b.String()
+}
