@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -414,6 +415,14 @@ func (ep *endpoint) logout(ctx context.Context) error {
 		return nil
 	}
 	_, err := client.WithContext(ctx).Delete(sessionURI)
+	var unreachable *UnreachableError
+	if err != nil && errors.As(ep.explainUnlessCancelled(ctx, err), &unreachable) {
+		// The BMC (or a sim over its connection budget) closed the kept-alive
+		// connection while it was idle; Go re-sends only GET-like requests on
+		// a fresh one. Deleting a session twice is harmless (404 counts as
+		// done), so send it once more.
+		_, err = client.WithContext(ctx).Delete(sessionURI)
+	}
 	ep.mu.Lock()
 	ep.token, ep.sessionURI = "", ""
 	ep.mu.Unlock()
