@@ -47,6 +47,9 @@ const (
 	criticalRequests = 9
 )
 
+// findingsMarker starts the hand-written part of docs/performance.md.
+const findingsMarker = "<!-- findings: written by hand, kept by make bench -->"
+
 func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale) }
 
 func floor() time.Duration {
@@ -121,6 +124,12 @@ func TestScale(t *testing.T) {
 	report := render(runs, listing, describing, baseline)
 	fmt.Print(report)
 	if outFile != "" {
+		// The analysis written by hand below the marker outlives reruns.
+		if previous, err := os.ReadFile(outFile); err == nil {
+			if at := bytes.Index(previous, []byte(findingsMarker)); at >= 0 {
+				report += "\n" + string(previous[at:])
+			}
+		}
 		if err := os.WriteFile(outFile, []byte(report), 0o644); err != nil {
 			t.Fatal(err)
 		}
