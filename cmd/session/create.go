@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -28,6 +29,9 @@ type CreateOptions struct {
 	IncludeDisabled bool
 	Pace            string
 	DryRun          bool
+	Detach          bool
+	// forwarded are the settings flags a detached run must be given.
+	forwarded []string
 }
 
 var (
@@ -62,6 +66,7 @@ Exit status: 0 all nodes succeeded, 2 invalid input, 3 some nodes failed,
   bos session create --template compute --operation boot --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			opts.forwarded = forwardedFlags(c)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -75,6 +80,7 @@ Exit status: 0 all nodes succeeded, 2 invalid input, 3 some nodes failed,
 	fl.BoolVar(&opts.IncludeDisabled, "include-disabled", false, "also act on nodes disabled in the inventory")
 	fl.StringVar(&opts.Pace, "pace", string(boa.Independent), "independent: each node moves on when it is ready; lockstep: every phase waits for all nodes (BOS v1)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan (nodes, order, steps) and touch no BMC")
+	fl.BoolVar(&opts.Detach, "detach", false, "print the session id at once and run the session in a background bos process (follow it with 'bos session status ID --watch' or 'bos session logs ID -f')")
 	addEngineFlags(c, f)
 	_ = c.MarkFlagRequired("template")
 	_ = c.MarkFlagRequired("operation")
@@ -85,19 +91,23 @@ Exit status: 0 all nodes succeeded, 2 invalid input, 3 some nodes failed,
 // key, so timeouts can be changed per run without editing files.
 func addEngineFlags(c *cobra.Command, f *cmdutil.Factory) {
 	fl := c.Flags()
-	for _, e := range []struct{ key, flag, usage string }{
-		{config.KeyGracefulTimeout, "graceful-shutdown-timeout", "wait for a graceful shutdown before forcing power off (default 300s)"},
-		{config.KeyForcefulTimeout, "forceful-shutdown-timeout", "wait for a forced power off (default 180s)"},
-		{config.KeyPowerOnWait, "power-on-wait", "wait for power On after each power-on request (default 120s)"},
-		{config.KeyBootWait, "boot-wait", "wait for the OS to be running after power on (default 1200s)"},
-		{config.KeyPollInterval, "poll-interval", "longest pause between power-state polls (default 5s)"},
-		{config.KeyRetryPolicy, "retry-policy", "power-on attempts per node (default 3)"},
-		{config.KeyMaxConcurrency, "max-concurrency", "nodes acted on at once across all BMCs (default 1000)"},
-		{config.KeyMaxRequestsPerBMC, "max-requests-per-bmc", "requests in flight per BMC (default 2)"},
-	} {
+	for _, e := range engineFlags {
 		fl.String(e.flag, "", e.usage)
 		cobra.CheckErr(f.Viper.BindPFlag(e.key, fl.Lookup(e.flag)))
 	}
+}
+
+// engineFlags are the engine settings every command that runs a session
+// takes as flags.
+var engineFlags = []struct{ key, flag, usage string }{
+	{config.KeyGracefulTimeout, "graceful-shutdown-timeout", "wait for a graceful shutdown before forcing power off (default 300s)"},
+	{config.KeyForcefulTimeout, "forceful-shutdown-timeout", "wait for a forced power off (default 180s)"},
+	{config.KeyPowerOnWait, "power-on-wait", "wait for power On after each power-on request (default 120s)"},
+	{config.KeyBootWait, "boot-wait", "wait for the OS to be running after power on (default 1200s)"},
+	{config.KeyPollInterval, "poll-interval", "longest pause between power-state polls (default 5s)"},
+	{config.KeyRetryPolicy, "retry-policy", "power-on attempts per node (default 3)"},
+	{config.KeyMaxConcurrency, "max-concurrency", "nodes acted on at once across all BMCs (default 1000)"},
+	{config.KeyMaxRequestsPerBMC, "max-requests-per-bmc", "requests in flight per BMC (default 2)"},
 }
 
 func runCreate(opts *CreateOptions) error {
@@ -108,21 +118,64 @@ func runCreate(opts *CreateOptions) error {
 	if !slices.Contains(paces, opts.Pace) {
 		return cmdutil.UsageError("--pace %q: choose independent or lockstep", opts.Pace)
 	}
-	cfg, err := f.Config()
+	env, err := newSessionEnv(f)
 	if err != nil {
 		return err
 	}
-	format := output.Format(cfg.Output)
-	inv, err := f.Inventory()
+	defer env.store.Close()
+	req := orchestrator.Request{
+		TemplateRef:     opts.TemplateRef,
+		TemplateDirs:    env.cfg.Templates,
+		Operation:       boa.Operation(opts.Operation),
+		Limit:           opts.Limit,
+		IncludeDisabled: opts.IncludeDisabled,
+		Pace:            boa.Pace(opts.Pace),
+		RequireLimit:    env.cfg.RequireLimit,
+	}
+	prepared, err := env.runner.Prepare(req)
 	if err != nil {
 		return err
+	}
+	for _, w := range prepared.Warnings {
+		f.Warnf("%s", w)
+	}
+	if opts.DryRun {
+		return printPlan(f.IO.Out, env.format, prepared)
+	}
+	if opts.Detach {
+		rec, err := env.runner.Start(f.Context, prepared)
+		if err != nil {
+			return err
+		}
+		return detach(f, env, rec.ID, opts.forwarded)
+	}
+	return env.follow(opts.TemplateRef, fmt.Sprintf("%s %s", opts.Operation, prepared.Template.Name),
+		session.Phases(req.Operation, false), len(prepared.Nodes),
+		func(runner *orchestrator.Runner) (*session.Record, error) { return runner.Execute(f.Context, prepared) })
+}
+
+// sessionEnv is what every command that runs a session needs.
+type sessionEnv struct {
+	f      *cmdutil.Factory
+	cfg    *config.Config
+	format output.Format
+	store  *session.Store
+	runner *orchestrator.Runner
+}
+
+func newSessionEnv(f *cmdutil.Factory) (*sessionEnv, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	inv, err := f.Inventory()
+	if err != nil {
+		return nil, err
 	}
 	store, err := f.Store()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer store.Close()
-
 	runner := &orchestrator.Runner{
 		Store:     store,
 		Inventory: inv,
@@ -132,47 +185,38 @@ func runCreate(opts *CreateOptions) error {
 			return bmc.NewPool(nodes, bmcOptions(f, cfg))
 		},
 	}
-	req := orchestrator.Request{
-		TemplateRef:     opts.TemplateRef,
-		TemplateDirs:    cfg.Templates,
-		Operation:       boa.Operation(opts.Operation),
-		Limit:           opts.Limit,
-		IncludeDisabled: opts.IncludeDisabled,
-		Pace:            boa.Pace(opts.Pace),
-		RequireLimit:    cfg.RequireLimit,
-	}
-	prepared, err := runner.Prepare(req)
-	if err != nil {
-		return err
-	}
-	for _, w := range prepared.Warnings {
-		f.Warnf("%s", w)
-	}
-	if opts.DryRun {
-		return printPlan(f.IO.Out, format, prepared)
-	}
+	return &sessionEnv{f: f, cfg: cfg, format: output.Format(cfg.Output), store: store, runner: runner}, nil
+}
 
+// follow runs a session in the foreground with a progress display, prints
+// its outcome and returns the error whose exit code the contract gives it:
+// 3 when nodes failed, 130 when cancelled.
+func (e *sessionEnv) follow(templateRef, label string, phases []boa.Phase, nodes int, run func(*orchestrator.Runner) (*session.Record, error)) error {
+	f := e.f
 	var progress *output.Progress
-	if !cfg.Quiet && (f.IO.StderrTTY || cfg.Progress) {
-		label := fmt.Sprintf("%s %s", opts.Operation, prepared.Template.Name)
-		progress = output.NewProgress(f.IO.ErrOut, f.IO.StderrTTY, label,
-			session.Phases(req.Operation, false), len(prepared.Nodes))
-		runner.Progress = progress.Observe
+	if !e.cfg.Quiet && (f.IO.StderrTTY || e.cfg.Progress) {
+		progress = output.NewProgress(f.IO.ErrOut, f.IO.StderrTTY, label, phases, nodes)
+		e.runner.Progress = progress.Observe
 	}
-	rec, err := runner.Execute(f.Context, prepared)
+	rec, err := run(e.runner)
 	if progress != nil {
 		progress.Stop()
 	}
 	if rec == nil {
 		return err
 	}
-	retry := retryCommand(opts, rec)
-	if printErr := printOutcome(f.IO.Out, format, rec, retry); printErr != nil && err == nil {
+	retry := retryCommand(cmp.Or(templateRef, rec.TemplateFile, rec.Template), rec)
+	if printErr := printOutcome(f.IO.Out, e.format, rec, retry); printErr != nil && err == nil {
 		err = printErr
 	}
 	if err != nil {
 		return err
 	}
+	return outcomeError(rec)
+}
+
+// outcomeError is the exit status of a session that ran to its end.
+func outcomeError(rec *session.Record) error {
 	if rec.Status == session.StatusFailed {
 		return &cmdutil.ExitError{Code: cmdutil.ExitNodesFailed, Err: fmt.Errorf("session %s: %d of %d nodes failed", rec.ID, rec.Summary.Failed, rec.Summary.Total)}
 	}
@@ -222,7 +266,7 @@ func failedByBootSet(rec *session.Record) map[string][]string {
 
 // retryCommand is the create command that retries exactly the failed nodes,
 // or "" when none failed.
-func retryCommand(opts *CreateOptions, rec *session.Record) string {
+func retryCommand(templateRef string, rec *session.Record) string {
 	var failed []string
 	for _, nodes := range failedByBootSet(rec) {
 		failed = append(failed, nodes...)
@@ -231,7 +275,7 @@ func retryCommand(opts *CreateOptions, rec *session.Record) string {
 		return ""
 	}
 	return fmt.Sprintf("bos session create --template %s --operation %s --limit %s",
-		shellQuote(opts.TemplateRef), opts.Operation, shellQuote(orchestrator.RetryLimit(failed)))
+		shellQuote(templateRef), rec.Operation, shellQuote(orchestrator.RetryLimit(failed)))
 }
 
 // shellQuote quotes s for a POSIX shell when it holds anything but plain

@@ -3,40 +3,59 @@ package session
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
+	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/orchestrator"
+	"github.com/bos-project/bos/internal/session"
 )
+
+// forceCancelWait is how long delete --force waits for a running session
+// to stop before deleting it anyway.
+const forceCancelWait = 10 * time.Second
+
+// keySessionRetention is the config key (and BOS_SESSION_RETENTION) prune
+// reads when --older-than is not given.
+const keySessionRetention = "session_retention"
 
 // DeleteOptions are the flags of `bos session delete`.
 type DeleteOptions struct {
-	Factory *cmdutil.Factory
-	IDs     []string
-	Force   bool
+	Factory   *cmdutil.Factory
+	IDs       []string
+	Force     bool
+	OlderThan string
 }
 
 // NewCmdDelete returns `bos session delete`.
 func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
 	opts := &DeleteOptions{Factory: f}
 	c := &cobra.Command{
-		Use:     "delete ID...",
+		Use:     "delete ID... | --older-than D",
 		Aliases: []string{"rm"},
 		Short:   "Delete sessions and their history",
 		Long: `Delete sessions from the state directory. An ID may be any unique prefix.
-A running session is refused unless --force is given.`,
+--older-than deletes every session that started at least that long ago and is
+not running. A running session is refused (exit 4) unless --force is given:
+it is then cancelled first (waiting up to 10s), then deleted.`,
 		Example: `  bos session delete 3f2a
+  bos session delete --older-than 7d
   bos session list --status failed -o json | jq -r '.[].id' | xargs bos session delete`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.IDs = args
+			if (len(args) == 0) == (opts.OlderThan == "") {
+				return cmdutil.UsageError("give session IDs or --older-than D, not both and not neither")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return runDelete(opts)
 		},
 	}
-	c.Flags().BoolVar(&opts.Force, "force", false, "also delete a running session")
+	c.Flags().BoolVar(&opts.Force, "force", false, "cancel a running session, then delete it")
+	c.Flags().StringVar(&opts.OlderThan, "older-than", "", "delete every session (not running) started at least this long ago, e.g. 7d")
 	return c
 }
 
@@ -44,23 +63,78 @@ A running session is refused unless --force is given.`,
 // it could not, so one bad id does not stop a scripted clean-up.
 func runDelete(opts *DeleteOptions) error {
 	f := opts.Factory
+	if opts.OlderThan != "" {
+		age, err := config.Duration(opts.OlderThan)
+		if err != nil {
+			return cmdutil.UsageError("--older-than: %v", err)
+		}
+		return deleteOlderThan(f, age)
+	}
+	env, err := newSessionEnv(f)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	var errs []error
+	for _, ref := range opts.IDs {
+		if err := deleteOne(f, env.runner, ref, opts.Force); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func deleteOne(f *cmdutil.Factory, runner *orchestrator.Runner, ref string, force bool) error {
+	rec, err := runner.Store.Get(ref)
+	if err != nil {
+		return err
+	}
+	if rec.Status == session.StatusRunning && force {
+		// A failed or slow cancel does not stop a forced delete.
+		if _, err := runner.Cancel(f.Context, rec.ID, forceCancelWait); err != nil {
+			f.Warnf("%v; deleting it anyway", err)
+		}
+	}
+	if err := runner.Store.Delete(rec.ID, force); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.Out, "deleted %s\n", rec.ID)
+	return nil
+}
+
+func deleteOlderThan(f *cmdutil.Factory, age time.Duration) error {
 	store, err := f.Store()
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	var errs []error
-	for _, ref := range opts.IDs {
-		rec, err := store.Get(ref)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := store.Delete(rec.ID, opts.Force); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintf(f.IO.Out, "deleted %s\n", rec.ID)
+	deleted, err := store.DeleteOlderThan(age, time.Now())
+	for _, id := range deleted {
+		fmt.Fprintf(f.IO.Out, "deleted %s\n", id)
 	}
-	return errors.Join(errs...)
+	return err
+}
+
+// NewCmdPrune returns `bos session prune`.
+func NewCmdPrune(f *cmdutil.Factory) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "prune",
+		Short: "Delete sessions older than the retention setting (never running ones)",
+		Long: `Delete every session that started longer ago than session_retention (config
+file, BOS_SESSION_RETENTION or --older-than; default 30d) and is not running.
+Corrupt sessions are kept for a person to look at.`,
+		Example: `  bos session prune
+  bos session prune --older-than 90d`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			age, err := config.Duration(f.Viper.GetString(keySessionRetention))
+			if err != nil {
+				return cmdutil.UsageError("%s: %v", keySessionRetention, err)
+			}
+			return deleteOlderThan(f, age)
+		},
+	}
+	c.Flags().String("older-than", "30d", "keep sessions younger than this (overrides session_retention)")
+	cobra.CheckErr(f.Viper.BindPFlag(keySessionRetention, c.Flags().Lookup("older-than")))
+	return c
 }

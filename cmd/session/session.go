@@ -1,5 +1,5 @@
-// Package session implements `bos session`: create, list, describe and
-// delete BOS sessions.
+// Package session implements `bos session`: create, list, describe,
+// status, logs, cancel, resume, retry, delete and prune BOS sessions.
 package session
 
 import (
@@ -22,6 +22,13 @@ state directory.`,
 		NewCmdList(f, nil),
 		NewCmdDescribe(f, nil),
 		NewCmdDelete(f, nil),
+		NewCmdPrune(f),
+		NewCmdStatus(f),
+		NewCmdLogs(f),
+		NewCmdCancel(f),
+		NewCmdResume(f),
+		NewCmdRetry(f),
+		NewCmdRunDetached(f),
 	)
 	return c
 }

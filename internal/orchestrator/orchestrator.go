@@ -328,7 +328,9 @@ func (r *Runner) Load(rec *session.Record) (*Prepared, error) {
 // context.Canceled returned.
 func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*session.Record, error) {
 	id := rec.ID
-	if err := r.Store.Reserve(ctx, id, rec.Nodes); err != nil {
+	// Not cancellable: a session cancelled this early must still be
+	// recorded as cancelled, which needs its reservation and recorder.
+	if err := r.Store.Reserve(context.WithoutCancel(ctx), id, rec.Nodes); err != nil {
 		return nil, errors.Join(err, r.Store.Unhold(id))
 	}
 	defer r.Store.Release(id)

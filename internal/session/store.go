@@ -123,21 +123,36 @@ func (s *Store) Create(rec *Record) error {
 	if rec.StartTime.IsZero() {
 		rec.StartTime = time.Now()
 	}
+	// The session is built under a name list and resolve skip, then
+	// renamed into place: a crash half-way leaves no session without a
+	// record. The lock survives the rename (it is on the open file).
 	dir := s.Dir(rec.ID)
-	if err := os.Mkdir(dir, dirMode); err != nil {
+	building := filepath.Join(s.root, sessionsDir, ".new-"+rec.ID)
+	if err := os.Mkdir(building, dirMode); err != nil {
 		return fmt.Errorf("create session %s: %w", rec.ID, err)
 	}
-	lock, err := tryLockSession(dir)
+	lock, err := tryLockSession(building)
 	if err != nil || lock == nil {
+		_ = os.RemoveAll(building)
 		return fmt.Errorf("create session %s: take session lock: %w", rec.ID, cmp.Or(err, ErrRunning))
 	}
+	err = writeJSONAtomic(filepath.Join(building, recordFile), rec)
+	if err == nil {
+		err = writeJSONAtomic(filepath.Join(building, rowFile), rowOf(rec))
+	}
+	if err == nil {
+		err = os.Rename(building, dir)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(dir))
+	}
+	if err != nil {
+		_ = lock.unlock()
+		_ = os.RemoveAll(building)
+		return fmt.Errorf("create session %s: %w", rec.ID, err)
+	}
 	s.hold(rec.ID, lock)
-	if err := s.Save(rec); err != nil {
-		return err
-	}
-	if rec.Status == StatusRunning { // other statuses Save indexed already
-		s.indexSaved(rec, filepath.Join(dir, rowFile))
-	}
+	s.indexSaved(rec, filepath.Join(dir, rowFile))
 	return nil
 }
 
