@@ -47,7 +47,7 @@ func (e *ExitError) Unwrap() error { return e.Err }
 var (
 	invalidInput = []error{ErrUsage, config.ErrInvalid, inventory.ErrInvalid, inventory.ErrInvalidLimit,
 		template.ErrInvalid, orchestrator.ErrInvalid, boa.ErrInvalidPlan, sim.ErrInvalidOptions}
-	conflict = []error{session.ErrConflict}
+	conflict = []error{session.ErrConflict, session.ErrRunning}
 )
 
 // ExitCode maps an error returned by a command to the process exit code.
