@@ -32,7 +32,8 @@ demo: build
 	@set -eu; \
 	rm -rf $(DEMO_DIR)/sim; mkdir -p $(DEMO_DIR)/sim; \
 	export BOS_STATE_DIR=$(CURDIR)/$(DEMO_DIR)/state BOS_INVENTORY=$(CURDIR)/$(DEMO_DIR)/sim/inventory.yaml \
-	       XDG_CONFIG_HOME=$(CURDIR)/$(DEMO_DIR)/config BOS_POLL_BASE=0.1 BOS_POLL_INTERVAL=0.5; \
+	       XDG_CONFIG_HOME=$(CURDIR)/$(DEMO_DIR)/config BOS_POLL_BASE=0.1 BOS_POLL_INTERVAL=0.5 \
+	       BOS_BOOT_BASE_URL=http://127.0.0.1:8080/boot; \
 	$(BIN) sim --nodes $(DEMO_NODES) --time-scale $(DEMO_SCALE) --write-inventory $$BOS_INVENTORY & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null || true' EXIT INT TERM; \
 	for i in $$(seq 100); do [ -s $$BOS_INVENTORY ] && break; sleep 0.1; done; \

@@ -31,8 +31,8 @@ type testEnv struct {
 const computeTemplate = `name: compute
 boot_sets:
   compute:
-    type: s3
-    path: s3://boot-images/compute/manifest.json
+    type: manifest
+    path: manifest.json
     node_roles_groups: [Compute]
 `
 
@@ -46,6 +46,7 @@ func newTestEnv(t *testing.T, opts sim.Options) *testEnv {
 	t.Setenv("BOS_POLL_INTERVAL", "0.01")
 	t.Setenv("BOS_REQUEST_RETRY_BACKOFF", "0.001")
 	t.Setenv("BOS_REQUEST_TIMEOUT", "2s")
+	t.Setenv("BOS_BOOT_BASE_URL", "http://127.0.0.1:9/boot")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -60,6 +61,10 @@ func newTestEnv(t *testing.T, opts sim.Options) *testEnv {
 	}
 	require.NoError(t, fleet.WriteInventory(env.inventory))
 	require.NoError(t, os.WriteFile(env.template, []byte(computeTemplate), 0o600))
+	// The template's image: a manifest next to it, as the example one ships.
+	manifest, err := os.ReadFile(filepath.Join("..", "templates", "images", "compute", "manifest.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest.json"), manifest, 0o600))
 	return env
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -81,13 +80,6 @@ could not be used.`,
   bos inventory check -o json | jq -r '.nodes[] | select(.reachable | not) | .node'`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			// Bound only now: viper keeps one flag per key, and `session
-			// create` binds the same keys to its own flags.
-			for _, e := range checkFlags {
-				if err := f.Viper.BindPFlag(e.key, c.Flags().Lookup(e.flag)); err != nil {
-					return err
-				}
-			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -97,6 +89,7 @@ could not be used.`,
 	addSelectionFlags(c, &opts.Limit, &opts.IncludeDisabled)
 	for _, e := range checkFlags {
 		c.Flags().String(e.flag, "", e.usage)
+		cmdutil.ConfigFlag(c.Flags(), e.flag, e.key)
 	}
 	return c
 }
@@ -117,7 +110,7 @@ func runCheck(opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	results, err := checkNodes(f.Context, sel.nodes, cfg.MaxConcurrency, poolOptions(f, cfg), f.Warnf)
+	results, err := checkNodes(f.Context, sel.nodes, cfg.MaxConcurrency, f.BMCOptions(), f.Warnf)
 	if err != nil {
 		return err
 	}
@@ -285,25 +278,4 @@ func printCheck(w io.Writer, report CheckReport) error {
 	}
 	_, err := fmt.Fprintln(w, report.Summary)
 	return err
-}
-
-// poolOptions maps the config's BMC settings onto the Redfish driver's,
-// with -v diagnostics on stderr.
-func poolOptions(f *cmdutil.Factory, cfg *config.Config) bmc.Options {
-	o := bmc.Options{MaxRequestsPerBMC: cfg.MaxRequestsPerBMC, RequestTimeout: cfg.RequestTimeout,
-		Retries: cfg.RequestRetries, RetryBackoff: cfg.RetryBackoff}
-	if o.Retries == 0 {
-		o.Retries = -1 // the pool reads 0 as "use the default"; the config means none
-	}
-	if cfg.Verbose {
-		// The pool logs from many goroutines; one line at a time keeps
-		// lines whole on any writer.
-		var mu sync.Mutex
-		o.Log = func(format string, args ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			fmt.Fprintf(f.IO.ErrOut, format+"\n", args...)
-		}
-	}
-	return o
 }

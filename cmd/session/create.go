@@ -2,6 +2,7 @@ package session
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/bmc"
 	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/bootimage"
 	"github.com/bos-project/bos/internal/config"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory"
@@ -35,7 +37,7 @@ type CreateOptions struct {
 }
 
 var (
-	operations = []string{string(boa.Boot), string(boa.Shutdown), string(boa.Reboot)}
+	operations = []string{string(boa.Boot), string(boa.Shutdown), string(boa.Reboot), string(boa.Configure)}
 	paces      = []string{string(boa.Independent), string(boa.Lockstep)}
 )
 
@@ -93,7 +95,7 @@ func addEngineFlags(c *cobra.Command, f *cmdutil.Factory) {
 	fl := c.Flags()
 	for _, e := range engineFlags {
 		fl.String(e.flag, "", e.usage)
-		cobra.CheckErr(f.Viper.BindPFlag(e.key, fl.Lookup(e.flag)))
+		cmdutil.ConfigFlag(fl, e.flag, e.key)
 	}
 }
 
@@ -108,6 +110,10 @@ var engineFlags = []struct{ key, flag, usage string }{
 	{config.KeyRetryPolicy, "retry-policy", "power-on attempts per node (default 3)"},
 	{config.KeyMaxConcurrency, "max-concurrency", "nodes acted on at once across all BMCs (default 1000)"},
 	{config.KeyMaxRequestsPerBMC, "max-requests-per-bmc", "requests in flight per BMC (default 2)"},
+	{config.KeyBatchSize, "batch-size", "power on at most this many nodes per --batch-interval, against inrush (default 0: all at once)"},
+	{config.KeyBatchInterval, "batch-interval", "the interval of --batch-size (default 10s)"},
+	{config.KeyConfigureWait, "configure-wait", "longest run of a configuration over one batch of nodes (default 1800s)"},
+	{config.KeyConfigureBatchSize, "configure-batch-size", "nodes per run of a configuration (default 100)"},
 }
 
 func runCreate(opts *CreateOptions) error {
@@ -132,7 +138,7 @@ func runCreate(opts *CreateOptions) error {
 		Pace:            boa.Pace(opts.Pace),
 		RequireLimit:    env.cfg.RequireLimit,
 	}
-	prepared, err := env.runner.Prepare(req)
+	prepared, err := env.runner.Prepare(f.Context, req)
 	if err != nil {
 		return err
 	}
@@ -140,7 +146,7 @@ func runCreate(opts *CreateOptions) error {
 		f.Warnf("%s", w)
 	}
 	if opts.DryRun {
-		return printPlan(f.IO.Out, env.format, prepared)
+		return printPlan(f.Context, f.IO.Out, env.format, env.runner, prepared)
 	}
 	if opts.Detach {
 		rec, err := env.runner.Start(f.Context, prepared)
@@ -150,7 +156,7 @@ func runCreate(opts *CreateOptions) error {
 		return detach(f, env, rec.ID, opts.forwarded)
 	}
 	return env.follow(opts.TemplateRef, fmt.Sprintf("%s %s", opts.Operation, prepared.Template.Name),
-		session.Phases(req.Operation, false), len(prepared.Nodes),
+		prepared.Phases(), len(prepared.Nodes),
 		func(runner *orchestrator.Runner) (*session.Record, error) { return runner.Execute(f.Context, prepared) })
 }
 
@@ -182,8 +188,10 @@ func newSessionEnv(f *cmdutil.Factory) (*sessionEnv, error) {
 		Engine:    engineOptions(cfg),
 		Clock:     boa.RealClock(),
 		ConnectBMC: func(nodes []inventory.Node) orchestrator.BMCPool {
-			return bmc.NewPool(nodes, bmcOptions(f, cfg))
+			return bmc.NewPool(nodes, f.BMCOptions())
 		},
+		Boot:           bootimage.PreparerConfig{BootDir: cfg.BootDir, BaseURL: cfg.BootBaseURL, S3Endpoint: cfg.S3Endpoint},
+		Configurations: cfg.Configurations,
 	}
 	return &sessionEnv{f: f, cfg: cfg, format: output.Format(cfg.Output), store: store, runner: runner}, nil
 }
@@ -233,22 +241,10 @@ func engineOptions(cfg *config.Config) boa.Options {
 	o.PollBase = cfg.Timeouts.PollBase
 	o.RetryPolicy = cfg.RetryPolicy
 	o.MaxConcurrency = cfg.MaxConcurrency
-	return o
-}
-
-func bmcOptions(f *cmdutil.Factory, cfg *config.Config) bmc.Options {
-	o := bmc.Options{
-		MaxRequestsPerBMC: cfg.MaxRequestsPerBMC,
-		RequestTimeout:    cfg.RequestTimeout,
-		Retries:           cfg.RequestRetries,
-		RetryBackoff:      cfg.RetryBackoff,
-	}
-	if cfg.RequestRetries == 0 {
-		o.Retries = -1 // the pool reads 0 as "use the default"
-	}
-	if cfg.Verbose {
-		o.Log = func(format string, args ...any) { fmt.Fprintf(f.IO.ErrOut, format+"\n", args...) }
-	}
+	o.BatchSize = cfg.BatchSize
+	o.BatchInterval = cfg.BatchInterval
+	o.ConfigureBatchSize = cfg.ConfigureBatchSize
+	o.ConfigureWait = cfg.Timeouts.ConfigureWait
 	return o
 }
 
@@ -333,6 +329,8 @@ type planView struct {
 	Pace      string        `json:"pace"`
 	Limit     string        `json:"limit,omitempty"`
 	BootSets  []bootSetView `json:"boot_sets"`
+	// Boot is, per boot set, what its nodes boot and how (boot and reboot).
+	Boot []bootimage.BootSetDescription `json:"boot,omitempty"`
 }
 
 type bootSetView struct {
@@ -341,18 +339,23 @@ type bootSetView struct {
 	ShutdownOrdinal int      `json:"shutdown_ordinal"`
 	Nodes           []string `json:"nodes"`
 	Phases          []string `json:"phases"`
+	Configuration   string   `json:"configuration,omitempty"`
 }
 
-func printPlan(w io.Writer, format output.Format, p *orchestrator.Prepared) error {
+func printPlan(ctx context.Context, w io.Writer, format output.Format, runner *orchestrator.Runner, p *orchestrator.Prepared) error {
+	boot, err := runner.DescribeBoot(ctx, p)
+	if err != nil {
+		return err
+	}
 	view := planView{Template: p.Template.Name, File: p.TemplateFile, Operation: string(p.Plan.Operation),
-		Pace: string(p.Plan.Pace), Limit: p.Request.Limit}
+		Pace: string(p.Plan.Pace), Limit: p.Request.Limit, Boot: boot}
 	var phases []string
-	for _, ph := range session.Phases(p.Plan.Operation, false) {
+	for _, ph := range p.Phases() {
 		phases = append(phases, string(ph))
 	}
 	for _, bs := range p.Plan.BootSets {
 		view.BootSets = append(view.BootSets, bootSetView{Name: bs.Name, BootOrdinal: bs.BootOrdinal,
-			ShutdownOrdinal: bs.ShutdownOrdinal, Nodes: bs.Nodes, Phases: phases})
+			ShutdownOrdinal: bs.ShutdownOrdinal, Nodes: bs.Nodes, Phases: phases, Configuration: bs.Configuration})
 	}
 	if format.Structured() {
 		return output.Data(w, format, view)
@@ -362,7 +365,19 @@ func printPlan(w io.Writer, format output.Format, p *orchestrator.Prepared) erro
 	rows := make([][]string, 0, len(view.BootSets))
 	for _, bs := range view.BootSets {
 		rows = append(rows, []string{bs.Name, fmt.Sprint(len(bs.Nodes)), hostlist.Compress(bs.Nodes),
-			fmt.Sprint(bs.ShutdownOrdinal), fmt.Sprint(bs.BootOrdinal), strings.Join(bs.Phases, " → ")})
+			fmt.Sprint(bs.ShutdownOrdinal), fmt.Sprint(bs.BootOrdinal), strings.Join(bs.Phases, " → "), orDash(bs.Configuration)})
 	}
-	return output.Table(w, []string{"boot set", "count", "nodes", "shutdown ordinal", "boot ordinal", "phases"}, rows)
+	if err := output.Table(w, []string{"boot set", "count", "nodes", "shutdown ordinal", "boot ordinal", "phases", "configuration"}, rows); err != nil {
+		return err
+	}
+	for _, d := range boot {
+		fmt.Fprintf(w, "\nboot set %s: boot_method %s\n", d.BootSet, d.BootMethod)
+		for _, kv := range [][2]string{{"manifest", d.Manifest}, {"kernel", d.Kernel}, {"initrd", d.Initrd},
+			{"rootfs", d.Rootfs}, {"iso", d.ISO}, {"kernel parameters", d.KernelParameters}, {"override", d.Override}} {
+			if kv[1] != "" {
+				fmt.Fprintf(w, "  %-18s %s\n", kv[0]+":", kv[1])
+			}
+		}
+	}
+	return nil
 }

@@ -17,10 +17,6 @@ import (
 // to stop before deleting it anyway.
 const forceCancelWait = 10 * time.Second
 
-// keySessionRetention is the config key (and BOS_SESSION_RETENTION) prune
-// reads when --older-than is not given.
-const keySessionRetention = "session_retention"
-
 // DeleteOptions are the flags of `bos session delete`.
 type DeleteOptions struct {
 	Factory   *cmdutil.Factory
@@ -127,14 +123,14 @@ Corrupt sessions are kept for a person to look at.`,
   bos session prune --older-than 90d`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			age, err := config.Duration(f.Viper.GetString(keySessionRetention))
+			cfg, err := f.Config()
 			if err != nil {
-				return cmdutil.UsageError("%s: %v", keySessionRetention, err)
+				return err
 			}
-			return deleteOlderThan(f, age)
+			return deleteOlderThan(f, cfg.SessionRetention)
 		},
 	}
-	c.Flags().String("older-than", "30d", "keep sessions younger than this (overrides session_retention)")
-	cobra.CheckErr(f.Viper.BindPFlag(keySessionRetention, c.Flags().Lookup("older-than")))
+	c.Flags().String("older-than", "", "keep sessions younger than this (default session_retention from the config: 30d)")
+	cmdutil.ConfigFlag(c.Flags(), "older-than", config.KeySessionRetention)
 	return c
 }

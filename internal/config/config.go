@@ -57,6 +57,13 @@ const (
 	KeyConfigureWait      = "configure_wait"
 	KeyConfigureBatchSize = "configure_batch_size"
 	KeyConfigurations     = "configurations"
+
+	// Power-on staggering against inrush: at most batch_size On requests
+	// per batch_interval (0: no staggering).
+	KeyBatchSize     = "batch_size"
+	KeyBatchInterval = "batch_interval"
+	// KeySessionRetention is how long `bos session prune` keeps sessions.
+	KeySessionRetention = "session_retention"
 )
 
 var defaults = map[string]any{
@@ -77,6 +84,9 @@ var defaults = map[string]any{
 
 	KeyConfigureWait:      "1800s",
 	KeyConfigureBatchSize: 100,
+	KeyBatchSize:          0,
+	KeyBatchInterval:      "10s",
+	KeySessionRetention:   "30d",
 }
 
 // knownKeys are accepted in a config file; anything else is a typo worth
@@ -88,7 +98,7 @@ var knownKeys = func() map[string]bool {
 		KeyForcefulTimeout, KeyPowerOnWait, KeyBootWait, KeyPollInterval, KeyPollBase,
 		KeyRetryPolicy, KeyMaxConcurrency, KeyMaxRequestsPerBMC, KeyRequestTimeout,
 		KeyRequestRetries, KeyRetryBackoff, KeyBootDir, KeyBootBaseURL, KeyS3Endpoint,
-		KeyConfigureWait, KeyConfigureBatchSize} {
+		KeyConfigureWait, KeyConfigureBatchSize, KeyBatchSize, KeyBatchInterval, KeySessionRetention} {
 		m[k] = true
 	}
 	return m
@@ -132,6 +142,11 @@ type Config struct {
 
 	// ConfigureBatchSize is how many nodes one run of a configuration gets.
 	ConfigureBatchSize int
+	// BatchSize and BatchInterval stagger power-on (0: no staggering).
+	BatchSize     int
+	BatchInterval time.Duration
+	// SessionRetention is how long prune keeps finished sessions.
+	SessionRetention time.Duration
 	// Configurations are the named configurations templates select with
 	// cfs.configuration.
 	Configurations map[string]Configuration
@@ -211,6 +226,8 @@ func Load(v *viper.Viper) (*Config, error) {
 		{KeyPollBase, &cfg.Timeouts.PollBase},
 		{KeyRequestTimeout, &cfg.RequestTimeout},
 		{KeyRetryBackoff, &cfg.RetryBackoff},
+		{KeyBatchInterval, &cfg.BatchInterval},
+		{KeySessionRetention, &cfg.SessionRetention},
 		{KeyConfigureWait, &cfg.Timeouts.ConfigureWait},
 	}
 	for _, d := range durations {
@@ -230,6 +247,7 @@ func Load(v *viper.Viper) (*Config, error) {
 		{KeyMaxRequestsPerBMC, 1, &cfg.MaxRequestsPerBMC},
 		{KeyRequestRetries, 0, &cfg.RequestRetries},
 		{KeyConfigureBatchSize, 1, &cfg.ConfigureBatchSize},
+		{KeyBatchSize, 0, &cfg.BatchSize},
 	}
 	for _, i := range ints {
 		n, err := strconv.Atoi(strings.TrimSpace(v.GetString(i.key)))

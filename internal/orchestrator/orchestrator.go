@@ -19,6 +19,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/bootimage"
+	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/configure"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/session"
@@ -45,6 +48,7 @@ const DefaultCancelPoll = 200 * time.Millisecond
 // BMCPool is the engine's BMC plus the clean-up a real connection pool needs.
 type BMCPool interface {
 	boa.BMC
+	bootimage.BootControl
 	Close(ctx context.Context) error
 }
 
@@ -68,6 +72,11 @@ type Prepared struct {
 	Plan         boa.Plan
 	Nodes        []inventory.Node
 	Warnings     []string
+
+	// configurer runs the configure phase; built and checked by Prepare,
+	// its log is switched to the session log once that exists.
+	configurer   *configure.Runner
+	configureLog *switchableWriter
 }
 
 // Runner carries the long-lived pieces a session needs.
@@ -76,7 +85,11 @@ type Runner struct {
 	Inventory  *inventory.Inventory
 	ConnectBMC func(nodes []inventory.Node) BMCPool
 	Engine     boa.Options
-	Clock      boa.Clock
+	// Boot says where boot artifacts and per-node boot files go.
+	Boot bootimage.PreparerConfig
+	// Configurations are the named configurations templates may select.
+	Configurations map[string]config.Configuration
+	Clock          boa.Clock
 	// Progress, when set, sees every transition after it is durable.
 	Progress func(boa.Transition)
 	// CancelPoll is how often Run looks for a cancel request; zero means
@@ -84,8 +97,10 @@ type Runner struct {
 	CancelPoll time.Duration
 }
 
-// Prepare loads the template and selects the nodes of every boot set.
-func (r *Runner) Prepare(req Request) (*Prepared, error) {
+// Prepare loads the template, selects the nodes of every boot set and
+// checks everything the session will need (boot images, configurations)
+// before any node is touched.
+func (r *Runner) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 	if req.RequireLimit && strings.TrimSpace(req.Limit) == "" {
 		return nil, fmt.Errorf("%w: this installation requires --limit (require_limit: true in the config); "+
 			"name the nodes, e.g. --limit all or --limit 'x3000c0s[1-4]b0n0'", ErrInvalid)
@@ -156,7 +171,22 @@ func (r *Runner) Prepare(req Request) (*Prepared, error) {
 		}
 		return nil, fmt.Errorf("%w: template %s selects no nodes: %s (inventory %s)", ErrInvalid, tmpl.Name, how, r.Inventory.Path)
 	}
+	if err := r.resolveConfigurations(ctx, p); err != nil {
+		return nil, err
+	}
+	if _, err := r.DescribeBoot(ctx, p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// nodesByName indexes the selected nodes.
+func (p *Prepared) nodesByName() map[string]inventory.Node {
+	byName := make(map[string]inventory.Node, len(p.Nodes))
+	for _, n := range p.Nodes {
+		byName[n.Name] = n
+	}
+	return byName
 }
 
 // NodeNames lists every selected node, in plan order.
@@ -203,6 +233,7 @@ func (r *Runner) Start(ctx context.Context, p *Prepared) (*session.Record, error
 		Host:         host,
 		StartTime:    r.Clock.Now(),
 		Status:       session.StatusRunning,
+		Phases:       p.Phases(),
 	}
 	session.InitStatus(rec, p.Plan)
 	// The record exists (and its lock is held) before the reservation, so
@@ -257,6 +288,9 @@ func (r *Runner) RunStored(ctx context.Context, id string) (*session.Record, err
 		return nil, errors.Join(err, r.Store.Unhold(id))
 	}
 	p, err := r.Load(rec)
+	if err == nil {
+		err = r.resolveConfigurations(ctx, p)
+	}
 	if err != nil {
 		return nil, errors.Join(err, r.Store.Unhold(id))
 	}
@@ -363,6 +397,7 @@ func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*se
 				r.Progress(t)
 			}
 		}}
+	r.hooks(engine, p, pool, logFile)
 	_, runErr := engine.Run(runCtx, plan)
 	stopWatching()
 

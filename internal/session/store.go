@@ -91,6 +91,9 @@ func Open(dir string) (*Store, error) {
 	return &Store{root: dir, host: host, held: make(map[string]*sessionLock)}, nil
 }
 
+// Root is the state directory itself.
+func (s *Store) Root() string { return s.root }
+
 // Dir is the directory of session id.
 func (s *Store) Dir(id string) string { return filepath.Join(s.root, sessionsDir, id) }
 

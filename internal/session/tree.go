@@ -48,6 +48,13 @@ func newTree(plan boa.Plan, phases []boa.Phase) *tree {
 	for _, bsPlan := range plan.BootSets {
 		bs := &bootSetState{name: bsPlan.Name, nodes: slices.Clone(bsPlan.Nodes)}
 		for _, phase := range phases {
+			// A boot set that names no configuration has no configure
+			// phase after its boot: its nodes finish when booted, not
+			// pending forever (the configure operation still lists it,
+			// with its nodes excluded by the engine).
+			if phase == boa.PhaseConfigure && plan.Operation != boa.Configure && bsPlan.Configuration == "" {
+				continue
+			}
 			bs.phases = append(bs.phases, bs.newPhase(phase))
 		}
 		t.bootSets = append(t.bootSets, bs)

@@ -1,0 +1,186 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/bootimage"
+	"github.com/bos-project/bos/internal/configure"
+	"github.com/bos-project/bos/internal/session"
+	"github.com/bos-project/bos/internal/template"
+)
+
+// bootingOperations are those whose nodes are pointed at an image first.
+func booting(op boa.Operation) bool { return op == boa.Boot || op == boa.Reboot }
+
+// configuring reports whether op may run a configure phase.
+func configuring(op boa.Operation) bool { return op != boa.Shutdown }
+
+// configurationOf names the configuration a boot set's configure phase
+// runs: the boot set's own cfs.configuration, else the template's; none
+// when the template disables CFS.
+func configurationOf(tmpl *template.Template, bs *template.BootSet) string {
+	if !tmpl.EnableCFS {
+		return ""
+	}
+	if bs.CFS != nil && bs.CFS.Configuration != "" {
+		return bs.CFS.Configuration
+	}
+	if tmpl.CFS != nil {
+		return tmpl.CFS.Configuration
+	}
+	return ""
+}
+
+// repositoryOf is the playbook a template names the BOS v1 way (cfs
+// clone_url/branch/commit/playbook, or top-level cfs_url/cfs_branch), or
+// nil.
+func repositoryOf(tmpl *template.Template) *configure.Repository {
+	if !tmpl.EnableCFS {
+		return nil
+	}
+	repo := configure.Repository{CloneURL: tmpl.CFSURL, Branch: tmpl.CFSBranch}
+	if c := tmpl.CFS; c != nil && c.CloneURL != "" {
+		repo = configure.Repository{CloneURL: c.CloneURL, Branch: c.Branch, Commit: c.Commit, Playbook: c.Playbook}
+	}
+	if repo.CloneURL == "" {
+		return nil
+	}
+	return &repo
+}
+
+// resolveConfigurations fills each boot set's Configuration and checks that
+// every one can run (defined, playbook present, runner installed) before
+// any node is touched. A template naming a git repository the BOS v1 way
+// gets it cloned into the state directory.
+func (r *Runner) resolveConfigurations(ctx context.Context, p *Prepared) error {
+	if !configuring(p.Plan.Operation) {
+		return nil
+	}
+	p.configureLog = &switchableWriter{}
+	p.configurer = configure.New(r.Configurations, configure.Options{
+		StateDir: r.Store.Root(), Log: p.configureLog, Nodes: p.nodesByName(),
+	})
+	var fromRepo string
+	if repo := repositoryOf(p.Template); repo != nil {
+		name, err := p.configurer.FromRepository(ctx, *repo)
+		if err != nil {
+			return fmt.Errorf("template %s: %w", p.Template.Name, err)
+		}
+		fromRepo = name
+	}
+	checked := map[string]error{}
+	for i := range p.Plan.BootSets {
+		plan := &p.Plan.BootSets[i]
+		name := configurationOf(p.Template, p.Template.BootSets[plan.Name])
+		if name == "" {
+			name = fromRepo
+		}
+		if name == "" {
+			continue
+		}
+		if _, done := checked[name]; !done {
+			checked[name] = p.configurer.Check(name)
+		}
+		if err := checked[name]; err != nil {
+			return fmt.Errorf("template %s, boot set %s: %w", p.Template.Name, plan.Name, err)
+		}
+		plan.Configuration = name
+	}
+	return nil
+}
+
+// hasConfiguration reports whether any boot set runs a configure phase.
+func (p *Prepared) hasConfiguration() bool {
+	for _, bs := range p.Plan.BootSets {
+		if bs.Configuration != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Phases are the phases the session runs, in order.
+func (p *Prepared) Phases() []boa.Phase {
+	return session.Phases(p.Plan.Operation, p.hasConfiguration())
+}
+
+// bootSpecs are the template's boot sets as the boot preparer reads them.
+// A manifest given as a relative file path is found next to the template,
+// wherever bos runs from.
+func (p *Prepared) bootSpecs() map[string]bootimage.BootSetSpec {
+	specs := make(map[string]bootimage.BootSetSpec, len(p.Template.BootSets))
+	for name, bs := range p.Template.BootSets {
+		spec := bootimage.SpecFromTemplate(bs)
+		if spec.Path != "" && !strings.Contains(spec.Path, "://") && !filepath.IsAbs(spec.Path) && p.TemplateFile != "" {
+			spec.Path = filepath.Join(filepath.Dir(p.TemplateFile), spec.Path)
+		}
+		specs[name] = spec
+	}
+	return specs
+}
+
+// preparer builds the boot preparer of a session; control is nil for a
+// dry run, which must not touch any BMC.
+func (r *Runner) preparer(p *Prepared, control bootimage.BootControl) *bootimage.Preparer {
+	nodes := make(map[string]bootimage.NodeInfo, len(p.Nodes))
+	for _, n := range p.Nodes {
+		nodes[n.Name] = bootimage.NodeInfo{MAC: n.MAC}
+	}
+	return bootimage.NewPreparer(r.Boot, p.bootSpecs(), nodes, control)
+}
+
+// DescribeBoot says, per boot set, what its nodes will boot and how they
+// are pointed at it, without contacting a BMC or writing a file. Prepare
+// calls it too, so a bad manifest fails the session before any node is
+// shut down rather than leaving every node off.
+func (r *Runner) DescribeBoot(ctx context.Context, p *Prepared) ([]bootimage.BootSetDescription, error) {
+	if !booting(p.Plan.Operation) {
+		return nil, nil
+	}
+	descriptions, err := r.preparer(p, nil).Describe(ctx, "<session id>")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return nil, fmt.Errorf("%w: template %s: %w", ErrInvalid, p.Template.Name, err)
+	}
+	return descriptions, err
+}
+
+// hooks wires the boot preparer and the configuration runner of p into an
+// engine for a run whose BMC pool is pool and whose log is log.
+func (r *Runner) hooks(engine *boa.Engine, p *Prepared, pool BMCPool, log io.Writer) {
+	if booting(p.Plan.Operation) {
+		engine.Boot = r.preparer(p, pool)
+	}
+	if p.configurer != nil && p.hasConfiguration() {
+		p.configureLog.set(log)
+		engine.Configure = p.configurer
+	}
+}
+
+// switchableWriter lets the configuration runner be built (and checked)
+// before the session log it writes to exists.
+type switchableWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchableWriter) set(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.w = w
+}
+
+func (s *switchableWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		return len(b), nil
+	}
+	return s.w.Write(b)
+}
