@@ -1,0 +1,101 @@
+package cmd
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bos-project/bos/cmd/cmdutil"
+	"github.com/bos-project/bos/internal/sim"
+)
+
+// configureScript speaks bos's command protocol: the request (JSON) on
+// stdin, one JSON result per node on stdout. It fails the nodes named in
+// $FAIL_NODES.
+const configureScript = `#!/bin/sh
+for node in $(grep -o '"name": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'); do
+  case " $FAIL_NODES " in
+    *" $node "*) echo "{\"node\":\"$node\",\"ok\":false,\"message\":\"motd task failed on $node\"}" ;;
+    *) echo "{\"node\":\"$node\",\"ok\":true}" ;;
+  esac
+done
+`
+
+// withConfiguration writes a config file defining configuration "site" and
+// a template that selects it.
+func (e *testEnv) withConfiguration(t *testing.T, configurationName string) string {
+	t.Helper()
+	dir := filepath.Dir(e.template)
+	script := filepath.Join(dir, "configure.sh")
+	require.NoError(t, os.WriteFile(script, []byte(configureScript), 0o700))
+	cfgDir := filepath.Join(os.Getenv("XDG_CONFIG_HOME"), "bos")
+	require.NoError(t, os.MkdirAll(cfgDir, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(cfgDir, "config.yaml"),
+		[]byte("configurations:\n  site:\n    type: command\n    command: [\""+script+"\"]\n"), 0o600))
+	return e.writeTemplate("configured", `name: configured
+cfs:
+  configuration: `+configurationName+`
+boot_sets:
+  compute:
+    type: manifest
+    path: manifest.json
+    node_roles_groups: [Compute]
+`)
+}
+
+func TestConfigurePerNodeResults(t *testing.T) {
+	const bad = "x3000c0s2b0n0"
+	t.Setenv("FAIL_NODES", bad)
+	tests := []struct {
+		operation string
+		phases    []string
+		resets    []string
+	}{
+		{"configure", []string{"configure"}, nil},
+		{"reboot", []string{"shutdown", "boot", "configure"}, []string{"GracefulShutdown", "On"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.operation, func(t *testing.T) {
+			env := newTestEnv(t, sim.Options{Nodes: 3, TimeScale: 0.001})
+			tmpl := env.withConfiguration(t, "site")
+			code, out, errOut := env.run("session", "create", "--template", tmpl, "--operation", tc.operation, "-o", "json")
+			require.Equal(t, cmdutil.ExitNodesFailed, code, errOut)
+			var rec struct {
+				Phases     []string               `json:"phases"`
+				NodeStates map[string]nodeOutcome `json:"node_states"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(out), &rec), out)
+			assert.Equal(t, tc.phases, rec.Phases)
+			for _, node := range env.fleet.Nodes() {
+				st := rec.NodeStates[node.Name]
+				assert.Equal(t, "configure", st.Phase, node.Name)
+				if node.Name == bad {
+					assert.Equal(t, "failed", st.Category)
+					assert.Equal(t, "motd task failed on "+bad, st.Reason)
+				} else {
+					assert.Equal(t, "succeeded", st.Category, "%s: %+v", node.Name, st)
+				}
+				resets, _ := env.resetsOf(node.Name)
+				assert.Equal(t, tc.resets, resets, node.Name)
+			}
+		})
+	}
+}
+
+// TestUnknownConfigurationTouchesNoNode: a configuration that is not
+// defined is invalid input, found before any BMC is asked to do anything.
+func TestUnknownConfigurationTouchesNoNode(t *testing.T) {
+	env := newTestEnv(t, sim.Options{Nodes: 2, TimeScale: 0.001})
+	tmpl := env.withConfiguration(t, "no-such-configuration")
+	code, _, errOut := env.run("session", "create", "--template", tmpl, "--operation", "reboot")
+	assert.Equal(t, cmdutil.ExitInvalid, code)
+	assert.Contains(t, errOut, "no-such-configuration")
+	for _, node := range env.fleet.Nodes() {
+		resets, _ := env.resetsOf(node.Name)
+		assert.Empty(t, resets, node.Name)
+	}
+}
