@@ -430,3 +430,36 @@ func TestRecordAfterCloseFails(t *testing.T) {
 	require.ErrorIs(t, r.Record(t.Context(), tr("uan", "u1", boa.PhaseShutdown, boa.Succeeded, "")), ErrClosed)
 	require.ErrorIs(t, r.Finish(StatusComplete), ErrClosed)
 }
+
+// TestConfigurePhaseOnlyWhereConfigured: a boot set without a configuration
+// has no configure phase after boot, so its booted nodes complete the
+// session instead of staying pending; the configure operation lists the
+// phase for every boot set (the engine excludes the unconfigured ones).
+func TestConfigurePhaseOnlyWhereConfigured(t *testing.T) {
+	tests := []struct {
+		op      boa.Operation
+		compute []boa.Phase
+		uan     []boa.Phase
+	}{
+		{boa.Reboot, []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot, boa.PhaseConfigure}, []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot}},
+		{boa.Boot, []boa.Phase{boa.PhaseBoot, boa.PhaseConfigure}, []boa.Phase{boa.PhaseBoot}},
+		{boa.Configure, []boa.Phase{boa.PhaseConfigure}, []boa.Phase{boa.PhaseConfigure}},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.op), func(t *testing.T) {
+			plan := rebootPlan()
+			plan.Operation = tc.op
+			plan.BootSets[0].Configuration = "site"
+			rec := &Record{Operation: string(tc.op), Phases: Phases(tc.op, true), StartTime: time.Now()}
+			InitStatus(rec, plan)
+			phasesOf := map[string][]boa.Phase{}
+			for _, bs := range rec.BootSets {
+				for _, ps := range bs.Phases {
+					phasesOf[bs.Name] = append(phasesOf[bs.Name], ps.Name)
+				}
+			}
+			assert.Equal(t, tc.compute, phasesOf["compute"])
+			assert.Equal(t, tc.uan, phasesOf["uan"])
+		})
+	}
+}
