@@ -292,7 +292,13 @@ func (ep *endpoint) login(ctx context.Context) (*gofish.APIClient, uint64, error
 	if isBasicAuth(ep.access) {
 		return client, 0, nil
 	}
-	token, sessionURI, err := ep.createSession(ctx, client, links.sessions)
+	// A login is never abandoned half way, even when the session is
+	// cancelled: the BMC would create a session whose token never reached
+	// us, which nobody could log out of (BMCs allow only a few). It is
+	// bounded by the request timeout instead, and Close logs it out.
+	loginCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ep.pool.opts.RequestTimeout)
+	token, sessionURI, err := ep.createSession(loginCtx, client, links.sessions)
+	cancel()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -303,6 +309,9 @@ func (ep *endpoint) login(ctx context.Context) (*gofish.APIClient, uint64, error
 	ep.mu.Unlock()
 	ep.pool.stats.logins.Add(1)
 	ep.pool.logf("bmc %s: logged in (session %s)", ep.url, sessionURI)
+	if ctx.Err() != nil {
+		return nil, 0, ctx.Err()
+	}
 	return client, generation, nil
 }
 

@@ -205,22 +205,25 @@ func TestSessionsNeverOutliveThePool(t *testing.T) {
 		// have gone well.
 		use     func(ctx context.Context, pool *Pool, node string) error
 		wantErr string
+		// loginInFlight: the BMC may still be processing a login when Close
+		// returns; wait for it before counting sessions.
+		loginInFlight bool
 	}{
 		{"after success", sim.Options{}, func(ctx context.Context, pool *Pool, node string) error {
 			_, err := pool.PowerState(ctx, node)
 			return err
-		}, ""},
+		}, "", false},
 		{"after a refused reset", sim.Options{Profile: "cray-ex"}, func(ctx context.Context, pool *Pool, node string) error {
 			return pool.Reset(ctx, node, power.GracefulOff)
-		}, "no suitable reset type"},
+		}, "no suitable reset type", false},
 		{"after 5xx", sim.Options{Faults: []sim.Fault{{Kind: sim.Fault5xx, Fraction: 1}}}, func(ctx context.Context, pool *Pool, node string) error {
 			_, err := pool.PowerState(ctx, node)
 			return err
-		}, "HTTP 503"},
+		}, "HTTP 503", false},
 		{"after a refused login", sim.Options{Faults: []sim.Fault{{Kind: sim.FaultWrongCredentials, Fraction: 1}}}, func(ctx context.Context, pool *Pool, node string) error {
 			_, err := pool.PowerState(ctx, node)
 			return err
-		}, "HTTP 401"},
+		}, "HTTP 401", false},
 		{"after cancellation mid-request", sim.Options{TimeScale: 1, Timing: sim.Timing{RequestLatency: 50 * time.Millisecond, PowerOn: time.Second}},
 			func(ctx context.Context, pool *Pool, node string) error {
 				if _, err := pool.PowerState(ctx, node); err != nil {
@@ -232,7 +235,18 @@ func TestSessionsNeverOutliveThePool(t *testing.T) {
 				time.AfterFunc(10*time.Millisecond, cancel)
 				_, err := pool.PowerState(ctx, node)
 				return err
-			}, "context canceled"},
+			}, "context canceled", false},
+		{"after cancellation mid-login", sim.Options{TimeScale: 1, Timing: sim.Timing{RequestLatency: 50 * time.Millisecond, PowerOn: time.Second}},
+			func(ctx context.Context, pool *Pool, node string) error {
+				// Connecting reads the service root twice (gofish, then
+				// bos: 100 ms) and logs in (50 ms): cancel while the login
+				// is at the BMC.
+				ctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				time.AfterFunc(125*time.Millisecond, cancel)
+				_, err := pool.PowerState(ctx, node)
+				return err
+			}, "context canceled", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +266,11 @@ func TestSessionsNeverOutliveThePool(t *testing.T) {
 			done, cancel := context.WithCancel(context.Background())
 			cancel()
 			require.NoError(t, pool.Close(done))
+			if tt.loginInFlight {
+				require.Eventually(t, func() bool {
+					return len(actionsOf(simStatus(t, fleet, nodes[0].Name), "Login")) > 0
+				}, 5*time.Second, 5*time.Millisecond, "the BMC never saw the login")
+			}
 			status := simStatus(t, fleet, nodes[0].Name)
 			assert.Zero(t, status.ActiveSessions)
 			assert.Len(t, actionsOf(status, "Logout"), len(actionsOf(status, "Login"))-countFailedLogins(status))

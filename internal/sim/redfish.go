@@ -23,7 +23,10 @@ type jsonObject = map[string]any
 // ServeHTTP answers the node's Redfish API.
 func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n.requests.Add(1)
-	if !n.delay(r) {
+	// A real BMC carries out a login, reset or PATCH it has received even
+	// when the client hangs up before the answer; only a read is worth
+	// dropping. (A client that cancels mid-login must still log out.)
+	if !n.delay(r) && r.Method == http.MethodGet {
 		return
 	}
 	if n.faults.has(Fault5xx) {
