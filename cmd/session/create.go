@@ -106,7 +106,8 @@ var engineFlags = []struct{ key, flag, usage string }{
 	{config.KeyForcefulTimeout, "forceful-shutdown-timeout", "wait for a forced power off (default 180s)"},
 	{config.KeyPowerOnWait, "power-on-wait", "wait for power On after each power-on request (default 120s)"},
 	{config.KeyBootWait, "boot-wait", "wait for the OS to be running after power on (default 1200s)"},
-	{config.KeyPollInterval, "poll-interval", "longest pause between power-state polls (default 5s)"},
+	{config.KeyPollBase, "poll-base", "first pause between power-state polls; the back-off grows 1,1,1,1,2,2,4… times it (default 1s)"},
+	{config.KeyPollInterval, "poll-interval", "longest pause between power-state polls: the back-off's cap (default 5s)"},
 	{config.KeyRetryPolicy, "retry-policy", "power-on attempts per node (default 3)"},
 	{config.KeyMaxConcurrency, "max-concurrency", "nodes acted on at once across all BMCs (default 1000)"},
 	{config.KeyMaxRequestsPerBMC, "max-requests-per-bmc", "requests in flight per BMC (default 2)"},
@@ -203,7 +204,8 @@ func (e *sessionEnv) follow(templateRef, label string, phases []boa.Phase, nodes
 	f := e.f
 	var progress *output.Progress
 	if !e.cfg.Quiet && (f.IO.StderrTTY || e.cfg.Progress) {
-		progress = output.NewProgress(f.IO.ErrOut, f.IO.StderrTTY, label, phases, nodes)
+		progress = output.NewProgress(f.IO.ErrOut,
+			output.ProgressOptions{Terminal: f.IO.StderrTTY, Color: f.IO.StderrTTY && !e.cfg.NoColor}, label, phases, nodes)
 		e.runner.Progress = progress.Observe
 	}
 	rec, err := run(e.runner)

@@ -13,39 +13,62 @@ import (
 	"github.com/bos-project/bos/internal/boa"
 )
 
-// Progress shows a running session's per-phase counts on stderr: a live
-// spinner line on a terminal, otherwise one plain line whenever the counts
-// change (at most once per PlainEvery), so logs stay readable.
-type Progress struct {
-	label      string
-	phases     []boa.Phase
-	total      int
-	w          io.Writer
-	spin       *spinner.Spinner
-	plainEvery time.Duration
+// ProgressOptions says where a progress display may draw and how.
+type ProgressOptions struct {
+	// Terminal: the writer is a terminal (an *os.File), so a spinner line is
+	// redrawn in place. Otherwise one plain line is written when a phase
+	// starts and one when it ends, which keeps logs and CI output readable
+	// at any fleet size.
+	Terminal bool
+	// Color marks succeeded and failed counts in green and red. Only
+	// meaningful with Terminal; callers leave it off for NO_COLOR and
+	// --no-color.
+	Color bool
+}
 
-	mu        sync.Mutex
-	counts    map[boa.Phase]map[boa.Category]int
-	lastLine  string
-	lastPrint time.Time
+// Progress shows a running session's per-phase counts on stderr, e.g.
+// "reboot compute: shutdown 5997✓ 3✗ · boot 1200/5997".
+type Progress struct {
+	label  string
+	phases []boa.Phase
+	total  int
+	w      io.Writer
+	color  bool
+	spin   *spinner.Spinner
+
+	mu      sync.Mutex
+	counts  map[boa.Phase]map[boa.Category]int
+	started map[boa.Phase]time.Time
+	done    map[boa.Phase]bool
 }
 
 // NewProgress starts a progress display for a session of total nodes going
-// through phases. With terminal set, w must be the terminal (*os.File).
-func NewProgress(w io.Writer, terminal bool, label string, phases []boa.Phase, total int) *Progress {
+// through phases, in order.
+func NewProgress(w io.Writer, opts ProgressOptions, label string, phases []boa.Phase, total int) *Progress {
 	p := &Progress{
-		label: label, phases: phases, total: total, w: w, plainEvery: time.Second,
-		counts: make(map[boa.Phase]map[boa.Category]int, len(phases)),
+		label: label, phases: phases, total: total, w: w,
+		counts:  make(map[boa.Phase]map[boa.Category]int, len(phases)),
+		started: make(map[boa.Phase]time.Time, len(phases)),
+		done:    make(map[boa.Phase]bool, len(phases)),
 	}
 	for _, ph := range phases {
 		p.counts[ph] = map[boa.Category]int{}
 	}
-	if f, ok := w.(*os.File); ok && terminal {
+	if f, ok := w.(*os.File); ok && opts.Terminal {
+		p.color = opts.Color
 		p.spin = spinner.New(spinner.CharSets[14], 120*time.Millisecond, spinner.WithWriterFile(f))
-		p.spin.Suffix = " " + p.line()
+		// The spinner paints its character white by default; "reset" is
+		// the one attribute that leaves it uncoloured.
+		spinColor := "reset"
+		if p.color {
+			spinColor = "cyan"
+		}
+		_ = p.spin.Color(spinColor) // both names are valid; Color fails only on unknown ones
+		// The live line stays free of escape codes: the spinner measures
+		// it in runes to know how much to erase, and colour codes would
+		// make it erase lines above it.
+		p.spin.Suffix = " " + p.line(false)
 		p.spin.Start()
-	} else {
-		p.emit(p.line(), true)
 	}
 	return p
 }
@@ -58,61 +81,147 @@ func (p *Progress) Observe(t boa.Transition) {
 	if !ok {
 		return
 	}
+	if _, ok := p.started[t.Phase]; !ok && t.Category != boa.NotStarted {
+		p.started[t.Phase] = time.Now()
+		p.plain(fmt.Sprintf("%s started (%d nodes)", t.Phase, p.expected(t.Phase)))
+	}
 	// Only the end of a phase moves the counters; in_progress repeats
 	// (one per power action) would otherwise count a node twice.
-	if t.Category == boa.InProgress {
+	if t.Category == boa.InProgress || t.Category == boa.NotStarted {
 		return
 	}
 	phaseCounts[t.Category]++
-	line := p.line()
+	p.markDone()
 	if p.spin != nil {
 		p.spin.Lock()
-		p.spin.Suffix = " " + line
+		p.spin.Suffix = " " + p.line(false)
 		p.spin.Unlock()
-		return
 	}
-	p.emit(line, false)
 }
 
-// Stop ends the display, printing the final counts once.
+// Stop ends the display. On a terminal the spinner gives way to the final
+// counts; elsewhere a session stopped before its phases ended (cancelled,
+// interrupted) gets one last line saying where it stood.
 func (p *Progress) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line := p.line()
 	if p.spin != nil {
 		p.spin.Stop()
-		fmt.Fprintln(p.w, line)
+		fmt.Fprintln(p.w, p.line(p.color))
 		return
 	}
-	p.emit(line, true)
+	for _, ph := range p.phases {
+		if !p.done[ph] {
+			p.plain("stopped: " + p.phasesLine(false))
+			return
+		}
+	}
 }
 
-// line renders e.g. "reboot compute: shutdown 14✓ 2✗ · boot 12/16".
-func (p *Progress) line() string {
+// markDone finds the phases that have just ended, in order: a phase ends
+// when every phase before it has and each node still in the session has
+// finished it.
+func (p *Progress) markDone() {
+	for _, ph := range p.phases {
+		if p.done[ph] {
+			continue
+		}
+		if p.finished(ph) < p.expected(ph) {
+			return
+		}
+		p.done[ph] = true
+		took := ""
+		if start, ok := p.started[ph]; ok {
+			took = " in " + time.Since(start).Round(100*time.Millisecond).String()
+		}
+		p.plain(fmt.Sprintf("%s done: %s%s", ph, p.marks(ph, false), took))
+	}
+}
+
+// expected is how many nodes reach phase ph: failed and excluded nodes
+// leave the session's remaining phases.
+func (p *Progress) expected(ph boa.Phase) int {
+	n := p.total
+	for _, earlier := range p.phases {
+		if earlier == ph {
+			break
+		}
+		n -= p.counts[earlier][boa.Failed] + p.counts[earlier][boa.Excluded]
+	}
+	return n
+}
+
+func (p *Progress) finished(ph boa.Phase) int {
+	c := p.counts[ph]
+	return c[boa.Succeeded] + c[boa.Failed] + c[boa.Excluded]
+}
+
+func (p *Progress) line(color bool) string {
+	return p.label + ": " + p.phasesLine(color)
+}
+
+// phasesLine renders every phase: an ended one by its outcome ("shutdown
+// 5997✓ 3✗"), a running or waiting one by how far it is ("boot 1200/5997").
+func (p *Progress) phasesLine(color bool) string {
 	parts := make([]string, 0, len(p.phases))
 	for _, ph := range p.phases {
-		c := p.counts[ph]
-		done := c[boa.Succeeded] + c[boa.Failed] + c[boa.Excluded]
-		s := fmt.Sprintf("%s %d/%d", ph, done, p.total)
-		if c[boa.Succeeded] > 0 {
-			s += fmt.Sprintf(" %d✓", c[boa.Succeeded])
+		if p.done[ph] {
+			parts = append(parts, fmt.Sprintf("%s %s", ph, p.marks(ph, color)))
+			continue
 		}
-		if c[boa.Failed] > 0 {
-			s += fmt.Sprintf(" %d✗", c[boa.Failed])
-		}
-		if c[boa.Excluded] > 0 {
-			s += fmt.Sprintf(" %d excluded", c[boa.Excluded])
+		s := fmt.Sprintf("%s %d/%d", ph, p.finished(ph), p.expected(ph))
+		if marks := p.failureMarks(ph, color); marks != "" {
+			s += " " + marks
 		}
 		parts = append(parts, s)
 	}
-	return p.label + ": " + strings.Join(parts, " · ")
+	return strings.Join(parts, " · ")
 }
 
-func (p *Progress) emit(line string, force bool) {
-	now := time.Now()
-	if line == p.lastLine || (!force && now.Sub(p.lastPrint) < p.plainEvery) {
-		return
+// marks is an ended phase's outcome: "5997✓ 3✗ 2 excluded", or "0 nodes"
+// when every node had left the session before it.
+func (p *Progress) marks(ph boa.Phase, color bool) string {
+	var s []string
+	if n := p.counts[ph][boa.Succeeded]; n > 0 {
+		s = append(s, paint(color, green, fmt.Sprintf("%d✓", n)))
 	}
-	p.lastLine, p.lastPrint = line, now
-	fmt.Fprintln(p.w, line)
+	if f := p.failureMarks(ph, color); f != "" {
+		s = append(s, f)
+	}
+	if len(s) == 0 {
+		return "0 nodes"
+	}
+	return strings.Join(s, " ")
+}
+
+func (p *Progress) failureMarks(ph boa.Phase, color bool) string {
+	var s []string
+	if n := p.counts[ph][boa.Failed]; n > 0 {
+		s = append(s, paint(color, red, fmt.Sprintf("%d✗", n)))
+	}
+	if n := p.counts[ph][boa.Excluded]; n > 0 {
+		s = append(s, fmt.Sprintf("%d excluded", n))
+	}
+	return strings.Join(s, " ")
+}
+
+// plain writes one line when stderr is not a terminal; on a terminal the
+// spinner line already shows the same.
+func (p *Progress) plain(msg string) {
+	if p.spin == nil {
+		fmt.Fprintf(p.w, "%s: %s\n", p.label, msg)
+	}
+}
+
+const (
+	green = "\x1b[32m"
+	red   = "\x1b[31m"
+	reset = "\x1b[0m"
+)
+
+func paint(color bool, code, s string) string {
+	if !color {
+		return s
+	}
+	return code + s + reset
 }
