@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
+	completioncmd "github.com/bos-project/bos/cmd/completion"
 	inventorycmd "github.com/bos-project/bos/cmd/inventory"
 	sessioncmd "github.com/bos-project/bos/cmd/session"
 	simcmd "github.com/bos-project/bos/cmd/sim"
@@ -41,6 +42,12 @@ func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
 	f := cmdutil.NewFactory(ctx, io, v)
 	root := NewRootCmd(f, v)
 	root.SetArgs(args)
+	if completioncmd.Requested(args) {
+		if err := completioncmd.Register(root, f); err != nil {
+			fmt.Fprintf(io.ErrOut, "bos: %v\n", err)
+			return cmdutil.ExitFailure
+		}
+	}
 	ran := markRuns(root)
 	err := root.ExecuteContext(ctx)
 	if err != nil && !*ran {
@@ -99,6 +106,8 @@ state directory.`,
   bos sim --nodes 16 --write-inventory /tmp/inv.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// bos completion replaces cobra's own, with install instructions.
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		return cmdutil.BindConfigFlags(c, v)
@@ -133,6 +142,7 @@ state directory.`,
 		inventorycmd.NewCmdInventory(f),
 		simcmd.NewCmdSim(f),
 		versioncmd.NewCmdVersion(f),
+		completioncmd.NewCmdCompletion(f),
 	)
 	return root
 }

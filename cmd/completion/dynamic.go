@@ -1,0 +1,376 @@
+package completion
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bos-project/bos/cmd/cmdutil"
+	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/output"
+	"github.com/bos-project/bos/internal/session"
+)
+
+// Requested says whether args ask for completions (the hidden __complete
+// command the shell scripts call) rather than run a command. Only then are
+// the dynamic completions registered: cobra keeps flag completions in a
+// process-wide map, which would otherwise hold on to every command tree a
+// long-lived process (a test binary) builds.
+func Requested(args []string) bool {
+	return len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
+}
+
+// Register attaches the dynamic completions to the command tree under
+// root: session ids and template names to the commands that take them as
+// arguments, and values to the flags named --template, --limit,
+// --operation, --pace, --status, -o and the directory flags, wherever they
+// are declared. It fails when a command it completes the arguments of is
+// missing from the tree, so renaming one cannot silently lose completion.
+func Register(root *cobra.Command, f *cmdutil.Factory) error {
+	c := &completer{f: f}
+	args := map[string]cobra.CompletionFunc{
+		"bos session describe":  c.sessionIDs(""),
+		"bos session status":    c.sessionIDs(""),
+		"bos session logs":      c.sessionIDs(""),
+		"bos session delete":    c.sessionIDs(""),
+		"bos session cancel":    c.sessionIDs(session.StatusRunning),
+		"bos session resume":    c.sessionIDs(session.StatusInterrupted),
+		"bos session retry":     c.sessionIDs(session.StatusFailed),
+		"bos template describe": c.templateNames,
+		"bos template validate": c.templateNames,
+	}
+	flags := map[string]cobra.CompletionFunc{
+		"template":  c.templateNames,
+		"limit":     c.limitTerms,
+		"operation": fixed(operations),
+		"pace":      fixed(paces),
+		"status":    fixed(statuses),
+		"output":    fixed(formats),
+		"state-dir": directories,
+		"templates": directories,
+	}
+	var errs []error
+	var walk func(cmd *cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		if fn, ok := args[cmd.CommandPath()]; ok {
+			cmd.ValidArgsFunction = fn
+			delete(args, cmd.CommandPath())
+		}
+		for name, fn := range flags {
+			// Declared here, not inherited: cobra keys the function by the
+			// flag, so a persistent flag is registered once, on its owner.
+			if cmd.LocalNonPersistentFlags().Lookup(name) == nil && cmd.PersistentFlags().Lookup(name) == nil {
+				continue
+			}
+			if err := cmd.RegisterFlagCompletionFunc(name, fn); err != nil {
+				errs = append(errs, fmt.Errorf("completion: %s --%s: %w", cmd.CommandPath(), name, err))
+			}
+		}
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for path := range args {
+		errs = append(errs, fmt.Errorf("completion: no command %q in the tree to complete the arguments of", path))
+	}
+	return errors.Join(errs...)
+}
+
+// The fixed choices, each with what it means.
+var (
+	operations = []cobra.Completion{
+		cobra.CompletionWithDesc(string(boa.Boot), "power on and boot the template's image"),
+		cobra.CompletionWithDesc(string(boa.Shutdown), "shut down gracefully, then force off"),
+		cobra.CompletionWithDesc(string(boa.Reboot), "shutdown, then boot"),
+		cobra.CompletionWithDesc(string(boa.Configure), "run the template's configuration only"),
+	}
+	paces = []cobra.Completion{
+		cobra.CompletionWithDesc(string(boa.Independent), "each node moves on when it is ready"),
+		cobra.CompletionWithDesc(string(boa.Lockstep), "every phase waits for all nodes (BOS v1)"),
+	}
+	statuses = []cobra.Completion{
+		string(session.StatusRunning), string(session.StatusComplete), string(session.StatusFailed),
+		string(session.StatusInterrupted), string(session.StatusCancelled), string(session.StatusCorrupt),
+	}
+	formats = []cobra.Completion{
+		cobra.CompletionWithDesc(string(output.FormatTable), "tables for people"),
+		cobra.CompletionWithDesc(string(output.FormatWide), "tables with more columns"),
+		cobra.CompletionWithDesc(string(output.FormatJSON), "stable JSON for scripts"),
+		cobra.CompletionWithDesc(string(output.FormatYAML), "the JSON fields, as YAML"),
+	}
+)
+
+// fixed offers the choices that begin with what is typed.
+func fixed(choices []cobra.Completion) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var out []cobra.Completion
+		for _, choice := range choices {
+			if strings.HasPrefix(choice, toComplete) {
+				out = append(out, choice)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+var directories = cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs)
+
+// completer reads what the completions offer: the state directory, the
+// templates directories and the inventory, located as the command line
+// being completed says. It never prints: whatever goes wrong only means
+// nothing to offer.
+type completer struct {
+	f *cmdutil.Factory
+}
+
+// minIDPrefix is how much of a session id is offered at least: what
+// `bos session list` shows.
+const minIDPrefix = 8
+
+// sessionIDs completes session ids, only those in status when it is not
+// empty, as the shortest prefix (at least minIDPrefix characters) that
+// names one session, described by operation, template, status and start.
+// Ids already on the command line are not offered again.
+func (c *completer) sessionIDs(status session.Status) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		rows := c.sessions()
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		prefixLen := uniquePrefixLengths(ids)
+		toComplete = strings.ToLower(toComplete)
+		var out []cobra.Completion
+		for _, r := range rows {
+			if status != "" && r.Status != status || !strings.HasPrefix(r.ID, toComplete) || onCommandLine(r.ID, args) {
+				continue
+			}
+			id := r.ID[:min(len(r.ID), max(prefixLen[r.ID], len(toComplete)))]
+			out = append(out, cobra.CompletionWithDesc(id, fmt.Sprintf("%s %s, %s, %s",
+				r.Operation, r.Template, r.Status, r.StartTime.Local().Format(time.DateTime))))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// sessions lists the state directory's sessions, newest first; a state
+// directory that does not exist yet is not created for a completion.
+func (c *completer) sessions() []session.ListRow {
+	cfg, err := c.f.Config()
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(cfg.StateDir); err != nil {
+		return nil
+	}
+	store, err := session.Open(cfg.StateDir)
+	if err != nil {
+		return nil
+	}
+	defer store.Close()
+	rows, _ := store.List(session.Filter{})
+	return rows
+}
+
+// uniquePrefixLengths gives, per id, the length of its shortest prefix no
+// other id shares, at least minIDPrefix.
+func uniquePrefixLengths(ids []string) map[string]int {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	lengths := make(map[string]int, len(sorted))
+	for i, id := range sorted {
+		n := minIDPrefix
+		// In sorted order the id sharing the longest prefix is a neighbour.
+		for _, j := range []int{i - 1, i + 1} {
+			if j >= 0 && j < len(sorted) {
+				n = max(n, commonPrefix(id, sorted[j])+1)
+			}
+		}
+		lengths[id] = n
+	}
+	return lengths
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+func onCommandLine(id string, args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool { return a != "" && strings.HasPrefix(id, strings.ToLower(a)) })
+}
+
+// templateNames completes the names of the templates in the templates
+// directories (the name: field, or the file name when it has none), in
+// search order, described by their description or file. What looks like a
+// path is left to the shell's file completion, as --template takes files
+// too.
+func (c *completer) templateNames(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if strings.ContainsAny(toComplete, "/~") || strings.HasPrefix(toComplete, ".") {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	cfg, err := c.f.Config()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	seen := map[string]bool{}
+	var out []cobra.Completion
+	for _, dir := range cfg.Templates {
+		for _, ext := range []string{".yaml", ".yml", ".json"} {
+			files, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
+			for _, file := range files {
+				name, description := templateHeader(file)
+				if seen[name] || !strings.HasPrefix(name, toComplete) {
+					continue
+				}
+				seen[name] = true
+				out = append(out, cobra.CompletionWithDesc(name, description))
+			}
+		}
+	}
+	return out, cobra.ShellCompDirectiveDefault
+}
+
+// templateHeader reads a template file's name and description; a file
+// that does not parse is still offered, by its file name, as
+// `bos template validate` will say what is wrong with it.
+func templateHeader(file string) (name, description string) {
+	var header struct {
+		Name        string `yaml:"name"`
+		Description string `yaml:"description"`
+	}
+	if data, err := os.ReadFile(file); err == nil {
+		_ = yaml.Unmarshal(data, &header)
+	}
+	name = header.Name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	description = header.Description
+	if description == "" {
+		description = file
+	}
+	return name, description
+}
+
+// nodesOfferedUnasked is how many inventory nodes --limit offers before
+// anything is typed; a larger inventory offers its groups, roles and
+// partitions first, and node names once a term is begun, so Tab never
+// floods the terminal with ten thousand names.
+const nodesOfferedUnasked = 200
+
+// limitTerms completes the last term of a BOS limit expression: "all",
+// the inventory's groups, roles, subroles and partitions (with their node
+// counts) and its node names, keeping what precedes the term (earlier
+// terms, and its & or ! operator).
+func (c *completer) limitTerms(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	cfg, err := c.f.Config()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	inv, _, err := inventory.Load(cfg.Inventory)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	head, term := splitLastTerm(toComplete)
+	var out []cobra.Completion
+	offered := map[string]bool{}
+	offer := func(value, description string) {
+		// A group and a role may share a name; the term means both.
+		if !offered[value] && strings.HasPrefix(strings.ToLower(value), strings.ToLower(term)) {
+			offered[value] = true
+			out = append(out, cobra.CompletionWithDesc(head+value, description))
+		}
+	}
+	offer("all", fmt.Sprintf("every node (%d)", len(inv.Nodes)))
+	for _, set := range nodeSets(inv) {
+		offer(set.name, fmt.Sprintf("%s (%d nodes)", set.kind, set.nodes))
+	}
+	if term != "" || len(inv.Nodes) <= nodesOfferedUnasked {
+		for _, n := range inv.Nodes {
+			offer(n.Name, nodeDescription(n))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// splitLastTerm splits a limit expression being typed into what precedes
+// its last term (earlier terms and the term's operator) and the term. A
+// comma inside a hostlist range's brackets does not separate terms.
+func splitLastTerm(expr string) (head, term string) {
+	start, depth := 0, 0
+	for i, r := range expr {
+		switch r {
+		case '[':
+			depth++
+		case ']':
+			depth = max(0, depth-1)
+		case ',':
+			if depth == 0 {
+				start = i + 1
+			}
+		}
+	}
+	if start < len(expr) && (expr[start] == '&' || expr[start] == '!') {
+		start++
+	}
+	return expr[:start], expr[start:]
+}
+
+type nodeSet struct {
+	kind, name string
+	nodes      int
+}
+
+// nodeSets are the inventory's groups, roles, subroles and partitions, in
+// order of first appearance, with how many nodes each holds.
+func nodeSets(inv *inventory.Inventory) []nodeSet {
+	var sets []nodeSet
+	index := map[[2]string]int{}
+	add := func(kind, name string) {
+		if name == "" {
+			return
+		}
+		key := [2]string{kind, name}
+		if i, ok := index[key]; ok {
+			sets[i].nodes++
+			return
+		}
+		index[key] = len(sets)
+		sets = append(sets, nodeSet{kind: kind, name: name, nodes: 1})
+	}
+	for _, n := range inv.Nodes {
+		for _, g := range n.Groups {
+			add("group", g)
+		}
+		add("role", n.Role)
+		add("subrole", n.SubRole)
+		add("partition", n.Partition)
+	}
+	return sets
+}
+
+func nodeDescription(n inventory.Node) string {
+	parts := []string{"node"}
+	for _, p := range []string{n.Role, n.Partition} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if !n.Enabled {
+		parts = append(parts, "disabled")
+	}
+	return strings.Join(parts, ", ")
+}
