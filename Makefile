@@ -10,7 +10,7 @@ DEMO_DIR   := .demo
 DEMO_NODES ?= 16
 DEMO_SCALE ?= 0.05
 
-.PHONY: build test vet demo install clean fuzz bench
+.PHONY: build test vet demo install clean fuzz bench docs
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -79,6 +79,11 @@ bench:
 	BENCH_SCALE=$(BENCH_SCALE) BENCH_OUT=$(CURDIR)/docs/performance.md BENCH_HOTPATHS=$(CURDIR)/.bench-hotpaths.txt \
 		$(GO) test -tags bench -run '^TestScale$$' -count=1 -timeout 0 -v ./internal/bench; \
 	rm -f .bench-hotpaths.txt
+
+# docs: regenerate the man pages in docs/man from the command tree. They are
+# checked in; `make test` fails when they no longer match the commands.
+docs:
+	$(GO) run . docs man docs/man
 
 clean:
 	rm -rf bin $(DEMO_DIR)

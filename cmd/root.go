@@ -16,6 +16,7 @@ import (
 
 	"github.com/bos-project/bos/cmd/cmdutil"
 	completioncmd "github.com/bos-project/bos/cmd/completion"
+	docscmd "github.com/bos-project/bos/cmd/docs"
 	inventorycmd "github.com/bos-project/bos/cmd/inventory"
 	sessioncmd "github.com/bos-project/bos/cmd/session"
 	simcmd "github.com/bos-project/bos/cmd/sim"
@@ -143,6 +144,7 @@ state directory.`,
 		simcmd.NewCmdSim(f),
 		versioncmd.NewCmdVersion(f),
 		completioncmd.NewCmdCompletion(f),
+		docscmd.NewCmdDocs(f),
 	)
 	return root
 }
