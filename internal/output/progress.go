@@ -83,7 +83,9 @@ func (p *Progress) Observe(t boa.Transition) {
 	}
 	if _, ok := p.started[t.Phase]; !ok && t.Category != boa.NotStarted {
 		p.started[t.Phase] = time.Now()
-		p.plain(fmt.Sprintf("%s started (%d nodes)", t.Phase, p.expected(t.Phase)))
+		// No node count: while earlier phases run, how many nodes will
+		// reach this one is not known yet.
+		p.plain(fmt.Sprintf("%s started", t.Phase))
 	}
 	// Only the end of a phase moves the counters; in_progress repeats
 	// (one per power action) would otherwise count a node twice.

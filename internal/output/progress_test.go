@@ -44,8 +44,8 @@ func TestProgressWritesOneLinePerPhaseChangeWhenNotATerminal(t *testing.T) {
 				return ts
 			}(),
 			want: []string{
-				"reboot compute: shutdown started (4 nodes)",
-				"reboot compute: boot started (4 nodes)",
+				"reboot compute: shutdown started",
+				"reboot compute: boot started",
 				"reboot compute: shutdown done: 3✓ 1✗",
 				"reboot compute: boot done: 2✓ 1✗",
 			},
@@ -58,7 +58,7 @@ func TestProgressWritesOneLinePerPhaseChangeWhenNotATerminal(t *testing.T) {
 				tr("n3", boa.PhaseBoot, boa.Excluded), tr("n4", boa.PhaseBoot, boa.Excluded),
 			},
 			want: []string{
-				"reboot compute: boot started (4 nodes)",
+				"reboot compute: boot started",
 				"reboot compute: boot done: 4 excluded",
 				"reboot compute: configure done: 0 nodes",
 			},
@@ -71,7 +71,7 @@ func TestProgressWritesOneLinePerPhaseChangeWhenNotATerminal(t *testing.T) {
 				tr("n2", boa.PhaseShutdown, boa.Failed),
 			},
 			want: []string{
-				"reboot compute: shutdown started (4 nodes)",
+				"reboot compute: shutdown started",
 				"reboot compute: stopped: shutdown 2/4 1✗ · boot 0/3",
 			},
 		},
