@@ -51,7 +51,7 @@ func Run(ctx context.Context, io *cmdutil.IOStreams, args []string) int {
 	}
 	ran := markRuns(root)
 	err := root.ExecuteContext(ctx)
-	if err != nil && !*ran {
+	if err != nil && !*ran && !errors.Is(err, cmdutil.ErrUsage) {
 		// cobra rejected the command line itself (unknown command, wrong
 		// number of arguments, a required flag missing): a usage error.
 		err = cmdutil.UsageError("%v (see 'bos help')", err)
@@ -146,5 +146,22 @@ state directory.`,
 		completioncmd.NewCmdCompletion(f),
 		docscmd.NewCmdDocs(f),
 	)
+	for _, group := range root.Commands() {
+		rejectUnknownSubcommands(group)
+	}
 	return root
+}
+
+// rejectUnknownSubcommands makes a command group (bos session, bos
+// template…) refuse an unknown subcommand with a usage error. Left to
+// cobra, `bos session craete` would print help and exit 0, and a script
+// with a typo would carry on as if it had worked.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.NoArgs
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	for _, sub := range c.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
 }

@@ -204,7 +204,9 @@ func TestInvalidInputExitsTwo(t *testing.T) {
 		{"bad pace", []string{"session", "create", "--template", env.template, "--operation", "boot", "--pace", "fast"}, "--pace"},
 		{"invalid template", []string{"session", "create", "--template", bad, "--operation", "boot"}, "bad.yaml"},
 		{"limit matches nothing", []string{"session", "create", "--template", env.template, "--operation", "boot", "--limit", "nid0001"}, "selects no nodes"},
-		{"unknown flag", []string{"session", "list", "--colour"}, "--colour"},
+		{"unknown flag", []string{"session", "list", "--colour"}, "bos: invalid usage: unknown flag: --colour (see 'bos session list --help')\n"},
+		{"unknown subcommand", []string{"session", "craete"}, `unknown command "craete" for "bos session"`},
+		{"unknown command", []string{"sesion", "list"}, `unknown command "sesion" for "bos"`},
 		{"bad status filter", []string{"session", "list", "--status", "happy"}, "--status"},
 		{"bad output", []string{"session", "list", "-o", "xml"}, "xml"},
 	}

@@ -16,6 +16,10 @@ func NewCmdSession(f *cmdutil.Factory) *cobra.Command {
 		Long: `A session runs one operation (boot, shutdown, reboot or configure) of a session
 template on the nodes it selects, and keeps the full per-node history in the
 state directory.`,
+		Example: `  bos session create --template compute --operation reboot --limit 'x3000c0s[1-16]b0n0'
+  bos session list --status failed
+  bos session describe 3f2a
+  bos session retry 3f2a`,
 	}
 	c.AddCommand(
 		NewCmdCreate(f, nil),
