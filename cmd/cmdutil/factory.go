@@ -102,3 +102,17 @@ func (f *Factory) BMCOptions() bmc.Options {
 	}
 	return o
 }
+
+// ReadStore is what commands that only read history need: the -o format and
+// the open state directory (close it when done).
+func (f *Factory) ReadStore() (output.Format, *session.Store, error) {
+	format, err := f.Format()
+	if err != nil {
+		return "", nil, err
+	}
+	store, err := f.Store()
+	if err != nil {
+		return "", nil, err
+	}
+	return format, store, nil
+}

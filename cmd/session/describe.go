@@ -48,11 +48,7 @@ per node; -o json prints the whole record (see docs/session-record.md).`,
 
 func runDescribe(opts *DescribeOptions) error {
 	f := opts.Factory
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	store, err := f.Store()
+	format, store, err := f.ReadStore()
 	if err != nil {
 		return err
 	}
@@ -61,7 +57,6 @@ func runDescribe(opts *DescribeOptions) error {
 	if err != nil {
 		return err
 	}
-	format := output.Format(cfg.Output)
 	if format.Structured() {
 		return output.Data(f.IO.Out, format, rec)
 	}

@@ -72,11 +72,7 @@ func runList(opts *ListOptions) error {
 		*age.dst = d
 	}
 	f := opts.Factory
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	store, err := f.Store()
+	format, store, err := f.ReadStore()
 	if err != nil {
 		return err
 	}
@@ -85,7 +81,6 @@ func runList(opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	format := output.Format(cfg.Output)
 	if format.Structured() {
 		if rows == nil {
 			rows = []session.ListRow{}

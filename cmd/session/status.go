@@ -63,11 +63,7 @@ would give it: 0 complete (or still running without --watch), 3 nodes failed,
 		Example: `  bos session status 3f2a --watch`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			format, err := f.Format()
-			if err != nil {
-				return err
-			}
-			store, err := f.Store()
+			format, store, err := f.ReadStore()
 			if err != nil {
 				return err
 			}
