@@ -7,8 +7,10 @@ import (
 )
 
 // Engine runs sessions. BMC, Recorder, Boot and Configure must be safe for
-// concurrent use: up to Options.MaxConcurrency nodes, plus the running
-// configure batches, call them at once. Each must return promptly once its
+// concurrent use. Run makes at most Options.MaxConcurrency calls to BMC
+// (and its BootProgress) and Boot at once, all together; Recorder and
+// Progress may be called by every node in a phase at once, and Configure
+// by every running configure batch. Each must return promptly once its
 // ctx ends: Run waits for every call it made before it returns.
 type Engine struct {
 	BMC      BMC
@@ -64,10 +66,11 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 	}
 	r := &runner{
 		sessionID: plan.SessionID,
-		bmc:       e.BMC, recorder: e.Recorder, preparer: e.Boot, configurer: e.Configure,
+		recorder:  e.Recorder, configurer: e.Configure,
 		clock: clock, options: options, progress: e.Progress,
 		powerOns: newStagger(clock, options.BatchSize, options.BatchInterval),
 	}
+	r.boundBMCCalls(e.BMC, e.Boot, newBMCSlots(options.MaxConcurrency))
 	s, err := newScheduler(r, plan.BootSets, phases, lockstep, plan.Resume)
 	if err != nil {
 		return Result{}, err

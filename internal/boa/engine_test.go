@@ -549,27 +549,93 @@ func TestRunFailingNodeDoesNotStopOthers(t *testing.T) {
 }
 
 func TestRunBoundsConcurrency(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nodes, scripts := manyNodes(20, func(i int) nodeScript {
-			return nodeScript{initial: power.Off, onDelay: time.Duration(1+i%5) * time.Second}
+	for _, maxConcurrency := range []int{1, 3, 7} {
+		t.Run(fmt.Sprintf("max %d", maxConcurrency), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nodes, scripts := manyNodes(20, func(i int) nodeScript {
+					return nodeScript{initial: power.Off, onDelay: time.Duration(1+i%5) * time.Second, bootDelay: 30 * time.Second}
+				})
+				s := newSession(scripts)
+				calls := &inFlight{latency: 200 * time.Millisecond}
+				s.bmc.calls = calls
+				s.engine.BMC = progressBMC{s.bmc}
+				s.engine.Boot = &fakePreparer{log: s.log, calls: calls}
+				s.engine.Options.MaxConcurrency = maxConcurrency
+				result, err := s.engine.Run(t.Context(), plan(Boot, Independent, oneBootSet(nodes...)))
+				require.NoError(t, err)
+				assert.Equal(t, map[Category]int{Succeeded: 20}, result.Counts())
+				assert.Equal(t, maxConcurrency, calls.maxSeen(), "BMC calls (power, boot progress, boot preparation) in flight at once")
+			})
 		})
-		s := newSession(scripts)
-		s.engine.Options.MaxConcurrency = 3
-		active, maxActive := 0, 0
-		s.engine.Progress = func(tr Transition) {
-			switch {
-			case tr.Category == InProgress && tr.Action == "":
-				active++
-			case tr.Category != InProgress:
-				active--
-			}
-			maxActive = max(maxActive, active)
-		}
-		result, err := s.engine.Run(t.Context(), plan(Boot, Independent, oneBootSet(nodes...)))
-		require.NoError(t, err)
-		assert.Equal(t, map[Category]int{Succeeded: 20}, result.Counts())
-		assert.Equal(t, 3, maxActive)
-	})
+	}
+}
+
+// TestRunNodesWaitTogether checks that a node holds a BMC slot only for a
+// call: with 2 slots, 20 nodes that each wait long (between polls, or for
+// a power-on stagger slot) all wait at the same time, not in waves of 2.
+func TestRunNodesWaitTogether(t *testing.T) {
+	tests := []struct {
+		name    string
+		op      Operation
+		script  nodeScript
+		options Options
+		checkAt time.Duration // when every node is waiting
+	}{
+		{
+			name:    "polling for power off",
+			op:      Shutdown,
+			script:  nodeScript{initial: power.On, gracefulDelay: 100 * time.Second},
+			checkAt: 50 * time.Second,
+		},
+		{
+			name:    "polling for boot progress",
+			op:      Boot,
+			script:  nodeScript{initial: power.Off, onDelay: time.Second, bootDelay: 600 * time.Second},
+			checkAt: 300*time.Second + time.Millisecond,
+		},
+		{
+			name:    "waiting for a power-on stagger slot",
+			op:      Boot,
+			script:  nodeScript{initial: power.Off, onDelay: 100 * time.Second},
+			options: Options{BatchSize: 1, BatchInterval: 10 * time.Second},
+			checkAt: 5 * time.Second,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nodes, scripts := manyNodes(20, func(int) nodeScript { return tt.script })
+				s := newSession(scripts)
+				calls := &inFlight{latency: 10 * time.Millisecond}
+				s.bmc.calls = calls
+				s.engine.BMC = progressBMC{s.bmc}
+				s.engine.Options = tt.options
+				s.engine.Options.MaxConcurrency = 2
+				done := make(chan error)
+				go func() {
+					_, err := s.engine.Run(t.Context(), plan(tt.op, Independent, oneBootSet(nodes...)))
+					done <- err
+				}()
+
+				time.Sleep(tt.checkAt)
+				synctest.Wait()
+				phase := Phase(tt.op)
+				waiting := 0
+				for _, n := range nodes {
+					if s.firstSeq(n, isTransition(phase, InProgress)) >= 0 && s.firstSeq(n, isFinal(phase)) < 0 {
+						waiting++
+					}
+				}
+				assert.Equal(t, 20, waiting, "nodes in progress at once, %s in", tt.checkAt)
+
+				require.NoError(t, <-done)
+				for _, n := range nodes {
+					assert.Equal(t, []string{string(phase) + "/succeeded"}, s.transitions(n)[len(s.transitions(n))-1:], n)
+				}
+				assert.Equal(t, 2, calls.maxSeen(), "BMC calls in flight at once")
+			})
+		})
+	}
 }
 
 func TestRunCancellation(t *testing.T) {
@@ -602,8 +668,9 @@ func TestRunCancellation(t *testing.T) {
 		assert.Equal(t, cancelled, time.Now(), "Run waited after cancellation")
 		require.ErrorIs(t, got.err, context.Canceled)
 		assert.Len(t, got.result.Unfinished(), 40)
-		assert.Equal(t, 30, got.result.Counts()[NotStarted])
-		assert.Equal(t, 10, got.result.Counts()[InProgress])
+		// Every node started; by now the 10 hanging nodes hold every BMC
+		// slot and the 30 others wait for one: both waits end with ctx.
+		assert.Equal(t, map[Category]int{InProgress: 40}, got.result.Counts())
 		time.Sleep(time.Hour)
 		assert.Len(t, s.log.snapshot(), recorded, "nothing happens after cancellation")
 		// synctest.Test fails if any goroutine of the bubble is left blocked.

@@ -75,8 +75,43 @@ func (l *eventLog) snapshot() []event {
 	return append([]event(nil), l.events...)
 }
 
+// inFlight counts the calls under way to the fake BMC and preparer
+// together; each takes latency of (virtual) time, so that calls of
+// different nodes overlap. A nil *inFlight counts nothing and takes no time.
+type inFlight struct {
+	latency time.Duration
+	mu      sync.Mutex
+	now     int
+	peak    int // the most calls ever under way at once
+}
+
+// call counts a call from now until the returned func is called, having
+// taken latency.
+func (f *inFlight) call() (done func()) {
+	if f == nil {
+		return func() {}
+	}
+	f.mu.Lock()
+	f.now++
+	f.peak = max(f.peak, f.now)
+	f.mu.Unlock()
+	time.Sleep(f.latency)
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.now--
+	}
+}
+
+func (f *inFlight) maxSeen() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.peak
+}
+
 type fakeBMC struct {
 	log   *eventLog
+	calls *inFlight
 	mu    sync.Mutex
 	nodes map[string]*fakeNode
 }
@@ -106,6 +141,7 @@ func (b *fakeBMC) node(name string) *fakeNode {
 }
 
 func (b *fakeBMC) PowerState(ctx context.Context, name string) (power.State, error) {
+	defer b.calls.call()()
 	b.mu.Lock()
 	n := b.node(name)
 	if n.hang {
@@ -129,6 +165,7 @@ func (b *fakeBMC) PowerState(ctx context.Context, name string) (power.State, err
 }
 
 func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) error {
+	defer b.calls.call()()
 	b.log.add(event{reset: true, node: name, action: action})
 	b.mu.Lock()
 	n := b.node(name)
@@ -169,6 +206,7 @@ func (n *fakeNode) change(state power.State, delay time.Duration) {
 type progressBMC struct{ *fakeBMC }
 
 func (b progressBMC) BootProgress(_ context.Context, name string) (string, error) {
+	defer b.calls.call()()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := b.node(name)
@@ -201,6 +239,7 @@ func (r *fakeRecorder) Record(_ context.Context, t Transition) error {
 // nodes in hang until their context ends.
 type fakePreparer struct {
 	log    *eventLog
+	calls  *inFlight
 	detail string
 	fail   map[string]bool
 	hang   map[string]bool
@@ -209,6 +248,7 @@ type fakePreparer struct {
 var errNoImage = errors.New("read manifest s3://boot-images/x/manifest.json: 404 Not Found")
 
 func (p *fakePreparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (string, error) {
+	defer p.calls.call()()
 	p.log.add(event{prepare: true, node: node})
 	switch {
 	case sessionID != "s1" || bootSet == "":

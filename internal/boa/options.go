@@ -20,13 +20,16 @@ type Options struct {
 	PollInterval            time.Duration // cap of the poll back-off
 	PollBase                time.Duration // first poll delay; the back-off is PollBase×(1,1,1,1,2,2,4,4,…)
 	RetryPolicy             int           // attempts of the power-on step per node
-	// MaxConcurrency is how many nodes may be in a shutdown or boot phase at
-	// once, session-wide (the worker pool). A node in a phase has at most one
-	// BMC request in flight, so this is also the bound on in-flight BMC
-	// requests; the BMC driver further limits requests per BMC. A node
-	// waiting for its power-on slot (BatchSize) or polling holds its place.
-	// Configure batches do not count against it: the Configurer bounds its
-	// own processes.
+	// MaxConcurrency is how many calls that talk to BMCs (PowerState,
+	// Reset, BootProgress, PrepareBoot) may be in flight at once,
+	// session-wide (DESIGN §4); the BMC driver further limits requests per
+	// BMC. It does not bound how many nodes are in a phase: every node
+	// allowed to start one does so at once, and holds a slot only for the
+	// length of each call, never while it sleeps between polls or waits for
+	// its ordinal or lockstep turn or a power-on slot (BatchSize). So 10,000
+	// nodes wait out a 20-minute boot together, not in waves. Recorder calls
+	// and configure batches do not count against it: the Configurer bounds
+	// its own processes.
 	MaxConcurrency int
 
 	// BatchSize staggers power-on against inrush: no BatchInterval-long span

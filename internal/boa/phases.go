@@ -80,16 +80,31 @@ func operationPhases(op Operation) ([]phaseSpec, error) {
 
 // runner holds what every node phase shares within one Run.
 type runner struct {
-	sessionID  string
-	bmc        BMC
-	recorder   Recorder
-	preparer   BootPreparer // nil: the boot phase only switches power
-	configurer Configurer   // nil: a configuration named fails its nodes
-	clock      Clock
-	options    Options
-	powerOns   *stagger // nil: power-on is not staggered
-	progress   func(Transition)
-	progressMu sync.Mutex // Progress sees one transition at a time
+	sessionID string
+	// bmc, bootProgress and preparer talk to BMCs: each of their calls
+	// holds one of the session's bmcSlots (see boundBMCCalls).
+	bmc          BMC
+	bootProgress BootProgressReader // nil: the BMC does not report boot progress
+	preparer     BootPreparer       // nil: the boot phase only switches power
+	recorder     Recorder
+	configurer   Configurer // nil: a configuration named fails its nodes
+	clock        Clock
+	options      Options
+	powerOns     *stagger // nil: power-on is not staggered
+	progress     func(Transition)
+	progressMu   sync.Mutex // Progress sees one transition at a time
+}
+
+// boundBMCCalls sets the runner's BMC-facing dependencies to bmc and
+// preparer (nil: none) with every call taking one of slots.
+func (r *runner) boundBMCCalls(bmc BMC, preparer BootPreparer, slots bmcSlots) {
+	r.bmc = boundedBMC{bmc: bmc, slots: slots}
+	if reader, ok := bmc.(BootProgressReader); ok {
+		r.bootProgress = boundedBootProgress{reader: reader, slots: slots}
+	}
+	if preparer != nil {
+		r.preparer = boundedPreparer{preparer: preparer, slots: slots}
+	}
 }
 
 // nodePhase is one node going through one phase.
@@ -236,12 +251,11 @@ func (p *nodePhase) powerOn(ctx context.Context, state power.State) (bool, strin
 }
 
 func (p *nodePhase) waitBooted(ctx context.Context) (Category, string, error) {
-	reader, ok := p.bmc.(BootProgressReader)
-	if !ok {
+	if p.bootProgress == nil {
 		return Succeeded, "", nil
 	}
 	booted, reason, err := p.pollUntil(ctx, "boot progress "+osRunning, p.options.BootWait, func(ctx context.Context) (bool, string, error) {
-		state, err := reader.BootProgress(ctx, p.node)
+		state, err := p.bootProgress.BootProgress(ctx, p.node)
 		return state == "" || state == osRunning, "boot progress " + state, err
 	})
 	if err != nil || booted {

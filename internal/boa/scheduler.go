@@ -29,11 +29,19 @@ import (
 // shutdown groups are still running. Nothing ever waits on a later phase,
 // so this cannot deadlock.
 //
-// One goroutine (dispatch) owns all of this state; a fixed pool of at most
-// MaxConcurrency workers runs node phases, so 10,000 nodes cost 10,000
-// small structs, not 10,000 goroutines. A batched phase (configure) skips
-// the pool: nodes allowed to start it join their boot set's open batch,
-// and each batch runs in a goroutine of its own.
+// One goroutine (dispatch) owns all of this state. A node allowed to start
+// a phase gets a goroutine of its own for that phase at once, so every node
+// moves on its own timeline and a long wait (boot_wait is 20 minutes) holds
+// up no other node. What bounds the load on the BMCs is not the number of
+// nodes in a phase but bmcSlots: Options.MaxConcurrency BMC calls in
+// flight, each slot held only for one call. A node waiting for its ordinal
+// or lockstep turn is a small struct in a queue here, not a goroutine; a
+// node in a phase costs a goroutine parked in a timer between polls (a
+// few KB of stack: tens of MB at 10,000 nodes), which is what lets all of
+// them wait at once instead of in waves of MaxConcurrency. A batched phase
+// (configure) has no per-node goroutine: nodes allowed to start it join
+// their boot set's open batch, and each batch runs in a goroutine of its
+// own.
 type scheduler struct {
 	runner     *runner
 	phases     []phaseSpec
@@ -42,7 +50,7 @@ type scheduler struct {
 	bootSets   []bootSetState
 	groups     [][]ordinalGroup  // per phase, by ascending ordinal
 	current    []int             // per phase: the group whose turn it is
-	ready      []task            // may start now, waiting for a worker
+	ready      []task            // may start now
 	open       []*configureBatch // batches still taking nodes, oldest first
 	full       []*configureBatch // batches ready to run
 	unfinished int               // nodes not yet through their last phase
@@ -340,27 +348,18 @@ func (s *scheduler) finish(o outcome) {
 	}
 }
 
-// run drives every node through every phase with a pool of at most
-// MaxConcurrency workers and a goroutine per running configure batch, all
-// of which have exited when it returns.
+// run drives every node through every phase with a goroutine per node
+// phase in progress and per running configure batch, all of which have
+// exited when it returns.
 func (s *scheduler) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	tasks := make(chan task)
 	outcomes := make(chan outcome)
-	var workers sync.WaitGroup
-	for range min(s.runner.options.MaxConcurrency, s.unfinished) {
-		workers.Go(func() {
-			for t := range tasks {
-				outcomes <- s.execute(ctx, t)
-			}
-		})
-	}
-	err := s.dispatch(ctx, tasks, outcomes, &workers)
+	var started sync.WaitGroup
+	err := s.dispatch(ctx, outcomes, &started)
 	cancel()
-	close(tasks)
 	go func() {
-		workers.Wait()
+		started.Wait()
 		close(outcomes)
 	}()
 	// Phases that completed while we were stopping still count.
@@ -370,9 +369,10 @@ func (s *scheduler) run(ctx context.Context) error {
 	return err
 }
 
-// dispatch hands out tasks and batches until every node is through; busy
-// counts the nodes whose outcome is awaited.
-func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes chan outcome, batches *sync.WaitGroup) error {
+// dispatch starts node phases and batches until every node is through;
+// busy counts the nodes whose outcome is awaited. Every goroutine it starts
+// is tracked by started.
+func (s *scheduler) dispatch(ctx context.Context, outcomes chan outcome, started *sync.WaitGroup) error {
 	busy := 0
 	for s.unfinished > 0 {
 		// select picks among ready cases at random: check first so that no
@@ -380,16 +380,24 @@ func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes ch
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		for _, t := range s.ready {
+			t.node.category = InProgress
+			// Not started.Go: its wrapper would be a second allocation per
+			// node phase.
+			started.Add(1)
+			go func() {
+				defer started.Done()
+				outcomes <- s.execute(ctx, t)
+			}()
+		}
+		busy += len(s.ready)
+		s.ready = s.ready[:0]
 		s.closeCompleteBatches()
 		for _, batch := range s.full {
-			busy += s.startBatch(ctx, batch, outcomes, batches)
+			busy += s.startBatch(ctx, batch, outcomes, started)
 		}
 		s.full = s.full[:0]
-		var send chan<- task
-		var next task
-		if len(s.ready) > 0 {
-			send, next = tasks, s.ready[0]
-		} else if busy == 0 && len(s.open) == 0 {
+		if busy == 0 && len(s.open) == 0 {
 			return errors.New("boa: internal error: nodes remain but none may start")
 		}
 		var batchDue <-chan time.Time
@@ -397,10 +405,6 @@ func (s *scheduler) dispatch(ctx context.Context, tasks chan<- task, outcomes ch
 			batchDue = s.open[0].due
 		}
 		select {
-		case send <- next:
-			s.ready = s.ready[1:]
-			next.node.category = InProgress
-			busy++
 		case o := <-outcomes:
 			busy--
 			if o.err != nil {
@@ -429,8 +433,8 @@ func (s *scheduler) startBatch(ctx context.Context, batch *configureBatch, outco
 	return len(batch.tasks)
 }
 
-// execute runs one node phase on a worker. It reads only what dispatch
-// never changes while the task is out.
+// execute runs one node phase in the node's own goroutine. It reads only
+// what dispatch never changes while the task is out.
 func (s *scheduler) execute(ctx context.Context, t task) outcome {
 	spec := s.phases[t.phase]
 	p := &nodePhase{
