@@ -2,6 +2,8 @@ package output
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,4 +58,58 @@ func TestTableHasNoTrailingSpaces(t *testing.T) {
 		assert.Equal(t, strings.TrimRight(l, " "), l)
 	}
 	assert.Equal(t, "A  B\nx  y\n", buf.String())
+}
+
+func TestPlainTableMatchesTablewriter(t *testing.T) {
+	tests := []struct {
+		name   string
+		header []string
+		rows   [][]string
+	}{
+		{"list", []string{"id", "template", "operation", "status", "nodes"}, [][]string{
+			{"3f2a1b0c", "compute", "reboot", "complete", "16"},
+			{"0b1c2d3e", "a-much-longer-template-name", "shutdown", "failed", "10000"},
+		}},
+		{"header wider than cells", []string{"boot set", "not_started", "v1.2", "x.y", "lastAction"}, [][]string{{"a", "b", "c", "d", "e"}}},
+		{"empty cells and columns", []string{"a", "b", "c"}, [][]string{{"", "", "x"}, {"y", "", ""}, {"", "", ""}}},
+		{"spaces inside cells", []string{"node", "reason"}, [][]string{{" n1", "power on: 503 Service Unavailable "}, {"n2", "-"}}},
+		{"no rows", []string{"id", "status"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.True(t, plainCells(tc.header, tc.rows))
+			var plain, fancy bytes.Buffer
+			require.NoError(t, plainTable(&plain, tc.header, tc.rows))
+			require.NoError(t, fancyTable(&fancy, tc.header, tc.rows))
+			assert.Equal(t, fancy.String(), plain.String())
+		})
+	}
+}
+
+func TestLargeTableRendersLikeSmallOne(t *testing.T) {
+	header := []string{"node", "boot set", "reason"}
+	rows := make([][]string, plainTableMinRows)
+	for i := range rows {
+		rows[i] = []string{fmt.Sprintf("x1000c0s%db0n0", i), "compute", strings.Repeat("r", i%13)}
+	}
+	tests := []struct {
+		name  string
+		last  []string
+		plain bool
+	}{
+		{"ascii", []string{"n", "compute", "-"}, true},
+		{"wide runes", []string{"n", "compute", "電源エラー"}, false},
+		{"multi-line cell", []string{"n", "compute", "line one\nline two"}, false},
+		{"short row", []string{"n"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			all := append(slices.Clone(rows), tc.last)
+			assert.Equal(t, tc.plain, plainCells(header, all))
+			var got, want bytes.Buffer
+			require.NoError(t, Table(&got, header, all))
+			require.NoError(t, fancyTable(&want, header, all))
+			assert.Equal(t, want.String(), got.String())
+		})
+	}
 }
