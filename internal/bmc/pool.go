@@ -91,7 +91,10 @@ type Pool struct {
 	opts      Options
 	nodes     map[string]*nodeRef
 	endpoints []*endpoint
-	stats     counters
+	// transports are shared by endpoints with the same TLS settings;
+	// Close drops their idle connections.
+	transports transportCache
+	stats      counters
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -110,7 +113,7 @@ type nodeRef struct {
 // NewPool prepares a driver for nodes. Nothing is contacted until a node is
 // first used.
 func NewPool(nodes []inventory.Node, opts Options) *Pool {
-	p := &Pool{opts: opts.withDefaults(), nodes: make(map[string]*nodeRef, len(nodes))}
+	p := &Pool{opts: opts.withDefaults(), nodes: make(map[string]*nodeRef, len(nodes)), transports: make(transportCache)}
 	byURL := make(map[string]*endpoint)
 	firstNode := make(map[string]string)
 	for _, node := range nodes {
@@ -273,8 +276,8 @@ func joinTypes(types []schemas.ResetType) string {
 	return strings.Join(names, ", ")
 }
 
-// Close logs out every Redfish session the Pool opened and drops idle
-// connections. It still logs out when ctx is already done (each logout then
+// Close logs out every Redfish session the Pool opened and then drops its
+// idle connections. It still logs out when ctx is already done (each logout then
 // gets a fresh short deadline), so a cancelled session does not leave
 // sessions behind on BMCs with small session limits. Later calls return
 // the first call's result.
@@ -300,6 +303,7 @@ func (p *Pool) Close(ctx context.Context) error {
 			})
 		}
 		_ = group.Wait() // every goroutine reports through errs
+		p.transports.closeIdle()
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr
