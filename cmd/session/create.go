@@ -109,7 +109,7 @@ var engineFlags = []struct{ key, flag, usage string }{
 	{config.KeyPollBase, "poll-base", "first pause between power-state polls; the back-off grows 1,1,1,1,2,2,4… times it (default 1s)"},
 	{config.KeyPollInterval, "poll-interval", "longest pause between power-state polls: the back-off's cap (default 5s)"},
 	{config.KeyRetryPolicy, "retry-policy", "power-on attempts per node (default 3)"},
-	{config.KeyMaxConcurrency, "max-concurrency", "nodes acted on at once across all BMCs (default 1000)"},
+	{config.KeyMaxConcurrency, "max-concurrency", "BMC requests in flight at once across all BMCs; nodes waiting between polls hold none (default 1000)"},
 	{config.KeyMaxRequestsPerBMC, "max-requests-per-bmc", "requests in flight per BMC (default 2)"},
 	{config.KeyBatchSize, "batch-size", "power on at most this many nodes per --batch-interval, against inrush (default 0: all at once)"},
 	{config.KeyBatchInterval, "batch-interval", "the interval of --batch-size (default 10s)"},
