@@ -56,6 +56,11 @@ type fixtureBMC struct {
 	noLocation bool
 	// block, when set, holds every GET of a system until it is closed.
 	block chan struct{}
+	// dropLogouts is how many logout DELETEs, first ones first, get their
+	// connection closed instead of an answer, as when a BMC drops a
+	// kept-alive connection the client is about to reuse.
+	dropLogouts     int
+	logoutsReceived int
 }
 
 func newFixtureBMC(t *testing.T, vendor string) *fixtureBMC {
@@ -233,6 +238,13 @@ func (f *fixtureBMC) login(w http.ResponseWriter, r *http.Request) {
 func (f *fixtureBMC) logout(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.logoutsReceived++
+	if f.logoutsReceived <= f.dropLogouts {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		require.NoError(f.t, err)
+		_ = conn.Close()
+		return
+	}
 	for token, sessionPath := range f.sessions {
 		if sessionPath == strings.TrimRight(r.URL.Path, "/") {
 			delete(f.sessions, token)

@@ -413,6 +413,42 @@ func TestSessionWithoutLocationIsStillLoggedOut(t *testing.T) {
 	assert.Zero(t, active)
 }
 
+func TestLogoutResendsOnceOnAClosedConnection(t *testing.T) {
+	tests := []struct {
+		name         string
+		dropped      int
+		wantDeletes  int
+		wantLogouts  int
+		wantCloseErr bool
+	}{
+		{name: "first DELETE lost", dropped: 1, wantDeletes: 2, wantLogouts: 1},
+		{name: "both DELETEs lost", dropped: 2, wantDeletes: 2, wantCloseErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureBMC(t, "dmtf")
+			f.dropLogouts = tt.dropped
+			pool := NewPool([]inventory.Node{f.node("n1", "")}, testOptions())
+			_, err := pool.PowerState(context.Background(), "n1")
+			require.NoError(t, err)
+			err = pool.Close(context.Background())
+			if tt.wantCloseErr {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "log out")
+			} else {
+				require.NoError(t, err)
+			}
+			f.mu.Lock()
+			deletes := f.logoutsReceived
+			f.mu.Unlock()
+			assert.Equal(t, tt.wantDeletes, deletes, "DELETEs sent")
+			_, logouts, _ := f.counts()
+			assert.Equal(t, tt.wantLogouts, logouts)
+			assert.Equal(t, int64(tt.wantLogouts), pool.Stats().Logouts)
+		})
+	}
+}
+
 func TestExpiredSessionLogsInAgain(t *testing.T) {
 	f := newFixtureBMC(t, "gigabyte")
 	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
