@@ -125,21 +125,45 @@ func (s *Store) readIndex() (rows map[string]indexEntry, lines int, ok bool) {
 	if err != nil {
 		return nil, 0, false
 	}
-	rows = make(map[string]indexEntry)
-	for len(data) > 0 {
-		end := bytes.IndexByte(data, '\n')
-		if end < 0 {
-			break // torn tail
+	if tail := bytes.LastIndexByte(data, '\n'); tail+1 < len(data) {
+		data = data[:tail+1] // torn tail
+	}
+	// Decoding is most of a warm list's work: split the lines into chunks
+	// decoded at once, then merge them in file order so the last line of an
+	// id still wins.
+	starts := lineStarts(data)
+	entries := make([]indexEntry, len(starts))
+	damaged := make([]bool, len(starts))
+	inChunks(len(starts), func(from, to int) {
+		for i := from; i < to; i++ {
+			line := data[starts[i] : len(data)-1]
+			if i+1 < len(starts) {
+				line = data[starts[i] : starts[i+1]-1]
+			}
+			if err := json.Unmarshal(line, &entries[i]); err != nil || entries[i].ID == "" {
+				damaged[i] = true
+			}
 		}
-		var row indexEntry
-		if err := json.Unmarshal(data[:end], &row); err != nil || row.ID == "" {
+	})
+	rows = make(map[string]indexEntry, len(entries))
+	for i, entry := range entries {
+		if damaged[i] {
 			return nil, 0, false
 		}
-		rows[row.ID] = row
-		lines++
-		data = data[end+1:]
+		rows[entry.ID] = entry
 	}
-	return rows, lines, true
+	return rows, len(entries), true
+}
+
+// lineStarts returns the offset of every line of data, which ends in a
+// newline (or is empty).
+func lineStarts(data []byte) []int {
+	starts := make([]int, 0, bytes.Count(data, []byte{'\n'}))
+	for at := 0; at < len(data); {
+		starts = append(starts, at)
+		at += bytes.IndexByte(data[at:], '\n') + 1
+	}
+	return starts
 }
 
 // readRow reads one session's stored list row, falling back to its full

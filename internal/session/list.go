@@ -46,17 +46,28 @@ func (s *Store) List(f Filter) ([]ListRow, error) {
 	}
 	indexed, lines, ok := s.readIndex()
 	stored := make([]indexEntry, len(ids))
-	var reread []int
-	for i, id := range ids {
-		row, found := indexed[id]
-		if ok && found && row.Status != StatusRunning && row.Status != StatusCorrupt && s.current(row) {
-			stored[i] = row
-			continue
+	wasReread := make([]bool, len(ids))
+	inChunks(len(ids), func(from, to int) {
+		for i := from; i < to; i++ {
+			row, found := indexed[ids[i]]
+			if ok && found && row.Status != StatusRunning && row.Status != StatusCorrupt && s.current(row) {
+				stored[i] = row
+				continue
+			}
+			if row.Status == StatusCorrupt {
+				stored[i] = s.recheckCorrupt(ids[i])
+			} else {
+				stored[i] = s.readRow(ids[i])
+			}
+			wasReread[i] = true
 		}
-		stored[i] = row // the corrupt marker, when there is one
-		reread = append(reread, i)
+	})
+	var reread []int
+	for i, again := range wasReread {
+		if again {
+			reread = append(reread, i)
+		}
 	}
-	s.rereadRows(ids, stored, reread)
 
 	if !ok || lines > 2*len(ids)+indexSlack {
 		s.rewriteIndex(stored)
@@ -91,26 +102,18 @@ func (s *Store) List(f Filter) ([]ListRow, error) {
 	return rows, nil
 }
 
-// rereadRows fills stored[i] for every i in which from the session's own
-// files. Reading thousands of small files (a rebuild) is dominated by
-// syscalls; a few workers overlap them.
-func (s *Store) rereadRows(ids []string, stored []indexEntry, which []int) {
+// inChunks calls fn on contiguous ranges covering [0, n), a few at once.
+// Listing 10,000 sessions is one stat (and, when the index cannot vouch for
+// a row, one read) per session plus decoding the index: syscalls and JSON
+// that overlap well across CPUs.
+func inChunks(n int, fn func(from, to int)) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), 8, n/minChunk))
 	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), 8, len(which)) {
-		wg.Go(func() {
-			for i := range next {
-				if stored[i].Status == StatusCorrupt {
-					stored[i] = s.recheckCorrupt(ids[i])
-				} else {
-					stored[i] = s.readRow(ids[i])
-				}
-			}
-		})
+	for w := range workers {
+		wg.Go(func() { fn(w*n/workers, (w+1)*n/workers) })
 	}
-	for _, i := range which {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 }
+
+// minChunk is the fewest items worth a goroutine of their own.
+const minChunk = 256
