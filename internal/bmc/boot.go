@@ -1,6 +1,7 @@
 package bmc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,8 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
-	"github.com/stmcginnis/gofish"
 	"github.com/stmcginnis/gofish/schemas"
 )
 
@@ -71,25 +72,33 @@ type systemSettings struct {
 }
 
 // readSystem reads the node's system for its boot-related properties.
-func (ep *endpoint) readSystem(client *gofish.APIClient, sys *systemRef) (systemSettings, error) {
+func (ep *endpoint) readSystem(c *call, sys *systemRef) (systemSettings, error) {
 	var settings systemSettings
-	err := ep.decodeSystem(client, sys, &settings)
+	err := ep.decodeSystem(c, sys, &settings)
 	return settings, err
 }
 
 // decodeSystem reads the node's system into fields, a struct holding only
 // the properties the caller needs: a poll then allocates a string or two,
 // not the whole resource.
-func (ep *endpoint) decodeSystem(client *gofish.APIClient, sys *systemRef, fields any) error {
-	body, err := ep.readSystemJSON(client, sys)
-	if err != nil {
+func (ep *endpoint) decodeSystem(c *call, sys *systemRef, fields any) error {
+	body := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		body.Reset()
+		bodyBuffers.Put(body)
+	}()
+	if err := ep.readSystemJSON(c, sys, body); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(body, fields); err != nil {
+	if err := json.Unmarshal(body.Bytes(), fields); err != nil {
 		return fmt.Errorf("system of bmc %s: %w", ep.url, err)
 	}
 	return nil
 }
+
+// bodyBuffers recycles the buffers polls read systems into: a fresh one
+// per poll grew through several allocations to a few kilobytes.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (p *Pool) readSettings(ctx context.Context, ref *nodeRef) (systemSettings, error) {
 	var settings systemSettings
@@ -99,8 +108,8 @@ func (p *Pool) readSettings(ctx context.Context, ref *nodeRef) (systemSettings, 
 
 // readFields decodes the node's system into fields (see decodeSystem).
 func (p *Pool) readFields(ctx context.Context, ref *nodeRef, fields any) error {
-	return ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
-		return ref.endpoint.decodeSystem(client, ref.system, fields)
+	return ref.endpoint.do(ctx, true, func(c *call) error {
+		return ref.endpoint.decodeSystem(c, ref.system, fields)
 	})
 }
 
@@ -163,8 +172,8 @@ func (p *Pool) SetBootOverride(ctx context.Context, node string, o BootOverride)
 	var patch bootPatch
 	patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget, patch.Boot.HTTPBootURI = o.enabled(), o.Target, o.URI
 	// Setting the same override twice is harmless, so the PATCH may be re-sent.
-	err = ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
-		resp, err := client.Patch(before.ODataID, patch)
+	err = ref.endpoint.do(ctx, true, func(c *call) error {
+		resp, err := c.client().Patch(before.ODataID, patch)
 		schemas.DeferredCleanupHTTPResponse(resp)
 		return err
 	})

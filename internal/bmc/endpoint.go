@@ -205,17 +205,69 @@ func (ep *endpoint) systemRef(configured string) *systemRef {
 	return ref
 }
 
+// call is one attempt of an exchange: its context and the endpoint's gofish
+// client, bound to that context only when gofish is used. Polls go around
+// gofish (see get): binding copies the client and its Service, about 1 KB
+// per request.
+type call struct {
+	ctx    context.Context
+	ep     *endpoint
+	shared *gofish.APIClient
+	bound  *gofish.APIClient
+}
+
+// client is the gofish client bound to the call's context.
+func (c *call) client() *gofish.APIClient {
+	if c.bound == nil {
+		c.bound = c.shared.WithContext(c.ctx)
+	}
+	return c.bound
+}
+
+// maxErrorBody bounds how much of an error answer is kept for its message.
+const maxErrorBody = 64 << 10
+
+// get sends a GET for path through the endpoint's HTTP client, with the
+// same authentication and error values as gofish but without its request
+// path (a context-bound client copy, a semaphore that MaxConnsPerHost
+// already provides, header maps): polls are most of bos's requests.
+func (c *call) get(path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(c.ctx, http.MethodGet, c.ep.url+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header["Accept"] = acceptJSON
+	if isBasicAuth(c.ep.access) {
+		req.SetBasicAuth(c.ep.access.Username, c.ep.access.Password)
+	}
+	resp, err := c.ep.httpClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusMultipleChoices {
+		defer schemas.DeferredCleanupHTTPResponse(resp)
+		payload, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		if err != nil {
+			return nil, schemas.ConstructError(0, []byte(err.Error()))
+		}
+		return nil, schemas.ConstructError(resp.StatusCode, payload)
+	}
+	return resp, nil
+}
+
+var acceptJSON = []string{"application/json"}
+
 // do runs one Redfish exchange: it connects (or waits for the login in
-// progress), runs exchange with a client bound to ctx, re-logs in once if
+// progress), runs exchange with a call bound to ctx, re-logs in once if
 // the session has expired, and retries with exponential back-off while the
 // failure is worth retrying. An exchange that is not idempotent is not
 // re-sent when it may have reached the BMC.
-func (ep *endpoint) do(ctx context.Context, idempotent bool, exchange func(client *gofish.APIClient) error) error {
+func (ep *endpoint) do(ctx context.Context, idempotent bool, exchange func(c *call) error) error {
 	reloggedIn := false
 	for attempt := 0; ; {
 		client, generation, err := ep.connect(ctx)
 		if err == nil {
-			err = exchange(client.WithContext(ctx))
+			err = exchange(&call{ctx: ctx, ep: ep, shared: client})
 			if ctx.Err() == nil {
 				err = ep.explain(err)
 			}

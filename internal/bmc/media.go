@@ -98,8 +98,8 @@ func (p *Pool) InsertMedia(ctx context.Context, node, imageURL string) error {
 }
 
 func (p *Pool) postMediaAction(ctx context.Context, ref *nodeRef, target string, payload any, idempotent bool) error {
-	err := ref.endpoint.do(ctx, idempotent, func(client *gofish.APIClient) error {
-		resp, err := client.Post(target, payload)
+	err := ref.endpoint.do(ctx, idempotent, func(c *call) error {
+		resp, err := c.client().Post(target, payload)
 		schemas.DeferredCleanupHTTPResponse(resp)
 		return err
 	})
@@ -117,9 +117,10 @@ func (p *Pool) findCDSlot(ctx context.Context, ref *nodeRef) (mediaSlot, error) 
 		searched []string
 	)
 	ep := ref.endpoint
-	err := ep.do(ctx, true, func(client *gofish.APIClient) error {
+	err := ep.do(ctx, true, func(c *call) error {
 		searched = searched[:0]
-		system, err := ep.readSystem(client, ref.system)
+		client := c.client()
+		system, err := ep.readSystem(c, ref.system)
 		if err != nil {
 			return err
 		}

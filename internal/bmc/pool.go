@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stmcginnis/gofish"
 	"github.com/stmcginnis/gofish/schemas"
 	"golang.org/x/sync/errgroup"
 
@@ -243,9 +242,9 @@ func (p *Pool) Reset(ctx context.Context, node string, action power.Action) erro
 	for _, resetType := range candidates {
 		// A second power-button press undoes the first.
 		idempotent := resetType != schemas.PushPowerButtonResetType
-		err := ref.endpoint.do(ctx, idempotent, func(client *gofish.APIClient) error {
+		err := ref.endpoint.do(ctx, idempotent, func(c *call) error {
 			payload := struct{ ResetType schemas.ResetType }{resetType}
-			resp, _, err := schemas.PostWithTask(client, info.target, payload, nil, false)
+			resp, _, err := schemas.PostWithTask(c.client(), info.target, payload, nil, false)
 			schemas.DeferredCleanupHTTPResponse(resp)
 			return err
 		})

@@ -1,6 +1,7 @@
 package bmc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +13,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/stmcginnis/gofish"
 	"github.com/stmcginnis/gofish/schemas"
 )
 
@@ -58,35 +58,33 @@ func (s *systemRef) setPath(p string, verified bool) {
 
 // getSystem reads the system with gofish, for what needs its full model
 // (the allowed reset types).
-func (ep *endpoint) getSystem(client *gofish.APIClient, sys *systemRef) (*schemas.ComputerSystem, error) {
+func (ep *endpoint) getSystem(c *call, sys *systemRef) (*schemas.ComputerSystem, error) {
 	var system *schemas.ComputerSystem
-	err := ep.atSystem(client, sys, func(systemPath string) error {
+	err := ep.atSystem(c, sys, func(systemPath string) error {
 		var err error
-		system, err = schemas.GetComputerSystem(client, systemPath)
+		system, err = schemas.GetComputerSystem(c.client(), systemPath)
 		return err
 	})
 	return system, err
 }
 
-// readSystemJSON reads the system's JSON as the BMC sent it. Polls need a
-// few properties only: decoding them alone instead of gofish's whole
-// ComputerSystem (twice over, through its UnmarshalJSON) cut a poll's CPU
-// by about a third and its allocations by half.
-func (ep *endpoint) readSystemJSON(client *gofish.APIClient, sys *systemRef) ([]byte, error) {
-	var body []byte
-	err := ep.atSystem(client, sys, func(systemPath string) error {
-		resp, err := client.Get(systemPath)
+// readSystemJSON reads the system's JSON as the BMC sent it into body.
+// Polls need a few properties only: decoding them alone instead of
+// gofish's whole ComputerSystem (twice over, through its UnmarshalJSON)
+// cut a poll's CPU by about a third and its allocations by half.
+func (ep *endpoint) readSystemJSON(c *call, sys *systemRef, body *bytes.Buffer) error {
+	return ep.atSystem(c, sys, func(systemPath string) error {
+		body.Reset()
+		resp, err := c.get(systemPath)
 		defer schemas.DeferredCleanupHTTPResponse(resp)
 		if err != nil {
 			return err
 		}
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxSystemBody))
-		if err != nil {
+		if _, err := body.ReadFrom(io.LimitReader(resp.Body, maxSystemBody)); err != nil {
 			return fmt.Errorf("read system %s: %w", systemPath, err)
 		}
 		return nil
 	})
-	return body, err
 }
 
 // maxSystemBody bounds how much of a ComputerSystem is read; real ones are
@@ -96,8 +94,8 @@ const maxSystemBody = 1 << 20
 // atSystem runs read on the system's path. An inventory path the BMC does
 // not know is matched against the Systems collection once, ignoring
 // trailing slashes (iLO's ids end in one) and accepting a bare id.
-func (ep *endpoint) atSystem(client *gofish.APIClient, sys *systemRef, read func(systemPath string) error) error {
-	systemPath, verified, err := ep.systemPath(client, sys)
+func (ep *endpoint) atSystem(c *call, sys *systemRef, read func(systemPath string) error) error {
+	systemPath, verified, err := ep.systemPath(c, sys)
 	if err != nil {
 		return err
 	}
@@ -105,18 +103,18 @@ func (ep *endpoint) atSystem(client *gofish.APIClient, sys *systemRef, read func
 	if err == nil || verified || httpStatus(ep.explain(err)) != http.StatusNotFound {
 		return err
 	}
-	if systemPath, err = ep.matchSystem(client, sys); err != nil {
+	if systemPath, err = ep.matchSystem(c, sys); err != nil {
 		return err
 	}
 	return read(systemPath)
 }
 
-func (ep *endpoint) systemPath(client *gofish.APIClient, sys *systemRef) (string, bool, error) {
+func (ep *endpoint) systemPath(c *call, sys *systemRef) (string, bool, error) {
 	if known, verified := sys.knownPath(); known != "" {
 		return known, verified, nil
 	}
 	if sys.configured == "" {
-		members, err := ep.systemMembers(client)
+		members, err := ep.systemMembers(c)
 		if err != nil {
 			return "", false, err
 		}
@@ -137,8 +135,8 @@ func (ep *endpoint) systemPath(client *gofish.APIClient, sys *systemRef) (string
 	return systemPath, false, nil
 }
 
-func (ep *endpoint) matchSystem(client *gofish.APIClient, sys *systemRef) (string, error) {
-	members, err := ep.systemMembers(client)
+func (ep *endpoint) matchSystem(c *call, sys *systemRef) (string, error) {
+	members, err := ep.systemMembers(c)
 	if err != nil {
 		return "", err
 	}
@@ -152,11 +150,11 @@ func (ep *endpoint) matchSystem(client *gofish.APIClient, sys *systemRef) (strin
 	return "", fmt.Errorf("system %s not found on bmc %s (it has: %s)", sys.configured, ep.url, memberIDs(members))
 }
 
-func (ep *endpoint) systemMembers(client *gofish.APIClient) ([]string, error) {
+func (ep *endpoint) systemMembers(c *call) ([]string, error) {
 	ep.mu.Lock()
 	systemsURI := ep.links.systems
 	ep.mu.Unlock()
-	resp, err := client.Get(systemsURI)
+	resp, err := c.get(systemsURI)
 	defer schemas.DeferredCleanupHTTPResponse(resp)
 	if err != nil {
 		return nil, err
@@ -204,8 +202,8 @@ func (p *Pool) resetInfo(ctx context.Context, ref *nodeRef) (*resetInfo, error) 
 		return info, nil
 	}
 	var info *resetInfo
-	err := ref.endpoint.do(ctx, true, func(client *gofish.APIClient) error {
-		system, err := ref.endpoint.getSystem(client, sys)
+	err := ref.endpoint.do(ctx, true, func(c *call) error {
+		system, err := ref.endpoint.getSystem(c, sys)
 		if err != nil {
 			return err
 		}
