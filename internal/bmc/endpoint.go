@@ -181,14 +181,18 @@ type sessionTransport struct {
 
 func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.endpoint.pool.stats.requests.Add(1)
-	t.endpoint.mu.Lock()
-	token := t.endpoint.token
-	t.endpoint.mu.Unlock()
-	if token != "" {
+	token := t.endpoint.currentToken()
+	if token != "" && req.Header.Get("X-Auth-Token") != token {
 		req = req.Clone(req.Context())
 		req.Header.Set("X-Auth-Token", token)
 	}
 	return t.base.RoundTrip(req)
+}
+
+func (ep *endpoint) currentToken() string {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.token
 }
 
 func (ep *endpoint) explain(err error) error {
@@ -239,6 +243,9 @@ func (c *call) get(path string) (*http.Response, error) {
 	req.Header["Accept"] = acceptJSON
 	if isBasicAuth(c.ep.access) {
 		req.SetBasicAuth(c.ep.access.Username, c.ep.access.Password)
+	} else if token := c.ep.currentToken(); token != "" {
+		// Set here, sessionTransport need not clone the request to add it.
+		req.Header["X-Auth-Token"] = []string{token}
 	}
 	resp, err := c.ep.httpClient.Do(req)
 	if err != nil {
@@ -421,6 +428,9 @@ func (ep *endpoint) dial(ctx context.Context) (*gofish.APIClient, serviceLinks, 
 	if err != nil {
 		return nil, serviceLinks{}, ep.explainUnlessCancelled(ctx, err)
 	}
+	// gofish keeps the decoded service root (1-3 KB) for links bos reads
+	// itself (readServiceLinks), and copies it on every WithContext.
+	client.Service = nil
 	links, err := readServiceLinks(client.WithContext(ctx))
 	if err != nil {
 		return nil, serviceLinks{}, ep.explainUnlessCancelled(ctx, err)
