@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -87,7 +88,14 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 	for _, c := range categories {
 		header = append(header, string(c))
 	}
-	var rows [][]string
+	// Node lists are gathered first and compressed together (see
+	// compressAll); cells hold their index in lists until then.
+	var lists [][]string
+	listCell := func(nodes []string) string {
+		lists = append(lists, nodes)
+		return ""
+	}
+	var rows, errorRows [][]string
 	for _, bs := range rec.BootSets {
 		for _, ph := range bs.Phases {
 			row := []string{bs.Name, string(ph.Name)}
@@ -96,10 +104,25 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 				byName[c.Name] = c.NodeList
 			}
 			for _, c := range categories {
-				row = append(row, orDash(hostlist.Compress(byName[c])))
+				row = append(row, listCell(byName[c]))
 			}
 			rows = append(rows, row)
 		}
+		for _, r := range sortedKeys(bs.Errors) {
+			errorRows = append(errorRows, []string{bs.Name, fmt.Sprint(len(bs.Errors[r])), listCell(bs.Errors[r]), r})
+		}
+	}
+	compressed := compressAll(lists)
+	next := 0
+	for _, row := range rows {
+		for i := 2; i < len(row); i++ {
+			row[i] = orDash(compressed[next])
+			next++
+		}
+	}
+	for _, row := range errorRows {
+		row[2] = compressed[next]
+		next++
 	}
 	if err := output.Table(w, header, rows); err != nil {
 		return err
@@ -107,13 +130,7 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 
 	if len(s.ErrorSummary) > 0 {
 		fmt.Fprintln(w)
-		rows = rows[:0]
-		for _, bs := range rec.BootSets {
-			for _, r := range sortedKeys(bs.Errors) {
-				rows = append(rows, []string{bs.Name, fmt.Sprint(len(bs.Errors[r])), hostlist.Compress(bs.Errors[r]), r})
-			}
-		}
-		if err := output.Table(w, []string{"boot set", "failed", "nodes", "reason"}, rows); err != nil {
+		if err := output.Table(w, []string{"boot set", "failed", "nodes", "reason"}, errorRows); err != nil {
 			return err
 		}
 	}
@@ -129,6 +146,36 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 		return output.Table(w, []string{"node", "boot set", "phase", "category", "last action", "time", "reason"}, rows)
 	}
 	return nil
+}
+
+// compressAll returns the hostlist expression of each list. Compressing
+// 10,000 names is most of describe's time, and lists repeat (every phase of
+// a clean reboot succeeds on the same nodes): each distinct list is
+// compressed once, the distinct ones concurrently.
+func compressAll(lists [][]string) []string {
+	keys := make([]string, len(lists))
+	distinct := map[string][]string{}
+	for i, nodes := range lists {
+		keys[i] = strings.Join(nodes, "\n")
+		distinct[keys[i]] = nodes
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	byKey := make(map[string]string, len(distinct))
+	for key, nodes := range distinct {
+		wg.Go(func() {
+			expr := hostlist.Compress(nodes)
+			mu.Lock()
+			byKey[key] = expr
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	out := make([]string, len(lists))
+	for i, key := range keys {
+		out[i] = byKey[key]
+	}
+	return out
 }
 
 func sortedKeys(m map[string][]string) []string {
