@@ -84,13 +84,9 @@ func (s *Store) indexRow(rows ...indexEntry) {
 	if len(rows) == 0 {
 		return
 	}
-	var buf bytes.Buffer
-	for _, row := range rows {
-		line, err := json.Marshal(row)
-		if err != nil {
-			return
-		}
-		buf.Write(append(line, '\n'))
+	data, err := encodeIndex(rows)
+	if err != nil {
+		return
 	}
 	_ = s.withIndexLock(func(path string) error {
 		// Opened under the lock: a compaction may have just replaced it.
@@ -98,22 +94,40 @@ func (s *Store) indexRow(rows ...indexEntry) {
 		if err != nil {
 			return err
 		}
-		_, err = f.Write(buf.Bytes())
+		_, err = f.Write(data)
 		return errors.Join(err, f.Close())
 	})
 }
 
-// rewriteIndex replaces the index with exactly rows.
+// rewriteIndex replaces the index with exactly rows, without fsync (see
+// indexFile): a crash can at worst leave it damaged, and then rebuilt.
 func (s *Store) rewriteIndex(rows []indexEntry) {
-	var buf bytes.Buffer
-	for _, row := range rows {
-		line, err := json.Marshal(row)
-		if err != nil {
-			return
-		}
-		buf.Write(append(line, '\n'))
+	data, err := encodeIndex(rows)
+	if err != nil {
+		return
 	}
-	_ = s.withIndexLock(func(path string) error { return writeFileAtomic(path, buf.Bytes()) })
+	_ = s.withIndexLock(func(path string) error { return replaceFile(path, data, false) })
+}
+
+// encodeIndex returns rows as index lines, encoded in chunks at once (a
+// rebuild encodes every session).
+func encodeIndex(rows []indexEntry) ([]byte, error) {
+	lines := make([][]byte, len(rows))
+	failed := make([]error, len(rows))
+	inChunks(len(rows), func(from, to int) {
+		for i := from; i < to; i++ {
+			lines[i], failed[i] = json.Marshal(rows[i])
+		}
+	})
+	if err := errors.Join(failed...); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	for _, line := range lines {
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes(), nil
 }
 
 // readIndex loads the index: the last row of every id and the number of

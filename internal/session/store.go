@@ -282,7 +282,15 @@ func writeJSONAtomic(path string, v any) error {
 	return writeFileAtomic(path, append(data, '\n'))
 }
 
-func writeFileAtomic(path string, data []byte) (err error) {
+func writeFileAtomic(path string, data []byte) error {
+	return replaceFile(path, data, true)
+}
+
+// replaceFile writes data to a temporary file and renames it over path, so
+// readers see the old or the new file, never a torn one. durable adds the
+// fsyncs that keep this true across a crash; a cache that is rebuilt when
+// damaged can do without them.
+func replaceFile(path string, data []byte, durable bool) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -301,14 +309,19 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if _, err = tmp.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: fsync: %w", path, err)
+	if durable {
+		if err = tmp.Sync(); err != nil {
+			return fmt.Errorf("write %s: fsync: %w", path, err)
+		}
 	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
