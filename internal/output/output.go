@@ -10,11 +10,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+	"runtime"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
 )
 
 // Format is the -o value.
@@ -34,9 +37,7 @@ func (f Format) Structured() bool { return f == FormatJSON || f == FormatYAML }
 func Data(w io.Writer, f Format, v any) error {
 	switch f {
 	case FormatJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return writeJSON(w, v)
 	case FormatYAML:
 		raw, err := json.Marshal(v)
 		if err != nil {
@@ -57,6 +58,49 @@ func Data(w io.Writer, f Format, v any) error {
 	default:
 		return fmt.Errorf("output format %q is not structured", f)
 	}
+}
+
+// parallelJSONMinItems is the slice length from which writeJSON encodes the
+// items on every CPU: a 10,000-session list is 3 MB of indented JSON.
+const parallelJSONMinItems = 500
+
+// writeJSON writes v indented by two spaces. A long slice is written item
+// by item, each indented as it sits in the array, which gives the bytes
+// json.Encoder would.
+func writeJSON(w io.Writer, v any) error {
+	items := reflect.ValueOf(v)
+	if items.Kind() != reflect.Slice || items.Len() < parallelJSONMinItems {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	encoded := make([][]byte, items.Len())
+	workers := runtime.GOMAXPROCS(0)
+	perWorker := (len(encoded) + workers - 1) / workers
+	var g errgroup.Group
+	for from := 0; from < len(encoded); from += perWorker {
+		g.Go(func() (err error) {
+			for i := from; i < min(from+perWorker, len(encoded)); i++ {
+				if encoded[i], err = json.MarshalIndent(items.Index(i).Interface(), "  ", "  "); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	bw.WriteString("[\n  ")
+	for i, item := range encoded {
+		if i > 0 {
+			bw.WriteString(",\n  ")
+		}
+		bw.Write(item)
+	}
+	bw.WriteString("\n]\n")
+	return bw.Flush()
 }
 
 // numbersAsYAML turns json.Number back into ints or floats so YAML shows

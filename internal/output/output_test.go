@@ -2,10 +2,12 @@ package output
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,6 +111,46 @@ func TestLargeTableRendersLikeSmallOne(t *testing.T) {
 			var got, want bytes.Buffer
 			require.NoError(t, Table(&got, header, all))
 			require.NoError(t, fancyTable(&want, header, all))
+			assert.Equal(t, want.String(), got.String())
+		})
+	}
+}
+
+func TestLongSliceJSONMatchesEncoder(t *testing.T) {
+	type row struct {
+		ID      string            `json:"id"`
+		Start   time.Time         `json:"start_time"`
+		Stop    *time.Time        `json:"stop_time,omitempty"`
+		Reason  string            `json:"reason"`
+		Nodes   []string          `json:"nodes"`
+		Labels  map[string]string `json:"labels"`
+		Nothing []int             `json:"nothing"`
+	}
+	start := time.Date(2026, 11, 26, 1, 2, 3, 456, time.UTC)
+	tests := []struct {
+		name  string
+		items int
+	}{
+		{"short", 3},
+		{"just below the threshold", parallelJSONMinItems - 1},
+		{"long", parallelJSONMinItems},
+		{"long, uneven chunks", 3*parallelJSONMinItems + 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rows := make([]row, tc.items)
+			for i := range rows {
+				rows[i] = row{ID: fmt.Sprint(i), Start: start, Reason: "<html> & \"quotes\"", Labels: map[string]string{}}
+				if i%2 == 0 {
+					rows[i].Stop = &start
+					rows[i].Nodes = []string{"n1", "n2"}
+				}
+			}
+			var want, got bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetIndent("", "  ")
+			require.NoError(t, enc.Encode(rows))
+			require.NoError(t, Data(&got, FormatJSON, rows))
 			assert.Equal(t, want.String(), got.String())
 		})
 	}
