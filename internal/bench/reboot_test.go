@@ -149,7 +149,10 @@ func newEnv(t *testing.T, bos, work, name string, nodes int) *env {
 	e := &env{bos: bos, stateDir: filepath.Join(dir, "state"), sim: sim}
 	poll := func(d time.Duration) string { return strconv.FormatFloat(scaled(d).Seconds(), 'f', -1, 64) }
 	e.vars = append(os.Environ(), "BOS_STATE_DIR="+e.stateDir, "BOS_INVENTORY="+sim.inventory,
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "BOS_POLL_BASE="+poll(time.Second), "BOS_POLL_INTERVAL="+poll(5*time.Second))
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "BOS_POLL_BASE="+poll(time.Second), "BOS_POLL_INTERVAL="+poll(5*time.Second),
+		// The example template boots over iPXE from artifacts relative to
+		// the boot directory's URL; the simulated nodes never fetch them.
+		"BOS_BOOT_BASE_URL=http://127.0.0.1:8080/boot")
 	return e
 }
 

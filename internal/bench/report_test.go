@@ -100,6 +100,7 @@ func render(runs, listing, describing []run, baseline *run) string {
 		"By hand (what the harness runs):\n\n```sh\nulimit -n $(ulimit -Hn)\ngo build -o /tmp/bos .\n"+
 		"/tmp/bos sim --nodes 10000 --time-scale %g --write-inventory /tmp/sim/inventory.yaml &\n"+
 		"BOS_STATE_DIR=/tmp/state BOS_INVENTORY=/tmp/sim/inventory.yaml BOS_POLL_BASE=%g BOS_POLL_INTERVAL=%g \\\n"+
+		"  BOS_BOOT_BASE_URL=http://127.0.0.1:8080/boot \\\n"+
 		"  /usr/bin/time -v /tmp/bos session create --template templates/compute-reboot.yaml --operation reboot [--max-concurrency 10000]\n"+
 		"sh internal/bench/testdata/redfishtool-reboot.sh HOSTS root /tmp/sim/inventory.yaml.password %g\n```\n",
 		timeScale, scaled(time.Second).Seconds(), scaled(5*time.Second).Seconds(), scaled(5*time.Second).Seconds())
