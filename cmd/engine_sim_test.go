@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -171,3 +172,39 @@ func TestBootExcludesNodesAlreadyOn(t *testing.T) {
 }
 
 func first[A, B any](a A, _ B) A { return a }
+
+// TestOverlapLeavesTheRunningSessionAlone: a create that overlaps a running
+// session is refused (exit 4) before it touches any BMC, and the running
+// session finishes as if nothing had happened.
+func TestOverlapLeavesTheRunningSessionAlone(t *testing.T) {
+	const slow, other = "x3000c0s1b0n0", "x3000c0s2b0n0"
+	env := newTestEnv(t, sim.Options{Nodes: 2, TimeScale: 0.001,
+		Faults: []sim.Fault{{Kind: sim.FaultIgnoreGraceful, Nodes: []string{slow}}}})
+	// Long enough to overlap, short enough to finish on its own.
+	t.Setenv("BOS_GRACEFUL_SHUTDOWN_TIMEOUT", "1")
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := env.runCtx(context.Background(), "session", "create", "--template", env.template,
+			"--operation", "reboot", "--limit", slow)
+		done <- code
+	}()
+	id := env.waitRunning()
+
+	code, _, errOut := env.run("session", "create", "--template", env.template, "--operation", "reboot")
+	assert.Equal(t, cmdutil.ExitConflict, code, errOut)
+	assert.Contains(t, errOut, slow)
+	assert.Contains(t, errOut, id)
+
+	require.Equal(t, cmdutil.ExitOK, <-done, "the running session finishes normally")
+	code, out, _ := env.run("session", "describe", id, "-o", "json")
+	require.Equal(t, cmdutil.ExitOK, code)
+	var rec struct {
+		Status string `json:"status"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rec))
+	assert.Equal(t, "complete", rec.Status)
+	slowResets, _ := env.resetsOf(slow)
+	assert.Equal(t, []string{"GracefulShutdown", "ForceOff", "On"}, slowResets)
+	otherResets, _ := env.resetsOf(other)
+	assert.Empty(t, otherResets, "the refused session never acted")
+}
