@@ -69,6 +69,7 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 		recorder:  e.Recorder, configurer: e.Configure,
 		clock: clock, options: options, progress: e.Progress,
 		powerOns: newStagger(clock, options.BatchSize, options.BatchInterval),
+		settle:   newSettleTimes(),
 	}
 	r.boundBMCCalls(e.BMC, e.Boot, newBMCSlots(options.MaxConcurrency))
 	s, err := newScheduler(r, plan.BootSets, phases, lockstep, plan.Resume)

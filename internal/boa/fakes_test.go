@@ -103,6 +103,12 @@ func (f *inFlight) call() (done func()) {
 	}
 }
 
+func (b *fakeBMC) readsOf(node string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.reads[node]
+}
+
 func (f *inFlight) maxSeen() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -114,10 +120,11 @@ type fakeBMC struct {
 	calls *inFlight
 	mu    sync.Mutex
 	nodes map[string]*fakeNode
+	reads map[string]int // PowerState and BootProgress calls per node
 }
 
 func newFakeBMC(log *eventLog, scripts map[string]nodeScript) *fakeBMC {
-	b := &fakeBMC{log: log, nodes: make(map[string]*fakeNode, len(scripts))}
+	b := &fakeBMC{log: log, nodes: make(map[string]*fakeNode, len(scripts)), reads: make(map[string]int)}
 	for name, s := range scripts {
 		n := &fakeNode{nodeScript: s, state: s.initial}
 		if s.becoming != "" {
@@ -143,6 +150,7 @@ func (b *fakeBMC) node(name string) *fakeNode {
 func (b *fakeBMC) PowerState(ctx context.Context, name string) (power.State, error) {
 	defer b.calls.call()()
 	b.mu.Lock()
+	b.reads[name]++
 	n := b.node(name)
 	if n.hang {
 		b.mu.Unlock()
@@ -209,6 +217,7 @@ func (b progressBMC) BootProgress(_ context.Context, name string) (string, error
 	defer b.calls.call()()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.reads[name]++
 	n := b.node(name)
 	switch {
 	case n.state != power.On:

@@ -91,6 +91,7 @@ type runner struct {
 	clock        Clock
 	options      Options
 	powerOns     *stagger // nil: power-on is not staggered
+	settle       *settleTimes
 	progress     func(Transition)
 	progressMu   sync.Mutex // Progress sees one transition at a time
 }
@@ -254,7 +255,7 @@ func (p *nodePhase) waitBooted(ctx context.Context) (Category, string, error) {
 	if p.bootProgress == nil {
 		return Succeeded, "", nil
 	}
-	booted, reason, err := p.pollUntil(ctx, "boot progress", osRunning, p.options.BootWait, func(ctx context.Context) (bool, string, error) {
+	booted, reason, err := p.pollUntil(ctx, "boot progress", osRunning, p.options.BootWait, p.settleKey("boot"), func(ctx context.Context) (bool, string, error) {
 		state, err := p.bootProgress.BootProgress(ctx, p.node)
 		return state == "" || state == osRunning, state, err
 	})
@@ -283,13 +284,20 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 		}
 		return false, fmt.Sprintf("%s: %v", action, err), nil
 	}
-	return p.await(ctx, action, want, timeout)
+	return p.await(ctx, action, want, timeout, p.settleKey(string(action)))
+}
+
+// settleKey is what the node waits for after sending action: its goal on
+// the node's boot set (see settleTimes).
+func (p *nodePhase) settleKey(action string) settleKey {
+	return settleKey{bootSet: p.bootSet, goal: action}
 }
 
 // await polls until the node reaches want, the goal of action, within
-// timeout.
-func (p *nodePhase) await(ctx context.Context, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
-	reached, reason, err := p.pollUntil(ctx, "power state", string(want), timeout, func(ctx context.Context) (bool, string, error) {
+// timeout; learn is what the wait teaches and takes from its peers' (the
+// zero key: nothing).
+func (p *nodePhase) await(ctx context.Context, action power.Action, want power.State, timeout time.Duration, learn settleKey) (bool, string, error) {
+	reached, reason, err := p.pollUntil(ctx, "power state", string(want), timeout, learn, func(ctx context.Context) (bool, string, error) {
 		state, err := p.bmc.PowerState(ctx, p.node)
 		return state == want, string(state), err
 	})
@@ -303,21 +311,34 @@ func (p *nodePhase) await(ctx context.Context, action power.Action, want power.S
 // passed, checking once more at the deadline; check reports what it read of
 // subject, whose goal is want. A check error is transient until the
 // deadline, then it is the reason. Its error means ctx ended.
+// The first poll waits for as long as the node's peers needed to reach the
+// goal learn names (settleTimes); the back-off then starts from PollBase.
 // The reason's text is built only on timeout: a poll that goes as expected
-// allocates nothing here, and a node polls some 30 times per reboot.
-func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout time.Duration, check func(context.Context) (done bool, observed string, err error)) (bool, string, error) {
-	deadline := p.clock.Now().Add(timeout)
+// allocates nothing here, and a node polls many times per reboot.
+func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout time.Duration, learn settleKey, check func(context.Context) (done bool, observed string, err error)) (bool, string, error) {
+	start := p.clock.Now()
+	deadline := start.Add(timeout)
 	var lastObserved string
 	var lastErr error
 	read := false // a check returned without error at least once
+	var stillShort time.Duration
+	firstDelay := p.options.pollDelay(0)
+	if settled, ok := p.settle.firstPoll(learn); ok {
+		firstDelay = max(firstDelay, settled)
+	}
 	for attempt := 0; ; attempt++ {
 		remaining := deadline.Sub(p.clock.Now())
 		if remaining <= 0 {
 			return false, fmt.Sprintf("%s %s not reached within %s (%s)", subject, want, timeout, lastRead(subject, read, lastObserved, lastErr)), nil
 		}
-		if err := p.sleep(ctx, min(p.options.pollDelay(attempt), remaining)); err != nil {
+		delay := p.options.pollDelay(attempt)
+		if attempt == 0 {
+			delay = firstDelay
+		}
+		if err := p.sleep(ctx, min(delay, remaining)); err != nil {
 			return false, "", err
 		}
+		sent := p.clock.Now()
 		done, observed, err := check(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -325,9 +346,11 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 		case err != nil:
 			lastErr = err
 		case done:
+			p.settle.observe(learn, stillShort, p.clock.Now().Sub(start))
 			return true, "", nil
 		default:
 			read, lastObserved, lastErr = true, observed, nil
+			stillShort = sent.Sub(start)
 		}
 	}
 }

@@ -72,7 +72,8 @@ func (p *nodePhase) step(ctx context.Context, state power.State, action power.Ac
 	case state == want:
 		return true, "", nil
 	case mayStillLand(action, state):
-		return p.await(ctx, action, want, timeout)
+		// Sent by an earlier run at a time unknown: nothing to learn.
+		return p.await(ctx, action, want, timeout, settleKey{})
 	default:
 		return p.act(ctx, action, want, timeout)
 	}
