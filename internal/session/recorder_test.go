@@ -463,3 +463,16 @@ func TestConfigurePhaseOnlyWhereConfigured(t *testing.T) {
 		})
 	}
 }
+
+func TestSnapshotIntervalGrowsWithTheSession(t *testing.T) {
+	for nodes, want := range map[int]time.Duration{
+		0:      time.Second,
+		16:     time.Second,
+		2000:   time.Second,
+		4000:   2 * time.Second,
+		10000:  5 * time.Second,
+		100000: 5 * time.Second,
+	} {
+		assert.Equal(t, want, snapshotIntervalFor(nodes), "%d nodes", nodes)
+	}
+}
