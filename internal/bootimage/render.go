@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -20,8 +18,9 @@ import (
 //	<boot.dir>/mac/<aa-bb-cc-dd-ee-ff>.json
 //
 // Directories are 0755 and files 0644 so any HTTP server can serve them;
-// they hold no secrets. Each file is written to a temporary file, synced
-// and renamed into place, so a node never fetches half a script.
+// they hold no secrets. Each file is written to a temporary file, made
+// durable and renamed into place, so a node never fetches half a script
+// (see WriteNode).
 const (
 	nodesDir = "nodes"
 	macDir   = "mac"
@@ -92,66 +91,6 @@ func macFileName(mac string) (string, error) {
 func checkNodeName(node string) error {
 	if node == "" || strings.ContainsAny(node, `/\`) || strings.HasPrefix(node, ".") {
 		return fmt.Errorf("node name %q cannot name a file in the boot directory", node)
-	}
-	return nil
-}
-
-// WriteNode writes a node's files into bootDir by name and, when mac is
-// not empty, by MAC.
-func WriteNode(bootDir, node, mac string, files NodeFiles) error {
-	if err := checkNodeName(node); err != nil {
-		return err
-	}
-	stems := []string{filepath.Join(bootDir, nodesDir, node)}
-	if mac != "" {
-		name, err := macFileName(mac)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", node, err)
-		}
-		stems = append(stems, filepath.Join(bootDir, macDir, name))
-	}
-	for _, stem := range stems {
-		if err := os.MkdirAll(filepath.Dir(stem), 0o755); err != nil {
-			return fmt.Errorf("node %s: create boot directory: %w", node, err)
-		}
-		for _, file := range []struct {
-			path string
-			data []byte
-		}{{stem + ".json", files.Parameters}, {stem + ".ipxe", files.Script}} {
-			if err := writeAtomic(file.path, file.data); err != nil {
-				return fmt.Errorf("node %s: %w", node, err)
-			}
-		}
-	}
-	return nil
-}
-
-// writeAtomic replaces path with data: temporary file, fsync, rename.
-func writeAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
