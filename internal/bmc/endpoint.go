@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -84,14 +83,16 @@ func newEndpoint(p *Pool, url string, access inventory.BMC) *endpoint {
 		systems:     make(map[string]*systemRef),
 		connectGate: newGate(),
 	}
-	transport, err := p.transports.get(access, p.opts)
+	transport, err := p.transports.get(access, url, p.opts)
 	if err != nil {
 		ep.setupErr = fmt.Errorf("bmc %s: %w", url, err)
 		return ep
 	}
-	ep.httpClient = &http.Client{
-		Transport: &sessionTransport{base: transport, endpoint: ep},
-		Timeout:   p.opts.RequestTimeout,
+	ep.httpClient = &http.Client{Transport: &sessionTransport{base: transport, endpoint: ep}}
+	if _, standard := transport.(*http.Transport); standard {
+		// bos's own transport bounds each exchange with connection
+		// deadlines; a Client timeout would cost a goroutine per request.
+		ep.httpClient.Timeout = p.opts.RequestTimeout
 	}
 	return ep
 }
@@ -102,38 +103,69 @@ type tlsSettings struct {
 	insecure bool
 }
 
-// transportCache shares one http.Transport among every BMC with the same
-// TLS settings. A transport per BMC cost about 2.5 KB each in the struct,
-// its TLS config and its per-host maps, 25 MB at 10,000 BMCs; the
-// connection limits are per host:port, so each BMC keeps its own bound.
+// transportCache shares one transport among every BMC with the same TLS
+// settings: a transport per BMC cost kilobytes each in its TLS config and
+// bookkeeping. Connections and their bound are per BMC all the same.
 type transportCache map[tlsSettings]*sharedTransport
 
 type sharedTransport struct {
-	transport *http.Transport
+	own       *connTransport
+	proxied   *http.Transport // made for the first BMC reached through a proxy
+	tlsConfig *tls.Config
 	err       error // bad TLS settings, reported for every BMC using them
 }
 
-func (c transportCache) get(access inventory.BMC, opts Options) (*http.Transport, error) {
+// get returns the transport for the BMC at url. A BMC the environment
+// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) sends through a proxy gets a standard
+// http.Transport, which speaks to proxies (CONNECT for https); bos's own
+// transport only talks to BMCs directly, which is the common case at scale.
+func (c transportCache) get(access inventory.BMC, url string, opts Options) (http.RoundTripper, error) {
 	key := tlsSettings{caFile: access.CAFile, insecure: access.Insecure}
 	shared, ok := c[key]
 	if !ok {
 		shared = &sharedTransport{}
-		shared.transport, shared.err = newTransport(key, opts)
+		shared.tlsConfig, shared.err = newTLSConfig(key)
+		if shared.err == nil {
+			shared.own = newConnTransport(shared.tlsConfig, opts)
+		}
 		c[key] = shared
 	}
-	return shared.transport, shared.err
+	if shared.err != nil {
+		return nil, shared.err
+	}
+	if !throughProxy(url) {
+		return shared.own, nil
+	}
+	if shared.proxied == nil {
+		shared.proxied = newProxyTransport(shared.tlsConfig, opts)
+	}
+	return shared.proxied, nil
+}
+
+// throughProxy says whether the environment names a proxy for url. A proxy
+// setting that does not parse counts: http.Transport then reports it.
+func throughProxy(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	proxy, err := http.ProxyFromEnvironment(&http.Request{URL: u})
+	return err != nil || proxy != nil
 }
 
 // closeIdle drops every kept-alive connection; in-flight requests finish.
 func (c transportCache) closeIdle() {
 	for _, shared := range c {
-		if shared.transport != nil {
-			shared.transport.CloseIdleConnections()
+		if shared.own != nil {
+			shared.own.closeIdle()
+		}
+		if shared.proxied != nil {
+			shared.proxied.CloseIdleConnections()
 		}
 	}
 }
 
-func newTransport(settings tlsSettings, opts Options) (*http.Transport, error) {
+func newTLSConfig(settings tlsSettings) (*tls.Config, error) {
 	tlsConfig := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// Only by the inventory's explicit choice: BMCs with self-signed
@@ -151,6 +183,12 @@ func newTransport(settings tlsSettings, opts Options) (*http.Transport, error) {
 		}
 		tlsConfig.RootCAs = roots
 	}
+	return tlsConfig, nil
+}
+
+// newProxyTransport is the transport for BMCs behind a proxy, with the
+// same bounds as connTransport.
+func newProxyTransport(tlsConfig *tls.Config, opts Options) *http.Transport {
 	dialer := &net.Dialer{Timeout: opts.RequestTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -158,17 +196,10 @@ func newTransport(settings tlsSettings, opts Options) (*http.Transport, error) {
 		TLSClientConfig:       tlsConfig,
 		TLSHandshakeTimeout:   opts.RequestTimeout,
 		ResponseHeaderTimeout: opts.RequestTimeout,
-		// Per host:port, i.e. per BMC. MaxIdleConns stays 0 (no total
-		// bound): every BMC keeps its connection across polls.
-		MaxConnsPerHost:     opts.MaxRequestsPerBMC,
-		MaxIdleConnsPerHost: opts.MaxRequestsPerBMC,
-		IdleConnTimeout:     idleConnTimeout,
-		// Redfish requests are well under a kilobyte and answers a few:
-		// the 4 KiB defaults cost 8 KiB per open connection, 80 MB at
-		// 10,000 BMCs. Larger bodies are still read whole, in more calls.
-		WriteBufferSize: 1 << 10,
-		ReadBufferSize:  2 << 10,
-	}, nil
+		MaxConnsPerHost:       opts.MaxRequestsPerBMC,
+		MaxIdleConnsPerHost:   opts.MaxRequestsPerBMC,
+		IdleConnTimeout:       idleConnTimeout,
+	}
 }
 
 // sessionTransport adds the endpoint's current session token to every
@@ -523,15 +554,11 @@ func (ep *endpoint) logout(ctx context.Context) error {
 		ep.pool.logf("bmc %s: cannot log out: the BMC named no session URI at login; the session will time out", ep.url)
 		return nil
 	}
+	// A kept-alive connection the BMC (or a sim over its connection budget)
+	// closed while idle costs nothing here: the transport re-sends a DELETE
+	// once on a fresh connection, and a 404 for a twice-deleted session
+	// counts as done.
 	_, err := client.WithContext(ctx).Delete(sessionURI)
-	var unreachable *UnreachableError
-	if err != nil && errors.As(ep.explainUnlessCancelled(ctx, err), &unreachable) {
-		// The BMC (or a sim over its connection budget) closed the kept-alive
-		// connection while it was idle; Go re-sends only GET-like requests on
-		// a fresh one. Deleting a session twice is harmless (404 counts as
-		// done), so send it once more.
-		_, err = client.WithContext(ctx).Delete(sessionURI)
-	}
 	ep.mu.Lock()
 	ep.token, ep.sessionURI = "", ""
 	ep.mu.Unlock()

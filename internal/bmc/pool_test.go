@@ -256,7 +256,7 @@ func TestResetTimeoutResendsOnlyIdempotentTypes(t *testing.T) {
 			// Connect with the normal timeout, then make the reset time out.
 			_, err := pool.PowerState(context.Background(), "n1")
 			require.NoError(t, err)
-			pool.endpoints[0].httpClient.Timeout = 50 * time.Millisecond
+			pool.transports[tlsSettings{}].own.requestTimeout = 50 * time.Millisecond
 
 			err = pool.Reset(context.Background(), "n1", tt.action)
 			require.Error(t, err)

@@ -1,0 +1,370 @@
+package bmc
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// connTransport is bos's own HTTP/1.1 keep-alive client transport. Unlike
+// net/http.Transport it runs no goroutine per connection: the caller's
+// goroutine writes the request and reads the answer, and buffers are
+// borrowed from pools only while a request is in flight. At 10,000 BMCs
+// http.Transport's read and write loops (two goroutine stacks and two
+// buffers per kept-alive connection, plus a hand-off per request) were
+// most of the driver's CPU and about 30 KB per BMC; here an idle
+// connection costs its socket and a few words.
+//
+// Per BMC (scheme, host and port) at most maxConnsPerHost requests are in
+// flight, each on its own connection; callers beyond that wait. Finished
+// connections are kept for the next request until idleConnTimeout.
+type connTransport struct {
+	tlsConfig       *tls.Config // cloned per connection with its ServerName
+	dialer          net.Dialer
+	requestTimeout  time.Duration // bounds each exchange, from dial to the body's end
+	maxConnsPerHost int
+
+	mu    sync.Mutex // guards the fields below and every hostConns.idle
+	hosts map[hostKey]*hostConns
+	// idle holds every idle connection, least recently checked first.
+	idle    idleList
+	sweeper *time.Timer // runs sweep while any connection is idle
+	armed   bool
+}
+
+// hostKey names one BMC's connections.
+type hostKey struct {
+	https bool
+	addr  string // host:port
+}
+
+// hostConns is one BMC's share of the transport.
+type hostConns struct {
+	key hostKey
+	// slots holds a token per request in flight. A request takes an idle
+	// connection or, when none is idle, dials: so open connections never
+	// outnumber the slots.
+	slots chan struct{}
+	idle  []*persistConn // most recently used last
+}
+
+// persistConn is one kept-alive connection.
+type persistConn struct {
+	net.Conn
+	host       *hostConns
+	idleSince  time.Time
+	prev, next *persistConn // in connTransport.idle
+}
+
+// maxDrain is how much of an unread answer Close reads to keep the
+// connection; past it, closing and redialling is cheaper.
+const maxDrain = 4 << 10
+
+// aLongTimeAgo is a deadline that makes blocked reads and writes return.
+var aLongTimeAgo = time.Unix(1, 0)
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 2<<10) }}
+)
+
+// errBodyClosed is a read after Close, as net/http reports it.
+var errBodyClosed = errors.New("http: read on closed response body")
+
+func newConnTransport(tlsConfig *tls.Config, opts Options) *connTransport {
+	return &connTransport{
+		tlsConfig:       tlsConfig,
+		dialer:          net.Dialer{Timeout: opts.RequestTimeout, KeepAlive: 30 * time.Second},
+		requestTimeout:  opts.RequestTimeout,
+		maxConnsPerHost: opts.MaxRequestsPerBMC,
+		hosts:           make(map[hostKey]*hostConns),
+	}
+}
+
+// RoundTrip sends req on a kept-alive connection to its host, or a new
+// one, and returns the answer; its body hands the connection back.
+func (t *connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	key, err := hostKeyOf(req.URL)
+	if err != nil {
+		closeRequestBody(req)
+		return nil, err
+	}
+	ctx := req.Context()
+	host := t.host(key)
+	select {
+	case host.slots <- struct{}{}:
+	case <-ctx.Done():
+		closeRequestBody(req)
+		return nil, ctx.Err()
+	}
+	for retried := false; ; retried = true {
+		pc, reused, err := t.conn(ctx, host, req)
+		if err != nil {
+			<-host.slots
+			closeRequestBody(req)
+			return nil, err
+		}
+		resp, unanswered, err := t.exchange(ctx, pc, req)
+		if err == nil {
+			return resp, nil
+		}
+		// As net/http does: a kept-alive connection the BMC closed while it
+		// was idle fails before any answer; a request that is safe to send
+		// twice goes once more on a fresh connection.
+		if reused && !retried && unanswered && ctx.Err() == nil && peerHadClosed(err) {
+			if retry, ok := rewound(req); ok {
+				req = retry
+				continue
+			}
+		}
+		<-host.slots
+		return nil, err
+	}
+}
+
+func hostKeyOf(u *url.URL) (hostKey, error) {
+	key := hostKey{https: u.Scheme == "https", addr: u.Host}
+	if u.Scheme != "http" && !key.https {
+		return hostKey{}, fmt.Errorf("unsupported protocol scheme %q", u.Scheme)
+	}
+	if u.Port() == "" {
+		port := "80"
+		if key.https {
+			port = "443"
+		}
+		key.addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	return key, nil
+}
+
+func (t *connTransport) host(key hostKey) *hostConns {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	host, ok := t.hosts[key]
+	if !ok {
+		host = &hostConns{key: key, slots: make(chan struct{}, t.maxConnsPerHost)}
+		t.hosts[key] = host
+	}
+	return host
+}
+
+// conn returns the host's most recently used idle connection, or dials.
+// The caller holds one of the host's slots.
+func (t *connTransport) conn(ctx context.Context, host *hostConns, req *http.Request) (pc *persistConn, reused bool, err error) {
+	for {
+		t.mu.Lock()
+		if n := len(host.idle); n > 0 {
+			pc = host.idle[n-1]
+			t.unlistIdle(pc)
+		}
+		t.mu.Unlock()
+		if pc == nil {
+			break
+		}
+		// A request that cannot be re-sent is not risked on a connection the
+		// BMC has closed already: net/http learns that from its read loop,
+		// this transport asks the kernel.
+		if replayable(req) || !peerClosed(pc.Conn) {
+			return pc, true, nil
+		}
+		_ = pc.Close()
+		pc = nil
+	}
+	t.reapClosed()
+	conn, err := t.dial(ctx, host.key)
+	if err != nil {
+		return nil, false, err
+	}
+	return &persistConn{Conn: conn, host: host}, false, nil
+}
+
+func (t *connTransport) dial(ctx context.Context, key hostKey) (net.Conn, error) {
+	conn, err := t.dialer.DialContext(ctx, "tcp", key.addr)
+	if err != nil || !key.https {
+		return conn, err
+	}
+	config := t.tlsConfig.Clone()
+	if config.ServerName == "" {
+		config.ServerName, _, _ = net.SplitHostPort(key.addr)
+	}
+	tlsConn := tls.Client(conn, config)
+	if err := conn.SetDeadline(time.Now().Add(t.requestTimeout)); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	if err := tlsConn.HandshakeContext(ctx); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return tlsConn, nil
+}
+
+// exchange writes req on pc and reads the answer's header. On success the
+// connection belongs to the answer's body (or is already back in the
+// pool); on failure it is closed, and unanswered says whether the failure
+// came before any byte of an answer.
+func (t *connTransport) exchange(ctx context.Context, pc *persistConn, req *http.Request) (resp *http.Response, unanswered bool, err error) {
+	stopWatch := alwaysStopped
+	fail := func(err error, unanswered bool) (*http.Response, bool, error) {
+		stopWatch()
+		_ = pc.Close()
+		if ctx.Err() != nil {
+			return nil, unanswered, ctx.Err()
+		}
+		return nil, unanswered, err
+	}
+	if err := pc.SetDeadline(time.Now().Add(t.requestTimeout)); err != nil {
+		closeRequestBody(req)
+		return fail(err, true)
+	}
+	if ctx.Done() != nil {
+		// Cancellation interrupts a blocked write or read; the connection
+		// is then closed, its state unknown.
+		stopWatch = context.AfterFunc(ctx, func() { _ = pc.SetDeadline(aLongTimeAgo) })
+	}
+	writer := writerPool.Get().(*bufio.Writer)
+	writer.Reset(pc)
+	err = req.Write(writer)
+	if err == nil {
+		err = writer.Flush()
+	}
+	writer.Reset(nil)
+	writerPool.Put(writer)
+	if err != nil {
+		return fail(err, true)
+	}
+	reader := readerPool.Get().(*bufio.Reader)
+	reader.Reset(pc)
+	if _, err := reader.Peek(1); err != nil {
+		putReader(reader)
+		return fail(err, true)
+	}
+	resp, err = http.ReadResponse(reader, req)
+	if err != nil {
+		putReader(reader)
+		return fail(err, false)
+	}
+	body := &connBody{
+		body: resp.Body, ctx: ctx, transport: t, pc: pc, reader: reader, stopWatch: stopWatch,
+		keepAlive: !resp.Close && !req.Close,
+	}
+	if resp.Body == http.NoBody {
+		body.release(body.keepAlive)
+		return resp, false, nil
+	}
+	resp.Body = body
+	return resp, false, nil
+}
+
+func alwaysStopped() bool { return true }
+
+func putReader(reader *bufio.Reader) {
+	reader.Reset(nil)
+	readerPool.Put(reader)
+}
+
+// connBody is an answer's body; reading it to the end or closing it ends
+// the exchange. It is not safe for concurrent use, as bos never shares a
+// body; cancel the request's context to interrupt a blocked Read.
+type connBody struct {
+	body      io.ReadCloser // the answer's own body reader, over reader
+	ctx       context.Context
+	transport *connTransport
+	pc        *persistConn // nil once released
+	reader    *bufio.Reader
+	stopWatch func() bool
+	keepAlive bool  // neither side asked to close
+	endErr    error // what Read returns once released
+}
+
+func (b *connBody) Read(p []byte) (int, error) {
+	if b.pc == nil {
+		return 0, b.endErr
+	}
+	n, err := b.body.Read(p)
+	switch {
+	case err == io.EOF:
+		b.release(b.keepAlive)
+		b.endErr = io.EOF
+	case err != nil:
+		if b.ctx.Err() != nil {
+			err = b.ctx.Err()
+		}
+		b.release(false)
+		b.endErr = err
+	}
+	return n, err
+}
+
+// Close keeps the connection when little of the answer is left unread.
+func (b *connBody) Close() error {
+	if b.pc != nil {
+		reusable := false
+		if b.keepAlive && b.ctx.Err() == nil {
+			_, err := io.CopyN(io.Discard, b.body, maxDrain)
+			reusable = err == io.EOF
+		}
+		b.release(reusable)
+	}
+	b.endErr = errBodyClosed
+	return nil
+}
+
+// release hands the connection back; it is reusable only when the answer
+// ended cleanly, cancellation has not touched its deadline, and no bytes
+// beyond the answer arrived.
+func (b *connBody) release(reusable bool) {
+	reusable = b.stopWatch() && reusable && b.reader.Buffered() == 0
+	putReader(b.reader)
+	b.transport.release(b.pc, reusable)
+	b.pc, b.reader = nil, nil
+}
+
+// peerHadClosed says whether a write or read failed because the peer had
+// closed the connection.
+func peerHadClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// replayable says whether req may be sent twice: its method is idempotent
+// and its body, if any, can be read again.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodPut, "":
+		return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	}
+	return false
+}
+
+// rewound is req ready to be sent again, with a fresh body.
+func rewound(req *http.Request) (*http.Request, bool) {
+	if !replayable(req) {
+		return nil, false
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return req, true
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	retry := req.WithContext(req.Context())
+	retry.Body = body
+	return retry, true
+}
+
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
