@@ -1,6 +1,7 @@
 package bmc
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -444,11 +445,14 @@ func (ep *endpoint) login(ctx context.Context) (*gofish.APIClient, uint64, error
 	return client, generation, nil
 }
 
-// dial creates the gofish client and reads the service root links.
+// dial creates the gofish client and reads the service root links. gofish
+// reads the service root on connecting but keeps the links bos follows to
+// itself, so its answer is kept on the way past rather than read twice.
 func (ep *endpoint) dial(ctx context.Context) (*gofish.APIClient, serviceLinks, error) {
+	root := &serviceRootCapture{base: ep.httpClient.Transport}
 	config := gofish.ClientConfig{
 		Endpoint:              ep.url,
-		HTTPClient:            ep.httpClient,
+		HTTPClient:            &http.Client{Transport: root, Timeout: ep.httpClient.Timeout},
 		ReuseConnections:      true,
 		MaxConcurrentRequests: int64(ep.pool.opts.MaxRequestsPerBMC),
 	}
@@ -459,14 +463,42 @@ func (ep *endpoint) dial(ctx context.Context) (*gofish.APIClient, serviceLinks, 
 	if err != nil {
 		return nil, serviceLinks{}, ep.explainUnlessCancelled(ctx, err)
 	}
-	// gofish keeps the decoded service root (1-3 KB) for links bos reads
-	// itself (readServiceLinks), and copies it on every WithContext.
+	client.HTTPClient = ep.httpClient
+	// gofish keeps the decoded service root (1-3 KB) and copies it on every
+	// WithContext; bos needs only its links.
 	client.Service = nil
-	links, err := readServiceLinks(client.WithContext(ctx))
+	links, err := parseServiceLinks(root.body)
 	if err != nil {
-		return nil, serviceLinks{}, ep.explainUnlessCancelled(ctx, err)
+		return nil, serviceLinks{}, ep.explain(err)
 	}
 	return client, links, nil
+}
+
+// maxServiceRoot bounds how much of a service root is kept; real ones are
+// a few kilobytes.
+const maxServiceRoot = 256 << 10
+
+// serviceRootCapture keeps the body of the successful GET that goes through
+// it: gofish.ConnectContext sends exactly one, for the service root (it
+// logs in only when given credentials, which bos keeps to itself).
+type serviceRootCapture struct {
+	base http.RoundTripper
+	body []byte
+}
+
+func (c *serviceRootCapture) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxServiceRoot))
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read service root: %w", err)
+	}
+	c.body = body
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 func (ep *endpoint) explainUnlessCancelled(ctx context.Context, err error) error {
@@ -476,20 +508,16 @@ func (ep *endpoint) explainUnlessCancelled(ctx context.Context, err error) error
 	return ep.explain(err)
 }
 
-// readServiceLinks reads the links gofish keeps to itself. Defaults are the
-// URIs the Redfish specification fixes, for roots that omit them.
-func readServiceLinks(client *gofish.APIClient) (serviceLinks, error) {
-	resp, err := client.Get(schemas.DefaultServiceRoot)
-	defer schemas.DeferredCleanupHTTPResponse(resp)
-	if err != nil {
-		return serviceLinks{}, err
-	}
+// parseServiceLinks takes from a service root the links gofish keeps to
+// itself. Defaults are the URIs the Redfish specification fixes, for roots
+// that omit them.
+func parseServiceLinks(body []byte) (serviceLinks, error) {
 	var root struct {
 		Systems        schemas.Link
 		SessionService schemas.Link
 		Links          struct{ Sessions schemas.Link }
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&root); err != nil {
+	if err := json.Unmarshal(body, &root); err != nil {
 		return serviceLinks{}, fmt.Errorf("service root: %w", err)
 	}
 	links := serviceLinks{

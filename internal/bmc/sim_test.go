@@ -131,6 +131,26 @@ func TestDriverAgainstEveryProfile(t *testing.T) {
 	}
 }
 
+// TestConnectingCostsThreeRequests: the first read of a node is the
+// service root (read once, though gofish and bos both need it), the login
+// and the system; every later read is one request.
+func TestConnectingCostsThreeRequests(t *testing.T) {
+	for _, profile := range []string{"dmtf", "ilo", "cray-ex", "gigabyte", "openbmc", "intel"} {
+		t.Run(profile, func(t *testing.T) {
+			fleet := startSim(t, sim.Options{Nodes: 1, Profile: profile})
+			nodes := simInventory(fleet)
+			pool := newTestPool(t, nodes, testOptions())
+			ctx := context.Background()
+			_, err := pool.PowerState(ctx, nodes[0].Name)
+			require.NoError(t, err)
+			assert.Equal(t, Stats{Requests: 3, Logins: 1}, pool.Stats())
+			_, err = pool.PowerState(ctx, nodes[0].Name)
+			require.NoError(t, err)
+			assert.Equal(t, int64(4), pool.Stats().Requests)
+		})
+	}
+}
+
 // TestTransitionsAreNotYet: every in-between state the simulator reports
 // maps to a state the engine keeps polling on.
 func TestTransitionsAreNotYet(t *testing.T) {
@@ -239,12 +259,11 @@ func TestSessionsNeverOutliveThePool(t *testing.T) {
 			}, "context canceled", false},
 		{"after cancellation mid-login", sim.Options{TimeScale: 1, Timing: sim.Timing{RequestLatency: 50 * time.Millisecond, PowerOn: time.Second}},
 			func(ctx context.Context, pool *Pool, node string) error {
-				// Connecting reads the service root twice (gofish, then
-				// bos: 100 ms) and logs in (50 ms): cancel while the login
-				// is at the BMC.
+				// Connecting reads the service root once (50 ms) and logs
+				// in (50 ms): cancel while the login is at the BMC.
 				ctx, cancel := context.WithCancel(ctx)
 				defer cancel()
-				time.AfterFunc(125*time.Millisecond, cancel)
+				time.AfterFunc(75*time.Millisecond, cancel)
 				_, err := pool.PowerState(ctx, node)
 				return err
 			}, "context canceled", true},
