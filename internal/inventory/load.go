@@ -85,6 +85,7 @@ func Parse(path string, data []byte) (*Inventory, []Warning, error) {
 		caFiles:     map[string]bool{},
 		byName:      map[string]int{},
 		byBMC:       map[string]placed{},
+		byMAC:       map[string]placed{},
 		soleSystem:  map[string]placed{},
 		bmcFirstUse: map[string]placed{},
 	}
@@ -112,6 +113,7 @@ type parser struct {
 	// byName and the BMC maps find duplicates and say where the first one was.
 	byName      map[string]int
 	byBMC       map[string]placed
+	byMAC       map[string]placed
 	soleSystem  map[string]placed
 	bmcFirstUse map[string]placed
 }
@@ -519,6 +521,15 @@ func (p *parser) register(n Node, entry *yaml.Node) bool {
 		return false
 	}
 	p.byBMC[key] = here
+	if n.MAC != "" {
+		// Boot files are also written by MAC (what iPXE asks for): two
+		// nodes with one MAC would boot each other's script.
+		if other, dup := p.byMAC[n.MAC]; dup {
+			p.Problemf(entry, "", "node %s (line %d) has the same mac as node %s (line %d): %s; give each node its own (a range entry takes a range of MACs as long as its names, e.g. mac: b4:2e:99:00:00:[01-16])", n.Name, entry.Line, other.name, other.line, n.MAC)
+			return false
+		}
+		p.byMAC[n.MAC] = here
+	}
 	// A node without system means "the BMC's only system", which cannot be
 	// true when another node shares that BMC.
 	if other, shared := p.bmcFirstUse[n.BMC.Endpoint]; shared {
