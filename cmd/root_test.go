@@ -155,6 +155,10 @@ func TestRebootWithUnreachableBMCs(t *testing.T) {
 		assert.Equal(t, []string{"GracefulShutdown", "On"}, resets, n.Name)
 		assert.Equal(t, "On", st.PowerState, n.Name)
 	}
+	// One kept-alive connection and one Redfish session per reachable BMC.
+	sessionLog, err := os.ReadFile(filepath.Join(env.stateDir, "sessions", result.ID, "session.log"))
+	require.NoError(t, err)
+	assert.Regexp(t, `bmc traffic: \d+ requests, 47 connections, 47 logins, 47 logouts, \d+ retries`, string(sessionLog))
 }
 
 func TestSessionHistoryCommands(t *testing.T) {

@@ -154,6 +154,17 @@ func throughProxy(rawURL string) bool {
 	return err != nil || proxy != nil
 }
 
+// dialed is how many connections bos's own transports have opened.
+func (c transportCache) dialed() int64 {
+	var total int64
+	for _, shared := range c {
+		if shared.own != nil {
+			total += shared.own.dialed.Load()
+		}
+	}
+	return total
+}
+
 // closeIdle drops every kept-alive connection; in-flight requests finish.
 func (c transportCache) closeIdle() {
 	for _, shared := range c {

@@ -78,6 +78,15 @@ type Stats struct {
 	Logins   int64 // Redfish sessions created
 	Logouts  int64 // Redfish sessions deleted
 	Retries  int64 // requests re-sent after a retryable failure
+	// Connections counts TCP connections opened to BMCs (not those through
+	// a proxy): one per BMC when keep-alive holds.
+	Connections int64
+}
+
+// String is the counters as session.log shows them.
+func (s Stats) String() string {
+	return fmt.Sprintf("%d requests, %d connections, %d logins, %d logouts, %d retries",
+		s.Requests, s.Connections, s.Logins, s.Logouts, s.Retries)
 }
 
 type counters struct {
@@ -153,10 +162,11 @@ func (p *Pool) logf(format string, args ...any) {
 // Stats returns a snapshot of the Pool's counters.
 func (p *Pool) Stats() Stats {
 	return Stats{
-		Requests: p.stats.requests.Load(),
-		Logins:   p.stats.logins.Load(),
-		Logouts:  p.stats.logouts.Load(),
-		Retries:  p.stats.retries.Load(),
+		Requests:    p.stats.requests.Load(),
+		Logins:      p.stats.logins.Load(),
+		Logouts:     p.stats.logouts.Load(),
+		Retries:     p.stats.retries.Load(),
+		Connections: p.transports.dialed(),
 	}
 }
 

@@ -143,10 +143,10 @@ func TestConnectingCostsThreeRequests(t *testing.T) {
 			ctx := context.Background()
 			_, err := pool.PowerState(ctx, nodes[0].Name)
 			require.NoError(t, err)
-			assert.Equal(t, Stats{Requests: 3, Logins: 1}, pool.Stats())
+			assert.Equal(t, Stats{Requests: 3, Logins: 1, Connections: 1}, pool.Stats())
 			_, err = pool.PowerState(ctx, nodes[0].Name)
 			require.NoError(t, err)
-			assert.Equal(t, int64(4), pool.Stats().Requests)
+			assert.Equal(t, Stats{Requests: 4, Logins: 1, Connections: 1}, pool.Stats(), "one connection kept alive")
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -32,6 +33,9 @@ type connTransport struct {
 	dialer          net.Dialer
 	requestTimeout  time.Duration // bounds each exchange, from dial to the body's end
 	maxConnsPerHost int
+	// dialed counts connections opened: one per BMC is the goal; more
+	// means BMCs (or bos's own idle timeout) closed kept-alive ones.
+	dialed atomic.Int64
 
 	mu    sync.Mutex // guards the fields below and every hostConns.idle
 	hosts map[hostKey]*hostConns
@@ -189,8 +193,12 @@ func (t *connTransport) conn(ctx context.Context, host *hostConns, req *http.Req
 
 func (t *connTransport) dial(ctx context.Context, key hostKey) (net.Conn, error) {
 	conn, err := t.dialer.DialContext(ctx, "tcp", key.addr)
-	if err != nil || !key.https {
-		return conn, err
+	if err != nil {
+		return nil, err
+	}
+	t.dialed.Add(1)
+	if !key.https {
+		return conn, nil
 	}
 	config := t.tlsConfig.Clone()
 	if config.ServerName == "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/bmc"
 	"github.com/bos-project/bos/internal/bootimage"
 	"github.com/bos-project/bos/internal/config"
 	"github.com/bos-project/bos/internal/configure"
@@ -406,6 +407,9 @@ func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*se
 	logoutCtx, cancelLogout := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancelLogout()
 	closeErr := pool.Close(logoutCtx)
+	if counted, ok := pool.(interface{ Stats() bmc.Stats }); ok {
+		log.printf("bmc traffic: %s", counted.Stats())
+	}
 
 	stopped := context.Cause(runCtx)
 	status := session.StatusComplete // the recorder turns this into failed when nodes failed
