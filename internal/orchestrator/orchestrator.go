@@ -18,8 +18,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/bmc"
+	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/bootimage"
 	"github.com/bos-project/bos/internal/config"
 	"github.com/bos-project/bos/internal/configure"
