@@ -4,6 +4,7 @@ package sim
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -21,6 +22,7 @@ type Options struct {
 	Profile        string
 	TimeScale      float64
 	WriteInventory string
+	NamePrefix     string
 	TLS            bool
 	SessionLimit   int
 	Faults         []string
@@ -36,10 +38,14 @@ func NewCmdSim(f *cmdutil.Factory) *cobra.Command {
 		Short: "Run a simulated Redfish BMC fleet (for demos, tests and benchmarks)",
 		Long: `Start N simulated Redfish BMCs, each on its own loopback address (127.1.x.y),
 with realistic power transitions scaled by --time-scale, vendor profiles and
-optional faults. --write-inventory writes an inventory for the fleet (the
-password goes to FILE.password, mode 0600) so bos can drive it at once. A JSON
-control endpoint (printed at start) lists every node's state and every action
-it received. Runs until interrupted (Ctrl-C or SIGTERM).
+optional faults. Nodes are named with xnames (x3000c0s1b0n0, ...) unless
+--name-prefix gives a prefix: node i is then the prefix and i zero-padded to
+the width of --nodes (--name-prefix nid --nodes 100: nid001..nid100), which
+lets several simulators run side by side without name collisions.
+--write-inventory writes an inventory for the fleet (the password goes to
+FILE.password, mode 0600) so bos can drive it at once. A JSON control endpoint
+(printed at start) lists every node's state and every action it received.
+Runs until interrupted (Ctrl-C or SIGTERM).
 
 Profiles: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed (round-robin).
 Faults (--fault KIND=FRACTION or KIND=NODES, repeatable): unreachable, slow, 5xx,
@@ -50,7 +56,10 @@ transient-unknown, session-limit.`,
 
   # a mixed-vendor fleet in which 1% of BMCs are unreachable and one ignores graceful shutdown
   bos sim --nodes 1000 --profile mixed --fault unreachable=0.01 --fault ignore-graceful=x3000c0s3b0n0 \
-      --write-inventory /tmp/sim/inventory.yaml`,
+      --write-inventory /tmp/sim/inventory.yaml
+
+  # a second fleet beside the first, with nodes nid0001..nid1000
+  bos sim --nodes 1000 --name-prefix nid --write-inventory /tmp/sim2/inventory.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runSim(opts) },
 	}
@@ -59,6 +68,7 @@ transient-unknown, session-limit.`,
 	fl.StringVar(&opts.Profile, "profile", "dmtf", "vendor profile: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed")
 	fl.Float64Var(&opts.TimeScale, "time-scale", 1, "multiply every simulated duration (0.01 = 100x faster than real hardware)")
 	fl.StringVar(&opts.WriteInventory, "write-inventory", "", "write an inventory for the fleet to this file")
+	fl.StringVar(&opts.NamePrefix, "name-prefix", "", "name node i PREFIX and i zero-padded (nid: nid001..nid100) instead of xnames")
 	fl.BoolVar(&opts.TLS, "tls", false, "serve HTTPS with a generated CA (written beside the inventory)")
 	fl.IntVar(&opts.SessionLimit, "session-limit", 8, "Redfish sessions each BMC allows at once")
 	fl.StringArrayVar(&opts.Faults, "fault", nil, "inject a fault: KIND=FRACTION (0.1) or KIND=NODES (hostlist), repeatable")
@@ -73,12 +83,15 @@ transient-unknown, session-limit.`,
 
 func runSim(opts *Options) error {
 	f := opts.Factory
+	if err := validateNamePrefix(opts.NamePrefix); err != nil {
+		return err
+	}
 	faults, err := parseFaults(opts.Faults)
 	if err != nil {
 		return err
 	}
 	fleet, err := sim.Start(f.Context, sim.Options{
-		Nodes: opts.Nodes, Profile: opts.Profile, TimeScale: opts.TimeScale,
+		Nodes: opts.Nodes, Profile: opts.Profile, TimeScale: opts.TimeScale, NamePrefix: opts.NamePrefix,
 		SessionLimit: opts.SessionLimit, Faults: faults, TLS: opts.TLS, Timing: opts.Timing,
 	})
 	if err != nil {
@@ -104,6 +117,20 @@ func runSim(opts *Options) error {
 	<-f.Context.Done()
 	fmt.Fprintln(f.IO.ErrOut, "bos sim: stopping")
 	return nil
+}
+
+// namePrefixPattern keeps every generated name a valid inventory node name
+// (which must start with a letter or digit) and a plain hostlist: no '.', no
+// brackets or commas that hostlist expressions would read as ranges.
+var namePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+
+// validateNamePrefix refuses a prefix that would make names the inventory
+// rejects; empty keeps the default xnames.
+func validateNamePrefix(prefix string) error {
+	if prefix == "" || namePrefixPattern.MatchString(prefix) {
+		return nil
+	}
+	return cmdutil.UsageError("--name-prefix %q: use letters, digits, '-' and '_', starting with a letter or digit (e.g. --name-prefix nid)", prefix)
 }
 
 // parseFaults reads KIND=FRACTION or KIND=NODES.
