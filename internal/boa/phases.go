@@ -311,8 +311,9 @@ func (p *nodePhase) await(ctx context.Context, action power.Action, want power.S
 // passed, checking once more at the deadline; check reports what it read of
 // subject, whose goal is want. A check error is transient until the
 // deadline, then it is the reason. Its error means ctx ended.
-// The first poll waits for as long as the node's peers needed to reach the
-// goal learn names (settleTimes); the back-off then starts from PollBase.
+// When and how often it polls also follows what the node's peers taught
+// about the goal learn names (see settleTimes): the back-off restarts from
+// PollBase at the first poll they make worthwhile.
 // The reason's text is built only on timeout: a poll that goes as expected
 // allocates nothing here, and a node polls many times per reboot.
 func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout time.Duration, learn settleKey, check func(context.Context) (done bool, observed string, err error)) (bool, string, error) {
@@ -322,21 +323,34 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 	var lastErr error
 	read := false // a check returned without error at least once
 	var stillShort time.Duration
-	firstDelay := p.options.pollDelay(0)
-	if settled, ok := p.settle.firstPoll(learn); ok {
-		firstDelay = max(firstDelay, settled)
+	plan := p.settle.plan(learn)
+	firstPoll := start.Add(p.options.pollDelay(0))
+	if plan.known {
+		firstPoll = start.Add(max(p.options.pollDelay(0), plan.settled))
 	}
 	for attempt := 0; ; attempt++ {
-		remaining := deadline.Sub(p.clock.Now())
+		now := p.clock.Now()
+		remaining := deadline.Sub(now)
 		if remaining <= 0 {
 			return false, fmt.Sprintf("%s %s not reached within %s (%s)", subject, want, timeout, lastRead(subject, read, lastObserved, lastErr)), nil
 		}
 		delay := p.options.pollDelay(attempt)
-		if attempt == 0 {
-			delay = firstDelay
+		switch {
+		case plan.follower:
+			delay = followerIntervals * p.options.PollInterval
+		case attempt == 0:
+			delay = max(firstPoll.Sub(now), 0)
 		}
-		if err := p.sleep(ctx, min(delay, remaining)); err != nil {
+		peerReached, err := p.sleepUnless(ctx, min(delay, remaining), plan.reached)
+		if err != nil {
 			return false, "", err
+		}
+		if peerReached {
+			// A scout got there: poll from when it did.
+			plan = p.settle.plan(learn)
+			firstPoll = start.Add(plan.settled)
+			attempt = -1
+			continue
 		}
 		sent := p.clock.Now()
 		done, observed, err := check(ctx)
@@ -368,11 +382,20 @@ func lastRead(subject string, read bool, observed string, err error) string {
 }
 
 func (p *nodePhase) sleep(ctx context.Context, d time.Duration) error {
+	_, err := p.sleepUnless(ctx, d, nil)
+	return err
+}
+
+// sleepUnless sleeps for d unless woken is closed first (true) or ctx ends
+// (its error). A nil woken never wakes.
+func (p *nodePhase) sleepUnless(ctx context.Context, d time.Duration, woken <-chan struct{}) (bool, error) {
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
+	case <-woken:
+		return true, nil
 	case <-p.clock.After(d):
-		return nil
+		return false, nil
 	}
 }
 

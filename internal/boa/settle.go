@@ -13,17 +13,33 @@ import (
 // this, each of 10,000 nodes makes a dozen polls per wait that can only
 // read "not yet".
 //
-// Only bounds that polls proved are kept: a node still short of its goal at
-// a poll sent after t, and one that had reached it at a poll answered after
-// t. A node's first poll comes no earlier than the smaller of the latest
-// "still short" and the earliest "reached" seen so far. In a boot set whose
-// nodes take equally long this converges on that time from below; in a
-// mixed one it is the fastest node's time, at most one poll late: the
-// earliest "reached" caps it.
+// Until a node has reached the goal, a few scouts per goal poll with the
+// full back-off; the others (followers) poll only every
+// followerIntervals×PollInterval and are woken as soon as any node gets
+// there. That can make a follower faster than every scout late by up to
+// that interval, never the session: the slowest node of a boot set is
+// polled with the back-off once a faster one has arrived.
+//
+// Once one has, only bounds that polls proved are used: a node still short
+// of its goal at a poll sent after t, and one that had reached it at a poll
+// answered after t. A node's first poll comes no earlier than the smaller
+// of the latest "still short" and the earliest "reached" seen so far. In a
+// boot set whose nodes take equally long this converges on that time from
+// below; in a mixed one it is the fastest node's time, at most one poll
+// late: the earliest "reached" caps it.
 type settleTimes struct {
 	mu    sync.Mutex
-	goals map[settleKey]*settleBounds
+	goals map[settleKey]*settleGoal
 }
+
+const (
+	// scoutsPerGoal is how many nodes of a boot set poll for a goal with the
+	// full back-off while none has reached it.
+	scoutsPerGoal = 8
+	// followerIntervals is how many PollIntervals apart the other nodes
+	// poll meanwhile.
+	followerIntervals = 4
+)
 
 // settleKey is what a node waits for: the goal of an action on a boot set.
 // The zero key learns nothing (a resumed wait started at an unknown time
@@ -33,28 +49,60 @@ type settleKey struct {
 	goal    string
 }
 
-type settleBounds struct {
-	stillShort time.Duration // latest time after its action a node was seen short of the goal
-	reached    time.Duration // earliest time after its action a node was seen at the goal
+type settleGoal struct {
+	scouts int
+	// reachedOnce is closed when the first node reaches the goal; the
+	// bounds below are set from then on.
+	reachedOnce chan struct{}
+	stillShort  time.Duration // latest time after its action a node was seen short of the goal
+	reached     time.Duration // earliest time after its action a node was seen at the goal
 }
 
 func newSettleTimes() *settleTimes {
-	return &settleTimes{goals: make(map[settleKey]*settleBounds)}
+	return &settleTimes{goals: make(map[settleKey]*settleGoal)}
 }
 
-// firstPoll is how long after its action a node should first poll for
-// key's goal; false until a node has been seen to reach it.
-func (s *settleTimes) firstPoll(key settleKey) (time.Duration, bool) {
+// pollPlan is how one wait polls, from what its peers have taught so far.
+type pollPlan struct {
+	// known: a peer has reached the goal; the first poll comes no earlier
+	// than settled after the action.
+	known   bool
+	settled time.Duration
+	// follower: no peer has reached the goal and enough scouts poll for
+	// it; poll every followerIntervals×PollInterval until reached is
+	// closed.
+	follower bool
+	reached  <-chan struct{}
+}
+
+// plan is how a wait for key's goal that starts now should poll.
+func (s *settleTimes) plan(key settleKey) pollPlan {
 	if key == (settleKey{}) {
-		return 0, false
+		return pollPlan{}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bounds, ok := s.goals[key]
-	if !ok {
-		return 0, false
+	goal := s.goal(key)
+	select {
+	case <-goal.reachedOnce:
+		return pollPlan{known: true, settled: min(goal.stillShort, goal.reached)}
+	default:
 	}
-	return min(bounds.stillShort, bounds.reached), true
+	if goal.scouts < scoutsPerGoal {
+		goal.scouts++
+		return pollPlan{}
+	}
+	return pollPlan{follower: true, reached: goal.reachedOnce}
+}
+
+// goal returns key's goal, creating it; s.mu is held.
+func (s *settleTimes) goal(key settleKey) *settleGoal {
+	goal, ok := s.goals[key]
+	if !ok {
+		goal = &settleGoal{reachedOnce: make(chan struct{})}
+		s.goals[key] = goal
+	}
+	return goal
 }
 
 // observe notes that a node reached key's goal: it was still short of it at
@@ -66,11 +114,13 @@ func (s *settleTimes) observe(key settleKey, stillShort, reached time.Duration) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bounds, ok := s.goals[key]
-	if !ok {
-		s.goals[key] = &settleBounds{stillShort: stillShort, reached: reached}
-		return
+	goal := s.goal(key)
+	select {
+	case <-goal.reachedOnce:
+		goal.stillShort = max(goal.stillShort, stillShort)
+		goal.reached = min(goal.reached, reached)
+	default:
+		goal.stillShort, goal.reached = stillShort, reached
+		close(goal.reachedOnce)
 	}
-	bounds.stillShort = max(bounds.stillShort, stillShort)
-	bounds.reached = min(bounds.reached, reached)
 }

@@ -97,3 +97,48 @@ func TestSettleTimesAreLearnedPerBootSet(t *testing.T) {
 		assert.Equal(t, time.Second, s.succeededAfterOn("fast0"), "the fast boot set waits for nothing the slow one taught")
 	})
 }
+
+func TestFollowersPollSparselyUntilAScoutArrives(t *testing.T) {
+	const graceful = 28 * time.Second
+	synctest.Test(t, func(t *testing.T) {
+		nodes, scripts := manyNodes(20, func(int) nodeScript {
+			return nodeScript{initial: power.On, gracefulDelay: graceful}
+		})
+		s := newSession(scripts)
+		start := time.Now()
+		result, err := s.engine.Run(t.Context(), plan(Shutdown, Independent, oneBootSet(nodes...)))
+		require.NoError(t, err)
+		assert.Equal(t, map[Category]int{Succeeded: 20}, result.Counts())
+
+		// Scouts: the initial read, then polls at 1,2,3,4,6,8,12,16,21,26
+		// and 31 s. Followers: the initial read, polls at 20 s and, woken
+		// by the scouts, 31 s.
+		readCounts := map[int]int{}
+		for _, node := range nodes {
+			readCounts[s.bmc.readsOf(node)]++
+			done := s.lastSeq(node, isTransition(PhaseShutdown, Succeeded))
+			require.NotEqual(t, -1, done)
+			assert.LessOrEqual(t, s.log.snapshot()[done].at.Sub(start), graceful+DefaultOptions().PollInterval, "%s seen Off late", node)
+		}
+		assert.Equal(t, map[int]int{12: scoutsPerGoal, 3: 20 - scoutsPerGoal}, readCounts)
+	})
+}
+
+func TestFollowersAreWokenWhenAScoutArrives(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Scouts see their nodes Off at 3 s; followers would otherwise
+		// first poll at 20 s.
+		nodes, scripts := manyNodes(scoutsPerGoal+4, func(int) nodeScript {
+			return nodeScript{initial: power.On, gracefulDelay: 3 * time.Second}
+		})
+		s := newSession(scripts)
+		start := time.Now()
+		result, err := s.engine.Run(t.Context(), plan(Shutdown, Independent, oneBootSet(nodes...)))
+		require.NoError(t, err)
+		assert.Equal(t, map[Category]int{Succeeded: len(nodes)}, result.Counts())
+		for _, node := range nodes {
+			done := s.lastSeq(node, isTransition(PhaseShutdown, Succeeded))
+			assert.LessOrEqual(t, s.log.snapshot()[done].at.Sub(start), 4*time.Second, "%s waited for its own PollInterval", node)
+		}
+	})
+}
