@@ -6,12 +6,10 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,8 +60,12 @@ type run struct {
 	wall     time.Duration
 	cpu      time.Duration
 	maxRSSKB int64
-	requests int64
+	requests int64 // counted by the simulator
 	exit     int
+	// shards is how many nodes each `bos sim` process served (see shardSizes).
+	shards []int
+	// traffic is bos's own count from session.log; nil where bos did not run.
+	traffic *traffic
 }
 
 func TestScale(t *testing.T) {
@@ -97,11 +99,15 @@ func TestScale(t *testing.T) {
 			}
 			before := env.sim.requests(t)
 			r := env.run(t, name, args...)
-			r.nodes, r.requests = n, env.sim.requests(t)-before
+			r.nodes, r.requests, r.shards = n, env.sim.requests(t)-before, env.sim.sizes
+			id := env.lastSession(t)
+			traffic := env.sessionTraffic(t, id)
+			r.traffic = &traffic
 			runs = append(runs, r)
-			t.Logf("%s: %s (floor %s), cpu %s, rss %d MB, exit %d", name, r.wall, floor(), r.cpu, r.maxRSSKB>>10, r.exit)
+			t.Logf("%s: %s (floor %s), cpu %s, rss %d MB, %d sim processes, %.2f connections/node, %d retries, exit %d",
+				name, r.wall, floor(), r.cpu, r.maxRSSKB>>10, len(r.shards), float64(traffic.connections)/float64(n), traffic.retries, r.exit)
 			if n == nodeCounts[len(nodeCounts)-1] && describeID == "" {
-				describeID = env.lastSession(t)
+				describeID = id
 				for _, format := range []string{"table", "json"} {
 					describing = append(describing, env.best(t, "describe -o "+format, "session", "describe", describeID, "-o", format))
 				}
@@ -140,12 +146,12 @@ func TestScale(t *testing.T) {
 type env struct {
 	bos, stateDir string
 	vars          []string
-	sim           *simProcess
+	sim           *fleet
 }
 
 func newEnv(t *testing.T, bos, work, name string, nodes int) *env {
 	dir := filepath.Join(work, name)
-	sim := startSim(t, bos, dir, nodes)
+	sim := startFleet(t, bos, dir, nodes)
 	e := &env{bos: bos, stateDir: filepath.Join(dir, "state"), sim: sim}
 	poll := func(d time.Duration) string { return strconv.FormatFloat(scaled(d).Seconds(), 'f', -1, 64) }
 	e.vars = append(os.Environ(), "BOS_STATE_DIR="+e.stateDir, "BOS_INVENTORY="+sim.inventory,
@@ -153,6 +159,7 @@ func newEnv(t *testing.T, bos, work, name string, nodes int) *env {
 		// The example template boots over iPXE from artifacts relative to
 		// the boot directory's URL; the simulated nodes never fetch them.
 		"BOS_BOOT_BASE_URL=http://127.0.0.1:8080/boot")
+	e.checkInventory(t, nodes)
 	return e
 }
 
@@ -206,69 +213,6 @@ func (e *env) lastSession(t *testing.T) string {
 	return rows[0].ID
 }
 
-type simProcess struct {
-	cmd       *exec.Cmd
-	inventory string
-	control   string
-}
-
-var controlLine = regexp.MustCompile(`control endpoint (http://\S+)/nodes`)
-
-// startSim runs `bos sim` in its own process, as an administrator would.
-func startSim(t *testing.T, bos, dir string, nodes int) *simProcess {
-	inventory := filepath.Join(dir, "sim", "inventory.yaml")
-	cmd := exec.Command(bos, "sim", "--nodes", strconv.Itoa(nodes), "--time-scale", strconv.FormatFloat(timeScale, 'f', -1, 64),
-		"--write-inventory", inventory)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start bos sim: %v", err)
-	}
-	s := &simProcess{cmd: cmd, inventory: inventory}
-	t.Cleanup(s.stop)
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		if m := controlLine.FindStringSubmatch(lines.Text()); m != nil {
-			s.control = m[1]
-		}
-		if strings.Contains(lines.Text(), "running until interrupted") {
-			go func() { _, _ = bufio.NewReader(stderr).WriteTo(os.Stderr) }()
-			return s
-		}
-	}
-	t.Fatalf("bos sim --nodes %d did not start", nodes)
-	return nil
-}
-
-func (s *simProcess) stop() {
-	if s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		_ = s.cmd.Wait()
-	}
-}
-
-// requests sums every node's HTTP request count from the control endpoint.
-func (s *simProcess) requests(t *testing.T) int64 {
-	resp, err := http.Get(s.control + "/nodes")
-	if err != nil {
-		t.Fatalf("sim control endpoint: %v", err)
-	}
-	defer resp.Body.Close()
-	var rows []struct {
-		Requests int64 `json:"requests"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&rows); err != nil {
-		t.Fatalf("sim control endpoint: %v", err)
-	}
-	var total int64
-	for _, r := range rows {
-		total += r.Requests
-	}
-	return total
-}
-
 // cloneSessions copies a finished session copies times under new ids, the
 // cheap way to a state directory with thousands of sessions.
 func cloneSessions(t *testing.T, stateDir, id string, copies int) {
@@ -314,10 +258,9 @@ func machine() string {
 			memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
 		}
 	}
-	var limit syscall.Rlimit
-	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit)
+	soft, hard := openFileLimit()
 	fmt.Fprintf(&b, "- CPU: %s, %d logical CPUs (nproc)\n- Memory: %s\n- Go: %s %s/%s\n- Open files (ulimit -n): %d (hard %d)\n",
-		cpu, runtime.NumCPU(), memory, runtime.Version(), runtime.GOOS, runtime.GOARCH, limit.Cur, limit.Max)
+		cpu, runtime.NumCPU(), memory, runtime.Version(), runtime.GOOS, runtime.GOARCH, soft, hard)
 	return b.String()
 }
 
