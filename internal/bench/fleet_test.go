@@ -30,10 +30,10 @@ const filesPerBMC = 2
 // 256 for its standard streams, control endpoint and runtime), with margin.
 const spareFiles = 300
 
-// openFileLimit is the soft open-file limit this process runs with (the Go
-// runtime raises it to the hard limit at start-up, as `ulimit -n $(ulimit
-// -Hn)` in the Makefile does); the `bos sim` processes it starts get the
-// same.
+// openFileLimit is the open-file limit this process actually runs with:
+// soft is what counts, as the Go runtime raised it toward hard at start-up
+// (`ulimit -n $(ulimit -Hn)` in the Makefile makes it hard itself). The
+// `bos sim` processes it starts, Go programs too, end up with the same.
 func openFileLimit() (soft, hard uint64) {
 	var limit syscall.Rlimit
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit)

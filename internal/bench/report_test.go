@@ -158,13 +158,13 @@ func simProcessesNote(runs []run) string {
 			continue
 		}
 		seen[r.nodes] = true
-		limit, _ := openFileLimit()
+		limit, hard := openFileLimit()
 		fmt.Fprintf(&b, "The %d-node fleet was served by %d `bos sim` processes (%s BMCs) rather than one. In its simulator every BMC holds two open files, its listener and the one connection bos keeps to it: "+
-			"%d BMCs need %d, plus %d for the process itself, more than the %d one process may open here (ulimit -n, already the hard limit). "+
+			"%d BMCs need %d, plus %d for the process itself, more than the %d one process may open here (ulimit -n; the hard limit is %d). "+
 			"Within one process the simulator would close idle connections to stay under the limit and bos would redial them, "+
 			"an artifact of running the whole fleet under one process's limit: real BMCs each have their own. "+
 			"The shards after the first name their nodes s1n…, s2n… (`bos sim --name-prefix`); bos drives them all as one fleet from one inventory.\n\n",
-			r.nodes, len(r.shards), joinInts(r.shards, " + "), r.nodes, filesPerBMC*r.nodes, spareFiles, limit)
+			r.nodes, len(r.shards), joinInts(r.shards, " + "), r.nodes, filesPerBMC*r.nodes, spareFiles, limit, hard)
 	}
 	if b.Len() == 0 {
 		return "Each fleet was served by one `bos sim` process.\n\n"
