@@ -122,12 +122,17 @@ func encodeIndex(rows []indexEntry) ([]byte, error) {
 	if err := errors.Join(failed...); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
+	// Sized once: growing a buffer to the 3 MB of 10,000 rows by doubling
+	// cost a fifth of a list that rebuilds the index.
+	size := 0
 	for _, line := range lines {
-		buf.Write(line)
-		buf.WriteByte('\n')
+		size += len(line) + 1
 	}
-	return buf.Bytes(), nil
+	data := make([]byte, 0, size)
+	for _, line := range lines {
+		data = append(append(data, line...), '\n')
+	}
+	return data, nil
 }
 
 // readIndex loads the index: the last row of every id and the number of
