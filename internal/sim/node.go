@@ -263,22 +263,6 @@ func (n *node) refusesOn(now time.Time, cur phase) bool {
 	return now.Sub(cur.start) < window
 }
 
-// readPower is the PowerState a system read reports: nil (JSON null) and
-// "Unknown" for the first reads after a reset on a transient-unknown node.
-func (n *node) readPower(now time.Time) (power any, boot string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	cur := n.current(now)
-	if n.unknownReads > 0 {
-		n.unknownReads--
-		if n.unknownReads%2 == 1 {
-			return nil, cur.boot
-		}
-		return powerUnknown, cur.boot
-	}
-	return cur.power, cur.boot
-}
-
 // record appends to the action log. The timestamp is taken under the lock so
 // the log is in time order even with concurrent clients.
 func (n *node) record(kind, detail string, status int) {

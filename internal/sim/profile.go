@@ -39,6 +39,8 @@ type profile struct {
 
 	routesOnce sync.Once
 	routeTable map[string]map[string]handler
+	systemOnce sync.Once
+	systemBody *systemTemplate
 }
 
 // mediaHome says where a BMC keeps its VirtualMedia collection.

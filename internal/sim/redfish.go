@@ -152,7 +152,9 @@ func (n *node) serviceRoot() jsonObject {
 	}
 }
 
-func (n *node) link(path string) jsonObject { return jsonObject{"@odata.id": n.profile.odataID(path)} }
+func (n *node) link(path string) jsonObject { return linkTo(n.profile, path) }
+
+func linkTo(p *profile, path string) jsonObject { return jsonObject{"@odata.id": p.odataID(path)} }
 
 func (n *node) writeCollection(w http.ResponseWriter, name, odataType string, members ...string) {
 	links := make([]jsonObject, len(members))
@@ -259,53 +261,55 @@ func (n *node) handleLogout(w http.ResponseWriter, id string) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (n *node) getSystem(w http.ResponseWriter, _ *http.Request) {
-	p := n.profile
-	power, boot := n.readPower(time.Now())
+// systemObject is the ComputerSystem resource of a node of profile p in the
+// given state. It is encoded once per profile, with placeholders for the
+// state (see systemTemplate).
+func systemObject(p *profile, state systemReading) jsonObject {
 	resetAction := jsonObject{"target": p.odataID(p.systemPath() + resetSuffix)}
 	if p.resetViaActionInfo {
 		resetAction["@Redfish.ActionInfo"] = p.odataID(p.systemPath() + "/ResetActionInfo")
 	} else {
 		resetAction["ResetType@Redfish.AllowableValues"] = p.resetTypes
 	}
+	var power any // null
+	if !state.powerNull {
+		power = state.power
+	}
 	system := jsonObject{
 		"@odata.id":    p.odataID(p.systemPath()),
 		"@odata.type":  "#ComputerSystem.v1_13_0.ComputerSystem",
 		"Id":           p.systemID,
-		"Name":         n.name,
+		"Name":         state.name,
 		"SystemType":   "Physical",
 		"PowerState":   power,
-		"BootProgress": jsonObject{"LastState": boot},
+		"BootProgress": jsonObject{"LastState": state.boot},
 		"Status":       jsonObject{"State": "Enabled", "Health": "OK"},
-		"Boot":         n.bootObject(),
-		"Links":        jsonObject{"ManagedBy": []jsonObject{n.link(p.managerPath())}},
+		"Boot":         bootObject(p, state),
+		"Links":        jsonObject{"ManagedBy": []jsonObject{linkTo(p, p.managerPath())}},
 		"Actions":      jsonObject{"#ComputerSystem.Reset": resetAction},
 	}
 	if p.mediaHome == mediaSystem {
-		system["VirtualMedia"] = n.link(p.mediaCollectionPath())
+		system["VirtualMedia"] = linkTo(p, p.mediaCollectionPath())
 	}
-	writeJSON(w, http.StatusOK, system)
+	return system
 }
 
 // bootObject is the Boot property; Cray EX has only a boot order there.
-func (n *node) bootObject() jsonObject {
-	p := n.profile
+func bootObject(p *profile, state systemReading) jsonObject {
 	if !p.bootOverride {
 		return jsonObject{"BootOrder": []string{"ME0-PXE-IP4", "HSN0-PXE-IP4"}}
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	boot := jsonObject{
-		"BootSourceOverrideEnabled":                         n.bootEnabled,
+		"BootSourceOverrideEnabled":                         state.bootEnabled,
 		"BootSourceOverrideEnabled@Redfish.AllowableValues": bootEnabledValues,
-		"BootSourceOverrideTarget":                          n.bootTarget,
+		"BootSourceOverrideTarget":                          state.bootTarget,
 		"BootSourceOverrideTarget@Redfish.AllowableValues":  p.bootTargets,
 		"BootSourceOverrideMode":                            "UEFI",
 	}
 	if p.httpBoot() {
-		var uri any // null until set, as the property is on real BMCs
-		if n.httpBootURI != "" {
-			uri = n.httpBootURI
+		var uri any // null until set
+		if state.httpBootURI != "" {
+			uri = state.httpBootURI
 		}
 		boot["HttpBootUri"] = uri
 	}
@@ -500,10 +504,22 @@ func (n *node) ejectMedia(w http.ResponseWriter, slot int) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("OData-Version", "4.0")
+// Header values shared by every JSON answer; assigning them directly skips
+// Header.Set's key canonicalisation and a slice allocation per request.
+var (
+	contentTypeJSON = []string{"application/json"}
+	odataVersion4   = []string{"4.0"}
+)
+
+func writeJSONHeader(w http.ResponseWriter, status int) {
+	header := w.Header()
+	header["Content-Type"] = contentTypeJSON
+	header["Odata-Version"] = odataVersion4
 	w.WriteHeader(status)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	writeJSONHeader(w, status)
 	_ = json.NewEncoder(w).Encode(body)
 }
 
