@@ -58,17 +58,22 @@ type bootPatch struct {
 // systemSettings is the part of a ComputerSystem the boot capabilities
 // read. Pointers tell an absent property from an empty one.
 type systemSettings struct {
-	ODataID string `json:"@odata.id"` // the system's path, as the BMC spells it
-	Boot    *struct {
-		Enabled        *string  `json:"BootSourceOverrideEnabled"`
-		Target         *string  `json:"BootSourceOverrideTarget"`
-		AllowedTargets []string `json:"BootSourceOverrideTarget@Redfish.AllowableValues"`
-		HTTPBootURI    *string  `json:"HttpBootUri"`
+	Boot *struct {
+		bootCapability
+		Enabled     *string `json:"BootSourceOverrideEnabled"`
+		HTTPBootURI *string `json:"HttpBootUri"`
 	} `json:"Boot"`
 	VirtualMedia schemas.Link `json:"VirtualMedia"`
 	Links        struct {
 		ManagedBy schemas.Links `json:"ManagedBy"`
 	} `json:"Links"`
+}
+
+// bootCapability is what a system's Boot object says it can take; it does
+// not change while bos runs (see systemFacts).
+type bootCapability struct {
+	Target         *string  `json:"BootSourceOverrideTarget"`
+	AllowedTargets []string `json:"BootSourceOverrideTarget@Redfish.AllowableValues"`
 }
 
 // readSystem reads the node's system for its boot-related properties.
@@ -93,6 +98,7 @@ func (ep *endpoint) decodeSystem(c *call, sys *systemRef, fields any) error {
 	if err := json.Unmarshal(body.Bytes(), fields); err != nil {
 		return fmt.Errorf("system of bmc %s: %w", ep.url, err)
 	}
+	sys.learnFacts(body.Bytes())
 	return nil
 }
 
@@ -113,16 +119,17 @@ func (p *Pool) readFields(ctx context.Context, ref *nodeRef, fields any) error {
 	})
 }
 
-// whyNoOverride says why the system cannot take target, or "" if it
-// seems able to. A BMC that does not list its allowed targets is tried.
-func (s systemSettings) whyNoOverride(target string) string {
+// whyNoOverride says why a system with Boot object boot (nil when it has
+// none) cannot take target, or "" if it seems able to. A BMC that does not
+// list its allowed targets is tried.
+func whyNoOverride(boot *bootCapability, target string) string {
 	switch {
-	case s.Boot == nil:
+	case boot == nil:
 		return "the system has no Boot object"
-	case s.Boot.Target == nil:
+	case boot.Target == nil:
 		return "the system's Boot object has no BootSourceOverrideTarget (it boots by its boot order)"
-	case s.Boot.AllowedTargets != nil && !slices.Contains(s.Boot.AllowedTargets, target):
-		return fmt.Sprintf("target %s is not offered (BMC allows %s)", target, strings.Join(s.Boot.AllowedTargets, ", "))
+	case boot.AllowedTargets != nil && !slices.Contains(boot.AllowedTargets, target):
+		return fmt.Sprintf("target %s is not offered (BMC allows %s)", target, strings.Join(boot.AllowedTargets, ", "))
 	}
 	return ""
 }
@@ -162,18 +169,20 @@ func (p *Pool) SetBootOverride(ctx context.Context, node string, o BootOverride)
 	if err != nil {
 		return wrap(err)
 	}
-	before, err := p.readSettings(ctx, ref)
+	// What the system can take was learned from its first read: only the
+	// read-back below needs a fresh copy.
+	system, err := p.systemFacts(ctx, ref)
 	if err != nil {
 		return wrap(err)
 	}
-	if reason := before.whyNoOverride(o.Target); reason != "" {
+	if reason := whyNoOverride(system.Boot, o.Target); reason != "" {
 		return wrap(fmt.Errorf("%w: %s", ErrBootOverrideUnsupported, reason))
 	}
 	var patch bootPatch
 	patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget, patch.Boot.HTTPBootURI = o.enabled(), o.Target, o.URI
 	// Setting the same override twice is harmless, so the PATCH may be re-sent.
 	err = ref.endpoint.do(ctx, true, func(c *call) error {
-		resp, err := c.client().Patch(before.ODataID, patch)
+		resp, err := c.client().Patch(system.ODataID, patch)
 		schemas.DeferredCleanupHTTPResponse(resp)
 		return err
 	})

@@ -61,6 +61,8 @@ type fixtureBMC struct {
 	// kept-alive connection the client is about to reuse.
 	dropLogouts     int
 	logoutsReceived int
+	// failGets answers GETs of these resource keys with the status given.
+	failGets map[string]int
 }
 
 func newFixtureBMC(t *testing.T, vendor string) *fixtureBMC {
@@ -185,7 +187,12 @@ func (f *fixtureBMC) serve(w http.ResponseWriter, r *http.Request) {
 func (f *fixtureBMC) get(w http.ResponseWriter, key string) {
 	f.mu.Lock()
 	body, ok := f.resources[key]
+	failStatus := f.failGets[key]
 	f.mu.Unlock()
+	if failStatus != 0 {
+		writeRedfishError(w, failStatus, "Base.1.8.InternalError", "The request failed due to an internal service error.")
+		return
+	}
 	if !ok {
 		writeRedfishError(w, http.StatusNotFound, "Base.1.8.ResourceMissingAtURI", "The resource at the URI was not found.")
 		return

@@ -2,6 +2,7 @@ package bmc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -119,6 +120,56 @@ func TestResetChoosesTypePerVendor(t *testing.T) {
 			resets := f.receivedResets()
 			require.NotEmpty(t, resets)
 			assert.Equal(t, tt.want, resets[len(resets)-1])
+		})
+	}
+}
+
+// TestResetTypesFromActionInfo: where a BMC lists the allowed reset types
+// only in an ActionInfo, a failure to read it that may pass is an error, and
+// any other leaves the types to be tried in turn; a BMC that lists none
+// inline and has no ActionInfo allows none.
+func TestResetTypesFromActionInfo(t *testing.T) {
+	const actionInfo = "Systems/Self/ResetActionInfo"
+	tests := []struct {
+		name      string
+		prepare   func(f *fixtureBMC)
+		wantReset string // the one reset type sent; "" means none
+		wantErr   string
+	}{
+		{name: "ActionInfo answers 503", prepare: func(f *fixtureBMC) { f.failGets = map[string]int{actionInfo: http.StatusServiceUnavailable} },
+			wantErr: "HTTP 503"},
+		{name: "ActionInfo answers 500", prepare: func(f *fixtureBMC) { f.failGets = map[string]int{actionInfo: http.StatusInternalServerError} },
+			wantErr: "HTTP 500"},
+		{name: "ActionInfo without a ResetType parameter", prepare: func(f *fixtureBMC) { f.set(actionInfo, "Parameters", []any{}) },
+			wantReset: "ForceOff"},
+		{name: "ActionInfo is not JSON", prepare: func(f *fixtureBMC) {
+			f.mu.Lock()
+			f.resources[actionInfo] = json.RawMessage("<html>")
+			f.mu.Unlock()
+		}, wantReset: "ForceOff"},
+		{name: "ActionInfo allows Off only", prepare: func(f *fixtureBMC) {
+			f.set(actionInfo, "Parameters", []map[string]any{{"Name": "ResetType", "DataType": "String", "AllowableValues": []string{"On", "Off"}}})
+		}, wantReset: "Off"},
+		{name: "empty inline list, no ActionInfo", prepare: func(f *fixtureBMC) {
+			f.setResetAction("Systems/Self", map[string]any{
+				"target":                            "/redfish/v1/Systems/Self/Actions/ComputerSystem.Reset",
+				"ResetType@Redfish.AllowableValues": []string{},
+			})
+		}, wantErr: "BMC offers none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureBMC(t, "gigabyte")
+			tt.prepare(f)
+			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+			err := pool.Reset(context.Background(), "n1", power.ForceOff)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				assert.Empty(t, f.receivedResets())
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, []string{"Systems/Self " + tt.wantReset}, f.receivedResets())
 		})
 	}
 }

@@ -133,20 +133,56 @@ func TestDriverAgainstEveryProfile(t *testing.T) {
 
 // TestConnectingCostsThreeRequests: the first read of a node is the
 // service root (read once, though gofish and bos both need it), the login
-// and the system; every later read is one request.
+// and the system; every later read is one request. That first read also
+// tells where the reset action is and, unless the BMC lists the allowed
+// types only in an ActionInfo, what it allows: the first reset then costs
+// its POST alone, or the ActionInfo and the POST; later ones their POST.
+// A boot override needs no fresh read before its PATCH either.
 func TestConnectingCostsThreeRequests(t *testing.T) {
-	for _, profile := range []string{"dmtf", "ilo", "cray-ex", "gigabyte", "openbmc", "intel"} {
-		t.Run(profile, func(t *testing.T) {
-			fleet := startSim(t, sim.Options{Nodes: 1, Profile: profile})
+	tests := []struct {
+		profile            string
+		firstResetRequests int64
+		// bootOverrideRequests: the PATCH and its read-back; none where
+		// the first read showed the system cannot take an override.
+		bootOverrideRequests int64
+	}{
+		{"dmtf", 1, 2},
+		{"ilo", 1, 2},
+		{"intel", 1, 2},
+		{"cray-ex", 2, 0},
+		{"gigabyte", 2, 2},
+		{"openbmc", 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			fleet := startSim(t, sim.Options{Nodes: 1, Profile: tt.profile})
 			nodes := simInventory(fleet)
+			name := nodes[0].Name
+			require.NoError(t, fleet.SetPower(name, "On"))
 			pool := newTestPool(t, nodes, testOptions())
 			ctx := context.Background()
-			_, err := pool.PowerState(ctx, nodes[0].Name)
+			_, err := pool.PowerState(ctx, name)
 			require.NoError(t, err)
 			assert.Equal(t, Stats{Requests: 3, Logins: 1, Connections: 1}, pool.Stats())
-			_, err = pool.PowerState(ctx, nodes[0].Name)
+			_, err = pool.PowerState(ctx, name)
 			require.NoError(t, err)
 			assert.Equal(t, Stats{Requests: 4, Logins: 1, Connections: 1}, pool.Stats(), "one connection kept alive")
+
+			require.NoError(t, pool.Reset(ctx, name, power.ForceOff))
+			assert.Equal(t, 4+tt.firstResetRequests, pool.Stats().Requests, "first reset")
+			waitPowerState(t, pool, name, power.Off)
+			before := pool.Stats().Requests
+			err = pool.SetBootOverride(ctx, name, BootOverride{Target: BootTargetPxe, Once: true})
+			if tt.bootOverrideRequests == 0 {
+				require.ErrorIs(t, err, ErrBootOverrideUnsupported)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, before+tt.bootOverrideRequests, pool.Stats().Requests, "boot override")
+			before = pool.Stats().Requests
+			require.NoError(t, pool.Reset(ctx, name, power.PowerOn))
+			assert.Equal(t, before+1, pool.Stats().Requests, "a later reset is its POST alone")
+			assert.Equal(t, []string{"ForceOff", "On"}, actionsOf(simStatus(t, fleet, name), "Reset"))
 		})
 	}
 }

@@ -30,6 +30,7 @@ type systemRef struct {
 	path     string     // the path requests go to; empty until known
 	verified bool       // path was read from the BMC's Systems collection
 	reset    *resetInfo
+	facts    *systemFacts               // from the first read of the system; nil until then
 	rejected map[schemas.ResetType]bool // types the BMC refused as unsupported
 }
 
@@ -54,18 +55,6 @@ func (s *systemRef) setPath(p string, verified bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.path, s.verified = p, verified
-}
-
-// getSystem reads the system with gofish, for what needs its full model
-// (the allowed reset types).
-func (ep *endpoint) getSystem(c *call, sys *systemRef) (*schemas.ComputerSystem, error) {
-	var system *schemas.ComputerSystem
-	err := ep.atSystem(c, sys, func(systemPath string) error {
-		var err error
-		system, err = schemas.GetComputerSystem(c.client(), systemPath)
-		return err
-	})
-	return system, err
 }
 
 // readSystemJSON reads the system's JSON as the BMC sent it into body.
@@ -187,8 +176,61 @@ func (s *systemRef) loadedReset() *resetInfo {
 	return s.reset
 }
 
-// resetInfo returns the node's reset action, reading it (and its
-// @Redfish.ActionInfo where the allowed types are kept there) on first use.
+// systemFacts is the part of a system's JSON that does not change while bos
+// runs. It is decoded from the first read of the system, whatever that read
+// was for, so that learning the reset action costs no request of its own.
+type systemFacts struct {
+	ODataID string `json:"@odata.id"` // the system's path, as the BMC spells it
+	Actions struct {
+		Reset struct {
+			Target     string              `json:"target"`
+			ActionInfo string              `json:"@Redfish.ActionInfo"`
+			Allowed    []schemas.ResetType `json:"ResetType@Redfish.AllowableValues"`
+		} `json:"#ComputerSystem.Reset"`
+	}
+	Boot *bootCapability `json:"Boot"`
+}
+
+// learnFacts keeps the facts in body unless they are already known. A body
+// they cannot be decoded from is not an error for the read that brought it:
+// resetInfo reads the system again and reports it.
+func (s *systemRef) learnFacts(body []byte) {
+	if s.loadedFacts() != nil {
+		return
+	}
+	facts := new(systemFacts)
+	if json.Unmarshal(body, facts) != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.facts == nil {
+		s.facts = facts
+	}
+}
+
+func (s *systemRef) loadedFacts() *systemFacts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.facts
+}
+
+// systemFacts returns the facts the first read of the node's system left,
+// reading it now if none has.
+func (p *Pool) systemFacts(ctx context.Context, ref *nodeRef) (*systemFacts, error) {
+	if facts := ref.system.loadedFacts(); facts != nil {
+		return facts, nil
+	}
+	facts := new(systemFacts)
+	if err := p.readFields(ctx, ref, facts); err != nil {
+		return nil, err
+	}
+	return facts, nil
+}
+
+// resetInfo returns the node's reset action, from its system's facts and
+// from the action's @Redfish.ActionInfo where the allowed types are kept
+// only there (HPE Cray EX, Gigabyte, OpenBMC): one GET per system, once.
 func (p *Pool) resetInfo(ctx context.Context, ref *nodeRef) (*resetInfo, error) {
 	sys := ref.system
 	if info := sys.loadedReset(); info != nil {
@@ -201,53 +243,58 @@ func (p *Pool) resetInfo(ctx context.Context, ref *nodeRef) (*resetInfo, error) 
 	if info := sys.loadedReset(); info != nil {
 		return info, nil
 	}
-	var info *resetInfo
-	err := ref.endpoint.do(ctx, true, func(c *call) error {
-		system, err := ref.endpoint.getSystem(c, sys)
-		if err != nil {
-			return err
-		}
-		info, err = ref.endpoint.readResetInfo(system)
-		return err
-	})
+	facts, err := p.systemFacts(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
+	info := &resetInfo{target: pathOf(facts.Actions.Reset.Target)}
+	if info.target == "" {
+		info.target = strings.TrimRight(facts.ODataID, "/") + "/Actions/ComputerSystem.Reset"
+	}
+	allowed, err := ref.endpoint.allowedResetTypes(ctx, facts)
+	if err != nil {
+		return nil, err
+	}
+	info.allowed = allowed
 	sys.mu.Lock()
 	sys.reset = info
 	sys.mu.Unlock()
 	return info, nil
 }
 
-func (ep *endpoint) readResetInfo(system *schemas.ComputerSystem) (*resetInfo, error) {
-	var raw struct {
-		Actions struct {
-			Reset struct {
-				Target string `json:"target"`
-			} `json:"#ComputerSystem.Reset"`
+// allowedResetTypes are the types the system's reset action allows, nil
+// when the BMC does not say. It follows gofish's
+// ComputerSystem.GetSupportedResetTypes: inline AllowableValues when there
+// are some, else the ActionInfo's ResetType parameter.
+func (ep *endpoint) allowedResetTypes(ctx context.Context, facts *systemFacts) ([]schemas.ResetType, error) {
+	reset := facts.Actions.Reset
+	if len(reset.Allowed) > 0 || reset.ActionInfo == "" {
+		return reset.Allowed, nil
+	}
+	var values []string
+	err := ep.do(ctx, true, func(c *call) error {
+		actionInfo, err := schemas.GetObject[schemas.ActionInfo](c.client(), pathOf(reset.ActionInfo))
+		if err != nil {
+			return err
 		}
-	}
-	if err := json.Unmarshal(system.RawData, &raw); err != nil {
-		return nil, fmt.Errorf("system %s: %w", system.ODataID, err)
-	}
-	info := &resetInfo{target: pathOf(raw.Actions.Reset.Target)}
-	if info.target == "" {
-		info.target = strings.TrimRight(system.ODataID, "/") + "/Actions/ComputerSystem.Reset"
-	}
-	allowed, err := system.GetSupportedResetTypes()
+		values, err = actionInfo.GetParamValues("ResetType", schemas.StringParameterTypes)
+		return err
+	})
 	if err != nil {
-		err = ep.explain(err)
-		if retryable(err) || httpStatus(err) == http.StatusUnauthorized {
+		if retryable(err) || httpStatus(err) == http.StatusUnauthorized || ctx.Err() != nil {
 			return nil, err
 		}
 		// An ActionInfo that is missing or unreadable is the same as none:
 		// types are then tried in preference order.
 		ep.pool.logf("bmc %s: system %s: reset ActionInfo unusable (%v); will try reset types in turn",
-			ep.url, system.ODataID, err)
-		allowed = nil
+			ep.url, facts.ODataID, err)
+		return nil, nil
 	}
-	info.allowed = allowed
-	return info, nil
+	allowed := reset.Allowed
+	for _, value := range values {
+		allowed = append(allowed, schemas.ResetType(value))
+	}
+	return allowed, nil
 }
 
 // candidates are the preferred types the BMC allows (all of them when it
