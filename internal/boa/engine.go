@@ -25,8 +25,9 @@ type Engine struct {
 	Configure Configurer
 	Clock     Clock   // nil means RealClock
 	Options   Options // zero fields take DefaultOptions
-	// Progress, if set, sees every transition once it is recorded. Calls
-	// are serialized and hold up the calling node, so keep it quick.
+	// Progress, if set, sees every transition once it is recorded, on a
+	// goroutine of its own, one at a time and in the order they were
+	// recorded; every call has returned when Run does.
 	Progress func(Transition)
 }
 
@@ -67,11 +68,14 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 	r := &runner{
 		sessionID: plan.SessionID,
 		recorder:  e.Recorder, configurer: e.Configure,
-		clock: clock, options: options, progress: e.Progress,
+		clock: clock, options: options, progress: newProgressQueue(e.Progress),
 		powerOns: newStagger(clock, options.BatchSize, options.BatchInterval),
 		settle:   newSettleTimes(),
 	}
-	r.boundBMCCalls(e.BMC, e.Boot, newBMCSlots(options.MaxConcurrency))
+	slots := newBMCSlots(options.MaxConcurrency)
+	defer slots.stop() // by then the scheduler has waited for every call
+	defer r.progress.close()
+	r.boundBMCCalls(e.BMC, e.Boot, slots)
 	s, err := newScheduler(r, plan.BootSets, phases, lockstep, plan.Resume)
 	if err != nil {
 		return Result{}, err

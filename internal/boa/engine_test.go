@@ -829,3 +829,27 @@ func TestResultLists(t *testing.T) {
 	assert.Equal(t, "c1,c2", names(result.Unfinished()))
 	assert.Equal(t, map[Category]int{Failed: 3, Excluded: 1, InProgress: 1, NotStarted: 1}, result.Counts())
 }
+
+func TestProgressSeesEveryRecordedTransitionBeforeRunReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nodes, scripts := manyNodes(20, func(i int) nodeScript {
+			return nodeScript{initial: power.On, gracefulDelay: time.Duration(i) * time.Second, onDelay: time.Second}
+		})
+		s := newSession(scripts)
+		seen := map[string][]Transition{}
+		s.engine.Progress = func(tr Transition) { seen[tr.Node] = append(seen[tr.Node], tr) }
+		result, err := s.engine.Run(t.Context(), plan(Reboot, Independent, oneBootSet(nodes...)))
+		require.NoError(t, err)
+		assert.Equal(t, map[Category]int{Succeeded: 20}, result.Counts())
+		for _, node := range nodes {
+			var recorded []Transition
+			for _, e := range s.log.snapshot() {
+				if isTransitionEvent(e) && e.node == node {
+					recorded = append(recorded, e.transition)
+				}
+			}
+			require.NotEmpty(t, recorded)
+			assert.Equal(t, recorded, seen[node], node)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
@@ -92,13 +91,12 @@ type runner struct {
 	options      Options
 	powerOns     *stagger // nil: power-on is not staggered
 	settle       *settleTimes
-	progress     func(Transition)
-	progressMu   sync.Mutex // Progress sees one transition at a time
+	progress     *progressQueue // nil: no Progress
 }
 
 // boundBMCCalls sets the runner's BMC-facing dependencies to bmc and
 // preparer (nil: none) with every call taking one of slots.
-func (r *runner) boundBMCCalls(bmc BMC, preparer BootPreparer, slots bmcSlots) {
+func (r *runner) boundBMCCalls(bmc BMC, preparer BootPreparer, slots *bmcSlots) {
 	r.bmc = boundedBMC{bmc: bmc, slots: slots}
 	if reader, ok := bmc.(BootProgressReader); ok {
 		r.bootProgress = boundedBootProgress{reader: reader, slots: slots}
@@ -153,11 +151,7 @@ func (p *nodePhase) record(ctx context.Context, category Category, action power.
 	if err := p.recorder.Record(ctx, t); err != nil {
 		return fmt.Errorf("node %s: record %s %s: %w", p.node, p.phase, category, err)
 	}
-	if p.progress != nil {
-		p.progressMu.Lock()
-		defer p.progressMu.Unlock()
-		p.progress(t)
-	}
+	p.progress.add(t)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package boa
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/bos-project/bos/internal/power"
 )
@@ -12,27 +13,71 @@ import (
 // slot only for the length of one call: never while it sleeps between
 // polls, waits for its ordinal or lockstep turn or for a power-on stagger
 // slot, so a long wait of one node never holds up another.
-type bmcSlots chan struct{}
+//
+// Calls run on the slots' own worker goroutines, at most one per slot,
+// not on the calling node's: an HTTP exchange and its JSON decoding grow a
+// goroutine's stack from 4 to 8 KB or more, which a node would then keep
+// through every wait (80 MB at 10,000 nodes). See also progressQueue.
+type bmcSlots struct {
+	tokens chan struct{}
+	// jobs hands a call to an idle worker; a call that finds none starts
+	// one while there are fewer workers than slots.
+	jobs    chan func()
+	workers atomic.Int64
+}
 
-func newBMCSlots(size int) bmcSlots { return make(bmcSlots, size) }
+func newBMCSlots(size int) *bmcSlots {
+	return &bmcSlots{tokens: make(chan struct{}, size), jobs: make(chan func())}
+}
+
+// stop ends the idle workers; no call may be in flight or made after it.
+func (s *bmcSlots) stop() { close(s.jobs) }
+
+func (s *bmcSlots) work(job func()) {
+	for ; job != nil; job = <-s.jobs {
+		job()
+	}
+}
 
 // withSlot makes call once a slot is free, or returns ctx's error if ctx
 // ends first; the slot is free again when call returns.
-func withSlot[T any](ctx context.Context, slots bmcSlots, call func() (T, error)) (T, error) {
+func withSlot[T any](ctx context.Context, slots *bmcSlots, call func() (T, error)) (T, error) {
 	select {
-	case slots <- struct{}{}:
+	case slots.tokens <- struct{}{}:
 	case <-ctx.Done():
 		var zero T
 		return zero, ctx.Err()
 	}
-	defer func() { <-slots }()
-	return call()
+	type outcome struct {
+		value T
+		err   error
+	}
+	done := make(chan outcome, 1)
+	job := func() {
+		value, err := call()
+		<-slots.tokens
+		done <- outcome{value, err}
+	}
+	select {
+	case slots.jobs <- job:
+	default:
+		if slots.workers.Add(1) <= int64(cap(slots.tokens)) {
+			go slots.work(job)
+			break
+		}
+		// Every worker is started and one is between its last call and
+		// the next: it takes this one in a moment.
+		slots.workers.Add(-1)
+		slots.jobs <- job
+	}
+	result := <-done
+	return result.value, result.err
 }
 
 // boundedBMC is a BMC whose calls take a slot.
 type boundedBMC struct {
 	bmc   BMC
-	slots bmcSlots
+	slots *bmcSlots
 }
 
 func (b boundedBMC) PowerState(ctx context.Context, node string) (power.State, error) {
@@ -47,7 +92,7 @@ func (b boundedBMC) Reset(ctx context.Context, node string, action power.Action)
 // boundedBootProgress is a BootProgressReader whose calls take a slot.
 type boundedBootProgress struct {
 	reader BootProgressReader
-	slots  bmcSlots
+	slots  *bmcSlots
 }
 
 func (b boundedBootProgress) BootProgress(ctx context.Context, node string) (string, error) {
@@ -58,7 +103,7 @@ func (b boundedBootProgress) BootProgress(ctx context.Context, node string) (str
 // boot sets the node's one-time boot override on its BMC.
 type boundedPreparer struct {
 	preparer BootPreparer
-	slots    bmcSlots
+	slots    *bmcSlots
 }
 
 func (b boundedPreparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (string, error) {
