@@ -73,3 +73,32 @@ func TestReadIndexAcrossChunks(t *testing.T) {
 		})
 	}
 }
+
+// TestRebuiltIndexVouchesForItsRows: the stamps a rebuild records from the
+// files it read are the ones a later list checks with os.Stat, so that list
+// trusts every finished row instead of reading each summary again.
+func TestRebuiltIndexVouchesForItsRows(t *testing.T) {
+	s := openStore(t)
+	for i := range 3 {
+		rec := &Record{ID: fmt.Sprintf("00000000-0000-0000-0000-00000000000%d", i), Template: "t", Operation: "reboot", Status: StatusComplete}
+		require.NoError(t, os.Mkdir(s.Dir(rec.ID), dirMode))
+		for name, v := range map[string]any{recordFile: rec, rowFile: rowOf(rec)} {
+			data, err := json.Marshal(v)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(s.Dir(rec.ID), name), data, fileMode))
+		}
+	}
+	rows, err := s.List(Filter{})
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+	indexed, _, ok := s.readIndex()
+	require.True(t, ok, "the list rebuilt the index")
+	require.Len(t, indexed, 3)
+	for id, row := range indexed {
+		assert.True(t, s.current(row), "%s: the index's stamp matches its summary", id)
+		data, stamp, err := readStamped(filepath.Join(s.Dir(id), rowFile))
+		require.NoError(t, err)
+		assert.Equal(t, row.File, stamp)
+		assert.Contains(t, string(data), id)
+	}
+}
