@@ -93,10 +93,6 @@ type Preparer struct {
 	nodes    map[string]NodeInfo
 	bmc      BootControl
 	images   map[string]*imageEntry
-	// macShared maps a node to the other nodes of the session given the
-	// same MAC: their files by MAC could serve one node's script to the
-	// other, and WriteNode must not write one file from two goroutines.
-	macShared map[string][]string
 }
 
 // imageEntry loads one boot set's image once; gate is a one-slot lock that
@@ -115,44 +111,17 @@ func NewPreparer(cfg PreparerConfig, bootSets map[string]BootSetSpec, nodes map[
 		cfg.HTTPBootLoader = DefaultHTTPBootLoader
 	}
 	p := &Preparer{
-		cfg:       cfg,
-		locator:   locator{baseURL: cfg.BaseURL, s3Endpoint: cfg.S3Endpoint, client: cfg.HTTPClient},
-		bootSets:  bootSets,
-		nodes:     nodes,
-		bmc:       control,
-		images:    make(map[string]*imageEntry, len(bootSets)),
-		macShared: sharedMACs(nodes),
+		cfg:      cfg,
+		locator:  locator{baseURL: cfg.BaseURL, s3Endpoint: cfg.S3Endpoint, client: cfg.HTTPClient},
+		bootSets: bootSets,
+		nodes:    nodes,
+		bmc:      control,
+		images:   make(map[string]*imageEntry, len(bootSets)),
 	}
 	for name := range bootSets {
 		p.images[name] = &imageEntry{gate: make(chan struct{}, 1)}
 	}
 	return p
-}
-
-// sharedMACs finds the nodes whose MAC another node has too (however it
-// is spelled), each with the others, sorted. An unparsable MAC is left to
-// RenderNode to report.
-func sharedMACs(nodes map[string]NodeInfo) map[string][]string {
-	byMAC := make(map[string][]string, len(nodes))
-	for node, info := range nodes {
-		if info.MAC == "" {
-			continue
-		}
-		if name, err := macFileName(info.MAC); err == nil {
-			byMAC[name] = append(byMAC[name], node)
-		}
-	}
-	shared := map[string][]string{}
-	for _, group := range byMAC {
-		if len(group) < 2 {
-			continue
-		}
-		slices.Sort(group)
-		for _, node := range group {
-			shared[node] = slices.DeleteFunc(slices.Clone(group), func(other string) bool { return other == node })
-		}
-	}
-	return shared
 }
 
 // image returns the boot set's image, loading it on first use. A failure
@@ -249,10 +218,6 @@ func (p *Preparer) writeNode(sessionID string, spec BootSetSpec, img *Image, nod
 		return err
 	}
 	mac := p.nodes[node].MAC
-	if others := p.macShared[node]; len(others) > 0 {
-		return fmt.Errorf("node %s: mac %s is also the MAC of %s in this session: boot files by MAC would serve one node's script to the other; give each node its own mac in the inventory",
-			node, mac, strings.Join(others, ", "))
-	}
 	files, err := RenderNode(node, mac, img, params)
 	if err != nil {
 		return err

@@ -199,31 +199,3 @@ func TestWriteNodeRefusesBadNames(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries)
 }
-
-// TestPreparerRefusesSharedMACs: two nodes given one MAC (spelled
-// differently) fail, each naming the other, and write no file by MAC;
-// a third node is prepared.
-func TestPreparerRefusesSharedMACs(t *testing.T) {
-	store := newObjectStore(t)
-	nodes := map[string]NodeInfo{
-		"n1": {MAC: "b4:2e:99:00:00:01"},
-		"n2": {MAC: "B4-2E-99-00-00-01"},
-		"n3": {MAC: "b4:2e:99:00:00:03"},
-	}
-	p, dir := store.preparer(t, map[string]BootSetSpec{"compute": computeSpec}, nodes, &fakeControl{})
-	wantErr := map[string]string{
-		"n1": "node n1: mac b4:2e:99:00:00:01 is also the MAC of n2 in this session: boot files by MAC would serve one node's script to the other; give each node its own mac in the inventory",
-		"n2": "node n2: mac B4-2E-99-00-00-01 is also the MAC of n1 in this session: boot files by MAC would serve one node's script to the other; give each node its own mac in the inventory",
-	}
-	for _, node := range []string{"n1", "n2", "n3"} {
-		_, err := p.PrepareBoot(context.Background(), sessionID, "compute", node)
-		if want, fails := wantErr[node]; fails {
-			assert.EqualError(t, err, want)
-		} else {
-			assert.NoError(t, err)
-		}
-	}
-	macFiles, err := filepath.Glob(filepath.Join(dir, "mac", "*"))
-	require.NoError(t, err)
-	assert.Equal(t, []string{filepath.Join(dir, "mac", "b4-2e-99-00-00-03.ipxe"), filepath.Join(dir, "mac", "b4-2e-99-00-00-03.json")}, macFiles)
-}

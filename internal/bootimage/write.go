@@ -72,9 +72,8 @@ func WriteNode(bootDir, node, mac string, files NodeFiles) error {
 // refuses overlapping sessions, across processes), to one boot set of it
 // (the orchestrator refuses a node in two boot sets), and the engine runs
 // a node's phases one after another, each from one goroutine, so one
-// PrepareBoot per node is in flight. Node names are unique in an
-// inventory; MACs are not checked there, so the Preparer refuses nodes of
-// a session that share one (see NewPreparer).
+// PrepareBoot per node is in flight. Node names and MACs are unique in an
+// inventory (inventory.Load refuses duplicates of either).
 func tempPath(path string) string {
 	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 }
