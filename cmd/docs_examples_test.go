@@ -274,6 +274,9 @@ func (sh *docShell) startBackground(at string, args []string) {
 	require.NotEmpty(t, inventory, "%s: bos sim in the background needs --write-inventory", at)
 	abs, err := filepath.Abs(inventory)
 	require.NoError(t, err)
+	// An earlier fleet may have written the same path: wait for this one's
+	// file (bos sim renames a new one into place).
+	earlier, _ := os.Stat(abs)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	io, _, errOut := cmdutil.Test()
@@ -284,7 +287,7 @@ func (sh *docShell) startBackground(at string, args []string) {
 	sh.background = append(sh.background, func() { cancel(); <-done })
 	require.Eventually(t, func() bool {
 		fi, err := os.Stat(abs)
-		return err == nil && fi.Size() > 0
+		return err == nil && fi.Size() > 0 && (earlier == nil || !os.SameFile(earlier, fi))
 	}, 10*time.Second, 5*time.Millisecond, "%s: bos sim wrote no inventory: %s", at, errOut)
 }
 

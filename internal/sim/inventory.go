@@ -16,14 +16,12 @@ func (f *Fleet) WriteInventory(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("sim: create inventory directory: %w", err)
 	}
+	// Every file is written aside and renamed into place: a script (make
+	// demo) or a bos run that finds the inventory, or the files of a fleet
+	// started before this one at the same path, must never read half of one.
 	passwordPath := path + ".password"
-	if err := os.WriteFile(passwordPath, []byte(f.password), 0o600); err != nil {
+	if err := replaceFile(passwordPath, []byte(f.password), 0o600); err != nil {
 		return fmt.Errorf("sim: write password file: %w", err)
-	}
-	// WriteFile keeps the mode of an existing file; the password must not
-	// stay readable by others because an older file was.
-	if err := os.Chmod(passwordPath, 0o600); err != nil {
-		return fmt.Errorf("sim: restrict password file: %w", err)
 	}
 	var doc strings.Builder
 	fmt.Fprintf(&doc, "# written by bos sim: %d simulated BMCs, profile %s\n", len(f.nodes), f.profile)
@@ -33,7 +31,7 @@ func (f *Fleet) WriteInventory(path string) error {
 	doc.WriteString("  auth: session\n")
 	if f.caPEM != nil {
 		caPath := path + ".ca.pem"
-		if err := os.WriteFile(caPath, f.caPEM, 0o644); err != nil {
+		if err := replaceFile(caPath, f.caPEM, 0o644); err != nil {
 			return fmt.Errorf("sim: write CA file: %w", err)
 		}
 		fmt.Fprintf(&doc, "  ca_file: %s\n", filepath.Base(caPath))
@@ -44,14 +42,25 @@ func (f *Fleet) WriteInventory(path string) error {
 		fmt.Fprintf(&doc, "  - name: %s\n    bmc: %s\n    system: %s\n    role: Compute\n    groups: [sim, %s]\n    partition: p1\n    enabled: true\n",
 			info.Name, info.Endpoint, info.System, n.profile.name)
 	}
-	// Written aside and renamed into place: scripts (make demo) wait for
-	// the file to appear and must never read half of it.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(doc.String()), 0o644); err != nil {
-		return fmt.Errorf("sim: write inventory: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := replaceFile(path, []byte(doc.String()), 0o644); err != nil {
 		return fmt.Errorf("sim: write inventory: %w", err)
 	}
 	return nil
+}
+
+// replaceFile writes data to a new file beside path with mode perm (a
+// fresh file, so an older file's wider mode is not kept) and renames it
+// over path.
+func replaceFile(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, perm); err != nil { // whatever the umask took
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -135,6 +135,7 @@ type Fleet struct {
 	conns      *connLimiter
 	serving    sync.WaitGroup
 	closeOnce  sync.Once
+	watchMu    sync.Mutex // guards stopWatch
 	stopWatch  func() bool
 }
 
@@ -181,7 +182,11 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		f.Close()
 		return nil, fmt.Errorf("sim: start control endpoint: %w", err)
 	}
+	// Close reads stopWatch, and the context may already be done: set it
+	// under the lock Close takes it with.
+	f.watchMu.Lock()
 	f.stopWatch = context.AfterFunc(ctx, func() { f.Close() })
+	f.watchMu.Unlock()
 	return f, nil
 }
 
@@ -281,8 +286,11 @@ func (f *Fleet) serve(ln net.Listener, handler http.Handler) {
 // idempotent.
 func (f *Fleet) Close() error {
 	f.closeOnce.Do(func() {
-		if f.stopWatch != nil {
-			f.stopWatch()
+		f.watchMu.Lock()
+		stopWatch := f.stopWatch
+		f.watchMu.Unlock()
+		if stopWatch != nil {
+			stopWatch()
 		}
 		for _, srv := range f.servers {
 			_ = srv.Close()

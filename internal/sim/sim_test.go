@@ -188,6 +188,40 @@ func TestWriteInventory(t *testing.T) {
 	assert.Equal(t, testPassword, string(password))
 }
 
+// TestWriteInventoryReplacesFiles: a fleet started where an earlier one
+// wrote its files replaces each of them whole (a reader sees the old file
+// or the new one, never an empty one), and a password file left readable
+// by others does not stay so.
+func TestWriteInventoryReplacesFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sim.yaml")
+	first := startFleet(t, Options{Nodes: 1, Password: "first-password"})
+	require.NoError(t, first.WriteInventory(path))
+	require.NoError(t, os.Chmod(path+".password", 0o644))
+	before := map[string]os.FileInfo{}
+	for _, name := range []string{path, path + ".password"} {
+		info, err := os.Stat(name)
+		require.NoError(t, err)
+		before[name] = info
+	}
+
+	second := startFleet(t, Options{Nodes: 1, Password: "second-password"})
+	require.NoError(t, second.WriteInventory(path))
+	for name, old := range before {
+		info, err := os.Stat(name)
+		require.NoError(t, err)
+		assert.False(t, os.SameFile(old, info), "%s is a new file renamed into place, not rewritten in place", name)
+	}
+	password, err := os.ReadFile(path + ".password")
+	require.NoError(t, err)
+	assert.Equal(t, "second-password", string(password))
+	info, err := os.Stat(path + ".password")
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	leftovers, err := filepath.Glob(filepath.Join(filepath.Dir(path), "*.tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, leftovers)
+}
+
 func TestRouting(t *testing.T) {
 	fleet := startFleet(t, Options{Nodes: 1, Profile: "ilo"})
 	info := fleet.Nodes()[0]
