@@ -627,7 +627,7 @@ func (ep *endpoint) createSession(ctx context.Context, client *gofish.APIClient,
 // already forgotten counts as done.
 func (ep *endpoint) logout(ctx context.Context) error {
 	if err := ep.connectGate.enter(ctx); err != nil {
-		return fmt.Errorf("bmc %s: log out: %w", ep.url, err)
+		return ep.logoutFailed(err)
 	}
 	defer ep.connectGate.leave()
 	ep.mu.Lock()
@@ -656,9 +656,17 @@ func (ep *endpoint) logout(ctx context.Context) error {
 		if status := httpStatus(err); status == http.StatusUnauthorized || status == http.StatusNotFound {
 			return nil
 		}
-		return fmt.Errorf("bmc %s: log out: %w", ep.url, err)
+		return ep.logoutFailed(err)
 	}
 	ep.pool.stats.logouts.Add(1)
 	ep.pool.logf("bmc %s: logged out (session %s)", ep.url, sessionURI)
 	return nil
+}
+
+func (ep *endpoint) logoutFailed(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("bmc %s: log out: not done within %s; the BMC ends the session when it times out",
+			ep.url, ep.pool.opts.LogoutTimeout)
+	}
+	return fmt.Errorf("bmc %s: log out: %w", ep.url, err)
 }
