@@ -178,11 +178,15 @@ func (p *Pool) SetBootOverride(ctx context.Context, node string, o BootOverride)
 	if reason := whyNoOverride(system.Boot, o.Target); reason != "" {
 		return wrap(fmt.Errorf("%w: %s", ErrBootOverrideUnsupported, reason))
 	}
+	systemPath, err := ref.endpoint.resolve(system.ODataID)
+	if err != nil {
+		return wrap(err)
+	}
 	var patch bootPatch
 	patch.Boot.BootSourceOverrideEnabled, patch.Boot.BootSourceOverrideTarget, patch.Boot.HTTPBootURI = o.enabled(), o.Target, o.URI
 	// Setting the same override twice is harmless, so the PATCH may be re-sent.
 	err = ref.endpoint.do(ctx, true, func(c *call) error {
-		resp, err := c.client().Patch(system.ODataID, patch)
+		resp, err := c.client().Patch(systemPath, patch)
 		schemas.DeferredCleanupHTTPResponse(resp)
 		return err
 	})

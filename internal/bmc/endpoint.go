@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -35,6 +36,7 @@ const maxLoginBody = 64 << 10
 type endpoint struct {
 	pool       *Pool
 	url        string
+	origin     origin // the only origin requests go to
 	access     inventory.BMC
 	httpClient *http.Client
 	setupErr   error // bad TLS settings, reported on every use
@@ -50,6 +52,10 @@ type endpoint struct {
 	token      string
 	sessionURI string
 	generation uint64 // counts logins, so a stale 401 re-logs in only once
+	// loginRefused is set when a login's answer linked elsewhere: the BMC
+	// opened a session bos cannot log out of, and each new login would
+	// open another.
+	loginRefused error
 }
 
 // serviceLinks are the service root links the driver follows.
@@ -76,20 +82,29 @@ func (g gate) leave() { <-g }
 
 func isBasicAuth(access inventory.BMC) bool { return strings.EqualFold(access.Auth, "basic") }
 
-func newEndpoint(p *Pool, url string, access inventory.BMC) *endpoint {
+func newEndpoint(p *Pool, endpointURL string, access inventory.BMC) *endpoint {
 	ep := &endpoint{
 		pool:        p,
-		url:         url,
+		url:         endpointURL,
 		access:      access,
 		systems:     make(map[string]*systemRef),
 		connectGate: newGate(),
 	}
-	transport, err := p.transports.get(access, url, p.opts)
+	base, err := parseEndpoint(endpointURL)
 	if err != nil {
-		ep.setupErr = fmt.Errorf("bmc %s: %w", url, err)
+		ep.setupErr = fmt.Errorf("bmc endpoint: %w", err)
 		return ep
 	}
-	ep.httpClient = &http.Client{Transport: &sessionTransport{base: transport, endpoint: ep}}
+	ep.origin = originOf(base)
+	transport, err := p.transports.get(access, endpointURL, p.opts)
+	if err != nil {
+		ep.setupErr = fmt.Errorf("bmc %s: %w", endpointURL, err)
+		return ep
+	}
+	ep.httpClient = &http.Client{
+		Transport:     &sessionTransport{base: transport, endpoint: ep},
+		CheckRedirect: ep.checkRedirect,
+	}
 	if _, standard := transport.(*http.Transport); standard {
 		// bos's own transport bounds each exchange with connection
 		// deadlines; a Client timeout would cost a goroutine per request.
@@ -216,13 +231,20 @@ func newProxyTransport(tlsConfig *tls.Config, opts Options) *http.Transport {
 
 // sessionTransport adds the endpoint's current session token to every
 // request and counts requests. Keeping the token here rather than in
-// gofish lets a re-login replace it for every holder of the client.
+// gofish lets a re-login replace it for every holder of the client. It
+// sends nothing beyond the endpoint's origin: links are resolved and
+// redirects checked before, but a code path that missed that must not
+// leak the token or the Basic credentials gofish has set.
 type sessionTransport struct {
 	base     http.RoundTripper
 	endpoint *endpoint
 }
 
 func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.endpoint.origin.holds(req.URL) {
+		closeRequestBody(req)
+		return nil, t.endpoint.refusal("request", req.URL)
+	}
 	t.endpoint.pool.stats.requests.Add(1)
 	token := t.endpoint.currentToken()
 	if token != "" && req.Header.Get("X-Auth-Token") != token {
@@ -419,8 +441,11 @@ func (ep *endpoint) login(ctx context.Context) (*gofish.APIClient, uint64, error
 		return nil, 0, ErrClosed
 	}
 	ep.mu.Lock()
-	client, links := ep.client, ep.links
+	client, links, refused := ep.client, ep.links, ep.loginRefused
 	ep.mu.Unlock()
+	if refused != nil {
+		return nil, 0, refused
+	}
 	if client == nil {
 		var err error
 		if client, links, err = ep.dial(ctx); err != nil {
@@ -440,6 +465,13 @@ func (ep *endpoint) login(ctx context.Context) (*gofish.APIClient, uint64, error
 	loginCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ep.pool.opts.RequestTimeout)
 	token, sessionURI, err := ep.createSession(loginCtx, client, links.sessions)
 	cancel()
+	var foreign *ForeignLinkError
+	if errors.As(err, &foreign) {
+		ep.pool.logf("bmc %s: %v; its session is left to time out and no other login is tried", ep.url, foreign)
+		ep.mu.Lock()
+		ep.loginRefused = err
+		ep.mu.Unlock()
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -463,7 +495,7 @@ func (ep *endpoint) dial(ctx context.Context) (*gofish.APIClient, serviceLinks, 
 	root := &serviceRootCapture{base: ep.httpClient.Transport}
 	config := gofish.ClientConfig{
 		Endpoint:              ep.url,
-		HTTPClient:            &http.Client{Transport: root, Timeout: ep.httpClient.Timeout},
+		HTTPClient:            &http.Client{Transport: root, Timeout: ep.httpClient.Timeout, CheckRedirect: ep.checkRedirect},
 		ReuseConnections:      true,
 		MaxConcurrentRequests: int64(ep.pool.opts.MaxRequestsPerBMC),
 	}
@@ -478,7 +510,7 @@ func (ep *endpoint) dial(ctx context.Context) (*gofish.APIClient, serviceLinks, 
 	// gofish keeps the decoded service root (1-3 KB) and copies it on every
 	// WithContext; bos needs only its links.
 	client.Service = nil
-	links, err := parseServiceLinks(root.body)
+	links, err := ep.parseServiceLinks(root.body)
 	if err != nil {
 		return nil, serviceLinks{}, ep.explain(err)
 	}
@@ -522,7 +554,7 @@ func (ep *endpoint) explainUnlessCancelled(ctx context.Context, err error) error
 // parseServiceLinks takes from a service root the links gofish keeps to
 // itself. Defaults are the URIs the Redfish specification fixes, for roots
 // that omit them.
-func parseServiceLinks(body []byte) (serviceLinks, error) {
+func (ep *endpoint) parseServiceLinks(body []byte) (serviceLinks, error) {
 	var root struct {
 		Systems        schemas.Link
 		SessionService schemas.Link
@@ -531,12 +563,25 @@ func parseServiceLinks(body []byte) (serviceLinks, error) {
 	if err := json.Unmarshal(body, &root); err != nil {
 		return serviceLinks{}, fmt.Errorf("service root: %w", err)
 	}
-	links := serviceLinks{
-		sessions: pathOf(root.Links.Sessions.String()),
-		systems:  pathOf(root.Systems.String()),
+	var (
+		links          serviceLinks
+		sessionService string
+		err            error
+	)
+	for _, link := range []struct {
+		from string
+		to   *string
+	}{
+		{root.Links.Sessions.String(), &links.sessions},
+		{root.Systems.String(), &links.systems},
+		{root.SessionService.String(), &sessionService},
+	} {
+		if *link.to, err = ep.resolve(link.from); err != nil {
+			return serviceLinks{}, fmt.Errorf("service root: %w", err)
+		}
 	}
-	if links.sessions == "" && root.SessionService != "" {
-		links.sessions = strings.TrimRight(pathOf(root.SessionService.String()), "/") + "/Sessions"
+	if links.sessions == "" && sessionService != "" {
+		links.sessions = strings.TrimRight(sessionService, "/") + "/Sessions"
 	}
 	if links.sessions == "" {
 		links.sessions = "/redfish/v1/SessionService/Sessions"
@@ -557,18 +602,23 @@ func (ep *endpoint) createSession(ctx context.Context, client *gofish.APIClient,
 		return "", "", fmt.Errorf("session login: %w", ep.explainUnlessCancelled(ctx, err))
 	}
 	token = resp.Header.Get("X-Auth-Token")
-	sessionURI = pathOf(resp.Header.Get("Location"))
-	if sessionURI == "" {
+	if token == "" {
+		return "", "", fmt.Errorf("session login: bmc %s answered %d without an X-Auth-Token; set auth: basic for it",
+			ep.url, resp.StatusCode)
+	}
+	link := resp.Header.Get("Location")
+	if link == "" {
 		var body struct {
 			ODataID string `json:"@odata.id"`
 		}
 		// A 201 without a body is fine; the URI is then unknown.
 		_ = json.NewDecoder(io.LimitReader(resp.Body, maxLoginBody)).Decode(&body)
-		sessionURI = pathOf(body.ODataID)
+		link = body.ODataID
 	}
-	if token == "" {
-		return "", "", fmt.Errorf("session login: bmc %s answered %d without an X-Auth-Token; set auth: basic for it",
-			ep.url, resp.StatusCode)
+	// The session is logged out at this URI, with the token: it must be
+	// the BMC's own.
+	if sessionURI, err = ep.resolve(link); err != nil {
+		return "", "", fmt.Errorf("session login: %w", err)
 	}
 	return token, sessionURI, nil
 }
@@ -577,7 +627,7 @@ func (ep *endpoint) createSession(ctx context.Context, client *gofish.APIClient,
 // already forgotten counts as done.
 func (ep *endpoint) logout(ctx context.Context) error {
 	if err := ep.connectGate.enter(ctx); err != nil {
-		return fmt.Errorf("bmc %s: log out: %w", ep.url, err)
+		return ep.logoutFailed(err)
 	}
 	defer ep.connectGate.leave()
 	ep.mu.Lock()
@@ -606,17 +656,17 @@ func (ep *endpoint) logout(ctx context.Context) error {
 		if status := httpStatus(err); status == http.StatusUnauthorized || status == http.StatusNotFound {
 			return nil
 		}
-		return fmt.Errorf("bmc %s: log out: %w", ep.url, err)
+		return ep.logoutFailed(err)
 	}
 	ep.pool.stats.logouts.Add(1)
 	ep.pool.logf("bmc %s: logged out (session %s)", ep.url, sessionURI)
 	return nil
 }
 
-// pathOf reduces an absolute URL (some BMCs answer with one) to its path.
-func pathOf(link string) string {
-	if u, err := url.Parse(link); err == nil && u.Host != "" {
-		return u.RequestURI()
+func (ep *endpoint) logoutFailed(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("bmc %s: log out: not done within %s; the BMC ends the session when it times out",
+			ep.url, ep.pool.opts.LogoutTimeout)
 	}
-	return link
+	return fmt.Errorf("bmc %s: log out: %w", ep.url, err)
 }

@@ -57,6 +57,21 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.err }
 
+// ForeignLinkError is a link, redirect or request that would leave the
+// BMC's origin (scheme, host and port) or carries user info. It is refused
+// so that credentials and session tokens go nowhere but the BMC, and it is
+// not retried: the BMC would send the same link again.
+type ForeignLinkError struct {
+	Endpoint string // the BMC's URL
+	Kind     string // "link", "redirect" or "request"
+	Reason   string // "to another host", "to another port", "to another scheme" or "with user info"
+	Target   string // where it led, shortened, without user info or query
+}
+
+func (e *ForeignLinkError) Error() string {
+	return fmt.Sprintf("bmc %s: refused %s %s (%s): a BMC may only link to itself", e.Endpoint, e.Kind, e.Reason, e.Target)
+}
+
 // maxMessageLen keeps a non-Redfish error page (HTML from a proxy, say)
 // from flooding a per-node failure reason.
 const maxMessageLen = 200
@@ -70,7 +85,17 @@ func explain(err error, endpoint, secret string) error {
 	var (
 		httpErr     *HTTPError
 		unreachable *UnreachableError
+		foreign     *ForeignLinkError
 	)
+	if errors.As(err, &foreign) {
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			// net/http wraps a refused redirect in a url.Error, which
+			// only repeats the URL.
+			return foreign
+		}
+		return err
+	}
 	if err == nil || errors.As(err, &httpErr) || errors.As(err, &unreachable) {
 		return err
 	}

@@ -54,6 +54,12 @@ type fixtureBMC struct {
 	// noLocation drops the Location header from login answers (the body
 	// still carries @odata.id).
 	noLocation bool
+	// locationPrefix, when set, replaces the scheme and host of login
+	// answers' Location header.
+	locationPrefix string
+	// intercept, when set, sees every request first and answers those it
+	// returns true for.
+	intercept func(w http.ResponseWriter, r *http.Request) bool
 	// block, when set, holds every GET of a system until it is closed.
 	block chan struct{}
 	// dropLogouts is how many logout DELETEs, first ones first, get their
@@ -155,13 +161,16 @@ func (f *fixtureBMC) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.inFlight++
 	f.maxFlight = max(f.maxFlight, f.inFlight)
-	block := f.block
+	block, intercept := f.block, f.intercept
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
 		f.inFlight--
 		f.mu.Unlock()
 	}()
+	if intercept != nil && intercept(w, r) {
+		return
+	}
 	key := resourceKey(r.URL.Path)
 	if block != nil && r.Method == http.MethodGet && strings.HasPrefix(key, "Systems/") {
 		<-block
@@ -232,11 +241,15 @@ func (f *fixtureBMC) login(w http.ResponseWriter, r *http.Request) {
 	token := fmt.Sprintf("token-%d", f.nextID)
 	sessionPath := fmt.Sprintf("/redfish/v1/SessionService/Sessions/%d", f.nextID)
 	f.sessions[token] = sessionPath
-	noLocation := f.noLocation
+	noLocation, location := f.noLocation, f.locationPrefix
 	f.mu.Unlock()
+	if location == "" {
+		// The BMC names itself as it was addressed, as real ones do.
+		location = "http://" + r.Host
+	}
 	w.Header().Set("X-Auth-Token", token)
 	if !noLocation {
-		w.Header().Set("Location", f.server.URL+sessionPath)
+		w.Header().Set("Location", location+sessionPath)
 	}
 	w.WriteHeader(http.StatusCreated)
 	_, _ = fmt.Fprintf(w, `{"@odata.id": %q, "Id": "%d", "UserName": %q}`, sessionPath, f.nextID, creds.UserName)

@@ -56,11 +56,35 @@ func (s mediaSlot) takesCD() bool {
 	return false
 }
 
-func (s mediaSlot) actionTarget(advertised, action string) string {
-	if advertised != "" {
-		return pathOf(advertised)
+// resolveSlot checks a slot's links once, when it is found, and fills in
+// the action targets the specification implies where the BMC names none.
+// memberPath is the slot's (resolved) link in its collection.
+func (ep *endpoint) resolveSlot(slot *mediaSlot, memberPath string) error {
+	odataID, err := ep.resolve(slot.ODataID)
+	if err != nil {
+		return err
 	}
-	return strings.TrimRight(pathOf(s.ODataID), "/") + "/Actions/VirtualMedia." + action
+	if odataID == "" {
+		odataID = memberPath
+	}
+	slot.ODataID = odataID
+	for _, action := range []struct {
+		target *string
+		name   string
+	}{
+		{&slot.Actions.Insert.Target, "InsertMedia"},
+		{&slot.Actions.Eject.Target, "EjectMedia"},
+	} {
+		target, err := ep.resolve(*action.target)
+		if err != nil {
+			return err
+		}
+		if target == "" {
+			target = strings.TrimRight(odataID, "/") + "/Actions/VirtualMedia." + action.name
+		}
+		*action.target = target
+	}
+	return nil
 }
 
 // InsertMedia inserts the image at imageURL into the node's virtual CD/DVD,
@@ -79,7 +103,7 @@ func (p *Pool) InsertMedia(ctx context.Context, node, imageURL string) error {
 		return wrap(err)
 	}
 	if slot.holdsMedia() {
-		if err := p.postMediaAction(ctx, ref, slot.actionTarget(slot.Actions.Eject.Target, "EjectMedia"), struct{}{}, true); err != nil {
+		if err := p.postMediaAction(ctx, ref, slot.Actions.Eject.Target, struct{}{}, true); err != nil {
 			return wrap(fmt.Errorf("eject %s first: %w", slot.ODataID, err))
 		}
 	}
@@ -90,7 +114,7 @@ func (p *Pool) InsertMedia(ctx context.Context, node, imageURL string) error {
 	}{imageURL, true, true}
 	// A second insert may be refused as "already inserted": never re-send
 	// one that may have landed.
-	if err := p.postMediaAction(ctx, ref, slot.actionTarget(slot.Actions.Insert.Target, "InsertMedia"), payload, false); err != nil {
+	if err := p.postMediaAction(ctx, ref, slot.Actions.Insert.Target, payload, false); err != nil {
 		return wrap(fmt.Errorf("%s: %w", slot.ODataID, err))
 	}
 	p.logf("node %s: inserted virtual media into %s", node, slot.ODataID)
@@ -154,8 +178,12 @@ var errNoCDSlot = errors.New("no CD/DVD slot")
 // system's virtual CD, the system's own first.
 func (ep *endpoint) mediaCollections(client *gofish.APIClient, system systemSettings) ([]string, error) {
 	var collections []string
-	if system.VirtualMedia != "" {
-		collections = append(collections, pathOf(system.VirtualMedia.String()))
+	own, err := ep.resolve(system.VirtualMedia.String())
+	if err != nil {
+		return nil, err
+	}
+	if own != "" {
+		collections = append(collections, own)
 	}
 	managers := system.Links.ManagedBy
 	if len(managers) == 0 {
@@ -169,12 +197,23 @@ func (ep *endpoint) mediaCollections(client *gofish.APIClient, system systemSett
 		var m struct {
 			VirtualMedia schemas.Link `json:"VirtualMedia"`
 		}
-		found, err := ep.getJSON(client, pathOf(manager.String()), &m)
+		managerPath, err := ep.resolve(manager.String())
 		if err != nil {
 			return nil, err
 		}
-		if found && m.VirtualMedia != "" {
-			collections = append(collections, pathOf(m.VirtualMedia.String()))
+		found, err := ep.getJSON(client, managerPath, &m)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			continue
+		}
+		collection, err := ep.resolve(m.VirtualMedia.String())
+		if err != nil {
+			return nil, err
+		}
+		if collection != "" {
+			collections = append(collections, collection)
 		}
 	}
 	return collections, nil
@@ -187,16 +226,17 @@ func (ep *endpoint) cdSlotIn(client *gofish.APIClient, collection string) (media
 		return mediaSlot{}, false, err
 	}
 	for _, member := range members.Members {
+		memberPath, err := ep.resolve(member.String())
+		if err != nil {
+			return mediaSlot{}, false, err
+		}
 		var slot mediaSlot
-		found, err := ep.getJSON(client, pathOf(member.String()), &slot)
+		found, err := ep.getJSON(client, memberPath, &slot)
 		if err != nil {
 			return mediaSlot{}, false, err
 		}
 		if found && slot.takesCD() {
-			if slot.ODataID == "" {
-				slot.ODataID = pathOf(member.String())
-			}
-			return slot, true, nil
+			return slot, true, ep.resolveSlot(&slot, memberPath)
 		}
 	}
 	return mediaSlot{}, false, nil

@@ -34,6 +34,10 @@ type Options struct {
 	// RetryBackoff is the first wait before a retry, doubled each time
 	// (default 1s).
 	RetryBackoff time.Duration
+	// LogoutTimeout bounds each BMC's logout at Close (default 5s), a
+	// budget of its own whatever Close's context: one silent BMC then
+	// holds neither Close nor the other BMCs' logouts for long.
+	LogoutTimeout time.Duration
 	// Log, when set, receives -v diagnostics. Credentials and session
 	// tokens are never passed to it.
 	Log func(format string, args ...any)
@@ -44,11 +48,10 @@ const (
 	defaultRequestTimeout    = 20 * time.Second
 	defaultRetries           = 3
 	defaultRetryBackoff      = time.Second
+	defaultLogoutTimeout     = 5 * time.Second
 	// maxBackoffFactor caps the doubling so a long retry series still
 	// polls a recovering BMC reasonably often.
 	maxBackoffFactor = 16
-	// logoutTimeout bounds each logout when Close's own context is done.
-	logoutTimeout = 10 * time.Second
 	// closeConcurrency bounds parallel logouts so closing 10,000 sessions
 	// takes seconds, not minutes, without a burst of 10,000 connections.
 	closeConcurrency = 64
@@ -68,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = defaultRetryBackoff
+	}
+	if o.LogoutTimeout <= 0 {
+		o.LogoutTimeout = defaultLogoutTimeout
 	}
 	return o
 }
@@ -286,10 +292,12 @@ func joinTypes(types []schemas.ResetType) string {
 }
 
 // Close logs out every Redfish session the Pool opened and then drops its
-// idle connections. It still logs out when ctx is already done (each logout then
-// gets a fresh short deadline), so a cancelled session does not leave
-// sessions behind on BMCs with small session limits. Later calls return
-// the first call's result.
+// idle connections. Each logout has its own budget (Options.LogoutTimeout)
+// rather than ctx's deadline, also when ctx is already done: a cancelled
+// session does not leave sessions behind on BMCs with small session
+// limits, and a BMC that does not answer costs Close one budget rather
+// than a request timeout. ctx passes on only its values. Later calls
+// return the first call's result.
 func (p *Pool) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
@@ -301,7 +309,7 @@ func (p *Pool) Close(ctx context.Context) error {
 		group.SetLimit(closeConcurrency)
 		for _, ep := range p.endpoints {
 			group.Go(func() error {
-				logoutCtx, cancel := liveContext(ctx)
+				logoutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.LogoutTimeout)
 				defer cancel()
 				if err := ep.logout(logoutCtx); err != nil {
 					mu.Lock()
@@ -316,14 +324,4 @@ func (p *Pool) Close(ctx context.Context) error {
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr
-}
-
-// liveContext returns ctx while it is live, else a fresh context with a
-// short deadline that keeps ctx's values, for clean-up that must happen
-// even after cancellation.
-func liveContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx.Err() == nil {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(context.WithoutCancel(ctx), logoutTimeout)
 }

@@ -41,8 +41,10 @@ type resetInfo struct {
 	allowed []schemas.ResetType
 }
 
+// normalizePath drops trailing slashes (iLO's ids end in one) from a
+// system's path: the inventory's or a resolved link.
 func normalizePath(system string) string {
-	return strings.TrimRight(pathOf(system), "/")
+	return strings.TrimRight(system, "/")
 }
 
 func (s *systemRef) knownPath() (string, bool) {
@@ -154,7 +156,11 @@ func (ep *endpoint) systemMembers(c *call) ([]string, error) {
 	}
 	members := make([]string, 0, len(collection.Members))
 	for _, member := range collection.Members {
-		members = append(members, pathOf(member.String()))
+		memberPath, err := ep.resolve(member.String())
+		if err != nil {
+			return nil, fmt.Errorf("systems collection: %w", err)
+		}
+		members = append(members, memberPath)
 	}
 	return members, nil
 }
@@ -247,10 +253,11 @@ func (p *Pool) resetInfo(ctx context.Context, ref *nodeRef) (*resetInfo, error) 
 	if err != nil {
 		return nil, err
 	}
-	info := &resetInfo{target: pathOf(facts.Actions.Reset.Target)}
-	if info.target == "" {
-		info.target = strings.TrimRight(facts.ODataID, "/") + "/Actions/ComputerSystem.Reset"
+	target, err := ref.endpoint.resetTarget(facts)
+	if err != nil {
+		return nil, err
 	}
+	info := &resetInfo{target: target}
 	allowed, err := ref.endpoint.allowedResetTypes(ctx, facts)
 	if err != nil {
 		return nil, err
@@ -262,6 +269,20 @@ func (p *Pool) resetInfo(ctx context.Context, ref *nodeRef) (*resetInfo, error) 
 	return info, nil
 }
 
+// resetTarget is where the system's Reset action is posted: the target it
+// advertises or, where it names none, the one the specification implies.
+func (ep *endpoint) resetTarget(facts *systemFacts) (string, error) {
+	target, err := ep.resolve(facts.Actions.Reset.Target)
+	if err != nil || target != "" {
+		return target, err
+	}
+	system, err := ep.resolve(facts.ODataID)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(system, "/") + "/Actions/ComputerSystem.Reset", nil
+}
+
 // allowedResetTypes are the types the system's reset action allows, nil
 // when the BMC does not say. It follows gofish's
 // ComputerSystem.GetSupportedResetTypes: inline AllowableValues when there
@@ -271,9 +292,13 @@ func (ep *endpoint) allowedResetTypes(ctx context.Context, facts *systemFacts) (
 	if len(reset.Allowed) > 0 || reset.ActionInfo == "" {
 		return reset.Allowed, nil
 	}
+	actionInfoPath, err := ep.resolve(reset.ActionInfo)
+	if err != nil {
+		return nil, err
+	}
 	var values []string
-	err := ep.do(ctx, true, func(c *call) error {
-		actionInfo, err := schemas.GetObject[schemas.ActionInfo](c.client(), pathOf(reset.ActionInfo))
+	err = ep.do(ctx, true, func(c *call) error {
+		actionInfo, err := schemas.GetObject[schemas.ActionInfo](c.client(), actionInfoPath)
 		if err != nil {
 			return err
 		}
