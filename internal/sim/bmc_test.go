@@ -186,12 +186,15 @@ func TestBMCsEndpoint(t *testing.T) {
 // on its node.
 func TestBMCFaultsCoverTheirNodes(t *testing.T) {
 	fleet := startFleet(t, Options{Nodes: 4, NodesPerBMC: 2, Faults: []Fault{
-		{Kind: FaultWrongCredentials, Nodes: []string{"x3000c0s1b0n1"}},
+		{Kind: FaultWrongCredentials, Nodes: []string{"x3000c0s1b0n0"}},
+		{Kind: FaultSlow, Nodes: []string{"x3000c0s2b0n1"}},
 		{Kind: FaultIgnoreGraceful, Nodes: []string{"x3000c0s2b0n1"}},
 	}})
 	nodes := fleet.Nodes()
-	status, _, _ := newRedfishClient(t, nodes[0].Endpoint).do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": testPassword})
-	assert.Equal(t, http.StatusUnauthorized, status, "x3000c0s1b0n0 shares the BMC with wrong credentials")
+	status, _, _ := newRedfishClient(t, nodes[1].Endpoint).do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": testPassword})
+	assert.Equal(t, http.StatusUnauthorized, status, "x3000c0s1b0n1 shares the BMC with wrong credentials")
+	slow := fleet.byName[nodes[2].Name].bmc.latency()
+	assert.Equal(t, DefaultTiming().scaled(testScale).RequestLatency*slowFactor, slow, "x3000c0s2b0n0 shares the slow BMC")
 
 	client := newRedfishClient(t, nodes[2].Endpoint)
 	client.login()
