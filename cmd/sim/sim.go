@@ -19,6 +19,7 @@ import (
 type Options struct {
 	Factory        *cmdutil.Factory
 	Nodes          int
+	NodesPerBMC    int
 	Profile        string
 	TimeScale      float64
 	WriteInventory string
@@ -36,21 +37,37 @@ func NewCmdSim(f *cmdutil.Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "sim",
 		Short: "Run a simulated Redfish BMC fleet (for demos, tests and benchmarks)",
-		Long: `Start N simulated Redfish BMCs, each on its own loopback address (127.1.x.y),
-with realistic power transitions scaled by --time-scale, vendor profiles and
-optional faults. Nodes are named with xnames (x3000c0s1b0n0, ...) unless
---name-prefix gives a prefix: node i is then the prefix and i zero-padded to
-the width of --nodes (--name-prefix nid --nodes 100: nid001..nid100), which
-lets several simulators run side by side without name collisions.
---write-inventory writes an inventory for the fleet (the password goes to
-FILE.password, mode 0600) so bos can drive it at once. A JSON control endpoint
-(printed at start) lists every node's state and every action it received.
+		Long: `Start N simulated nodes behind Redfish BMCs, each BMC on its own loopback
+address (127.1.x.y), with realistic power transitions scaled by --time-scale,
+vendor profiles and optional faults. Each BMC serves one node's system, or
+--nodes-per-bmc of them (as a Cray EX node card or a multi-node chassis does:
+one endpoint, one account, one session limit, a ComputerSystem per node, ids
+Node0, Node1... on cray-ex, System1, System2... or 1, 2... elsewhere).
+Nodes are named with xnames after their BMC (x3000c0s1b0n0, x3000c0s1b0n1
+behind BMC x3000c0s1b0, ...) unless --name-prefix gives a prefix: node i is
+then the prefix and i zero-padded to the width of --nodes (--name-prefix nid
+--nodes 100: nid001..nid100), which lets several simulators run side by side
+without name collisions. --write-inventory writes an inventory for the fleet,
+every node with its BMC and system (the password goes to FILE.password, mode
+0600) so bos can drive it at once. A JSON control endpoint (printed at start)
+lists every node's state, boot override and every action it received
+(/nodes, /nodes/NAME) and every BMC's logins and sessions (/bmcs).
 Runs until interrupted (Ctrl-C or SIGTERM).
 
-Profiles: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed (round-robin).
-Faults (--fault KIND=FRACTION or KIND=NODES, repeatable): unreachable, slow, 5xx,
-conflict-after-off, ignore-graceful, stuck-powering-on, wrong-credentials,
-transient-unknown, session-limit.`,
+Profiles: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed (round-robin by
+BMC). On cray-ex the reset types are On, Off and ForceOff, and Off is the
+graceful one.
+
+Faults (--fault KIND=FRACTION or KIND=NODES, repeatable). These are the whole
+BMC's: given to a node they hit every node behind its BMC, and a FRACTION
+picks that share of the BMCs:
+  unreachable, slow, 5xx, wrong-credentials, session-limit,
+  no-session-service (Basic auth only)
+These are one node's own, and a FRACTION picks that share of the nodes:
+  conflict-after-off, ignore-graceful, stuck-powering-on, transient-unknown,
+  override-persistent (Once stored as Continuous), override-unsupported
+  (Boot PATCH gets 405), boot-progress-none, boot-progress-stale,
+  busy-ignores-reset (resets accepted and ignored while powering on or off)`,
 		Example: `  # 16 fast BMCs and an inventory for them
   bos sim --nodes 16 --time-scale 0.05 --write-inventory /tmp/sim/inventory.yaml
 
@@ -59,12 +76,17 @@ transient-unknown, session-limit.`,
       --write-inventory /tmp/sim/inventory.yaml
 
   # a second fleet beside the first, with nodes nid0001..nid1000
-  bos sim --nodes 1000 --name-prefix nid --write-inventory /tmp/sim2/inventory.yaml`,
+  bos sim --nodes 1000 --name-prefix nid --write-inventory /tmp/sim2/inventory.yaml
+
+  # Cray EX node cards: two nodes per BMC, one of whose BootProgress is stale
+  bos sim --nodes 64 --nodes-per-bmc 2 --profile cray-ex --fault boot-progress-stale=x3000c0s1b0n1 \
+      --write-inventory /tmp/sim/inventory.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runSim(opts) },
 	}
 	fl := c.Flags()
-	fl.IntVarP(&opts.Nodes, "nodes", "n", 16, "number of simulated BMCs (one node each)")
+	fl.IntVarP(&opts.Nodes, "nodes", "n", 16, "number of simulated nodes")
+	fl.IntVar(&opts.NodesPerBMC, "nodes-per-bmc", 1, "systems each BMC serves (the nodes are grouped in order; the last BMC may serve fewer)")
 	fl.StringVar(&opts.Profile, "profile", "dmtf", "vendor profile: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed")
 	fl.Float64Var(&opts.TimeScale, "time-scale", 1, "multiply every simulated duration (0.01 = 100x faster than real hardware)")
 	fl.StringVar(&opts.WriteInventory, "write-inventory", "", "write an inventory for the fleet to this file")
@@ -86,12 +108,15 @@ func runSim(opts *Options) error {
 	if err := validateNamePrefix(opts.NamePrefix); err != nil {
 		return err
 	}
+	if opts.NodesPerBMC < 1 {
+		return cmdutil.UsageError("--nodes-per-bmc %d: give 1 or more", opts.NodesPerBMC)
+	}
 	faults, err := parseFaults(opts.Faults)
 	if err != nil {
 		return err
 	}
 	fleet, err := sim.Start(f.Context, sim.Options{
-		Nodes: opts.Nodes, Profile: opts.Profile, TimeScale: opts.TimeScale, NamePrefix: opts.NamePrefix,
+		Nodes: opts.Nodes, NodesPerBMC: opts.NodesPerBMC, Profile: opts.Profile, TimeScale: opts.TimeScale, NamePrefix: opts.NamePrefix,
 		SessionLimit: opts.SessionLimit, Faults: faults, TLS: opts.TLS, Timing: opts.Timing,
 	})
 	if err != nil {
@@ -108,7 +133,9 @@ func runSim(opts *Options) error {
 	for i, n := range nodes {
 		names[i] = n.Name
 	}
-	fmt.Fprintf(f.IO.ErrOut, "bos sim: %d %s BMCs (%s), time scale %g\n", len(nodes), opts.Profile, hostlist.Compress(names), opts.TimeScale)
+	fmt.Fprintf(f.IO.ErrOut, "bos sim: %d nodes (%s) on %d %s BMCs, time scale %g\n",
+		len(nodes), hostlist.Compress(names), len(fleet.BMCs()), opts.Profile, opts.TimeScale)
+	// Scripts find the endpoint in this line: keep its shape.
 	fmt.Fprintf(f.IO.ErrOut, "bos sim: control endpoint %s/nodes\n", fleet.ControlURL())
 	if opts.WriteInventory != "" {
 		fmt.Fprintf(f.IO.ErrOut, "bos sim: inventory written to %s\n", opts.WriteInventory)

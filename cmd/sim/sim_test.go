@@ -3,6 +3,8 @@ package sim_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -45,25 +47,49 @@ func (w *startedWriter) String() string {
 // interrupts it; it returns the exit code and stderr.
 func runSim(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	code, stderr, stop := startSim(t, args...)
+	if stop == nil {
+		return code, stderr
+	}
+	return stop()
+}
+
+// startSim runs `bos sim` in-process until it reports it is running and
+// returns a stop function that interrupts it and returns its exit code and
+// stderr. When the command exits before it runs, stop is nil and the exit
+// code and stderr are returned at once.
+func startSim(t *testing.T, args ...string) (int, string, func() (int, string)) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	stderr := &startedWriter{started: make(chan struct{})}
 	io := &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: &bytes.Buffer{}, ErrOut: stderr}
 	exited := make(chan int, 1)
 	go func() { exited <- cmd.Run(ctx, io, append([]string{"sim"}, args...)) }()
 	select {
 	case code := <-exited:
-		return code, stderr.String()
+		cancel()
+		return code, stderr.String(), nil
 	case <-stderr.started:
 	}
-	cancel()
-	select {
-	case code := <-exited:
-		return code, stderr.String()
-	case <-time.After(10 * time.Second):
-		t.Fatalf("bos sim did not stop when interrupted: %s", stderr)
-		return 0, ""
+	stopped := false
+	stop := func() (int, string) {
+		t.Helper()
+		stopped = true
+		cancel()
+		select {
+		case code := <-exited:
+			return code, stderr.String()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("bos sim did not stop when interrupted: %s", stderr)
+			return 0, ""
+		}
 	}
+	t.Cleanup(func() {
+		if !stopped {
+			stop()
+		}
+	})
+	return 0, stderr.String(), stop
 }
 
 func TestNamePrefixNamesNodes(t *testing.T) {
@@ -103,4 +129,75 @@ func TestNamePrefixRefusesInvalidNames(t *testing.T) {
 			assert.NotContains(t, stderr, "running until interrupted", "no fleet starts with an invalid prefix")
 		})
 	}
+}
+
+func TestNodesPerBMC(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.yaml")
+	code, stderr := runSim(t, "--nodes", "5", "--nodes-per-bmc", "2", "--profile", "cray-ex", "--time-scale", "0.001", "--write-inventory", path)
+	require.Equal(t, cmdutil.ExitOK, code, stderr)
+	assert.Contains(t, stderr, "bos sim: 5 nodes (x3000c0s[1-3]b0n0,x3000c0s[1-2]b0n1) on 3 cray-ex BMCs")
+	inv, _, err := inventory.Load(path)
+	require.NoError(t, err, "the inventory bos sim wrote loads")
+	var names, systems []string
+	for _, n := range inv.Nodes {
+		names, systems = append(names, n.Name), append(systems, n.BMC.System)
+	}
+	assert.Equal(t, []string{"x3000c0s1b0n0", "x3000c0s1b0n1", "x3000c0s2b0n0", "x3000c0s2b0n1", "x3000c0s3b0n0"}, names)
+	assert.Equal(t, []string{"/redfish/v1/Systems/Node0", "/redfish/v1/Systems/Node1", "/redfish/v1/Systems/Node0",
+		"/redfish/v1/Systems/Node1", "/redfish/v1/Systems/Node0"}, systems)
+	assert.Equal(t, inv.Nodes[0].BMC.Endpoint, inv.Nodes[1].BMC.Endpoint, "two nodes behind one BMC")
+	assert.NotEqual(t, inv.Nodes[1].BMC.Endpoint, inv.Nodes[2].BMC.Endpoint)
+}
+
+func TestNodesPerBMCRefusesLessThanOne(t *testing.T) {
+	for _, perBMC := range []string{"0", "-2"} {
+		t.Run(perBMC, func(t *testing.T) {
+			code, stderr := runSim(t, "--nodes", "2", "--nodes-per-bmc", perBMC)
+			assert.Equal(t, cmdutil.ExitInvalid, code, stderr)
+			assert.Contains(t, stderr, "--nodes-per-bmc "+perBMC+": give 1 or more")
+			assert.NotContains(t, stderr, "running until interrupted")
+		})
+	}
+}
+
+func TestFaultsRefused(t *testing.T) {
+	tests := []struct{ fault, want string }{
+		{"boot-progress-none", `--fault "boot-progress-none": write KIND=FRACTION`},
+		{"flaky=0.1", `unknown kind "flaky": use one of unreachable, slow, 5xx,`},
+		{"flaky=0.1", `no-session-service, override-persistent, override-unsupported, boot-progress-none, boot-progress-stale, busy-ignores-reset`},
+		{"override-persistent=1.5", "fraction 1.5"},
+		{"busy-ignores-reset=x3000c0s9b0n0", `node "x3000c0s9b0n0" is not in the fleet`},
+		{"no-session-service=x3000c0s[1-", `--fault "no-session-service=x3000c0s[1-"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault, func(t *testing.T) {
+			code, stderr := runSim(t, "--nodes", "4", "--nodes-per-bmc", "2", "--fault", tt.fault)
+			assert.Equal(t, cmdutil.ExitInvalid, code, stderr)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
+
+// TestFaultsReachTheirBMC: the new kinds parse, by node list and by
+// fraction, and a per-BMC kind given to one node is its BMC's.
+func TestFaultsReachTheirBMC(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.yaml")
+	code, stderr, stop := startSim(t, "--nodes", "4", "--nodes-per-bmc", "2", "--time-scale", "0.001", "--write-inventory", path,
+		"--fault", "no-session-service=x3000c0s1b0n1", "--fault", "override-persistent=0.5", "--fault", "busy-ignores-reset=x3000c0s2b0n[0-1]",
+		"--fault", "boot-progress-none=1", "--fault", "boot-progress-stale=0", "--fault", "override-unsupported=x3000c0s2b0n0")
+	require.NotNil(t, stop, "exit %d: %s", code, stderr)
+	inv, _, err := inventory.Load(path)
+	require.NoError(t, err)
+	hasSessionService := func(endpoint string) bool {
+		resp, err := http.Get(endpoint + "/redfish/v1/")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var root map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&root))
+		return root["SessionService"] != nil
+	}
+	assert.False(t, hasSessionService(inv.Nodes[0].BMC.Endpoint), "x3000c0s1b0n0 shares its BMC with x3000c0s1b0n1")
+	assert.True(t, hasSessionService(inv.Nodes[2].BMC.Endpoint))
+	code, stderr = stop()
+	assert.Equal(t, cmdutil.ExitOK, code, stderr)
 }

@@ -14,9 +14,12 @@ type nodeSummary struct {
 	Profile        string `json:"profile"`
 	PowerState     string `json:"power_state"`
 	BootProgress   string `json:"boot_progress"`
-	ActiveSessions int    `json:"active_sessions"`
+	BootSource     string `json:"boot_source"`     // see NodeStatus.BootSource
+	ActiveSessions int    `json:"active_sessions"` // its BMC's
 	ActionCount    int    `json:"action_count"`
-	Requests       int64  `json:"requests"` // HTTP requests received, Redfish or not
+	// Requests are the HTTP requests its BMC received, Redfish or not:
+	// shared by the nodes behind one BMC (GET /bmcs counts each BMC once).
+	Requests int64 `json:"requests"`
 }
 
 // serveControl starts the JSON control endpoint on its own loopback port.
@@ -28,6 +31,7 @@ func (f *Fleet) serveControl() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /nodes", f.listNodes)
 	mux.HandleFunc("GET /nodes/{name}", f.getNode)
+	mux.HandleFunc("GET /bmcs", f.listBMCs)
 	f.controlURL = "http://" + ln.Addr().String()
 	f.serve(ln, mux)
 	return nil
@@ -42,6 +46,10 @@ func (f *Fleet) listNodes(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, rows)
 }
 
+func (f *Fleet) listBMCs(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, f.BMCs())
+}
+
 func (f *Fleet) getNode(w http.ResponseWriter, r *http.Request) {
 	status, ok := f.Node(r.PathValue("name"))
 	if !ok {
@@ -52,13 +60,15 @@ func (f *Fleet) getNode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *node) summary(now time.Time) nodeSummary {
+	sessions := n.bmc.activeSessions()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	cur := n.current(now)
+	boot, _ := n.bootProgress(cur)
 	info := n.info()
 	return nodeSummary{
-		Name: n.name, Endpoint: info.Endpoint, System: info.System, Profile: n.profile.name,
-		PowerState: cur.power, BootProgress: cur.boot,
-		ActiveSessions: len(n.sessions), ActionCount: len(n.actions), Requests: n.requests.Load(),
+		Name: n.name, Endpoint: info.Endpoint, System: info.System, Profile: n.layout.name,
+		PowerState: cur.power, BootProgress: boot, BootSource: n.bootSource(),
+		ActiveSessions: sessions, ActionCount: len(n.actions), Requests: n.bmc.requests.Load(),
 	}
 }

@@ -12,35 +12,70 @@ import (
 // FaultKind names a misbehaviour a BMC can be given.
 type FaultKind string
 
-// Fault kinds. Each mimics something real BMCs do.
+// Fault kinds. Each mimics something real BMCs do. Some are by nature the
+// whole BMC's (its network, its accounts, its session service): given to
+// any node, they apply to the BMC endpoint that node sits behind and so to
+// every node behind it (see bmcFaultKinds). The others are one system's.
 const (
-	// FaultUnreachable: nothing listens on the endpoint (connection refused).
+	// FaultUnreachable (per BMC): nothing listens on the endpoint
+	// (connection refused).
 	FaultUnreachable FaultKind = "unreachable"
-	// FaultSlow: every request takes 20× the configured latency.
+	// FaultSlow (per BMC): every request takes 20× the configured latency.
 	FaultSlow FaultKind = "slow"
-	// Fault5xx: every request, the service root included, gets 503.
+	// Fault5xx (per BMC): every request, the service root included, gets 503.
 	Fault5xx FaultKind = "5xx"
 	// FaultConflictAfterOff: Reset On answers 409 for 60 s (scaled) after
 	// the node reached Off, as Dell iDRAC does.
 	FaultConflictAfterOff FaultKind = "conflict-after-off"
-	// FaultIgnoreGraceful: GracefulShutdown/GracefulRestart are accepted
-	// but the OS never acts on them.
+	// FaultIgnoreGraceful: GracefulShutdown/GracefulRestart (and Cray EX's
+	// graceful Off) are accepted but the OS never acts on them.
 	FaultIgnoreGraceful FaultKind = "ignore-graceful"
 	// FaultStuckPoweringOn: powering on never finishes.
 	FaultStuckPoweringOn FaultKind = "stuck-powering-on"
-	// FaultWrongCredentials: the BMC has another password than the fleet's,
-	// so every login and Basic auth gets 401.
+	// FaultWrongCredentials (per BMC): the BMC has another password than
+	// the fleet's, so every login and Basic auth gets 401.
 	FaultWrongCredentials FaultKind = "wrong-credentials"
 	// FaultTransientUnknown: the first two system reads after a reset report
 	// PowerState null, then "Unknown" (as HPE iLO does mid-transition).
 	FaultTransientUnknown FaultKind = "transient-unknown"
-	// FaultSessionLimit: the session limit is 0, so login always gets 503.
+	// FaultSessionLimit (per BMC): the session limit is 0, so login always
+	// gets 503.
 	FaultSessionLimit FaultKind = "session-limit"
+	// FaultNoSessionService (per BMC): the service root names no
+	// SessionService (nor Links.Sessions) and everything under
+	// /redfish/v1/SessionService is 404: Basic auth only, as on some
+	// older or stripped-down BMCs.
+	FaultNoSessionService FaultKind = "no-session-service"
+	// FaultOverridePersistent: every boot override is stored as Continuous,
+	// whatever BootSourceOverrideEnabled asked for.
+	FaultOverridePersistent FaultKind = "override-persistent"
+	// FaultOverrideUnsupported: PATCH of the system's Boot gets 405, though
+	// the Boot object still reads as if it could be set.
+	FaultOverrideUnsupported FaultKind = "override-unsupported"
+	// FaultBootProgressNone: BootProgress.LastState stays "None" (with the
+	// Unix epoch as LastStateTime, as stock OpenBMC reports) while the
+	// node powers on and boots.
+	FaultBootProgressNone FaultKind = "boot-progress-none"
+	// FaultBootProgressStale: BootProgress reads "OSRunning" with a
+	// LastStateTime a day before the fleet started, never updated, whatever
+	// the power state.
+	FaultBootProgressStale FaultKind = "boot-progress-stale"
+	// FaultBusyIgnoresReset: while the node is PoweringOn or PoweringOff a
+	// reset of any type is answered as accepted and has no effect.
+	FaultBusyIgnoresReset FaultKind = "busy-ignores-reset"
 )
 
 var faultKinds = []FaultKind{
 	FaultUnreachable, FaultSlow, Fault5xx, FaultConflictAfterOff, FaultIgnoreGraceful,
 	FaultStuckPoweringOn, FaultWrongCredentials, FaultTransientUnknown, FaultSessionLimit,
+	FaultNoSessionService, FaultOverridePersistent, FaultOverrideUnsupported,
+	FaultBootProgressNone, FaultBootProgressStale, FaultBusyIgnoresReset,
+}
+
+// bmcFaultKinds are the kinds that belong to a BMC endpoint rather than to
+// one of its systems. A fraction of them picks BMCs, not nodes.
+var bmcFaultKinds = []FaultKind{
+	FaultUnreachable, FaultSlow, Fault5xx, FaultWrongCredentials, FaultSessionLimit, FaultNoSessionService,
 }
 
 // Fault gives a kind of misbehaviour to the named nodes plus a share of the
@@ -52,8 +87,8 @@ type Fault struct {
 	Fraction float64  // share of the fleet, 0..1
 }
 
-// faultSet is the set of fault kinds one node has.
-type faultSet uint16
+// faultSet is the set of fault kinds one node or BMC has.
+type faultSet uint32
 
 func (s faultSet) has(kind FaultKind) bool { return s&faultBit(kind) != 0 }
 
@@ -61,9 +96,26 @@ func faultBit(kind FaultKind) faultSet {
 	return 1 << faultSet(slices.Index(faultKinds, kind))
 }
 
+// bmcFaults is the mask of bmcFaultKinds.
+var bmcFaults = func() faultSet {
+	var mask faultSet
+	for _, kind := range bmcFaultKinds {
+		mask |= faultBit(kind)
+	}
+	return mask
+}()
+
+// forBMC keeps the kinds that belong to a BMC endpoint.
+func (s faultSet) forBMC() faultSet { return s & bmcFaults }
+
+// forSystem keeps the kinds that belong to one system.
+func (s faultSet) forSystem() faultSet { return s &^ bmcFaults }
+
 // assignFaults maps node names to their fault sets, rejecting unknown kinds,
-// unknown node names and fractions outside 0..1.
-func assignFaults(faults []Fault, names []string) (map[string]faultSet, error) {
+// unknown node names and fractions outside 0..1. Nodes are grouped perBMC
+// to a BMC in order; a fraction of a per-BMC kind picks that share of the
+// BMCs and gives it to every node behind them.
+func assignFaults(faults []Fault, names []string, perBMC int) (map[string]faultSet, error) {
 	assigned := make(map[string]faultSet)
 	index := make(map[string]bool, len(names))
 	for _, name := range names {
@@ -83,8 +135,15 @@ func assignFaults(faults []Fault, names []string) (map[string]faultSet, error) {
 			}
 			assigned[name] |= bit
 		}
-		for _, picked := range pickFraction(fault.Kind, fault.Fraction, len(names)) {
-			assigned[names[picked]] |= bit
+		group := 1
+		if bit.forBMC() != 0 {
+			group = perBMC
+		}
+		groups := (len(names) + group - 1) / group
+		for _, picked := range pickFraction(fault.Kind, fault.Fraction, groups) {
+			for _, name := range names[picked*group : min((picked+1)*group, len(names))] {
+				assigned[name] |= bit
+			}
 		}
 	}
 	return assigned, nil

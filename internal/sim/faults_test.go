@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func TestFaults(t *testing.T) {
 		}},
 		{FaultSlow, 0, func(t *testing.T, fleet *Fleet, info NodeInfo, _ *redfishClient) {
 			n := fleet.byName[info.Name]
-			assert.Equal(t, DefaultTiming().scaled(testScale).RequestLatency*slowFactor, n.latency())
+			assert.Equal(t, DefaultTiming().scaled(testScale).RequestLatency*slowFactor, n.bmc.latency())
 		}},
 		{FaultWrongCredentials, 0, func(t *testing.T, _ *Fleet, info NodeInfo, client *redfishClient) {
 			status, _, _ := client.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": testPassword})
@@ -87,6 +88,105 @@ func TestFaults(t *testing.T) {
 				return status == http.StatusNoContent
 			}, 10*time.Second, 5*time.Millisecond)
 		}},
+		{FaultNoSessionService, 0, func(t *testing.T, _ *Fleet, info NodeInfo, client *redfishClient) {
+			root := client.get("/redfish/v1/")
+			assert.NotContains(t, root, "SessionService")
+			assert.NotContains(t, root, "Links")
+			status, _, _ := client.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": testPassword})
+			assert.Equal(t, http.StatusNotFound, status)
+			client.basic = true
+			assert.Equal(t, "On", client.powerState(info.System), "Basic auth works")
+			for _, path := range []string{"/redfish/v1/SessionService", sessionsPath, sessionsPath + "/1"} {
+				status, _, _ = client.do(http.MethodGet, path, nil)
+				assert.Equal(t, http.StatusNotFound, status, path)
+			}
+		}},
+		{FaultOverridePersistent, 0, func(t *testing.T, fleet *Fleet, info NodeInfo, client *redfishClient) {
+			client.login()
+			status, _, _ := client.do(http.MethodPatch, info.System, map[string]any{"Boot": map[string]string{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "Pxe"}})
+			require.Equal(t, http.StatusNoContent, status)
+			boot := client.get(info.System)["Boot"].(map[string]any)
+			assert.Equal(t, "Continuous", boot["BootSourceOverrideEnabled"])
+			assert.Equal(t, "Pxe", boot["BootSourceOverrideTarget"])
+			node, _ := fleet.Node(info.Name)
+			assert.Equal(t, "Pxe/Continuous", node.BootSource)
+			assert.Equal(t, "Pxe/Once", node.Actions[len(node.Actions)-1].Detail, "the log says what was asked for")
+			status, _, _ = client.do(http.MethodPost, info.System+resetSuffix, resetBody("ForceRestart"))
+			require.Equal(t, http.StatusNoContent, status)
+			node, _ = fleet.Node(info.Name)
+			assert.Equal(t, "Pxe", node.BootedFrom)
+			assert.Equal(t, "Pxe/Continuous", node.BootSource, "not used up")
+		}},
+		{FaultOverrideUnsupported, 0, func(t *testing.T, fleet *Fleet, info NodeInfo, client *redfishClient) {
+			client.login()
+			status, _, _ := client.do(http.MethodPatch, info.System, map[string]any{"Boot": map[string]string{"BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "Pxe"}})
+			assert.Equal(t, http.StatusMethodNotAllowed, status)
+			boot := client.get(info.System)["Boot"].(map[string]any)
+			assert.Equal(t, "None", boot["BootSourceOverrideTarget"], "still readable")
+			node, _ := fleet.Node(info.Name)
+			assert.Equal(t, "None/Disabled", node.BootSource)
+			assert.Equal(t, ActionRecord{Kind: "PatchBoot", Detail: "boot override unsupported", Status: http.StatusMethodNotAllowed},
+				withoutTime(node.Actions[len(node.Actions)-1]))
+		}},
+		{FaultBootProgressNone, 0, func(t *testing.T, fleet *Fleet, info NodeInfo, client *redfishClient) {
+			require.NoError(t, fleet.SetPower(info.Name, "Off"))
+			client.login()
+			status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, resetBody("On"))
+			require.Equal(t, http.StatusNoContent, status)
+			waitBooted(t, fleet, info.Name)
+			system := client.get(info.System)
+			assert.Equal(t, "On", system["PowerState"], "the OS still boots")
+			assert.Equal(t, map[string]any{"LastState": "None", "LastStateTime": "1970-01-01T00:00:00.000000+00:00"}, system["BootProgress"])
+			node, _ := fleet.Node(info.Name)
+			assert.Equal(t, "None", node.BootProgress)
+		}},
+		{FaultBootProgressStale, 0, func(t *testing.T, fleet *Fleet, info NodeInfo, client *redfishClient) {
+			client.login()
+			stale := map[string]any{"LastState": "OSRunning", "LastStateTime": fleet.byName[info.Name].fleet.started.Add(-staleBootAge).UTC().Format(bootTimeLayout)}
+			assert.Equal(t, stale, client.get(info.System)["BootProgress"])
+			status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, resetBody("ForceOff"))
+			require.Equal(t, http.StatusNoContent, status)
+			client.waitPower(info.System, "Off")
+			assert.Equal(t, stale, client.get(info.System)["BootProgress"], "whatever the power state")
+			status, _, _ = client.do(http.MethodPost, info.System+resetSuffix, resetBody("On"))
+			require.Equal(t, http.StatusNoContent, status)
+			waitBooted(t, fleet, info.Name)
+			assert.Equal(t, stale, client.get(info.System)["BootProgress"], "never updated")
+		}},
+		// A larger scale keeps the graceful shutdown (300 ms) going while
+		// the test sends its resets.
+		{FaultBusyIgnoresReset, 0.01, func(t *testing.T, fleet *Fleet, info NodeInfo, client *redfishClient) {
+			client.login()
+			status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, resetBody("GracefulShutdown"))
+			require.Equal(t, http.StatusNoContent, status)
+			n := fleet.byName[info.Name]
+			n.mu.Lock()
+			timeline := slices.Clone(n.timeline)
+			n.mu.Unlock()
+			for _, resetType := range []string{"ForceOff", "On"} {
+				status, _, _ = client.do(http.MethodPost, info.System+resetSuffix, resetBody(resetType))
+				assert.Equal(t, http.StatusNoContent, status, "%s accepted while powering off", resetType)
+			}
+			n.mu.Lock()
+			assert.Equal(t, timeline, n.timeline, "and ignored: the graceful shutdown goes on")
+			n.mu.Unlock()
+			client.waitPower(info.System, "Off")
+			status, _, _ = client.do(http.MethodPost, info.System+resetSuffix, resetBody("On"))
+			require.Equal(t, http.StatusNoContent, status)
+			node, _ := fleet.Node(info.Name)
+			var resets []ActionRecord
+			for _, action := range node.Actions {
+				if action.Kind == "Reset" {
+					resets = append(resets, withoutTime(action))
+				}
+			}
+			assert.Equal(t, []ActionRecord{
+				{Kind: "Reset", Detail: "GracefulShutdown", Status: http.StatusNoContent},
+				{Kind: "Reset", Detail: "ForceOff", Status: http.StatusNoContent, Ignored: true},
+				{Kind: "Reset", Detail: "On", Status: http.StatusNoContent, Ignored: true},
+				{Kind: "Reset", Detail: "On", Status: http.StatusNoContent},
+			}, resets)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
@@ -101,6 +201,24 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+func withoutTime(action ActionRecord) ActionRecord {
+	action.Time = time.Time{}
+	return action
+}
+
+// waitBooted waits until the node's timeline has run its course: powered
+// on and, but for a BootProgress fault, OSRunning.
+func waitBooted(t *testing.T, fleet *Fleet, name string) {
+	t.Helper()
+	n := fleet.byName[name]
+	require.Eventually(t, func() bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		cur := n.current(time.Now())
+		return len(n.timeline) == 1 && cur.power == powerOn && cur.boot == bootOSRunning
+	}, 5*time.Second, time.Millisecond)
+}
+
 // assertSettledForever checks that nothing more is scheduled for the node:
 // it stays in state for good.
 func assertSettledForever(t *testing.T, fleet *Fleet, name, state string) {
@@ -113,11 +231,11 @@ func assertSettledForever(t *testing.T, fleet *Fleet, name, state string) {
 }
 
 func TestFaultFractionIsDeterministic(t *testing.T) {
-	names := nodeNames(100, "")
+	names := nodeNames(100, 1, "")
 	faults := []Fault{{Kind: FaultSlow, Fraction: 0.25}, {Kind: Fault5xx, Fraction: 0.1, Nodes: []string{names[0]}}}
-	first, err := assignFaults(faults, names)
+	first, err := assignFaults(faults, names, 1)
 	require.NoError(t, err)
-	second, err := assignFaults(faults, names)
+	second, err := assignFaults(faults, names, 1)
 	require.NoError(t, err)
 	assert.Equal(t, first, second)
 

@@ -112,3 +112,14 @@ func assertTimeOrdered(t *testing.T, actions []ActionRecord) {
 		assert.False(t, actions[i].Time.Before(actions[i-1].Time), "action log out of time order at %d", i)
 	}
 }
+
+// fleetStart is when test fleets built without Start came up.
+var fleetStart = time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
+
+// newStandaloneNode is a node alone on a BMC with no server, driven by
+// explicit times.
+func newStandaloneNode(profile string, faults faultSet, timing Timing) *node {
+	fleet := &fleetConfig{timing: timing, scale: 1, username: "root", started: fleetStart}
+	b := newBMC(0, newLayout(profiles[profile], 1), fleet, faults, testPassword)
+	return b.addNode("x3000c0s1b0n0", faults)
+}

@@ -24,7 +24,7 @@ func (f *Fleet) WriteInventory(path string) error {
 		return fmt.Errorf("sim: write password file: %w", err)
 	}
 	var doc strings.Builder
-	fmt.Fprintf(&doc, "# written by bos sim: %d simulated BMCs, profile %s\n", len(f.nodes), f.profile)
+	fmt.Fprintf(&doc, "# written by bos sim: %d simulated nodes on %d BMCs, profile %s\n", len(f.nodes), len(f.bmcs), f.profile)
 	doc.WriteString("defaults:\n")
 	fmt.Fprintf(&doc, "  username: %q\n", f.username)
 	fmt.Fprintf(&doc, "  password_file: %s\n", filepath.Base(passwordPath))
@@ -40,7 +40,7 @@ func (f *Fleet) WriteInventory(path string) error {
 	for _, n := range f.nodes {
 		info := n.info()
 		fmt.Fprintf(&doc, "  - name: %s\n    bmc: %s\n    system: %s\n    role: Compute\n    groups: [sim, %s]\n    partition: p1\n    enabled: true\n",
-			info.Name, info.Endpoint, info.System, n.profile.name)
+			info.Name, info.Endpoint, info.System, n.layout.name)
 	}
 	if err := replaceFile(path, []byte(doc.String()), 0o644); err != nil {
 		return fmt.Errorf("sim: write inventory: %w", err)

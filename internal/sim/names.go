@@ -15,7 +15,7 @@ var discardLogger = log.New(io.Discard, "", 0)
 
 // nodeNames returns the names of a fleet in index order (see the package
 // comment for the scheme).
-func nodeNames(count int, prefix string) []string {
+func nodeNames(count, perBMC int, prefix string) []string {
 	names := make([]string, count)
 	width := len(strconv.Itoa(count))
 	for i := range names {
@@ -23,13 +23,14 @@ func nodeNames(count int, prefix string) []string {
 			names[i] = fmt.Sprintf("%s%0*d", prefix, width, i+1)
 			continue
 		}
-		names[i] = fmt.Sprintf("x%dc%ds%db0n0", 3000+i/512, (i/64)%8, i%64+1)
+		bmc := i / perBMC
+		names[i] = fmt.Sprintf("x%dc%ds%db0n%d", 3000+bmc/512, (bmc/64)%8, bmc%64+1, i%perBMC)
 	}
 	return names
 }
 
-// nodeAddress is node i's own loopback address 127.1.x.y; y skips 0 and 255
+// bmcAddress is BMC i's own loopback address 127.1.x.y; y skips 0 and 255
 // so no address looks like a network or broadcast address.
-func nodeAddress(i int) netip.Addr {
+func bmcAddress(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{127, 1, byte(i / 254), byte(i%254 + 1)})
 }

@@ -1,12 +1,9 @@
 package sim
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -28,12 +25,19 @@ const (
 // answers without a real PowerState after each reset.
 const unknownReadsAfterReset = 2
 
+// staleBootAge is how long before the fleet started a boot-progress-stale
+// node claims its OS came up.
+const staleBootAge = 24 * time.Hour
+
 // fleetConfig is what every node of a fleet shares.
 type fleetConfig struct {
 	timing       Timing // already scaled
 	scale        float64
 	username     string
 	sessionLimit int
+	// started is when the fleet came up: since then a node that has not
+	// been reset has been in its first state.
+	started time.Time
 }
 
 // phase is one stretch of a node's power timeline, lasting from start until
@@ -41,6 +45,10 @@ type fleetConfig struct {
 type phase struct {
 	power, boot string
 	start       time.Time
+	// bootSince is when boot became the BootProgress state: start, or
+	// earlier when the phase before had the same one (the OS keeps running
+	// while a graceful shutdown begins). BootProgress.LastStateTime.
+	bootSince time.Time
 }
 
 // step is a phase to schedule, lasting duration (the last step lasts forever).
@@ -54,53 +62,51 @@ type mediaState struct {
 	inserted bool
 }
 
+// node is one simulated system behind a BMC: its power timeline, boot
+// override and virtual media.
 type node struct {
-	index    int
-	name     string
-	endpoint string
-	profile  *profile
-	fleet    *fleetConfig
-	faults   faultSet
-	password string
-	// requests counts every HTTP request the BMC received, so benchmarks
-	// can report requests per node.
-	requests atomic.Int64
+	name   string
+	slot   int // its place among its BMC's systems
+	bmc    *bmc
+	layout *layout
+	fleet  *fleetConfig
+	faults faultSet // only the per-system kinds
 
 	mu           sync.Mutex
-	timeline     []phase           // timeline[0] is the current phase once compacted
-	sessions     map[string]string // token → session id
-	sessionSeq   int
+	timeline     []phase // timeline[0] is the current phase once compacted
 	actions      []ActionRecord
 	bootEnabled  string
 	bootTarget   string
 	httpBootURI  string
-	bootSource   string // override target the last power-on used; "" = boot order
+	bootedFrom   string // override target the last power-on used; "" = boot order
 	media        []mediaState
 	unknownReads int
 }
 
-func newNode(index int, name string, p *profile, fleet *fleetConfig, faults faultSet, password string) *node {
+// addNode puts a new node in the BMC's next system slot.
+func (b *bmc) addNode(name string, faults faultSet) *node {
 	n := &node{
-		index: index, name: name, profile: p, fleet: fleet, faults: faults, password: password,
+		name: name, slot: len(b.nodes), bmc: b, layout: b.layout, fleet: b.fleet, faults: faults.forSystem(),
 		bootEnabled: "Disabled", bootTarget: "None",
-		media: make([]mediaState, len(p.virtualMedia)),
-	}
-	if faults.has(FaultWrongCredentials) {
-		n.password = randomHex(12)
+		media: make([]mediaState, len(b.layout.virtualMedia)),
 	}
 	initial := powerOn
-	if p.startsOff {
+	if b.layout.startsOff {
 		initial = powerOff
 	}
 	n.setPower(initial)
+	b.nodes = append(b.nodes, n)
 	return n
 }
 
+// id is the node's system id on its BMC.
+func (n *node) id() string { return n.layout.idOf(n.slot) }
+
 func (n *node) info() NodeInfo {
-	return NodeInfo{Name: n.name, Endpoint: n.endpoint, System: n.profile.systemPath()}
+	return NodeInfo{Name: n.name, Endpoint: n.bmc.endpoint, System: n.layout.pathOf(n.slot)}
 }
 
-// setPower puts the node in a settled state since the beginning of time, so
+// setPower puts the node in a settled state since the fleet started, so
 // no fault window (conflict-after-off) applies.
 func (n *node) setPower(state string) {
 	boot := bootNone
@@ -109,7 +115,7 @@ func (n *node) setPower(state string) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.timeline = []phase{{power: state, boot: boot}}
+	n.timeline = []phase{{power: state, boot: boot, bootSince: n.fleet.started}}
 }
 
 // current drops finished phases and returns the one in force at now.
@@ -121,13 +127,18 @@ func (n *node) current(now time.Time) phase {
 	return n.timeline[0]
 }
 
-// schedule replaces the timeline with steps starting now. The caller holds n.mu.
+// schedule replaces the timeline with steps starting now. The caller holds
+// n.mu and has made timeline[0] the phase in force at now (current).
 func (n *node) schedule(now time.Time, steps []step) {
 	timeline := make([]phase, len(steps))
-	start := now
+	previous, start := n.timeline[0], now
 	for i, s := range steps {
-		timeline[i] = phase{power: s.power, boot: s.boot, start: start}
-		start = start.Add(s.duration)
+		since := start
+		if s.boot == previous.boot {
+			since = previous.bootSince
+		}
+		timeline[i] = phase{power: s.power, boot: s.boot, start: start, bootSince: since}
+		previous, start = timeline[i], start.Add(s.duration)
 	}
 	n.timeline = timeline
 	if n.faults.has(FaultTransientUnknown) {
@@ -168,6 +179,7 @@ const (
 	resetAccepted resetOutcome = iota
 	resetUnsupported
 	resetBusy
+	resetIgnored // answered as accepted, and nothing done (busy-ignores-reset)
 )
 
 // reset applies a ComputerSystem.Reset and records it. Requests that make
@@ -178,7 +190,7 @@ func (n *node) reset(resetType string) resetOutcome {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	outcome := n.applyReset(time.Now(), resetType)
-	n.recordLocked("Reset", resetType, n.resetStatus(outcome))
+	n.appendLocked(ActionRecord{Kind: "Reset", Detail: resetType, Status: n.resetStatus(outcome), Ignored: outcome == resetIgnored})
 	return outcome
 }
 
@@ -189,25 +201,27 @@ func (n *node) resetStatus(outcome resetOutcome) int {
 	case resetBusy:
 		return http.StatusConflict
 	default:
-		return n.profile.resetStatus
+		return n.layout.resetStatus
 	}
 }
 
 func (n *node) applyReset(now time.Time, resetType string) resetOutcome {
-	if !n.profile.offersReset(resetType) {
+	if !n.layout.offersReset(resetType) {
 		return resetUnsupported
 	}
 	cur := n.current(now)
 	settled := cur.power == powerOn || cur.power == powerOff
-	if resetType == "PushPowerButton" {
+	if !settled && n.faults.has(FaultBusyIgnoresReset) {
+		return resetIgnored
+	}
+	switch {
+	case resetType == "PushPowerButton" && cur.power == powerOff:
+		resetType = "On"
+	case resetType == "PushPowerButton", resetType == "Off": // Cray EX's "Off" is its graceful one
 		resetType = "GracefulShutdown"
-		if cur.power == powerOff {
-			resetType = "On"
-		}
 	}
 	switch resetType {
-	case "ForceOff", "Off": // Cray EX's non-standard "Off" cuts power like ForceOff
-
+	case "ForceOff":
 		if cur.power != powerOff {
 			n.schedule(now, n.offSteps(false))
 		}
@@ -243,11 +257,11 @@ func (n *node) applyReset(now time.Time, resetType string) resetOutcome {
 // as firmware does, clears a one-time override once it is used. The caller
 // holds n.mu.
 func (n *node) takeBootOverride() {
-	n.bootSource = ""
+	n.bootedFrom = ""
 	if n.bootEnabled == "Disabled" || n.bootTarget == "None" {
 		return
 	}
-	n.bootSource = n.bootTarget
+	n.bootedFrom = n.bootTarget
 	if n.bootEnabled == "Once" {
 		n.bootEnabled = "Disabled"
 	}
@@ -272,83 +286,45 @@ func (n *node) record(kind, detail string, status int) {
 }
 
 func (n *node) recordLocked(kind, detail string, status int) {
-	n.actions = append(n.actions, ActionRecord{Time: time.Now(), Kind: kind, Detail: detail, Status: status})
+	n.appendLocked(ActionRecord{Kind: kind, Detail: detail, Status: status})
 }
 
+// appendLocked stamps the action with the time and logs it. The caller
+// holds n.mu.
+func (n *node) appendLocked(action ActionRecord) {
+	action.Time = time.Now()
+	n.actions = append(n.actions, action)
+}
+
+// bootProgress is what the BMC reports as BootProgress (LastState and
+// LastStateTime) while phase cur is in force. The caller holds n.mu.
+func (n *node) bootProgress(cur phase) (state string, since time.Time) {
+	switch {
+	case n.faults.has(FaultBootProgressNone):
+		return bootNone, time.Unix(0, 0)
+	case n.faults.has(FaultBootProgressStale):
+		return bootOSRunning, n.fleet.started.Add(-staleBootAge)
+	}
+	return cur.boot, cur.bootSince
+}
+
+// bootSource is the override the node holds as "target/enabled".
+// The caller holds n.mu.
+func (n *node) bootSource() string { return n.bootTarget + "/" + n.bootEnabled }
+
 func (n *node) status(now time.Time) NodeStatus {
+	sessions := n.bmc.activeSessions()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	cur := n.current(now)
+	boot, _ := n.bootProgress(cur)
 	return NodeStatus{
 		Name:           n.name,
 		PowerState:     cur.power,
-		BootProgress:   cur.boot,
-		ActiveSessions: len(n.sessions),
-		BootSource:     n.bootSource,
+		BootProgress:   boot,
+		ActiveSessions: sessions,
+		BootSource:     n.bootSource(),
+		BootedFrom:     n.bootedFrom,
 		Actions:        slices.Clone(n.actions),
 	}
-}
-
-// credentialsMatch compares in constant time so the simulator does not
-// teach clients bad habits about timing.
-func (n *node) credentialsMatch(username, password string) bool {
-	userOK := subtle.ConstantTimeCompare([]byte(username), []byte(n.fleet.username))
-	passOK := subtle.ConstantTimeCompare([]byte(password), []byte(n.password))
-	return userOK&passOK == 1
-}
-
-// sessionLimit is the number of concurrent sessions this BMC allows.
-func (n *node) sessionLimit() int {
-	if n.faults.has(FaultSessionLimit) {
-		return 0
-	}
-	return n.fleet.sessionLimit
-}
-
-// login opens a session; ok is false when the session limit is reached.
-func (n *node) login() (id, token string, ok bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.sessions) >= n.sessionLimit() {
-		return "", "", false
-	}
-	if n.sessions == nil {
-		n.sessions = make(map[string]string)
-	}
-	n.sessionSeq++
-	id = strconv.Itoa(n.sessionSeq)
-	token = randomHex(16)
-	n.sessions[token] = id
-	return id, token, true
-}
-
-func (n *node) tokenValid(token string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	_, ok := n.sessions[token]
-	return ok
-}
-
-// logout ends the session with the given id.
-func (n *node) logout(id string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for token, sessionID := range n.sessions {
-		if sessionID == id {
-			delete(n.sessions, token)
-			return true
-		}
-	}
-	return false
-}
-
-func (n *node) sessionIDs() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	ids := make([]string, 0, len(n.sessions))
-	for _, id := range n.sessions {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 )
 
 const mixedProfile = "mixed"
@@ -12,9 +11,14 @@ const mixedProfile = "mixed"
 // profile is one vendor's Redfish shape, copied from the mockups in
 // shared/testdata/redfish-mockups.
 type profile struct {
-	name      string
-	systemID  string
-	managerID string
+	name string
+	// systemID is the id of a BMC's only system; a BMC with several
+	// numbers them: numberedIDPrefix and the slot counted from
+	// firstNumberedID (Cray EX node cards: Node0, Node1).
+	systemID         string
+	numberedIDPrefix string
+	firstNumberedID  int
+	managerID        string
 	// trailingSlash renders every @odata.id and action target with a
 	// trailing "/" (HPE iLO).
 	trailingSlash bool
@@ -36,11 +40,6 @@ type profile struct {
 	startsOff  bool
 	// login is how the BMC answers a session login.
 	login loginShape
-
-	routesOnce sync.Once
-	routeTable map[string]map[string]handler
-	systemOnce sync.Once
-	systemBody *systemTemplate
 }
 
 // mediaHome says where a BMC keeps its VirtualMedia collection.
@@ -65,7 +64,7 @@ const (
 
 var profiles = map[string]*profile{
 	"dmtf": {
-		name: "dmtf", systemID: "437XR1138R2", managerID: "BMC",
+		name: "dmtf", systemID: "437XR1138R2", numberedIDPrefix: "System", firstNumberedID: 1, managerID: "BMC",
 		resetTypes:   []string{"On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "Nmi", "ForceOn", "PushPowerButton"},
 		resetStatus:  http.StatusNoContent,
 		bootOverride: true,
@@ -74,7 +73,7 @@ var profiles = map[string]*profile{
 		virtualMedia: []string{"CD1", "Floppy1"},
 	},
 	"ilo": {
-		name: "ilo", systemID: "1", managerID: "1", trailingSlash: true,
+		name: "ilo", systemID: "1", firstNumberedID: 1, managerID: "1", trailingSlash: true,
 		resetTypes:   []string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "Nmi", "PushPowerButton", "GracefulRestart"},
 		resetStatus:  http.StatusOK,
 		bootOverride: true,
@@ -83,15 +82,20 @@ var profiles = map[string]*profile{
 		virtualMedia: []string{"1", "2"},
 		emptyImage:   "",
 	},
+	// Cray EX offers exactly On, Off and ForceOff. Its non-standard "Off"
+	// is the graceful one (the OS shuts down over the graceful-shutdown
+	// time; Cray's power service sends it after trying GracefulShutdown),
+	// ForceOff cuts power at once. The Boot object has only a boot order:
+	// no override, and its reset types are only in the ActionInfo.
 	"cray-ex": {
-		name: "cray-ex", systemID: "Node0", managerID: "BMC",
+		name: "cray-ex", systemID: "Node0", numberedIDPrefix: "Node", firstNumberedID: 0, managerID: "BMC",
 		resetTypes:         []string{"ForceOff", "On", "Off"},
 		resetViaActionInfo: true,
 		resetStatus:        http.StatusAccepted,
 		login:              loginNoLocation,
 	},
 	"gigabyte": {
-		name: "gigabyte", systemID: "Self", managerID: "Self",
+		name: "gigabyte", systemID: "Self", numberedIDPrefix: "System", firstNumberedID: 1, managerID: "Self",
 		resetTypes:         []string{"GracefulShutdown", "ForceRestart", "ForceOff", "On"},
 		resetViaActionInfo: true,
 		resetStatus:        http.StatusNoContent,
@@ -102,7 +106,7 @@ var profiles = map[string]*profile{
 		emptyImage:         "None",
 	},
 	"openbmc": {
-		name: "openbmc", systemID: "system", managerID: "bmc",
+		name: "openbmc", systemID: "system", numberedIDPrefix: "system", firstNumberedID: 1, managerID: "bmc",
 		resetTypes:         []string{"On", "ForceOff", "ForceOn", "ForceRestart", "GracefulRestart", "GracefulShutdown", "PowerCycle", "Nmi"},
 		resetViaActionInfo: true,
 		resetStatus:        http.StatusNoContent,
@@ -115,7 +119,7 @@ var profiles = map[string]*profile{
 		startsOff:    true,
 	},
 	"intel": {
-		name: "intel", systemID: "QSBP74100021", managerID: "BMC",
+		name: "intel", systemID: "QSBP74100021", numberedIDPrefix: "System", firstNumberedID: 1, managerID: "BMC",
 		resetTypes:   []string{"PushPowerButton", "On", "GracefulShutdown", "ForceRestart", "Nmi", "ForceOn", "ForceOff"},
 		resetStatus:  http.StatusNoContent,
 		bootOverride: true,
@@ -148,26 +152,9 @@ func (p *profile) odataID(path string) string {
 	return path
 }
 
-func (p *profile) systemPath() string  { return "/redfish/v1/Systems/" + p.systemID }
 func (p *profile) managerPath() string { return "/redfish/v1/Managers/" + p.managerID }
 
 func (p *profile) offersReset(resetType string) bool { return slices.Contains(p.resetTypes, resetType) }
-
-// mediaCollectionPath is where the VirtualMedia collection is, "" for none.
-func (p *profile) mediaCollectionPath() string {
-	switch p.mediaHome {
-	case mediaManager:
-		return p.managerPath() + "/VirtualMedia"
-	case mediaSystem:
-		return p.systemPath() + "/VirtualMedia"
-	default:
-		return ""
-	}
-}
-
-func (p *profile) mediaPath(slot int) string {
-	return p.mediaCollectionPath() + "/" + p.virtualMedia[slot]
-}
 
 // httpBoot says whether the BMC offers UEFI HTTP boot, and so HttpBootUri.
 func (p *profile) httpBoot() bool { return slices.Contains(p.bootTargets, "UefiHttp") }

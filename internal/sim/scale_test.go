@@ -3,6 +3,7 @@ package sim
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,32 +41,47 @@ func TestTLSFleet(t *testing.T) {
 }
 
 func TestLargeFleetStartsAndClosesCleanly(t *testing.T) {
-	before := runtime.NumGoroutine()
-	fleet := startFleet(t, Options{Nodes: 2000, Profile: "mixed"})
-	nodes := fleet.Nodes()
-	require.Len(t, nodes, 2000)
-	last := nodes[len(nodes)-1]
-	client := newRedfishClient(t, last.Endpoint)
-	client.login()
-	assert.NotNil(t, client.powerState(last.System))
-	client.http.CloseIdleConnections()
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"2000 BMCs", Options{Nodes: 2000, Profile: "mixed"}},
+		{"10000 nodes on 1250 BMCs", Options{Nodes: 10000, NodesPerBMC: 8, Profile: "mixed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			fleet := startFleet(t, tt.opts)
+			nodes := fleet.Nodes()
+			require.Len(t, nodes, tt.opts.Nodes)
+			last := nodes[len(nodes)-1]
+			client := newRedfishClient(t, last.Endpoint)
+			client.login()
+			assert.NotNil(t, client.powerState(last.System))
+			client.http.CloseIdleConnections()
 
-	require.NoError(t, fleet.Close())
-	require.NoError(t, fleet.Close(), "Close is idempotent")
-	// Closed client connections take a moment to unwind their goroutines.
-	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+5 }, 5*time.Second, 10*time.Millisecond,
-		"goroutines before %d, now %d", before, runtime.NumGoroutine())
+			require.NoError(t, fleet.Close())
+			require.NoError(t, fleet.Close(), "Close is idempotent")
+			// Closed client connections take a moment to unwind their goroutines.
+			require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+5 }, 5*time.Second, 10*time.Millisecond,
+				"goroutines before %d, now %d", before, runtime.NumGoroutine())
+		})
+	}
 }
 
 func BenchmarkStart10000(b *testing.B) {
-	for b.Loop() {
-		fleet, err := Start(b.Context(), Options{Nodes: 10000, Profile: "mixed"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := fleet.Close(); err != nil {
-			b.Fatal(err)
-		}
+	for _, perBMC := range []int{1, 2} {
+		b.Run(fmt.Sprintf("%d per BMC", perBMC), func(b *testing.B) {
+			for b.Loop() {
+				fleet, err := Start(b.Context(), Options{Nodes: 10000, NodesPerBMC: perBMC, Profile: "mixed"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := fleet.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

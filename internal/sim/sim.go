@@ -1,19 +1,24 @@
 // Package sim runs a fleet of simulated Redfish BMCs for demos, tests and
 // benchmarks. Every BMC is its own HTTP(S) server on its own loopback address
 // (127.1.x.y, ephemeral port), so concurrent test processes never collide and
-// nothing ever listens beyond loopback.
+// nothing ever listens beyond loopback. A BMC serves one node's system, or
+// several (Options.NodesPerBMC) as a Cray EX node card or a multi-node
+// chassis does: one endpoint, one account, one SessionService and session
+// limit, and a ComputerSystem per node.
 //
 // Power transitions cost no goroutines: a node keeps a timeline of phases
 // ("PoweringOn from T", "On from T+d", ...) and its state is computed when it
 // is read, so a 10,000-node fleet needs only one accept loop per BMC.
 //
-// Node names are xnames: node i (0-based) is
+// Node names are xnames: node i (0-based), in slot k = i%NodesPerBMC of BMC
+// b = i/NodesPerBMC, is
 //
-//	x{3000 + i/512}c{(i/64)%8}s{i%64+1}b0n0
+//	x{3000 + b/512}c{(b/64)%8}s{b%64+1}b0n{k}
 //
-// so the first 64 nodes differ only in the slot number (x3000c0s[1-64]b0n0)
-// and every name range compresses well. With Options.NamePrefix set, node i
-// is NamePrefix followed by i+1 zero-padded to the width of Options.Nodes.
+// so the nodes behind one BMC share its xname (x3000c0s1b0n0, x3000c0s1b0n1),
+// the first 64 BMCs differ only in the slot number (x3000c0s[1-64]b0n0) and
+// every name range compresses well. With Options.NamePrefix set, node i is
+// NamePrefix followed by i+1 zero-padded to the width of Options.Nodes.
 package sim
 
 import (
@@ -32,15 +37,19 @@ import (
 // command should exit 2).
 var ErrInvalidOptions = errors.New("invalid simulator options")
 
-// maxNodes is how many distinct 127.1.x.y addresses the scheme hands out.
-const maxNodes = 254 * 256
+// maxBMCs is how many distinct 127.1.x.y addresses the scheme hands out.
+const maxBMCs = 254 * 256
 
 // Options configures a fleet.
 type Options struct {
-	Nodes     int     // number of BMCs, one node each (>=1)
-	Profile   string  // "dmtf" (default), "ilo", "cray-ex", "gigabyte", "openbmc", "mixed"
-	TimeScale float64 // multiplies every simulated duration; 1 = realistic, 0.001 = tests (default 1)
-	Timing    Timing  // zero value = DefaultTiming()
+	Nodes int // number of nodes (>=1)
+	// NodesPerBMC groups the nodes, in order, behind BMC endpoints that
+	// serve that many systems each (the last one may serve fewer).
+	// 0 means 1.
+	NodesPerBMC int
+	Profile     string  // "dmtf" (default), "ilo", "cray-ex", "gigabyte", "openbmc", "mixed" (round-robin by BMC)
+	TimeScale   float64 // multiplies every simulated duration; 1 = realistic, 0.001 = tests (default 1)
+	Timing      Timing  // zero value = DefaultTiming()
 	// Username and Password default to "root" and a random password per fleet.
 	Username, Password string
 	// SessionLimit is the number of concurrent Redfish sessions per BMC
@@ -98,20 +107,26 @@ const conflictAfterOff = 60 * time.Second
 // NodeInfo says where a node's BMC listens.
 type NodeInfo struct {
 	Name     string // node name (xname)
-	Endpoint string // e.g. http://127.1.0.1:41234
+	Endpoint string // its BMC, e.g. http://127.1.0.1:41234
 	System   string // e.g. /redfish/v1/Systems/1
 }
 
 // NodeStatus is a node's simulated state as the control endpoint reports it.
 type NodeStatus struct {
-	Name           string `json:"name"`
-	PowerState     string `json:"power_state"`
-	BootProgress   string `json:"boot_progress"`
-	ActiveSessions int    `json:"active_sessions"`
-	// BootSource is the boot override target the last power-on used ("Pxe",
+	Name       string `json:"name"`
+	PowerState string `json:"power_state"`
+	// BootProgress is BootProgress.LastState as the BMC reports it.
+	BootProgress string `json:"boot_progress"`
+	// ActiveSessions are its BMC's, shared by every node behind it.
+	ActiveSessions int `json:"active_sessions"`
+	// BootSource is the boot override the system holds, as
+	// "target/enabled": "None/Disabled", "Pxe/Once", "Pxe/Continuous".
+	BootSource string `json:"boot_source"`
+	// BootedFrom is the override target the last power-on used ("Pxe",
 	// "UefiHttp", ...); empty when it followed the boot order.
-	BootSource string         `json:"boot_source"`
-	Actions    []ActionRecord `json:"actions"`
+	BootedFrom string `json:"booted_from"`
+	// Actions are the node's, and its BMC's logins and logouts.
+	Actions []ActionRecord `json:"actions"`
 }
 
 // ActionRecord is one request that changed (or tried to change) a BMC.
@@ -120,11 +135,15 @@ type ActionRecord struct {
 	Kind   string    `json:"kind"`   // "Reset", "Login", "Logout", "PatchBoot", "InsertMedia", "EjectMedia"
 	Detail string    `json:"detail"` // e.g. the reset type
 	Status int       `json:"status"` // HTTP status answered
+	// Ignored marks a reset answered as accepted that did nothing
+	// (busy-ignores-reset).
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 // Fleet is a running set of simulated BMCs.
 type Fleet struct {
-	nodes      []*node
+	bmcs       []*bmc
+	nodes      []*node // in name order: by BMC, then slot
 	byName     map[string]*node
 	username   string
 	password   string
@@ -146,7 +165,7 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	faults, err := assignFaults(cfg.Faults, cfg.names)
+	faults, err := assignFaults(cfg.Faults, cfg.names, cfg.NodesPerBMC)
 	if err != nil {
 		return nil, err
 	}
@@ -164,19 +183,34 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		}
 		f.caPEM = certs.caPEM
 	}
-	shared := &fleetConfig{timing: cfg.timing, scale: cfg.TimeScale, username: cfg.Username, sessionLimit: cfg.SessionLimit}
-	for i, name := range cfg.names {
+	shared := &fleetConfig{timing: cfg.timing, scale: cfg.TimeScale, username: cfg.Username, sessionLimit: cfg.SessionLimit, started: time.Now()}
+	layouts := make(map[*profile]*layout)
+	for i := 0; i < cfg.Nodes; i += cfg.NodesPerBMC {
 		if err := ctx.Err(); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("sim: start: %w", err)
 		}
-		n := newNode(i, name, profileFor(cfg.Profile, i), shared, faults[name], cfg.Password)
-		if err := f.serveNode(n, certs); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("sim: start node %s: %w", name, err)
+		names := cfg.names[i:min(i+cfg.NodesPerBMC, cfg.Nodes)]
+		var bmcFaults faultSet
+		for _, name := range names {
+			bmcFaults |= faults[name]
 		}
-		f.nodes = append(f.nodes, n)
-		f.byName[name] = n
+		index := len(f.bmcs)
+		p := profileFor(cfg.Profile, index)
+		if layouts[p] == nil {
+			layouts[p] = newLayout(p, cfg.NodesPerBMC)
+		}
+		b := newBMC(index, layouts[p], shared, bmcFaults, cfg.Password)
+		for _, name := range names {
+			n := b.addNode(name, faults[name])
+			f.nodes = append(f.nodes, n)
+			f.byName[name] = n
+		}
+		if err := f.serveBMC(b, certs); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("sim: start BMC of %s: %w", names[0], err)
+		}
+		f.bmcs = append(f.bmcs, b)
 	}
 	if err := f.serveControl(); err != nil {
 		f.Close()
@@ -199,8 +233,19 @@ type normalizedOptions struct {
 
 func normalize(opts Options) (normalizedOptions, error) {
 	cfg := normalizedOptions{Options: opts}
-	if opts.Nodes < 1 || opts.Nodes > maxNodes {
-		return cfg, fmt.Errorf("%w: nodes = %d: give between 1 and %d", ErrInvalidOptions, opts.Nodes, maxNodes)
+	switch {
+	case cfg.NodesPerBMC < 0:
+		return cfg, fmt.Errorf("%w: nodes per BMC = %d: give 1 or more", ErrInvalidOptions, cfg.NodesPerBMC)
+	case cfg.NodesPerBMC == 0:
+		cfg.NodesPerBMC = 1
+	}
+	if opts.Nodes < 1 {
+		return cfg, fmt.Errorf("%w: nodes = %d: give between 1 and %d", ErrInvalidOptions, opts.Nodes, maxBMCs*cfg.NodesPerBMC)
+	}
+	bmcs := (opts.Nodes-1)/cfg.NodesPerBMC + 1
+	if bmcs > maxBMCs {
+		return cfg, fmt.Errorf("%w: nodes = %d at %d per BMC need %d BMCs: at most %d fit the loopback addresses (give more nodes per BMC)",
+			ErrInvalidOptions, opts.Nodes, cfg.NodesPerBMC, bmcs, maxBMCs)
 	}
 	if cfg.Profile == "" {
 		cfg.Profile = "dmtf"
@@ -223,7 +268,7 @@ func normalize(opts Options) (normalizedOptions, error) {
 	if cfg.MaxConnections < 0 {
 		return cfg, fmt.Errorf("%w: max connections %d: must not be negative", ErrInvalidOptions, cfg.MaxConnections)
 	}
-	budget, err := connectionBudget(cfg.Nodes, cfg.MaxConnections)
+	budget, err := connectionBudget(bmcs, cfg.MaxConnections)
 	if err != nil {
 		return cfg, err
 	}
@@ -239,13 +284,13 @@ func normalize(opts Options) (normalizedOptions, error) {
 		timing = DefaultTiming()
 	}
 	cfg.timing = timing.scaled(cfg.TimeScale)
-	cfg.names = nodeNames(cfg.Nodes, cfg.NamePrefix)
+	cfg.names = nodeNames(cfg.Nodes, cfg.NodesPerBMC, cfg.NamePrefix)
 	return cfg, nil
 }
 
-// serveNode binds the node's own loopback address and starts its server.
-func (f *Fleet) serveNode(n *node, certs *certAuthority) error {
-	addr := nodeAddress(n.index)
+// serveBMC binds the BMC's own loopback address and starts its server.
+func (f *Fleet) serveBMC(b *bmc, certs *certAuthority) error {
+	addr := bmcAddress(b.index)
 	ln, err := net.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -260,13 +305,13 @@ func (f *Fleet) serveNode(n *node, certs *certAuthority) error {
 		ln = tlsListener(ln, cfg)
 		scheme = "https"
 	}
-	n.endpoint = fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
-	if n.faults.has(FaultUnreachable) {
+	b.endpoint = fmt.Sprintf("%s://%s", scheme, ln.Addr().String())
+	if b.faults.has(FaultUnreachable) {
 		// Keep the endpoint (address and port) but refuse connections, as
 		// a BMC that is down does.
 		return ln.Close()
 	}
-	f.serve(ln, n)
+	f.serve(ln, b)
 	return nil
 }
 
@@ -310,6 +355,15 @@ func (f *Fleet) Nodes() []NodeInfo {
 	return infos
 }
 
+// BMCs lists every BMC endpoint in index order, as GET /bmcs does.
+func (f *Fleet) BMCs() []BMCStatus {
+	statuses := make([]BMCStatus, len(f.bmcs))
+	for i, b := range f.bmcs {
+		statuses[i] = b.status()
+	}
+	return statuses
+}
+
 // Node reports a node's state as the control endpoint would.
 func (f *Fleet) Node(name string) (NodeStatus, bool) {
 	n, ok := f.byName[name]
@@ -336,7 +390,7 @@ func (f *Fleet) SetPower(name string, state string) error {
 }
 
 // ControlURL is the base URL of the JSON control endpoint (GET /nodes,
-// GET /nodes/{name}).
+// GET /nodes/{name}, GET /bmcs).
 func (f *Fleet) ControlURL() string { return f.controlURL }
 
 // CACertPEM is the PEM of the CA that signed every BMC certificate, or nil

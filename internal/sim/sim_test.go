@@ -15,16 +15,20 @@ import (
 )
 
 func TestNodeNamesAndAddresses(t *testing.T) {
-	names := nodeNames(1100, "")
+	names := nodeNames(1100, 1, "")
 	assert.Equal(t, "x3000c0s1b0n0", names[0])
 	assert.Equal(t, "x3000c0s64b0n0", names[63])
 	assert.Equal(t, "x3000c1s1b0n0", names[64])
 	assert.Equal(t, "x3001c0s1b0n0", names[512])
 	assert.Len(t, uniq(names), 1100)
-	assert.Equal(t, []string{"nid01", "nid02"}, nodeNames(12, "nid")[:2])
-	assert.Equal(t, "127.1.0.1", nodeAddress(0).String())
-	assert.Equal(t, "127.1.0.254", nodeAddress(253).String())
-	assert.Equal(t, "127.1.1.1", nodeAddress(254).String())
+	assert.Equal(t, []string{"nid01", "nid02"}, nodeNames(12, 1, "nid")[:2])
+	assert.Equal(t, []string{"nid1", "nid2", "nid3"}, nodeNames(3, 2, "nid"), "a prefix numbers nodes, whatever their BMC")
+	shared := nodeNames(130, 2, "")
+	assert.Equal(t, []string{"x3000c0s1b0n0", "x3000c0s1b0n1", "x3000c0s2b0n0"}, shared[:3])
+	assert.Equal(t, []string{"x3000c1s1b0n0", "x3000c1s1b0n1"}, shared[128:], "BMC 64 is the first of the next chassis")
+	assert.Equal(t, "127.1.0.1", bmcAddress(0).String())
+	assert.Equal(t, "127.1.0.254", bmcAddress(253).String())
+	assert.Equal(t, "127.1.1.1", bmcAddress(254).String())
 }
 
 func uniq(values []string) map[string]bool {
@@ -47,6 +51,8 @@ func TestStartRejectsBadOptions(t *testing.T) {
 		{"unknown fault node", Options{Nodes: 2, Faults: []Fault{{Kind: FaultSlow, Nodes: []string{"x9"}}}}, `node "x9" is not in the fleet`},
 		{"bad fraction", Options{Nodes: 2, Faults: []Fault{{Kind: FaultSlow, Fraction: 1.5}}}, "fraction 1.5"},
 		{"negative scale", Options{Nodes: 1, TimeScale: -1}, "time scale -1"},
+		{"negative nodes per BMC", Options{Nodes: 2, NodesPerBMC: -1}, "nodes per BMC = -1"},
+		{"more BMCs than addresses", Options{Nodes: maxBMCs*2 + 1, NodesPerBMC: 2}, "need 65025 BMCs: at most 65024"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,12 +151,50 @@ func TestControlEndpoint(t *testing.T) {
 	assert.Equal(t, int64(1), rows[1].Requests, "the login is the only request node 1 received")
 	assert.Zero(t, rows[0].Requests)
 
+	assert.Equal(t, "None/Disabled", rows[1].BootSource)
+
 	status, _, body := control.do(http.MethodGet, "/nodes/"+info.Name, nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "On", body["power_state"])
+	assert.Equal(t, "None/Disabled", body["boot_source"])
 	actions := body["actions"].([]any)
 	require.Len(t, actions, 1)
 	assert.Equal(t, "Login", actions[0].(map[string]any)["kind"])
+
+	status, _, _ = client.do(http.MethodPatch, info.System, map[string]any{"Boot": map[string]string{"BootSourceOverrideEnabled": "Continuous", "BootSourceOverrideTarget": "Pxe"}})
+	require.Equal(t, http.StatusNoContent, status)
+	_, _, body = control.do(http.MethodGet, "/nodes/"+info.Name, nil)
+	assert.Equal(t, "Pxe/Continuous", body["boot_source"])
+	getControl(t, fleet, "/nodes", &rows)
+	assert.Equal(t, "Pxe/Continuous", rows[1].BootSource)
+}
+
+// TestBootProgressLastStateTime: systems report when they entered their
+// BootProgress state, in RFC 3339 as bmcweb writes it, and it moves when
+// the state does.
+func TestBootProgressLastStateTime(t *testing.T) {
+	before := time.Now()
+	fleet := startFleet(t, Options{Nodes: 1})
+	info := fleet.Nodes()[0]
+	client := newRedfishClient(t, info.Endpoint)
+	client.login()
+	lastStateTime := func() time.Time {
+		progress := client.get(info.System)["BootProgress"].(map[string]any)
+		text := progress["LastStateTime"].(string)
+		require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$`, text)
+		parsed, err := time.Parse(time.RFC3339, text)
+		require.NoError(t, err)
+		return parsed
+	}
+	started := lastStateTime()
+	assert.False(t, started.Before(before.Truncate(time.Microsecond)), "%v is before the fleet started (%v)", started, before)
+	assert.False(t, started.After(time.Now()))
+
+	restart := time.Now()
+	status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, map[string]string{"ResetType": "ForceRestart"})
+	require.Equal(t, http.StatusNoContent, status)
+	waitBooted(t, fleet, info.Name)
+	assert.True(t, lastStateTime().After(restart), "OSRunning again since after the restart")
 }
 
 func TestWriteInventory(t *testing.T) {
@@ -342,10 +386,14 @@ func TestOneTimeOverrideIsUsedOnce(t *testing.T) {
 		node, _ := fleet.Node(info.Name)
 		return node
 	}
-	assert.Equal(t, "Pxe", restart().BootSource)
+	node, _ := fleet.Node(info.Name)
+	assert.Equal(t, "Pxe/Once", node.BootSource)
+	node = restart()
+	assert.Equal(t, "Pxe", node.BootedFrom)
+	assert.Equal(t, "Pxe/Disabled", node.BootSource)
 	boot := client.get(info.System)["Boot"].(map[string]any)
 	assert.Equal(t, "Disabled", boot["BootSourceOverrideEnabled"])
-	assert.Empty(t, restart().BootSource, "the override was used up")
+	assert.Empty(t, restart().BootedFrom, "the override was used up")
 }
 
 // TestLoginAnswerShapes: every profile names the session to delete

@@ -9,13 +9,19 @@ import (
 	"time"
 )
 
+// bootTimeLayout is RFC 3339 as bmcweb writes BootProgress.LastStateTime
+// (microseconds, numeric zone).
+const bootTimeLayout = "2006-01-02T15:04:05.000000-07:00"
+
 // systemReading is the part of a ComputerSystem that differs between nodes
-// of a profile or over time.
+// of a layout or over time.
 type systemReading struct {
+	systemID    string
 	name        string
 	power       string
 	powerNull   bool // PowerState reads as JSON null
 	boot        string
+	bootTime    string // BootProgress.LastStateTime
 	bootEnabled string
 	bootTarget  string
 	httpBootURI string // "" reads as JSON null, as the property does on real BMCs until set
@@ -28,8 +34,9 @@ func (n *node) readSystem(now time.Time) systemReading {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	cur := n.current(now)
+	boot, since := n.bootProgress(cur)
 	reading := systemReading{
-		name: n.name, power: cur.power, boot: cur.boot,
+		systemID: n.id(), name: n.name, power: cur.power, boot: boot, bootTime: since.UTC().Format(bootTimeLayout),
 		bootEnabled: n.bootEnabled, bootTarget: n.bootTarget, httpBootURI: n.httpBootURI,
 	}
 	if n.unknownReads > 0 {
@@ -46,21 +53,32 @@ const (
 	fieldName systemField = iota
 	fieldPower
 	fieldBoot
+	fieldBootTime
 	fieldBootEnabled
 	fieldBootTarget
 	fieldHTTPBootURI
+	// fieldSystemID is spliced inside strings (the system's paths) as well
+	// as being one: the template holds it without quotes.
+	fieldSystemID
 	fieldCount
 )
+
+// insideString says the field's marker sits inside a JSON string.
+func (f systemField) insideString() bool { return f == fieldSystemID }
 
 // value is the field's string, or null when it reads as JSON null.
 func (r *systemReading) value(field systemField) (value string, null bool) {
 	switch field {
+	case fieldSystemID:
+		return r.systemID, false
 	case fieldName:
 		return r.name, false
 	case fieldPower:
 		return r.power, r.powerNull
 	case fieldBoot:
 		return r.boot, false
+	case fieldBootTime:
+		return r.bootTime, false
 	case fieldBootEnabled:
 		return r.bootEnabled, false
 	case fieldBootTarget:
@@ -70,7 +88,7 @@ func (r *systemReading) value(field systemField) (value string, null bool) {
 	}
 }
 
-// systemTemplate is a profile's ComputerSystem body encoded once, split
+// systemTemplate is a layout's ComputerSystem body encoded once, split
 // around the values of a systemReading. The system is what clients poll
 // during every power transition, and encoding its nested maps by
 // reflection for every read cost the simulator about as much CPU as bos
@@ -82,23 +100,28 @@ type systemTemplate struct {
 }
 
 // placeholderMarker is how the encoded template shows a field: a string no
-// real value takes.
+// real value takes (without its quotes for a field inside strings).
 func placeholderMarker(field systemField) []byte {
-	return appendJSONString(nil, placeholder(field))
+	marker := appendJSONString(nil, placeholder(field))
+	if field.insideString() {
+		return marker[1 : len(marker)-1]
+	}
+	return marker
 }
 
 func placeholder(field systemField) string { return fmt.Sprintf("\x00sim-field-%d\x00", field) }
 
 // newSystemTemplate encodes systemObject with placeholders, so the static
 // parts come from the same encoder, in the same key order, as before.
-func newSystemTemplate(p *profile) *systemTemplate {
+func newSystemTemplate(l *layout) *systemTemplate {
 	marked := systemReading{
-		name: placeholder(fieldName), power: placeholder(fieldPower), boot: placeholder(fieldBoot),
+		systemID: placeholder(fieldSystemID), name: placeholder(fieldName), power: placeholder(fieldPower),
+		boot: placeholder(fieldBoot), bootTime: placeholder(fieldBootTime),
 		bootEnabled: placeholder(fieldBootEnabled), bootTarget: placeholder(fieldBootTarget), httpBootURI: placeholder(fieldHTTPBootURI),
 	}
 	var body bytes.Buffer
-	if err := json.NewEncoder(&body).Encode(systemObject(p, marked)); err != nil {
-		panic(fmt.Sprintf("profile %s: encode system template: %v", p.name, err))
+	if err := json.NewEncoder(&body).Encode(systemObject(l, marked)); err != nil {
+		panic(fmt.Sprintf("profile %s: encode system template: %v", l.name, err))
 	}
 	rest := body.Bytes()
 	template := &systemTemplate{}
@@ -118,20 +141,19 @@ func newSystemTemplate(p *profile) *systemTemplate {
 	}
 }
 
-// systemTemplate is built on first use and shared by the profile's nodes.
-func (p *profile) systemTemplate() *systemTemplate {
-	p.systemOnce.Do(func() { p.systemBody = newSystemTemplate(p) })
-	return p.systemBody
-}
-
 // append encodes the system in the given state onto dst.
 func (t *systemTemplate) append(dst []byte, reading *systemReading) []byte {
 	for i, field := range t.fields {
 		dst = append(dst, t.static[i]...)
 		value, null := reading.value(field)
-		if null {
+		switch {
+		case null:
 			dst = append(dst, "null"...)
-		} else {
+		case field.insideString():
+			quoted := len(dst)
+			dst = appendJSONString(dst, value)
+			dst = append(dst[:quoted], dst[quoted+1:len(dst)-1]...)
+		default:
 			dst = appendJSONString(dst, value)
 		}
 	}
@@ -162,7 +184,7 @@ var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 func (n *node) getSystem(w http.ResponseWriter, _ *http.Request) {
 	reading := n.readSystem(time.Now())
 	buffer := bodyBuffers.Get().(*[]byte)
-	body := n.profile.systemTemplate().append((*buffer)[:0], &reading)
+	body := n.layout.system.append((*buffer)[:0], &reading)
 	writeJSONHeader(w, http.StatusOK)
 	_, _ = w.Write(body)
 	*buffer = body

@@ -43,20 +43,18 @@ var systemStates = []systemCase{
 }
 
 // newInstantNode is a node that answers without simulated latency.
-func newInstantNode(p *profile) *node {
-	return newNode(3, "x3000c0s1b0n0", p, &fleetConfig{scale: 1, username: "root"}, 0, testPassword)
-}
+func newInstantNode(profile string) *node { return newStandaloneNode(profile, 0, Timing{}) }
 
 // systemBody is the body a GET of the system answers in the given state.
-func systemBody(t testing.TB, p *profile, state systemCase) []byte {
-	n := newInstantNode(p)
-	n.timeline = []phase{{power: state.power, boot: state.boot}}
+func systemBody(t testing.TB, profile string, state systemCase) []byte {
+	n := newInstantNode(profile)
+	n.timeline = []phase{{power: state.power, boot: state.boot, bootSince: fleetStart}}
 	n.unknownReads = state.unknownReads
 	n.bootEnabled, n.bootTarget, n.httpBootURI = state.bootEnabled, state.target, state.httpBootURI
-	req := httptest.NewRequestWithContext(context.Background(), http.MethodGet, p.systemPath(), nil)
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodGet, n.info().System, nil)
 	req.SetBasicAuth("root", testPassword)
 	rec := httptest.NewRecorder()
-	n.ServeHTTP(rec, req)
+	n.bmc.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	require.Equal(t, "4.0", rec.Header().Get("OData-Version"))
@@ -74,7 +72,7 @@ func TestSystemGolden(t *testing.T) {
 			if (state.needsBootOverride && !p.bootOverride) || (state.needsHTTPBoot && !p.httpBoot()) {
 				continue
 			}
-			golden[name+"/"+state.name] = string(systemBody(t, p, state))
+			golden[name+"/"+state.name] = string(systemBody(t, name, state))
 		}
 	}
 	path := filepath.Join("testdata", "system_golden.json")
@@ -98,13 +96,13 @@ func TestSystemGolden(t *testing.T) {
 func BenchmarkGetSystemHandler(b *testing.B) {
 	for _, name := range []string{"dmtf", "cray-ex"} {
 		b.Run(name, func(b *testing.B) {
-			n := newInstantNode(profiles[name])
-			req := httptest.NewRequestWithContext(context.Background(), http.MethodGet, n.profile.systemPath(), nil)
+			n := newInstantNode(name)
+			req := httptest.NewRequestWithContext(context.Background(), http.MethodGet, n.info().System, nil)
 			req.SetBasicAuth("root", testPassword)
 			b.ReportAllocs()
 			for b.Loop() {
 				rec := httptest.NewRecorder()
-				n.ServeHTTP(rec, req)
+				n.bmc.ServeHTTP(rec, req)
 			}
 		})
 	}
@@ -146,18 +144,21 @@ func BenchmarkGetSystem(b *testing.B) {
 // exactly as encoding/json encodes the whole resource, escapes included.
 func TestSystemTemplateMatchesEncoder(t *testing.T) {
 	readings := []systemReading{
-		{name: "x3000c0s1b0n0", power: powerOn, boot: bootOSRunning, bootEnabled: "Disabled", bootTarget: "None"},
-		{name: "node-<1>&\"quoted\"\\é", power: powerUnknown, powerNull: true, boot: bootNone, bootEnabled: "Once", bootTarget: "UefiHttp",
-			httpBootURI: "http://[::1]/a b?c=<d>&e=\x01\u2029"},
+		{systemID: "Node1", name: "x3000c0s1b0n0", power: powerOn, boot: bootOSRunning, bootTime: "2026-01-02T03:04:05.600000+00:00",
+			bootEnabled: "Disabled", bootTarget: "None"},
+		{systemID: "a<b>&\"c\"", name: "node-<1>&\"quoted\"\\é", power: powerUnknown, powerNull: true, boot: bootNone, bootTime: "1970-01-01T00:00:00.000000+00:00",
+			bootEnabled: "Once", bootTarget: "UefiHttp", httpBootURI: "http://[::1]/a b?c=<d>&e=\x01\u2029"},
 		{name: "", power: "", boot: "", bootEnabled: "", bootTarget: "", httpBootURI: "plain"},
 	}
 	for _, name := range mixedOrder {
-		p := profiles[name]
-		for i, reading := range readings {
-			var want bytes.Buffer
-			require.NoError(t, json.NewEncoder(&want).Encode(systemObject(p, reading)))
-			got := p.systemTemplate().append(nil, &reading)
-			require.Equal(t, want.String(), string(got), "%s reading %d", name, i)
+		for _, perBMC := range []int{1, 2} {
+			l := newLayout(profiles[name], perBMC)
+			for i, reading := range readings {
+				var want bytes.Buffer
+				require.NoError(t, json.NewEncoder(&want).Encode(systemObject(l, reading)))
+				got := l.system.append(nil, &reading)
+				require.Equal(t, want.String(), string(got), "%s, %d per BMC, reading %d", name, perBMC, i)
+			}
 		}
 	}
 }
