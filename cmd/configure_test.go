@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -98,4 +99,34 @@ func TestUnknownConfigurationTouchesNoNode(t *testing.T) {
 		resets, _ := env.resetsOf(node.Name)
 		assert.Empty(t, resets, node.Name)
 	}
+}
+
+// TestConfigureRunnerGetsNoBMCPassword: with the inventory reading the BMC
+// password from an environment variable, the configuration's command runs
+// without that variable (and without the password under any name).
+func TestConfigureRunnerGetsNoBMCPassword(t *testing.T) {
+	env := newTestEnv(t, sim.Options{Nodes: 2, TimeScale: 0.001})
+	password, err := os.ReadFile(env.inventory + ".password")
+	require.NoError(t, err)
+	inv, err := os.ReadFile(env.inventory)
+	require.NoError(t, err)
+	fileSource := "password_file: " + filepath.Base(env.inventory) + ".password"
+	require.Contains(t, string(inv), fileSource)
+	t.Setenv("BOS_TEST_BMC_PASSWORD", strings.TrimSpace(string(password)))
+	require.NoError(t, os.WriteFile(env.inventory,
+		[]byte(strings.Replace(string(inv), fileSource, "password_env: BOS_TEST_BMC_PASSWORD", 1)), 0o600))
+
+	tmpl := env.withConfiguration(t, "site")
+	dump := filepath.Join(t.TempDir(), "env")
+	// configure.sh runs `env` first, then reports every node configured.
+	script := filepath.Join(filepath.Dir(env.template), "configure.sh")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\nenv > '"+dump+"'\n"+strings.TrimPrefix(configureScript, "#!/bin/sh\n")), 0o700))
+
+	code, _, errOut := env.run("session", "create", "--template", tmpl, "--operation", "configure")
+	require.Equal(t, cmdutil.ExitOK, code, errOut)
+	seen, err := os.ReadFile(dump)
+	require.NoError(t, err)
+	assert.NotContains(t, string(seen), "BOS_TEST_BMC_PASSWORD")
+	assert.NotContains(t, string(seen), strings.TrimSpace(string(password)))
+	assert.Contains(t, string(seen), "BOS_SESSION_ID=", "the runner's own variables are set")
 }

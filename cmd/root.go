@@ -111,6 +111,9 @@ state directory.`,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if err := cmdutil.RefuseEmptyLimit(c); err != nil {
+			return err
+		}
 		return cmdutil.BindConfigFlags(c, v)
 	}
 	root.SetOut(f.IO.Out)

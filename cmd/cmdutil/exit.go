@@ -46,7 +46,7 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // your input"; conflict those meaning "a running session holds this".
 var (
 	invalidInput = []error{ErrUsage, config.ErrInvalid, inventory.ErrInvalid, inventory.ErrInvalidLimit,
-		template.ErrInvalid, orchestrator.ErrInvalid, boa.ErrInvalidPlan, sim.ErrInvalidOptions}
+		template.ErrInvalid, orchestrator.ErrInvalid, boa.ErrInvalidPlan, sim.ErrInvalidOptions, session.ErrUnsafeStateDir}
 	conflict = []error{session.ErrConflict, session.ErrRunning}
 )
 

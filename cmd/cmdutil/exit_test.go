@@ -25,6 +25,8 @@ func TestExitCode(t *testing.T) {
 		{"template", fmt.Errorf("load: %w", template.ErrInvalid), ExitInvalid},
 		{"inventory", fmt.Errorf("load: %w", inventory.ErrInvalid), ExitInvalid},
 		{"limit", fmt.Errorf("parse: %w", inventory.ErrInvalidLimit), ExitInvalid},
+		{"empty limit", inventory.ErrEmptyLimit, ExitInvalid},
+		{"state directory of another user", fmt.Errorf("open: %w", session.ErrUnsafeStateDir), ExitInvalid},
 		{"conflict", &session.ConflictError{Session: "s", Nodes: []string{"n1"}}, ExitConflict},
 		{"nodes failed", &ExitError{Code: ExitNodesFailed, Err: errors.New("3 failed")}, ExitNodesFailed},
 		{"interrupted", fmt.Errorf("session x: %w", context.Canceled), ExitInterrupted},

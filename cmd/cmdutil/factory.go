@@ -3,6 +3,8 @@ package cmdutil
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/spf13/viper"
@@ -53,13 +55,24 @@ func (f *Factory) Warnf(format string, args ...any) {
 	fmt.Fprintf(f.IO.ErrOut, "warning: "+format+"\n", args...)
 }
 
-// Store opens the state directory.
+// Store opens the state directory, saying so on stderr (even with -q: it
+// changed the user's files) when it had to make the directory private.
 func (f *Factory) Store() (*session.Store, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
 	}
-	return session.Open(cfg.StateDir)
+	store, err := session.Open(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if was := store.TightenedFrom(); was != 0 {
+		fmt.Fprintf(f.IO.ErrOut, "bos: state directory %s was mode %04o; tightened to 0700\n", cfg.StateDir, was)
+		if rel, err := filepath.Rel(cfg.StateDir, cfg.BootDir); err == nil && !strings.HasPrefix(rel, "..") {
+			fmt.Fprintf(f.IO.ErrOut, "bos: boot.dir %s is inside it: an HTTP server running as another user can no longer read it; set boot.dir to a directory outside the state directory\n", cfg.BootDir)
+		}
+	}
+	return store, nil
 }
 
 // Inventory loads the inventory file, printing its warnings.

@@ -1,9 +1,14 @@
 package cmdutil
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/bos-project/bos/internal/inventory"
 )
 
 // configKeyAnnotation marks a flag as the command-line form of a config key.
@@ -26,4 +31,19 @@ func BindConfigFlags(c *cobra.Command, v *viper.Viper) error {
 		}
 	})
 	return err
+}
+
+// RefuseEmptyLimit refuses a --limit that was given but names nothing
+// (inventory.ErrEmptyLimit). A given but empty value cannot be told from no
+// --limit at all once parsed, and no limit means every node: the check
+// must see whether the flag was given, so it runs here, before any command.
+func RefuseEmptyLimit(c *cobra.Command) error {
+	fl := c.Flags().Lookup("limit")
+	if fl == nil || !fl.Changed {
+		return nil
+	}
+	if _, err := inventory.ParseLimit(fl.Value.String()); errors.Is(err, inventory.ErrEmptyLimit) {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return nil
 }

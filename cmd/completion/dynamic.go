@@ -163,13 +163,15 @@ func (c *completer) sessionIDs(status session.Status) cobra.CompletionFunc {
 }
 
 // sessions lists the state directory's sessions, newest first; a state
-// directory that does not exist yet is not created for a completion.
+// directory that does not exist yet is not created for a completion, nor
+// one open to other users made private (the shell would hide the notice:
+// the next command does it and says so).
 func (c *completer) sessions() []session.ListRow {
 	cfg, err := c.f.Config()
 	if err != nil {
 		return nil
 	}
-	if _, err := os.Stat(cfg.StateDir); err != nil {
+	if info, err := os.Stat(cfg.StateDir); err != nil || info.Mode().Perm()&0o077 != 0 {
 		return nil
 	}
 	store, err := session.Open(cfg.StateDir)

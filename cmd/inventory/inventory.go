@@ -49,7 +49,8 @@ func selectNodes(f *cmdutil.Factory, limit string, includeDisabled bool) (*selec
 		return nil, err
 	}
 	var limited map[string]bool
-	if strings.TrimSpace(limit) != "" {
+	// Only "" means no limit: a blank one is refused by ParseLimit.
+	if limit != "" {
 		l, err := inventory.ParseLimit(limit)
 		if err != nil {
 			return nil, err

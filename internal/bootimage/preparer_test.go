@@ -16,6 +16,7 @@ import (
 
 	"github.com/bos-project/bos/internal/bmc"
 	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/safetext"
 	"github.com/bos-project/bos/internal/template"
 )
 
@@ -198,4 +199,42 @@ func TestWriteNodeRefusesBadNames(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Empty(t, entries)
+}
+
+// TestRenderNodeRefusesWhatWouldAddACommand: whatever path a value took to
+// the renderer, one that would change the script's commands is refused
+// before anything is written.
+func TestRenderNodeRefusesWhatWouldAddACommand(t *testing.T) {
+	good := Image{Kernel: "https://s3/b/kernel", Initrd: "https://s3/b/initrd"}
+	withKernel := func(url string) Image { img := good; img.Kernel = url; return img }
+	withInitrd := func(url string) Image { img := good; img.Initrd = url; return img }
+	tests := []struct {
+		name, node string
+		img        Image
+		params     string
+		wantErr    string
+	}{
+		{"line feed in the parameters", "n1", good, "quiet\ninitrd http://elsewhere/i",
+			`node "n1": refusing to write its boot script: kernel parameters: control character U+000A (line feed) at byte 6`},
+		{"tab in the parameters", "n1", good, "quiet\tsplash", "kernel parameters: control character U+0009 (tab)"},
+		{"separator in the parameters", "n1", good, "quiet && chain http://elsewhere/x", `kernel parameters: "&&" would end the iPXE command`},
+		{"comment in the parameters", "n1", good, "quiet #x", `kernel parameters: "#x" would comment out`},
+		{"two words for a kernel", "n1", withKernel("https://s3/b/kernel shell"), "quiet", "kernel URL: a blank at byte 20"},
+		{"a separator after a kernel", "n1", withKernel("https://s3/b/kernel || shell"), "quiet", `kernel URL: "||" would end`},
+		{"line feed in an initrd", "n1", withInitrd("https://s3/b/initrd\nshell"), "quiet", "initrd URL: control character U+000A"},
+		{"no kernel", "n1", withKernel(""), "quiet", "kernel URL: empty"},
+		{"escape in a node name", "n1\x1b[2J", good, "quiet", `node "n1\x1b[2J": refusing to write its boot script: node name: control character U+001B`},
+		{"blank in a node name", "n1 && shell", good, "quiet", "node name: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files, err := RenderNode(tt.node, "", &tt.img, tt.params)
+			require.ErrorIs(t, err, safetext.ErrUnsafe)
+			assert.ErrorContains(t, err, tt.wantErr)
+			assert.Empty(t, files.Script)
+		})
+	}
+	files, err := RenderNode("n1", "b4:2e:99:00:00:01", &good, "console=ttyS0,115200 root=craycps-s3:s3://b/rootfs:e-1:dvs:nmn0 bos_session_id="+sessionID)
+	require.NoError(t, err)
+	assert.Contains(t, string(files.Script), "kernel --name kernel https://s3/b/kernel initrd=initrd console=ttyS0,115200 ")
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/bos-project/bos/internal/safetext"
 )
 
 // Boot directory layout. Every node gets two files by name and, when the
@@ -45,7 +47,26 @@ type NodeFiles struct {
 // RenderNode renders a node's iPXE script and boot parameters. The script
 // retries from the top every 30 s when a download or the boot fails, as
 // BSS's scripts did, instead of dropping the node to the iPXE shell.
+//
+// Templates, manifests and inventories are checked when loaded; RenderNode
+// checks again what it writes into the script, so that no other way in can
+// add a command to it: a control character or an iPXE separator word in
+// the kernel parameters, or anything but one word for the node name and
+// the kernel and initrd URLs, is refused.
 func RenderNode(node, mac string, img *Image, kernelParams string) (NodeFiles, error) {
+	for _, v := range []struct {
+		what, value string
+		check       func(string) error
+	}{
+		{"node name", node, safetext.CheckIPXEWord},
+		{"kernel URL", img.Kernel, safetext.CheckIPXEWord},
+		{"initrd URL", img.Initrd, safetext.CheckIPXEWord},
+		{"kernel parameters", kernelParams, safetext.CheckIPXEArguments},
+	} {
+		if err := v.check(v.value); err != nil {
+			return NodeFiles{}, fmt.Errorf("node %q: refusing to write its boot script: %s: %w", node, v.what, err)
+		}
+	}
 	params := BootParameters{Hosts: []string{node}, Kernel: img.Kernel, Initrd: img.Initrd, Params: kernelParams}
 	if mac != "" {
 		hw, err := net.ParseMAC(mac)

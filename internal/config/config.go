@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"github.com/bos-project/bos/internal/safetext"
 )
 
 // ErrInvalid marks a configuration problem the user must fix (exit code 2).
@@ -263,6 +265,15 @@ func Load(v *viper.Viper) (*Config, error) {
 	case "table", "wide", "json", "yaml":
 	default:
 		errs = append(errs, fmt.Errorf("output: %q is not one of table, wide, json, yaml", cfg.Output))
+	}
+	// Both begin the artifact URLs written into every node's iPXE script.
+	for _, u := range []struct{ key, value string }{{KeyBootBaseURL, cfg.BootBaseURL}, {KeyS3Endpoint, cfg.S3Endpoint}} {
+		if u.value == "" {
+			continue
+		}
+		if err := safetext.CheckIPXEWord(u.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u.key, err))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))

@@ -128,3 +128,46 @@ func alive(pid int) bool {
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
 }
+
+// TestRunnersDoNotInheritBMCPasswords: whatever runs a configuration (a
+// command, ansible-playbook, and anything they start) gets bos's
+// environment without the variables the inventory reads BMC passwords from.
+func TestRunnersDoNotInheritBMCPasswords(t *testing.T) {
+	t.Setenv("BOS_TEST_BMC_PASSWORD", "s3cret-default")
+	t.Setenv("RACK7_BMC_PASSWORD", "s3cret-rack7")
+	t.Setenv("BOS_TEST_KEEP", "kept")
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "env")
+	// The runner writes its environment where the test can read it, then
+	// reports every node configured.
+	runner := writeFile(t, dir, "dump-env", `#!/bin/sh
+env > "`+dump+`"
+echo '{"node":"n1","ok":true}'
+`)
+	playbook := writeFile(t, dir, "site.yml", "- hosts: all\n  tasks: []\n")
+	tests := []struct {
+		name string
+		conf config.Configuration
+	}{
+		{"command", config.Configuration{Type: config.ConfigurationCommand, Command: []string{runner}}},
+		{"ansible", config.Configuration{Type: config.ConfigurationAnsible, Playbook: playbook}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_ = os.Remove(dump) // the last subtest's
+			r := New(map[string]config.Configuration{"site": tc.conf}, Options{
+				Nodes: computeNodes("n1"), AnsiblePlaybook: runner,
+				SecretEnv: []string{"BOS_TEST_BMC_PASSWORD", "RACK7_BMC_PASSWORD"},
+			})
+			_, err := r.Configure(context.Background(), boa.ConfigureRequest{
+				SessionID: "s-1", BootSet: "compute", Configuration: "site", Nodes: []string{"n1"}})
+			require.NoError(t, err)
+			env, err := os.ReadFile(dump)
+			require.NoError(t, err)
+			assert.NotContains(t, string(env), "BOS_TEST_BMC_PASSWORD")
+			assert.NotContains(t, string(env), "RACK7_BMC_PASSWORD")
+			assert.NotContains(t, string(env), "s3cret")
+			assert.Contains(t, strings.Split(string(env), "\n"), "BOS_TEST_KEEP=kept", "everything else is inherited")
+		})
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -44,7 +46,7 @@ func (s exitStatus) String() string {
 func (r *Runner) run(ctx context.Context, p process, log *batchLog) (exitStatus, error) {
 	var status exitStatus
 	cmd := exec.CommandContext(ctx, p.argv[0], p.argv[1:]...)
-	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Env = childEnv(os.Environ(), r.opts.SecretEnv, p.env)
 	cmd.Dir = p.dir
 	cmd.Stdin = p.stdin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -81,6 +83,19 @@ func (r *Runner) run(ctx context.Context, p process, log *batchLog) (exitStatus,
 	status.code = cmd.ProcessState.ExitCode()
 	log.printf("exited with %s", status)
 	return status, nil
+}
+
+// childEnv is a runner's environment: bos's own without the variables
+// named in secret, then extra (later entries win).
+func childEnv(environ, secret, extra []string) []string {
+	env := make([]string, 0, len(environ)+len(extra))
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(secret, name) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
 }
 
 // killGroup signals every process of the group led by pid; a group that

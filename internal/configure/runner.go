@@ -39,6 +39,11 @@ type Options struct {
 	// partition become Ansible groups and go to commands. Credentials are
 	// never passed on.
 	Nodes map[string]inventory.Node
+	// SecretEnv names environment variables that hold BMC credentials (the
+	// inventory's password_env): the programs run never inherit them, so a
+	// playbook, its roles or anything they log cannot reach the BMCs'
+	// passwords.
+	SecretEnv []string
 	// AnsiblePlaybook and Git are the programs run; default
 	// "ansible-playbook" and "git", looked up in PATH.
 	AnsiblePlaybook string

@@ -163,6 +163,25 @@ func TestNodePasswordSourceOverridesDefault(t *testing.T) {
 	assert.Equal(t, testPassword, inv.Nodes[1].BMC.Password)
 }
 
+// TestPasswordEnvNamesEveryVariable: the variables bos must keep from the
+// programs it starts are all those named, a default no node uses included.
+func TestPasswordEnvNamesEveryVariable(t *testing.T) {
+	t.Setenv("DEFAULT_PASSWORD", "unused")
+	t.Setenv("RACK1_PASSWORD", "r1")
+	t.Setenv("RACK2_PASSWORD", "r2")
+	path := writeInventory(t, 0o600, `defaults:
+  password_env: DEFAULT_PASSWORD
+nodes:
+  - {name: "n[1-2]", bmc: "https://b[1-2]", password_env: RACK2_PASSWORD}
+  - {name: n3, bmc: "https://b3", password_env: RACK1_PASSWORD}
+  - {name: n4, bmc: "https://b4", password_file: bmc-password}
+  - {name: n5, bmc: "https://b5", password_env: RACK1_PASSWORD}
+`)
+	inv, _, err := Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"DEFAULT_PASSWORD", "RACK1_PASSWORD", "RACK2_PASSWORD"}, inv.PasswordEnv)
+}
+
 func TestMissingFilesAreReported(t *testing.T) {
 	path := writeInventory(t, 0o600, "defaults:\n  password_file: nope\n  ca_file: /nonexistent/ca.pem\nnodes:\n  - {name: n1, bmc: 'https://b1'}\n")
 	_, _, err := Load(path)

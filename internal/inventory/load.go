@@ -3,11 +3,13 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -82,6 +84,7 @@ func Parse(path string, data []byte) (*Inventory, []Warning, error) {
 		file:        path,
 		dir:         filepath.Dir(path),
 		secrets:     map[string]secret{},
+		passwordEnv: map[string]bool{},
 		caFiles:     map[string]bool{},
 		byName:      map[string]int{},
 		byBMC:       map[string]placed{},
@@ -98,6 +101,7 @@ func Parse(path string, data []byte) (*Inventory, []Warning, error) {
 		return nil, p.warnings, err
 	}
 	inv.Path = path
+	inv.PasswordEnv = slices.Sorted(maps.Keys(p.passwordEnv))
 	inv.buildIndex()
 	return inv, p.warnings, nil
 }
@@ -109,7 +113,9 @@ type parser struct {
 	// secrets caches resolved passwords by source, so 10,000 nodes sharing
 	// one password_file read it once.
 	secrets map[string]secret
-	caFiles map[string]bool
+	// passwordEnv collects the password_env variable names (Inventory.PasswordEnv).
+	passwordEnv map[string]bool
+	caFiles     map[string]bool
 	// byName and the BMC maps find duplicates and say where the first one was.
 	byName      map[string]int
 	byBMC       map[string]placed
@@ -190,6 +196,9 @@ func (p *parser) settings(n *yaml.Node, path string, allowed []string) *settings
 			s.flags[f.Key] = p.Bool(f.Value, f.Path)
 		default:
 			s.text[f.Key] = p.String(f.Value, f.Path)
+		}
+		if f.Key == "password_env" && s.text[f.Key] != "" {
+			p.passwordEnv[s.text[f.Key]] = true
 		}
 		switch {
 		case f.Key == "insecure" && s.flags[f.Key]:

@@ -11,6 +11,20 @@ import (
 // ErrInvalidLimit is matched by every error ParseLimit returns.
 var ErrInvalidLimit = errors.New("invalid limit")
 
+// ErrEmptyLimit is a limit that was given but names nothing (blank, or only
+// commas); it matches ErrInvalidLimit too. It is refused rather than read
+// as no limit: a script passing --limit "$NODES" with NODES unset must
+// never act on the whole fleet.
+var ErrEmptyLimit error = emptyLimitError{}
+
+type emptyLimitError struct{}
+
+func (emptyLimitError) Error() string {
+	return "--limit is empty: give node names, groups or 'all' (an empty limit would select every node)"
+}
+
+func (emptyLimitError) Is(target error) bool { return target == ErrInvalidLimit }
+
 // Limit is a parsed BOS limit expression: comma-separated terms folded left
 // to right, "x" adding, "&x" intersecting and "!x" removing nodes. A term is
 // all or *, a node name, a hostlist range, a group, a role or subrole
@@ -35,6 +49,9 @@ type limitTerm struct {
 
 // ParseLimit checks the syntax of a limit expression.
 func ParseLimit(expr string) (*Limit, error) {
+	if strings.Trim(expr, ", \t\r\n") == "" {
+		return nil, ErrEmptyLimit
+	}
 	items, err := hostlist.Split(expr)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidLimit, expr, err)

@@ -41,7 +41,11 @@ type Inventory struct {
 	// Path is the file it was read from, for error messages.
 	Path  string
 	Nodes []Node
-	index map[string]int
+	// PasswordEnv names every environment variable the file takes a BMC
+	// password from (password_env, under defaults: and in node entries,
+	// used or not), sorted: programs bos starts must not inherit them.
+	PasswordEnv []string
+	index       map[string]int
 }
 
 // Node returns the named node.

@@ -66,6 +66,7 @@ func (r *Runner) resolveConfigurations(ctx context.Context, p *Prepared) error {
 	p.configureLog = &switchableWriter{}
 	p.configurer = configure.New(r.Configurations, configure.Options{
 		StateDir: r.Store.Root(), Log: p.configureLog, Nodes: p.nodesByName(),
+		SecretEnv: r.Inventory.PasswordEnv,
 	})
 	var fromRepo string
 	if repo := repositoryOf(p.Template); repo != nil {

@@ -120,7 +120,8 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 	}
 
 	var limited map[string]bool
-	if strings.TrimSpace(req.Limit) != "" {
+	// Only "" means no limit: a blank one is refused by ParseLimit.
+	if req.Limit != "" {
 		limit, err := inventory.ParseLimit(req.Limit)
 		if err != nil {
 			return nil, err

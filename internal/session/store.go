@@ -73,6 +73,8 @@ func (e *CorruptError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }
 type Store struct {
 	root string
 	host string
+	// tightenedFrom is the state directory's mode before Open made it private.
+	tightenedFrom fs.FileMode
 
 	mu sync.Mutex
 	// held are session locks this process holds for sessions it created
@@ -80,19 +82,32 @@ type Store struct {
 	held map[string]*sessionLock
 }
 
-// Open prepares the state directory dir (created 0700 when missing).
+// Open prepares the state directory dir: created 0700 when missing; an
+// existing one that other users can enter is tightened to 0700 when it is
+// this user's (see TightenedFrom) and refused (ErrUnsafeStateDir) when not.
 func Open(dir string) (*Store, error) {
-	for _, d := range []string{dir, filepath.Join(dir, sessionsDir), filepath.Join(dir, reservationsDir)} {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return nil, fmt.Errorf("create state directory %s: %w", dir, err)
+	}
+	was, err := privatize(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{filepath.Join(dir, sessionsDir), filepath.Join(dir, reservationsDir)} {
 		if err := os.MkdirAll(d, dirMode); err != nil {
 			return nil, fmt.Errorf("create state directory %s: %w", d, err)
 		}
 	}
 	host, _ := os.Hostname() // only informational: liveness is decided by the lock
-	return &Store{root: dir, host: host, held: make(map[string]*sessionLock)}, nil
+	return &Store{root: dir, host: host, tightenedFrom: was, held: make(map[string]*sessionLock)}, nil
 }
 
 // Root is the state directory itself.
 func (s *Store) Root() string { return s.root }
+
+// TightenedFrom is the mode the state directory had when Open made it
+// private, for the caller to tell the user; 0 when Open changed nothing.
+func (s *Store) TightenedFrom() fs.FileMode { return s.tightenedFrom }
 
 // Dir is the directory of session id.
 func (s *Store) Dir(id string) string { return filepath.Join(s.root, sessionsDir, id) }

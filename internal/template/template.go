@@ -17,6 +17,7 @@ import (
 
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory/yamlstrict"
+	"github.com/bos-project/bos/internal/safetext"
 )
 
 // ErrInvalid is matched (errors.Is) by every error about a template's
@@ -167,7 +168,7 @@ func (p *parser) template(root *yaml.Node) *Template {
 		case "name":
 			t.Name, nameAt = p.String(f.Value, f.Path), f.Value
 		case "description":
-			t.Description = p.String(f.Value, f.Path)
+			t.Description = p.Text(f.Value, f.Path)
 		case "enable_cfs":
 			t.EnableCFS, enableCFSAt = p.Bool(f.Value, f.Path), f.Value
 		case "cfs":
@@ -306,7 +307,7 @@ func (p *parser) bootSet(name string, keyAt, n *yaml.Node, path string) *BootSet
 		case "etag":
 			bs.Etag = p.String(f.Value, f.Path)
 		case "kernel_parameters":
-			bs.KernelParameters = p.String(f.Value, f.Path)
+			bs.KernelParameters = p.StringWith(f.Value, f.Path, safetext.CheckIPXEArguments)
 		case "network":
 			bs.Network = p.String(f.Value, f.Path)
 		case "node_list":
@@ -316,9 +317,9 @@ func (p *parser) bootSet(name string, keyAt, n *yaml.Node, path string) *BootSet
 		case "node_groups":
 			bs.NodeGroups = p.nonEmptyStrings(f)
 		case "rootfs_provider":
-			bs.RootfsProvider = p.String(f.Value, f.Path)
+			bs.RootfsProvider = p.StringWith(f.Value, f.Path, safetext.CheckIPXEArguments)
 		case "rootfs_provider_passthrough":
-			bs.RootfsProviderPassthrough = p.String(f.Value, f.Path)
+			bs.RootfsProviderPassthrough = p.StringWith(f.Value, f.Path, safetext.CheckIPXEArguments)
 		case "boot_ordinal":
 			bs.BootOrdinal = p.NonNegativeInt(f.Value, f.Path)
 		case "shutdown_ordinal":

@@ -32,6 +32,9 @@ func TestBadTemplatesReportEveryProblem(t *testing.T) {
 	extra := map[string][]string{
 		"empty.yaml":    {"file is empty"},
 		"bad-json.json": {"1:100: boot_sets.c.boot_ordinal: expected a whole number", `boot_sets.c.links: unknown field "links"`},
+		"control-characters.json": {
+			"7:28: boot_sets.compute.kernel_parameters: control character U+000A (line feed) at byte 21: remove it",
+			"8:29: boot_sets.compute.node_roles_groups[0]: control character U+0009 (tab) at byte 8: remove it"},
 	}
 	for _, c := range yamlstricttest.Cases(t, filepath.Join(testdata, "bad", "*")) {
 		t.Run(c.Name, func(t *testing.T) {

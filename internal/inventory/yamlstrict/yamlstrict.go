@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bos-project/bos/internal/safetext"
 )
 
 // maxProblems keeps the report readable when a generated file is wrong in
@@ -195,6 +197,10 @@ func (d *Decoder) Fields(n *yaml.Node, path string, allowed []string) []Field {
 			continue
 		}
 		fieldPath := Join(path, key.Value)
+		if err := safetext.CheckControl(key.Value); err != nil {
+			d.refuseUnsafe(key, path, err)
+			continue
+		}
 		if line, dup := seen[key.Value]; dup {
 			d.Problemf(key, fieldPath, "duplicate field (first set on line %d)", line)
 			continue
@@ -261,10 +267,26 @@ func Describe(n *yaml.Node) string {
 // String reads a text field. Numbers are accepted as their literal text
 // (an etag or a partition may well look numeric); null means empty;
 // booleans, lists and mappings are refused since they are always a slip.
+// A control character (tab included) is refused: names, paths and kernel
+// parameters end up in iPXE scripts and boot files, where a line break
+// starts another command (free text that may span lines is Text).
 func (d *Decoder) String(n *yaml.Node, path string) string {
+	return d.StringWith(n, path, safetext.CheckControl)
+}
+
+// Text is String for free text, such as a description, where tabs and line
+// breaks are allowed; other control characters are still refused.
+func (d *Decoder) Text(n *yaml.Node, path string) string {
+	return d.StringWith(n, path, safetext.CheckControlInText)
+}
+
+// StringWith is String with check (a safetext check, at least as strict as
+// safetext.CheckControl) in place of String's own.
+func (d *Decoder) StringWith(n *yaml.Node, path string, check func(string) error) string {
 	if n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {
 		case "!!str", "!!int", "!!float":
+			d.refuseUnsafe(n, path, check(n.Value))
 			return n.Value
 		case "!!null":
 			return ""
@@ -272,6 +294,14 @@ func (d *Decoder) String(n *yaml.Node, path string) string {
 	}
 	d.Problemf(n, path, "expected a string, got %s (quote the value if it is meant as text)", Describe(n))
 	return ""
+}
+
+// refuseUnsafe records err, a safetext refusal, as a problem at n. The
+// message never quotes the value, which may be a password.
+func (d *Decoder) refuseUnsafe(n *yaml.Node, path string, err error) {
+	if err != nil {
+		d.Problemf(n, path, "%v: remove it", err)
+	}
 }
 
 // Bool reads true/false; anything else is refused.
