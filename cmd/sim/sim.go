@@ -50,7 +50,9 @@ Runs until interrupted (Ctrl-C or SIGTERM).
 Profiles: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed (round-robin).
 Faults (--fault KIND=FRACTION or KIND=NODES, repeatable): unreachable, slow, 5xx,
 conflict-after-off, ignore-graceful, stuck-powering-on, wrong-credentials,
-transient-unknown, session-limit.`,
+transient-unknown, session-limit, reset-answer-lost (resets are carried out
+but never answered), first-reset-hangs (the first reset is neither carried
+out nor answered).`,
 		Example: `  # 16 fast BMCs and an inventory for them
   bos sim --nodes 16 --time-scale 0.05 --write-inventory /tmp/sim/inventory.yaml
 

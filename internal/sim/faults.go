@@ -36,11 +36,20 @@ const (
 	FaultTransientUnknown FaultKind = "transient-unknown"
 	// FaultSessionLimit: the session limit is 0, so login always gets 503.
 	FaultSessionLimit FaultKind = "session-limit"
+	// FaultResetAnswerLost: every reset the BMC accepts is carried out, but
+	// the connection closes before the answer, as when it is lost on the
+	// way: the client cannot tell whether the reset landed.
+	FaultResetAnswerLost FaultKind = "reset-answer-lost"
+	// FaultFirstResetHangs: the first reset request is neither carried out
+	// nor answered; the BMC holds it until the client gives up. Later
+	// requests are served normally.
+	FaultFirstResetHangs FaultKind = "first-reset-hangs"
 )
 
 var faultKinds = []FaultKind{
 	FaultUnreachable, FaultSlow, Fault5xx, FaultConflictAfterOff, FaultIgnoreGraceful,
 	FaultStuckPoweringOn, FaultWrongCredentials, FaultTransientUnknown, FaultSessionLimit,
+	FaultResetAnswerLost, FaultFirstResetHangs,
 }
 
 // Fault gives a kind of misbehaviour to the named nodes plus a share of the
@@ -52,8 +61,9 @@ type Fault struct {
 	Fraction float64  // share of the fleet, 0..1
 }
 
-// faultSet is the set of fault kinds one node has.
-type faultSet uint16
+// faultSet is the set of fault kinds one node has: one bit per kind, room
+// for 32.
+type faultSet uint32
 
 func (s faultSet) has(kind FaultKind) bool { return s&faultBit(kind) != 0 }
 

@@ -77,6 +77,7 @@ type node struct {
 	bootSource   string // override target the last power-on used; "" = boot order
 	media        []mediaState
 	unknownReads int
+	resetHung    bool // a first-reset-hangs node has held its first reset
 }
 
 func newNode(index int, name string, p *profile, fleet *fleetConfig, faults faultSet, password string) *node {
@@ -168,6 +169,10 @@ const (
 	resetAccepted resetOutcome = iota
 	resetUnsupported
 	resetBusy
+	// resetAnswerLost: accepted and carried out; the answer is not sent.
+	resetAnswerLost
+	// resetHeld: neither carried out nor ever answered.
+	resetHeld
 )
 
 // reset applies a ComputerSystem.Reset and records it. Requests that make
@@ -177,17 +182,29 @@ const (
 func (n *node) reset(resetType string) resetOutcome {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	outcome := n.applyReset(time.Now(), resetType)
+	var outcome resetOutcome
+	if n.faults.has(FaultFirstResetHangs) && !n.resetHung {
+		n.resetHung = true
+		outcome = resetHeld
+	} else {
+		outcome = n.applyReset(time.Now(), resetType)
+		if outcome == resetAccepted && n.faults.has(FaultResetAnswerLost) {
+			outcome = resetAnswerLost
+		}
+	}
 	n.recordLocked("Reset", resetType, n.resetStatus(outcome))
 	return outcome
 }
 
+// resetStatus is the HTTP status a reset is answered with, 0 for none.
 func (n *node) resetStatus(outcome resetOutcome) int {
 	switch outcome {
 	case resetUnsupported:
 		return http.StatusBadRequest
 	case resetBusy:
 		return http.StatusConflict
+	case resetAnswerLost, resetHeld:
+		return 0
 	default:
 		return n.profile.resetStatus
 	}

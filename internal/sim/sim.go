@@ -119,7 +119,7 @@ type ActionRecord struct {
 	Time   time.Time `json:"time"`
 	Kind   string    `json:"kind"`   // "Reset", "Login", "Logout", "PatchBoot", "InsertMedia", "EjectMedia"
 	Detail string    `json:"detail"` // e.g. the reset type
-	Status int       `json:"status"` // HTTP status answered
+	Status int       `json:"status"` // HTTP status answered; 0: none (reset-answer-lost, first-reset-hangs)
 }
 
 // Fleet is a running set of simulated BMCs.
