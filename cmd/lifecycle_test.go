@@ -280,6 +280,7 @@ func TestDetachedCreateRunsInTheBackground(t *testing.T) {
 	code, out, _ = env.run("session", "logs", created.ID, "-f")
 	require.Equal(t, cmdutil.ExitOK, code)
 	assert.Contains(t, out, "session "+created.ID+" started")
+	assert.Contains(t, out, "x3000c0s1b0n0 compute shutdown in_progress: sending graceful-off")
 	assert.Contains(t, out, "x3000c0s1b0n0 compute shutdown in_progress: sent graceful-off")
 	assert.Contains(t, out, "session "+created.ID+" complete")
 }
@@ -354,8 +355,8 @@ func TestKilledSessionResumesWithoutRepeatingResets(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	// Waits scaled like the simulator (a graceful shutdown takes 0.3 s):
-	// a resumed node whose graceful shutdown may have been sent waits for
-	// it rather than sending it again, then escalates.
+	// a resumed node whose graceful shutdown was sent waits for it rather
+	// than sending it again, then escalates.
 	for k, v := range map[string]string{"BOS_POLL_BASE": "0.005", "BOS_POLL_INTERVAL": "0.02",
 		"BOS_REQUEST_RETRY_BACKOFF": "0.001", "BOS_REQUEST_TIMEOUT": "5s",
 		"BOS_GRACEFUL_SHUTDOWN_TIMEOUT": "3s", "BOS_FORCEFUL_SHUTDOWN_TIMEOUT": "3s",
@@ -416,9 +417,10 @@ func TestKilledSessionResumesWithoutRepeatingResets(t *testing.T) {
 		require.Len(t, rec.Nodes, 200)
 		allNodes = rec.Nodes
 		for node, resets := range resetsSince(t, control, rec.Nodes, start) {
-			// A graceful shutdown recorded just before the kill may never
-			// have been sent: the resumed run waits for it rather than
-			// sending another, then forces the node off. Never twice.
+			// A graceful shutdown recorded as intended just before the kill
+			// may never have been sent: the resumed run sends it if the
+			// node is still On, waits for it if powering off. A sent one
+			// it waits for, then forces the node off. Never twice.
 			assert.LessOrEqual(t, resets["GracefulShutdown"], 1, "round %d (kill at %s): %s: %v", round, killAfter, node, resets)
 			assert.LessOrEqual(t, resets["ForceOff"], 1, "round %d: %s", round, node)
 			assert.Equal(t, 1, resets["On"], "round %d (kill at %s): %s: %v", round, killAfter, node, resets)

@@ -144,6 +144,16 @@ func TestRebootWithEachFault(t *testing.T) {
 			}},
 		{sim.FaultTransientUnknown, nil, succeeded, exactly("GracefulShutdown", "On")},
 		{sim.FaultSlow, nil, succeeded, exactly("GracefulShutdown", "On")},
+		// Every answer lost, every reset carried out: the power state shows
+		// it, so each step's reset is sent once.
+		{sim.FaultResetAnswerLost, nil, succeeded, exactly("GracefulShutdown", "On")},
+		// The first reset is held until bos gives up on it, and not carried
+		// out: the power state shows it still needed, so it is sent again.
+		{sim.FaultFirstResetHangs, map[string]string{"BOS_REQUEST_TIMEOUT": "100ms"}, succeeded,
+			func(t *testing.T, types []string, statuses []int) {
+				assert.Equal(t, []string{"GracefulShutdown", "GracefulShutdown", "On"}, types)
+				assert.Equal(t, []int{0, http.StatusNoContent, http.StatusNoContent}, statuses)
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.fault), func(t *testing.T) {

@@ -67,7 +67,9 @@ These are one node's own, and a FRACTION picks that share of the nodes:
   conflict-after-off, ignore-graceful, stuck-powering-on, transient-unknown,
   override-persistent (Once stored as Continuous), override-unsupported
   (Boot PATCH gets 405), boot-progress-none, boot-progress-stale,
-  busy-ignores-reset (resets accepted and ignored while powering on or off)`,
+  busy-ignores-reset (resets accepted and ignored while powering on or off),
+  reset-answer-lost (resets are carried out but never answered),
+  first-reset-hangs (the first reset is neither carried out nor answered)`,
 		Example: `  # 16 fast BMCs and an inventory for them
   bos sim --nodes 16 --time-scale 0.05 --write-inventory /tmp/sim/inventory.yaml
 

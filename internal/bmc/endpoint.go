@@ -335,6 +335,25 @@ var acceptJSON = []string{"application/json"}
 // failure is worth retrying. An exchange that is not idempotent is not
 // re-sent when it may have reached the BMC.
 func (ep *endpoint) do(ctx context.Context, idempotent bool, exchange func(c *call) error) error {
+	_, err := ep.doChecked(ctx, idempotent, nil, exchange)
+	return err
+}
+
+// landedCheck reads whether the BMC carried out an exchange whose answer
+// never came.
+type landedCheck func(ctx context.Context) (bool, error)
+
+// doUnlessLanded is do for an exchange that must never be sent twice
+// blindly but whose effect can be read back (a reset): when it may have
+// reached the BMC, landed is asked, after the back-off, and the exchange
+// is sent again only if its effect is not there, within the same retry
+// budget. answerLost reports that the BMC carried it out though its answer
+// was lost; an error from landed leaves the exchange failed, not re-sent.
+func (ep *endpoint) doUnlessLanded(ctx context.Context, landed landedCheck, exchange func(c *call) error) (answerLost bool, err error) {
+	return ep.doChecked(ctx, false, landed, exchange)
+}
+
+func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed landedCheck, exchange func(c *call) error) (bool, error) {
 	reloggedIn := false
 	for attempt := 0; ; {
 		client, generation, err := ep.connect(ctx)
@@ -352,21 +371,41 @@ func (ep *endpoint) do(ctx context.Context, idempotent bool, exchange func(c *ca
 			}
 		}
 		if err == nil {
-			return nil
+			return false, nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
-		if !retryable(err) || (!idempotent && maybeDelivered(err)) || attempt >= ep.pool.opts.Retries {
-			return err
+		mayHaveLanded := !idempotent && maybeDelivered(err)
+		if mayHaveLanded && landed == nil {
+			return false, err
 		}
-		attempt++
+		again := retryable(err) && attempt < ep.pool.opts.Retries
+		if again {
+			attempt++
+			wait := backoff(ep.pool.opts.RetryBackoff, attempt)
+			ep.pool.logf("bmc %s: %v; retry %d/%d in %s", ep.url, err, attempt, ep.pool.opts.Retries, wait)
+			if err := sleep(ctx, wait); err != nil {
+				return false, err
+			}
+		}
+		if mayHaveLanded {
+			// Asked after the back-off, so the BMC has had time to act, and
+			// also when no retry is left: a lost answer is no failure.
+			carriedOut, checkErr := landed(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return false, ctx.Err()
+			case checkErr != nil:
+				return false, fmt.Errorf("%w; not sent again, as whether the BMC carried it out could not be read: %v", err, checkErr)
+			case carriedOut:
+				return true, nil
+			}
+		}
+		if !again {
+			return false, err
+		}
 		ep.pool.stats.retries.Add(1)
-		wait := backoff(ep.pool.opts.RetryBackoff, attempt)
-		ep.pool.logf("bmc %s: %v; retry %d/%d in %s", ep.url, err, attempt, ep.pool.opts.Retries, wait)
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
 	}
 }
 

@@ -197,7 +197,8 @@ func retryable(err error) bool {
 
 // maybeDelivered says whether a failed request may nonetheless have reached
 // the BMC and been carried out: the connection broke or timed out after it
-// was sent. Re-sending such a request is only safe if it is idempotent.
+// was sent. Such a request is sent again only if it is idempotent, or once
+// reading its effect back shows it did not land (endpoint.doUnlessLanded).
 func maybeDelivered(err error) bool {
 	var (
 		unreachable *UnreachableError

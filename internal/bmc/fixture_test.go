@@ -24,11 +24,13 @@ const (
 )
 
 // resetAnswer is what the fixture answers to one reset POST; hang holds
-// the answer until the client gives up.
+// the answer until the client gives up, drop closes the connection without
+// one.
 type resetAnswer struct {
 	status int
 	body   string
 	hang   bool
+	drop   bool
 }
 
 // fixtureBMC serves a vendor mockup directory (short form: <path>/index.json
@@ -295,6 +297,12 @@ func (f *fixtureBMC) reset(w http.ResponseWriter, r *http.Request, system string
 	reply := answer(payload.ResetType, n)
 	if reply.hang {
 		<-r.Context().Done()
+		return
+	}
+	if reply.drop {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		require.NoError(f.t, err)
+		_ = conn.Close()
 		return
 	}
 	if reply.status == http.StatusAccepted {

@@ -231,7 +231,10 @@ var resetPreferences = map[power.Action][]schemas.ResetType{
 // Reset carries out action with the best reset type the node's BMC offers.
 // Where the BMC does not say what it offers, types are tried in preference
 // order, moving on when one is refused as unsupported (400/501). An error
-// wrapping ErrResetUnsupported means no type fits the action.
+// wrapping ErrResetUnsupported means no type fits the action. A reset that
+// may have reached the BMC without an answer (timeout, dropped connection)
+// is sent again only if the node's power state shows it is still needed;
+// if it shows the reset carried out, Reset succeeds.
 func (p *Pool) Reset(ctx context.Context, node string, action power.Action) error {
 	ref, err := p.node(node)
 	if err != nil {
@@ -254,16 +257,26 @@ func (p *Pool) Reset(ctx context.Context, node string, action power.Action) erro
 		return fmt.Errorf("node %s: reset %s: %w: wanted one of %s, %s",
 			node, action, ErrResetUnsupported, joinTypes(preferred), offered)
 	}
+	// A reset whose answer was lost may have been carried out: sent again
+	// blindly, a GracefulShutdown would meet a node already powering off
+	// (409s, or worse) and a second power-button press would undo the
+	// first. So the power state decides.
+	landed := func(ctx context.Context) (bool, error) {
+		state, err := p.PowerState(ctx, node)
+		return action.InEffect(state), err
+	}
 	var lastErr error
 	for _, resetType := range candidates {
-		// A second power-button press undoes the first.
-		idempotent := resetType != schemas.PushPowerButtonResetType
-		err := ref.endpoint.do(ctx, idempotent, func(c *call) error {
+		answerLost, err := ref.endpoint.doUnlessLanded(ctx, landed, func(c *call) error {
 			payload := struct{ ResetType schemas.ResetType }{resetType}
 			resp, _, err := schemas.PostWithTask(c.client(), info.target, payload, nil, false)
 			schemas.DeferredCleanupHTTPResponse(resp)
 			return err
 		})
+		if answerLost {
+			p.logf("node %s: reset %s: the answer to %s was lost, but the BMC carried it out", node, action, resetType)
+			return nil
+		}
 		if err == nil {
 			p.logf("node %s: reset %s: sent %s", node, action, resetType)
 			return nil

@@ -284,34 +284,78 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 	}
 }
 
-func TestResetTimeoutResendsOnlyIdempotentTypes(t *testing.T) {
+// TestResetWhoseAnswerIsLost: a reset that may have reached the BMC (its
+// answer timed out, or the connection closed without one) is never sent
+// again blindly. The node's power state decides: the reset's effect there
+// means it was carried out and Reset succeeds; otherwise it is still
+// needed and sent again, within the retry budget.
+func TestResetWhoseAnswerIsLost(t *testing.T) {
+	const system = "Systems/437XR1138R2"
+	timedOut, dropped := resetAnswer{hang: true}, resetAnswer{drop: true}
 	tests := []struct {
-		name      string
-		allowed   []string
-		action    power.Action
-		wantSends int
+		name    string
+		allowed []string
+		action  power.Action
+		initial string // the node's PowerState before the reset
+		lose    resetAnswer
+		lost    int // how many answers, first ones first, are lost
+		// carryOut is the PowerState the BMC moves to on a lost reset; ""
+		// means it does nothing.
+		carryOut   string
+		unreadable bool // once an answer is lost, the system cannot be read
+		wantSends  int
+		wantErr    string
 	}{
-		{name: "ForceOff is re-sent", allowed: []string{"ForceOff"}, action: power.ForceOff, wantSends: 4},
-		{name: "a power-button press is not", allowed: []string{"PushPowerButton"}, action: power.ForceOff, wantSends: 1},
+		{name: "ForceOff timed out but carried out", allowed: []string{"ForceOff"}, action: power.ForceOff, initial: "On",
+			lose: timedOut, lost: 4, carryOut: "Off", wantSends: 1},
+		{name: "GracefulShutdown dropped but carried out", allowed: []string{"GracefulShutdown"}, action: power.GracefulOff, initial: "On",
+			lose: dropped, lost: 4, carryOut: "PoweringOff", wantSends: 1},
+		{name: "On dropped but carried out", allowed: []string{"On"}, action: power.PowerOn, initial: "Off",
+			lose: dropped, lost: 4, carryOut: "PoweringOn", wantSends: 1},
+		{name: "power-button press dropped but carried out", allowed: []string{"PushPowerButton"}, action: power.GracefulOff, initial: "On",
+			lose: dropped, lost: 4, carryOut: "PoweringOff", wantSends: 1},
+		{name: "ForceOff dropped and not carried out is sent again", allowed: []string{"ForceOff"}, action: power.ForceOff, initial: "On",
+			lose: dropped, lost: 1, wantSends: 2},
+		{name: "power-button press never carried out: sent again after each read until retries run out", allowed: []string{"PushPowerButton"},
+			action: power.ForceOff, initial: "On", lose: timedOut, lost: 4, wantSends: 4, wantErr: "unreachable: timed out"},
+		{name: "power state unreadable after the loss: not sent again", allowed: []string{"ForceOff"}, action: power.ForceOff, initial: "On",
+			lose: dropped, lost: 4, unreadable: true, wantSends: 1, wantErr: "not sent again, as whether the BMC carried it out could not be read"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixtureBMC(t, "dmtf")
-			f.setResetAction("Systems/437XR1138R2", map[string]any{
+			f.setResetAction(system, map[string]any{
 				"target":                            "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset",
 				"ResetType@Redfish.AllowableValues": tt.allowed,
 			})
-			f.answerReset = func(string, int) resetAnswer { return resetAnswer{hang: true} }
-			opts := testOptions()
-			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, opts)
-			// Connect with the normal timeout, then make the reset time out.
+			f.set(system, "PowerState", tt.initial)
+			f.answerReset = func(_ string, n int) resetAnswer {
+				if n > tt.lost {
+					return resetAnswer{status: http.StatusNoContent}
+				}
+				if tt.carryOut != "" {
+					f.set(system, "PowerState", tt.carryOut)
+				}
+				if tt.unreadable {
+					f.mu.Lock()
+					f.failGets = map[string]int{system: http.StatusInternalServerError}
+					f.mu.Unlock()
+				}
+				return tt.lose
+			}
+			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
+			// Connect with the normal timeout, then make a held answer time out.
 			_, err := pool.PowerState(context.Background(), "n1")
 			require.NoError(t, err)
-			pool.transports[tlsSettings{}].own.requestTimeout = 50 * time.Millisecond
+			pool.transports[tlsSettings{}].own.requestTimeout = 100 * time.Millisecond
 
 			err = pool.Reset(context.Background(), "n1", tt.action)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), fmt.Sprintf("bmc %s unreachable: timed out", f.server.URL))
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+			}
 			assert.Len(t, f.receivedResets(), tt.wantSends)
 		})
 	}

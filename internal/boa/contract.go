@@ -75,13 +75,21 @@ const (
 
 // Transition is one node moving to a category within a phase.
 type Transition struct {
-	Time     time.Time    `json:"time"`
-	BootSet  string       `json:"boot_set"`
-	Node     string       `json:"node"`
-	Phase    Phase        `json:"phase"`
-	Category Category     `json:"category"`
-	Action   power.Action `json:"action,omitempty"` // the power action just sent, if any
-	Reason   string       `json:"reason,omitempty"` // why it failed or was excluded
+	Time     time.Time `json:"time"`
+	BootSet  string    `json:"boot_set"`
+	Node     string    `json:"node"`
+	Phase    Phase     `json:"phase"`
+	Category Category  `json:"category"`
+	// Action is the power action the transition is about, if any. It is
+	// recorded twice: before the request goes out (the intent: it may or
+	// may not reach the BMC), and again with Sent once the BMC accepted it.
+	Action power.Action `json:"action,omitempty"`
+	// Sent confirms Action: the BMC accepted it. The confirmation is a
+	// transition of its own so that it can carry what was actually sent.
+	// Sessions recorded before it existed have intents only, which a
+	// resume treats as not confirmed (see resume.go).
+	Sent   bool   `json:"sent,omitempty"`
+	Reason string `json:"reason,omitempty"` // why it failed or was excluded
 	// Detail is information about a step that went well but that an
 	// administrator should see, e.g. "no one-time boot override: relies on
 	// the node's boot order".
@@ -121,10 +129,13 @@ type NodeProgress struct {
 	// Completed true that phase succeeded and the node goes on to the next.
 	Phase     Phase
 	Completed bool
-	// Sent is the last power action recorded as sent in Phase, if any: the
-	// engine re-reads the power state before deciding whether to send
-	// anything again, so no node is reset twice needlessly.
-	Sent power.Action
+	// Action is the last power action recorded in Phase, if any, and Sent
+	// whether the BMC was recorded as having accepted it; one not
+	// confirmed may or may not have reached the BMC. Either way the engine
+	// re-reads the power state before deciding whether to send anything
+	// again, so no node is reset twice needlessly (rules in resume.go).
+	Action power.Action
+	Sent   bool
 }
 
 // BootPreparer points a node at what it should boot before the engine

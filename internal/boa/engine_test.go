@@ -61,6 +61,9 @@ func (s *session) transitions(node string) []string {
 		if e.transition.Action != "" {
 			text += "/" + string(e.transition.Action)
 		}
+		if e.transition.Sent {
+			text += "/sent"
+		}
 		out = append(out, text)
 	}
 	return out
@@ -181,6 +184,11 @@ func TestRunSingleNode(t *testing.T) {
 		bootOn     = "boot/in_progress/on"
 		bootDone   = "boot/succeeded"
 		bootFailed = "boot/failed"
+		// An action is recorded as intended before it is sent, and as sent
+		// once the BMC accepted it.
+		sdGracefulSent = sdGraceful + "/sent"
+		sdForceSent    = sdForce + "/sent"
+		bootOnSent     = bootOn + "/sent"
 	)
 	on3 := []power.Action{power.PowerOn, power.PowerOn, power.PowerOn}
 	tests := []struct {
@@ -205,7 +213,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "graceful shutdown suffices",
 			op:              Shutdown,
 			script:          nodeScript{initial: power.On, gracefulDelay: 40 * time.Second},
-			wantTransitions: []string{sdStart, sdGraceful, sdDone},
+			wantTransitions: []string{sdStart, sdGraceful, sdGracefulSent, sdDone},
 			wantResets:      []power.Action{power.GracefulOff},
 			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
 		},
@@ -213,7 +221,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "ignored graceful shutdown escalates to force off",
 			op:              Shutdown,
 			script:          nodeScript{initial: power.On, gracefulDelay: never, forceDelay: 3 * time.Second},
-			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdDone},
+			wantTransitions: []string{sdStart, sdGraceful, sdGracefulSent, sdForce, sdForceSent, sdDone},
 			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
 			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
 		},
@@ -221,7 +229,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "graceful shutdown slower than its timeout escalates",
 			op:              Shutdown,
 			script:          nodeScript{initial: power.On, gracefulDelay: 301 * time.Second, forceDelay: 2 * time.Second},
-			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdDone},
+			wantTransitions: []string{sdStart, sdGraceful, sdGracefulSent, sdForce, sdForceSent, sdDone},
 			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
 			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
 		},
@@ -229,7 +237,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "node that never powers off fails with both timeouts",
 			op:              Shutdown,
 			script:          nodeScript{initial: power.On, gracefulDelay: never, forceDelay: never},
-			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdFailed},
+			wantTransitions: []string{sdStart, sdGraceful, sdGracefulSent, sdForce, sdForceSent, sdFailed},
 			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
 			wantCategory:    Failed, wantPhase: PhaseShutdown,
 			wantReason: []string{"did not power off", "graceful-off: power state Off not reached within 5m0s (last power state On)",
@@ -239,7 +247,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "transient read errors while polling are retried",
 			op:              Shutdown,
 			script:          nodeScript{initial: power.On, gracefulDelay: 10 * time.Second, pollErrors: 5},
-			wantTransitions: []string{sdStart, sdGraceful, sdDone},
+			wantTransitions: []string{sdStart, sdGraceful, sdGracefulSent, sdDone},
 			wantResets:      []power.Action{power.GracefulOff},
 			wantCategory:    Succeeded, wantPhase: PhaseShutdown,
 		},
@@ -247,7 +255,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "read errors until the deadline become the reason",
 			op:              Shutdown,
 			script:          nodeScript{initial: power.On, gracefulDelay: 10 * time.Hour, forceDelay: 10 * time.Hour, pollErrors: 1 << 20},
-			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdFailed},
+			wantTransitions: []string{sdStart, sdGraceful, sdGracefulSent, sdForce, sdForceSent, sdFailed},
 			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
 			wantCategory:    Failed, wantPhase: PhaseShutdown,
 			wantReason: []string{"last read error: 503 Service Unavailable"},
@@ -264,7 +272,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "boot powers on",
 			op:              Boot,
 			script:          nodeScript{initial: power.Off, onDelay: 20 * time.Second},
-			wantTransitions: []string{bootStart, bootOn, bootDone},
+			wantTransitions: []string{bootStart, bootOn, bootOnSent, bootDone},
 			wantResets:      []power.Action{power.PowerOn},
 			wantCategory:    Succeeded, wantPhase: PhaseBoot,
 		},
@@ -280,7 +288,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "On refused twice then accepted succeeds",
 			op:              Boot,
 			script:          nodeScript{initial: power.Off, onErrors: 2, onDelay: 5 * time.Second},
-			wantTransitions: []string{bootStart, bootOn, bootOn, bootOn, bootDone},
+			wantTransitions: []string{bootStart, bootOn, bootOn, bootOn, bootOnSent, bootDone},
 			wantResets:      on3,
 			wantCategory:    Succeeded, wantPhase: PhaseBoot,
 		},
@@ -297,7 +305,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "On accepted but never reached fails after RetryPolicy attempts",
 			op:              Boot,
 			script:          nodeScript{initial: power.Off, onDelay: never},
-			wantTransitions: []string{bootStart, bootOn, bootOn, bootOn, bootFailed},
+			wantTransitions: []string{bootStart, bootOn, bootOnSent, bootOn, bootOnSent, bootOn, bootOnSent, bootFailed},
 			wantResets:      on3,
 			wantCategory:    Failed, wantPhase: PhaseBoot,
 			wantReason: []string{"did not power on after 3 attempts", "power state On not reached within 2m0s (last power state Off)"},
@@ -306,7 +314,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "On reached just after the wait is not sent again",
 			op:              Boot,
 			script:          nodeScript{initial: power.Off, onDelay: 122 * time.Second},
-			wantTransitions: []string{bootStart, bootOn, bootDone},
+			wantTransitions: []string{bootStart, bootOn, bootOnSent, bootDone},
 			wantResets:      []power.Action{power.PowerOn},
 			wantCategory:    Succeeded, wantPhase: PhaseBoot,
 		},
@@ -315,7 +323,7 @@ func TestRunSingleNode(t *testing.T) {
 			op:              Boot,
 			script:          nodeScript{initial: power.Off, onDelay: 10 * time.Second, bootDelay: 15 * time.Minute},
 			bootProgress:    true,
-			wantTransitions: []string{bootStart, bootOn, bootDone},
+			wantTransitions: []string{bootStart, bootOn, bootOnSent, bootDone},
 			wantResets:      []power.Action{power.PowerOn},
 			wantCategory:    Succeeded, wantPhase: PhaseBoot,
 		},
@@ -324,7 +332,7 @@ func TestRunSingleNode(t *testing.T) {
 			op:              Boot,
 			script:          nodeScript{initial: power.Off, onDelay: 10 * time.Second, bootDelay: never},
 			bootProgress:    true,
-			wantTransitions: []string{bootStart, bootOn, bootFailed},
+			wantTransitions: []string{bootStart, bootOn, bootOnSent, bootFailed},
 			wantResets:      []power.Action{power.PowerOn},
 			wantCategory:    Failed, wantPhase: PhaseBoot,
 			wantReason: []string{"not booted", "boot progress OSRunning not reached within 20m0s (last boot progress OSBootStarted)"},
@@ -333,7 +341,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "reboot shuts down then powers on without rereading",
 			op:              Reboot,
 			script:          nodeScript{initial: power.On, gracefulDelay: 30 * time.Second, onDelay: 30 * time.Second},
-			wantTransitions: []string{sdStart, sdGraceful, sdDone, bootStart, bootOn, bootDone},
+			wantTransitions: []string{sdStart, sdGraceful, sdGracefulSent, sdDone, bootStart, bootOn, bootOnSent, bootDone},
 			wantResets:      []power.Action{power.GracefulOff, power.PowerOn},
 			wantCategory:    Succeeded, wantPhase: PhaseBoot,
 		},
@@ -341,7 +349,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "reboot of a node already off just boots it",
 			op:              Reboot,
 			script:          nodeScript{initial: power.Off, onDelay: 30 * time.Second},
-			wantTransitions: []string{sdStart, sdDone, bootStart, bootOn, bootDone},
+			wantTransitions: []string{sdStart, sdDone, bootStart, bootOn, bootOnSent, bootDone},
 			wantResets:      []power.Action{power.PowerOn},
 			wantCategory:    Succeeded, wantPhase: PhaseBoot,
 		},
@@ -349,7 +357,7 @@ func TestRunSingleNode(t *testing.T) {
 			name:            "reboot whose shutdown fails never boots",
 			op:              Reboot,
 			script:          nodeScript{initial: power.On, gracefulDelay: never, forceDelay: never},
-			wantTransitions: []string{sdStart, sdGraceful, sdForce, sdFailed},
+			wantTransitions: []string{sdStart, sdGraceful, sdGracefulSent, sdForce, sdForceSent, sdFailed},
 			wantResets:      []power.Action{power.GracefulOff, power.ForceOff},
 			wantCategory:    Failed, wantPhase: PhaseShutdown,
 			wantReason: []string{"did not power off"},

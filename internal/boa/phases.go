@@ -114,10 +114,10 @@ type nodePhase struct {
 	// afterShutdown: this node's shutdown just succeeded in this run, so
 	// its power state is known to be Off.
 	afterShutdown bool
-	// resumedSent is the power action an interrupted run recorded as sent
-	// in this phase: the phase starts by finding out whether it landed (see
+	// resumedAction is the power action an interrupted run recorded in
+	// this phase: the phase starts by finding out whether it landed (see
 	// resume.go).
-	resumedSent power.Action
+	resumedAction recordedAction
 	// detail is what BootPreparer said; every later transition of the
 	// phase carries it.
 	detail string
@@ -138,18 +138,21 @@ func (p *nodePhase) runPhase(ctx context.Context, run func(*nodePhase, context.C
 }
 
 func (p *nodePhase) record(ctx context.Context, category Category, action power.Action, reason string) error {
-	t := Transition{
-		Time:     p.clock.Now(),
-		BootSet:  p.bootSet,
-		Node:     p.node,
-		Phase:    p.phase,
-		Category: category,
-		Action:   action,
-		Reason:   reason,
-		Detail:   p.detail,
-	}
+	return p.commit(ctx, Transition{Category: category, Action: action, Reason: reason})
+}
+
+// recordSent confirms that the BMC accepted action, recorded before as
+// intended.
+func (p *nodePhase) recordSent(ctx context.Context, action power.Action) error {
+	return p.commit(ctx, Transition{Category: InProgress, Action: action, Sent: true})
+}
+
+// commit makes t, a transition of this node phase, durable; it fills in
+// what every transition of the phase carries.
+func (p *nodePhase) commit(ctx context.Context, t Transition) error {
+	t.Time, t.BootSet, t.Node, t.Phase, t.Detail = p.clock.Now(), p.bootSet, p.node, p.phase, p.detail
 	if err := p.recorder.Record(ctx, t); err != nil {
-		return fmt.Errorf("node %s: record %s %s: %w", p.node, p.phase, category, err)
+		return fmt.Errorf("node %s: record %s %s: %w", p.node, p.phase, t.Category, err)
 	}
 	p.progress.add(t)
 	return nil
@@ -164,7 +167,7 @@ func (p *nodePhase) shutdown(ctx context.Context) (Category, string, error) {
 		return Succeeded, "", nil
 	}
 	var reasons []string
-	if p.resumedSent != power.ForceOff {
+	if p.resumedAction.action != power.ForceOff {
 		off, reason, err := p.step(ctx, state, power.GracefulOff, power.Off, p.options.GracefulShutdownTimeout)
 		if err != nil || off {
 			return Succeeded, "", err
@@ -179,7 +182,7 @@ func (p *nodePhase) shutdown(ctx context.Context) (Category, string, error) {
 }
 
 func (p *nodePhase) boot(ctx context.Context) (Category, string, error) {
-	resumedOn := p.resumedSent == power.PowerOn
+	resumedOn := p.resumedAction.action == power.PowerOn
 	state := power.Off
 	if !p.afterShutdown {
 		var err error
@@ -190,7 +193,7 @@ func (p *nodePhase) boot(ctx context.Context) (Category, string, error) {
 			return Excluded, "already on (use reboot)", nil
 		}
 	}
-	// An On recorded as sent came after a successful preparation.
+	// An On was recorded only after a successful preparation.
 	if !resumedOn {
 		if reason, err := p.prepareBoot(ctx); err != nil || reason != "" {
 			return Failed, reason, err
@@ -259,9 +262,10 @@ func (p *nodePhase) waitBooted(ctx context.Context) (Category, string, error) {
 	return Failed, "not booted: " + reason, nil
 }
 
-// act records the intent to send action, sends it, and polls until the node
-// reaches want within timeout. It reports whether want was reached and, if
-// not, why; its error means the phase is abandoned.
+// act records the intent to send action, sends it, records that the BMC
+// accepted it, and polls until the node reaches want within timeout. It
+// reports whether want was reached and, if not, why; its error means the
+// phase is abandoned.
 // A power-on first waits for its slot in the stagger.
 func (p *nodePhase) act(ctx context.Context, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
 	if action == power.PowerOn {
@@ -277,6 +281,13 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 			return false, "", ctx.Err()
 		}
 		return false, fmt.Sprintf("%s: %v", action, err), nil
+	}
+	// Like every transition, durable before the node's next action. Only
+	// polls come before that, so the confirmation could share that
+	// action's commit instead of waiting for its own; waiting here is the
+	// simple way to the same guarantee.
+	if err := p.recordSent(ctx, action); err != nil {
+		return false, "", err
 	}
 	return p.await(ctx, action, want, timeout, p.settleKey(string(action)))
 }

@@ -14,24 +14,29 @@ import (
 //     ordinal and lockstep gates and is left out of Result;
 //   - Completed phase P: the node starts the phase after P (finished if P
 //     was its last);
-//   - in phase P with nothing Sent: P starts afresh, as in a new session
+//   - in phase P with no Action: P starts afresh, as in a new session
 //     (a boot reads the power state and excludes a node found On);
-//   - in phase P with Sent = A, the power state is read first (a read
+//   - in phase P with Action A, the power state is read first (a read
 //     error fails the node, as at any phase start); then
 //   - … if it is A's goal (Off for GracefulOff/ForceOff, On for PowerOn),
 //     A landed: a shutdown succeeds, a boot goes on to the boot wait, and
 //     no request is sent;
-//   - … if A may still be landing (PoweringOff after ForceOff, PoweringOn
-//     after PowerOn, and after GracefulOff any state but Off: the OS may
-//     still be shutting down, and a second power-button press could undo
-//     the first), no request is sent: the state is polled for A's full
-//     timeout, and on timeout the phase goes on as after a timed-out A
-//     (ForceOff after GracefulOff, failure after ForceOff, the next of
-//     RetryPolicy attempts after PowerOn);
-//   - … otherwise (On after ForceOff; Off or Unknown after PowerOn) A did
-//     not land: the step runs again, sending A;
-//   - A boot whose On was Sent does not call BootPreparer again: the On
-//     intent is recorded only after preparation succeeded.
+//   - … if it shows A under way (PoweringOff after an off action,
+//     PoweringOn after PowerOn), or A is a GracefulOff confirmed Sent (the
+//     OS may still be shutting down with the power On, and a second
+//     power-button press could undo the first), no request is sent: the
+//     state is polled for A's full timeout, and on timeout the phase goes
+//     on as after a timed-out A (ForceOff after GracefulOff, failure after
+//     ForceOff, the next of RetryPolicy attempts after PowerOn);
+//   - … otherwise A did not land, or never left: the step runs again,
+//     sending A. An A not confirmed Sent may have died with the run before
+//     its request went out: waiting out its timeout (300 s for a graceful
+//     shutdown), then escalating, would act on what was never tried.
+//     Sessions recorded before confirmations existed hold intents only: a
+//     graceful shutdown they sent goes once more to a node still On,
+//     harmless to a node already shutting down;
+//   - A boot whose On was recorded does not call BootPreparer again: the
+//     On intent is recorded only after preparation succeeded.
 //   - A node in the configure phase joins a batch again: configurations
 //     are expected to be idempotent, as Ansible playbooks are.
 
@@ -55,37 +60,34 @@ func (p NodeProgress) After(t Transition) NodeProgress {
 		p = NodeProgress{Phase: t.Phase}
 	}
 	if t.Action != "" {
-		p.Sent = t.Action
+		p.Action, p.Sent = t.Action, t.Sent
 	}
 	return p
 }
 
+// recordedAction is the power action an interrupted run last recorded in
+// the phase a node resumes in, and whether it was confirmed sent.
+type recordedAction struct {
+	action power.Action
+	sent   bool
+}
+
 // step runs one power step: send action and wait for want within timeout,
-// unless a resumed run already sent action and state (read at the phase's
+// unless a resumed run recorded action and state (read at the phase's
 // start) says it landed or may still be landing.
 func (p *nodePhase) step(ctx context.Context, state power.State, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
-	if p.resumedSent != action {
+	resumed := p.resumedAction
+	if resumed.action != action {
 		return p.act(ctx, action, want, timeout)
 	}
-	p.resumedSent = ""
+	p.resumedAction = recordedAction{}
 	switch {
 	case state == want:
 		return true, "", nil
-	case mayStillLand(action, state):
+	case action.InEffect(state), resumed.sent && action == power.GracefulOff:
 		// Sent by an earlier run at a time unknown: nothing to learn.
 		return p.await(ctx, action, want, timeout, settleKey{})
 	default:
 		return p.act(ctx, action, want, timeout)
-	}
-}
-
-func mayStillLand(action power.Action, state power.State) bool {
-	switch action {
-	case power.GracefulOff:
-		return true
-	case power.ForceOff:
-		return state == power.PoweringOff
-	default:
-		return state == power.PoweringOn
 	}
 }

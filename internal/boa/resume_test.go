@@ -20,7 +20,14 @@ func TestRunResume(t *testing.T) {
 		poweringOff = power.PoweringOff
 		poweringOn  = power.PoweringOn
 	)
-	mid := func(phase Phase, sent power.Action) *NodeProgress { return &NodeProgress{Phase: phase, Sent: sent} }
+	// mid: action confirmed sent (none if ""); intended: action recorded
+	// as about to be sent, never confirmed.
+	mid := func(phase Phase, action power.Action) *NodeProgress {
+		return &NodeProgress{Phase: phase, Action: action, Sent: action != ""}
+	}
+	intended := func(phase Phase, action power.Action) *NodeProgress {
+		return &NodeProgress{Phase: phase, Action: action}
+	}
 	tests := []struct {
 		name          string
 		progress      *NodeProgress // nil: absent from Plan.Resume
@@ -81,6 +88,30 @@ func TestRunResume(t *testing.T) {
 			wantCategory: Succeeded, wantPhase: PhaseConfigure, wantConfigure: true,
 		},
 		{
+			name: "graceful off not confirmed sent, node still on: sent again, not waited out", progress: intended(PhaseShutdown, power.GracefulOff),
+			script:     nodeScript{initial: power.On, gracefulDelay: 20 * time.Second, onDelay: time.Second},
+			wantResets: []power.Action{power.GracefulOff, power.PowerOn}, wantPrepares: 1, wantFirst: "shutdown/in_progress",
+			wantCategory: Succeeded, wantPhase: PhaseConfigure, wantConfigure: true,
+		},
+		{
+			name: "graceful off not confirmed sent, node powering off: awaited", progress: intended(PhaseShutdown, power.GracefulOff),
+			script:     nodeScript{initial: power.On, becoming: power.Off, becomingDelay: 40 * time.Second, onDelay: time.Second},
+			wantResets: []power.Action{power.PowerOn}, wantPrepares: 1, wantFirst: "shutdown/in_progress",
+			wantCategory: Succeeded, wantPhase: PhaseConfigure, wantConfigure: true,
+		},
+		{
+			name: "graceful off not confirmed sent but landed", progress: intended(PhaseShutdown, power.GracefulOff),
+			script:     nodeScript{initial: power.Off, onDelay: time.Second},
+			wantResets: []power.Action{power.PowerOn}, wantPrepares: 1, wantFirst: "shutdown/in_progress",
+			wantCategory: Succeeded, wantPhase: PhaseConfigure, wantConfigure: true,
+		},
+		{
+			name: "force off not confirmed sent, node still on: sent again, without graceful", progress: intended(PhaseShutdown, power.ForceOff),
+			script:     nodeScript{initial: power.On, forceDelay: time.Second, onDelay: time.Second},
+			wantResets: []power.Action{power.ForceOff, power.PowerOn}, wantPrepares: 1, wantFirst: "shutdown/in_progress",
+			wantCategory: Succeeded, wantPhase: PhaseConfigure, wantConfigure: true,
+		},
+		{
 			name: "force off under way is awaited", progress: mid(PhaseShutdown, power.ForceOff),
 			script:     nodeScript{initial: power.On, becoming: power.Off, becomingDelay: 5 * time.Second, onDelay: time.Second},
 			wantResets: []power.Action{power.PowerOn}, wantPrepares: 1, wantFirst: "shutdown/in_progress",
@@ -113,6 +144,17 @@ func TestRunResume(t *testing.T) {
 			script:     nodeScript{initial: power.Off, onDelay: time.Second},
 			wantResets: []power.Action{power.PowerOn}, wantFirst: "boot/in_progress",
 			wantCategory: Succeeded, wantPhase: PhaseConfigure, wantConfigure: true,
+		},
+		{
+			name: "On not confirmed sent, node off: sent again, without preparing again", progress: intended(PhaseBoot, power.PowerOn),
+			script:     nodeScript{initial: power.Off, onDelay: time.Second},
+			wantResets: []power.Action{power.PowerOn}, wantFirst: "boot/in_progress",
+			wantCategory: Succeeded, wantPhase: PhaseConfigure, wantConfigure: true,
+		},
+		{
+			name: "On not confirmed sent, node powering on: awaited", progress: intended(PhaseBoot, power.PowerOn),
+			script:    nodeScript{initial: power.Off, becoming: power.On, becomingDelay: 30 * time.Second},
+			wantFirst: "boot/in_progress", wantCategory: Succeeded, wantPhase: PhaseConfigure, wantConfigure: true,
 		},
 		{
 			name: "configure in progress is configured again", progress: mid(PhaseConfigure, ""),
@@ -158,6 +200,29 @@ func TestRunResume(t *testing.T) {
 	}
 }
 
+// TestActionRecordedAroundItsSending: the intent to send an action is
+// recorded before the request goes out, and "sent" only once the BMC
+// accepted it, so that a resume can tell the two apart.
+func TestActionRecordedAroundItsSending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSession(map[string]nodeScript{"n1": {initial: power.Off, onErrors: 1, onDelay: time.Second}})
+		_, err := s.engine.Run(t.Context(), plan(Boot, Independent, oneBootSet("n1")))
+		require.NoError(t, err)
+		var order []string
+		for _, e := range s.log.snapshot() {
+			switch {
+			case e.reset:
+				order = append(order, "reset")
+			case isTransitionEvent(e) && e.transition.Sent:
+				order = append(order, "sent")
+			case isTransitionEvent(e) && e.transition.Action != "":
+				order = append(order, "intent")
+			}
+		}
+		assert.Equal(t, []string{"intent", "reset", "intent", "reset", "sent"}, order, "the refused first On is never recorded as sent")
+	})
+}
+
 func TestRunResumeRejectsPhaseNotInOperation(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -185,6 +250,9 @@ func TestNodeProgressAfter(t *testing.T) {
 	tr := func(phase Phase, category Category, action power.Action) Transition {
 		return Transition{Node: "n1", Phase: phase, Category: category, Action: action}
 	}
+	sent := func(phase Phase, action power.Action) Transition {
+		return Transition{Node: "n1", Phase: phase, Category: InProgress, Action: action, Sent: true}
+	}
 	tests := []struct {
 		name        string
 		transitions []Transition
@@ -192,9 +260,18 @@ func TestNodeProgressAfter(t *testing.T) {
 	}{
 		{"nothing recorded", nil, NodeProgress{}},
 		{"phase started", []Transition{tr(PhaseShutdown, InProgress, "")}, NodeProgress{Phase: PhaseShutdown}},
-		{"last action sent counts", []Transition{
-			tr(PhaseShutdown, InProgress, ""), tr(PhaseShutdown, InProgress, power.GracefulOff), tr(PhaseShutdown, InProgress, power.ForceOff),
-		}, NodeProgress{Phase: PhaseShutdown, Sent: power.ForceOff}},
+		{"an intent alone is not sent", []Transition{
+			tr(PhaseShutdown, InProgress, ""), tr(PhaseShutdown, InProgress, power.GracefulOff),
+		}, NodeProgress{Phase: PhaseShutdown, Action: power.GracefulOff}},
+		{"a confirmation makes it sent", []Transition{
+			tr(PhaseShutdown, InProgress, ""), tr(PhaseShutdown, InProgress, power.GracefulOff), sent(PhaseShutdown, power.GracefulOff),
+		}, NodeProgress{Phase: PhaseShutdown, Action: power.GracefulOff, Sent: true}},
+		{"the last action counts", []Transition{
+			tr(PhaseShutdown, InProgress, power.GracefulOff), sent(PhaseShutdown, power.GracefulOff), tr(PhaseShutdown, InProgress, power.ForceOff),
+		}, NodeProgress{Phase: PhaseShutdown, Action: power.ForceOff}},
+		{"a cancel mark keeps the action", []Transition{
+			tr(PhaseShutdown, InProgress, power.ForceOff), sent(PhaseShutdown, power.ForceOff), tr(PhaseShutdown, InProgress, ""),
+		}, NodeProgress{Phase: PhaseShutdown, Action: power.ForceOff, Sent: true}},
 		{"phase succeeded", []Transition{
 			tr(PhaseShutdown, InProgress, ""), tr(PhaseShutdown, InProgress, power.GracefulOff), tr(PhaseShutdown, Succeeded, ""),
 		}, NodeProgress{Phase: PhaseShutdown, Completed: true}},
@@ -202,8 +279,8 @@ func TestNodeProgressAfter(t *testing.T) {
 			tr(PhaseShutdown, InProgress, power.GracefulOff), tr(PhaseShutdown, Succeeded, ""), tr(PhaseBoot, InProgress, ""),
 		}, NodeProgress{Phase: PhaseBoot}},
 		{"boot On sent", []Transition{
-			tr(PhaseShutdown, Succeeded, ""), tr(PhaseBoot, InProgress, ""), tr(PhaseBoot, InProgress, power.PowerOn),
-		}, NodeProgress{Phase: PhaseBoot, Sent: power.PowerOn}},
+			tr(PhaseShutdown, Succeeded, ""), tr(PhaseBoot, InProgress, ""), tr(PhaseBoot, InProgress, power.PowerOn), sent(PhaseBoot, power.PowerOn),
+		}, NodeProgress{Phase: PhaseBoot, Action: power.PowerOn, Sent: true}},
 		{"failed is finished", []Transition{
 			tr(PhaseShutdown, InProgress, power.ForceOff), tr(PhaseShutdown, Failed, ""),
 		}, NodeProgress{Finished: true, Phase: PhaseShutdown}},

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/bos-project/bos/internal/power"
 )
 
 // The scheduler decides when each node may start each phase. The rule, for
@@ -63,9 +61,9 @@ type node struct {
 	category Category
 	reason   string
 	// resumed: the node starts phase in the middle, as Plan.Resume said,
-	// having sent resumedSent.
-	resumed     bool
-	resumedSent power.Action
+	// having recorded resumedAction.
+	resumed       bool
+	resumedAction recordedAction
 	// finishedBefore: an interrupted run finished the node; it is not part
 	// of this run's Result.
 	finishedBefore bool
@@ -161,7 +159,7 @@ func (s *scheduler) startPhase(n *node, resume map[string]NodeProgress) (int, er
 	if progress.Completed {
 		return s.nextPhase(n.bootSet, phase), nil
 	}
-	n.resumed, n.resumedSent = true, progress.Sent
+	n.resumed, n.resumedAction = true, recordedAction{action: progress.Action, sent: progress.Sent}
 	return phase, nil
 }
 
@@ -329,7 +327,7 @@ func (s *scheduler) finish(o outcome) {
 		return
 	}
 	n.category, n.reason = o.category, o.reason
-	n.resumed, n.resumedSent = false, ""
+	n.resumed, n.resumedAction = false, recordedAction{}
 	next := len(s.phases)
 	if o.category == Succeeded {
 		next = s.nextPhase(b, o.phase)
@@ -443,7 +441,7 @@ func (s *scheduler) execute(ctx context.Context, t task) outcome {
 		node:          t.node.name,
 		phase:         spec.phase,
 		afterShutdown: !t.node.resumed && t.phase > 0 && s.phases[t.phase-1].phase == PhaseShutdown,
-		resumedSent:   t.node.resumedSent,
+		resumedAction: t.node.resumedAction,
 	}
 	category, reason, err := p.runPhase(ctx, spec.run)
 	return outcome{task: t, category: category, reason: reason, err: err}

@@ -42,8 +42,12 @@ func (l *sessionLog) started(rec *session.Record, plan boa.Plan) {
 func (l *sessionLog) transition(t boa.Transition) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s %s", t.Node, t.BootSet, t.Phase, t.Category)
-	if t.Action != "" {
+	switch {
+	case t.Sent:
 		fmt.Fprintf(&b, ": sent %s", t.Action)
+	case t.Action != "":
+		// Recorded before the request goes out: it may never arrive.
+		fmt.Fprintf(&b, ": sending %s", t.Action)
 	}
 	if t.Reason != "" {
 		fmt.Fprintf(&b, ": %s", t.Reason)

@@ -32,3 +32,17 @@ const (
 	// PowerOn turns the node on (On, or ForceOn where On is not offered).
 	PowerOn Action = "on"
 )
+
+// InEffect reports whether s shows that action was carried out: the node
+// is at action's goal or on its way there. It is how a reset whose answer
+// was lost, or whose sending was never confirmed, is told from one still
+// needed, so that no reset is sent twice blindly.
+func (a Action) InEffect(s State) bool {
+	switch a {
+	case GracefulOff, ForceOff:
+		return s == Off || s == PoweringOff
+	case PowerOn:
+		return s == On || s == PoweringOn
+	}
+	return false
+}

@@ -18,9 +18,11 @@ const errorSampleSize = 10
 type placement struct {
 	category boa.Category
 	reason   string
-	// sent is the last power action recorded as sent in this phase: a
-	// resume must know it even after a later in_progress line without one.
-	sent power.Action
+	// action is the last power action recorded in this phase, and sent
+	// whether the BMC was recorded as having accepted it: a resume must
+	// know both even after a later in_progress line without an action.
+	action power.Action
+	sent   bool
 }
 
 type phaseState struct {
@@ -111,11 +113,11 @@ func (t *tree) apply(tr boa.Transition) error {
 	if _, planned := ps.placed[tr.Node]; !planned {
 		return fmt.Errorf("transition for node %s: node is not in boot set %q", tr.Node, tr.BootSet)
 	}
-	sent := tr.Action
-	if sent == "" && tr.Category == boa.InProgress {
-		sent = ps.placed[tr.Node].sent
+	placed := placement{category: tr.Category, reason: tr.Reason, action: tr.Action, sent: tr.Sent}
+	if tr.Action == "" && tr.Category == boa.InProgress {
+		placed.action, placed.sent = ps.placed[tr.Node].action, ps.placed[tr.Node].sent
 	}
-	ps.placed[tr.Node] = placement{category: tr.Category, reason: tr.Reason, sent: sent}
+	ps.placed[tr.Node] = placed
 	if tr.Category == boa.Failed {
 		later := bs.phases[slices.Index(bs.phases, ps)+1:]
 		for _, next := range later {
@@ -312,7 +314,7 @@ func (bs *bootSetState) progress(node string) (boa.NodeProgress, bool) {
 		case boa.Succeeded:
 			p = boa.NodeProgress{Phase: ps.name, Completed: true, Finished: i == len(bs.phases)-1}
 		case boa.InProgress:
-			p = boa.NodeProgress{Phase: ps.name, Sent: placed.sent}
+			p = boa.NodeProgress{Phase: ps.name, Action: placed.action, Sent: placed.sent}
 		}
 		started = true
 	}

@@ -63,6 +63,14 @@ const (
 	// FaultBusyIgnoresReset: while the node is PoweringOn or PoweringOff a
 	// reset of any type is answered as accepted and has no effect.
 	FaultBusyIgnoresReset FaultKind = "busy-ignores-reset"
+	// FaultResetAnswerLost: every reset the BMC accepts is carried out, but
+	// the connection closes before the answer, as when it is lost on the
+	// way: the client cannot tell whether the reset landed.
+	FaultResetAnswerLost FaultKind = "reset-answer-lost"
+	// FaultFirstResetHangs: the first reset request is neither carried out
+	// nor answered; the BMC holds it until the client gives up. Later
+	// requests are served normally.
+	FaultFirstResetHangs FaultKind = "first-reset-hangs"
 )
 
 var faultKinds = []FaultKind{
@@ -70,6 +78,7 @@ var faultKinds = []FaultKind{
 	FaultStuckPoweringOn, FaultWrongCredentials, FaultTransientUnknown, FaultSessionLimit,
 	FaultNoSessionService, FaultOverridePersistent, FaultOverrideUnsupported,
 	FaultBootProgressNone, FaultBootProgressStale, FaultBusyIgnoresReset,
+	FaultResetAnswerLost, FaultFirstResetHangs,
 }
 
 // bmcFaultKinds are the kinds that belong to a BMC endpoint rather than to
@@ -87,7 +96,8 @@ type Fault struct {
 	Fraction float64  // share of the fleet, 0..1
 }
 
-// faultSet is the set of fault kinds one node or BMC has.
+// faultSet is the set of fault kinds one node or BMC has: one bit per
+// kind, room for 32.
 type faultSet uint32
 
 func (s faultSet) has(kind FaultKind) bool { return s&faultBit(kind) != 0 }

@@ -74,6 +74,34 @@ func TestFaults(t *testing.T) {
 			assert.Equal(t, "Unknown", client.powerState(info.System))
 			client.waitPower(info.System, "Off")
 		}},
+		{FaultResetAnswerLost, 0, func(t *testing.T, fleet *Fleet, info NodeInfo, client *redfishClient) {
+			client.login()
+			_, err := client.tryPost(t.Context(), info.System+resetSuffix, resetBody("ForceOff"))
+			require.Error(t, err, "the connection closes without an answer")
+			client.waitPower(info.System, "Off")
+			node, ok := fleet.Node(info.Name)
+			require.True(t, ok)
+			assert.Equal(t, []ActionRecord{{Kind: "Reset", Detail: "ForceOff", Status: 0}}, resetRecords(node.Actions),
+				"carried out, answered with nothing")
+			status, err := client.tryPost(t.Context(), info.System+resetSuffix, resetBody("NoSuchType"))
+			require.NoError(t, err, "a refused reset is still answered")
+			assert.Equal(t, http.StatusBadRequest, status)
+		}},
+		{FaultFirstResetHangs, 0, func(t *testing.T, fleet *Fleet, info NodeInfo, client *redfishClient) {
+			client.login()
+			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+			defer cancel()
+			_, err := client.tryPost(ctx, info.System+resetSuffix, resetBody("ForceOff"))
+			require.ErrorIs(t, err, context.DeadlineExceeded, "held until the client gave up")
+			assertSettledForever(t, fleet, info.Name, "On")
+			status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, resetBody("ForceOff"))
+			assert.Equal(t, http.StatusNoContent, status, "the next reset is served")
+			client.waitPower(info.System, "Off")
+			node, ok := fleet.Node(info.Name)
+			require.True(t, ok)
+			assert.Equal(t, []ActionRecord{{Kind: "Reset", Detail: "ForceOff", Status: 0}, {Kind: "Reset", Detail: "ForceOff", Status: http.StatusNoContent}},
+				resetRecords(node.Actions))
+		}},
 		// A larger scale keeps the 409 window (600 ms) far longer than the
 		// test needs to notice Off and ask for On.
 		{FaultConflictAfterOff, 0.01, func(t *testing.T, _ *Fleet, info NodeInfo, client *redfishClient) {
@@ -268,4 +296,16 @@ func TestFleetClosesWhenContextEnds(t *testing.T) {
 		return err != nil
 	}, 5*time.Second, time.Millisecond)
 	require.NoError(t, fleet.Close(), "Close after the context ended is a no-op")
+}
+
+// resetRecords are the Reset actions of a log, without their times.
+func resetRecords(actions []ActionRecord) []ActionRecord {
+	var out []ActionRecord
+	for _, a := range actions {
+		if a.Kind == "Reset" {
+			a.Time = time.Time{}
+			out = append(out, a)
+		}
+	}
+	return out
 }

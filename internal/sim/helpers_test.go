@@ -77,6 +77,23 @@ func (c *redfishClient) do(method, path string, body any) (int, http.Header, map
 	return resp.StatusCode, resp.Header, decoded
 }
 
+// tryPost sends a POST that may get no answer: its status, or the error
+// that took the place of an answer.
+func (c *redfishClient) tryPost(ctx context.Context, path string, body any) (int, error) {
+	c.t.Helper()
+	encoded, err := json.Marshal(body)
+	require.NoError(c.t, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+path, bytes.NewReader(encoded))
+	require.NoError(c.t, err)
+	req.Header.Set("X-Auth-Token", c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // login opens a session and returns its Location.
 func (c *redfishClient) login() string {
 	c.t.Helper()

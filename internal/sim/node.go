@@ -81,6 +81,7 @@ type node struct {
 	bootedFrom   string // override target the last power-on used; "" = boot order
 	media        []mediaState
 	unknownReads int
+	resetHung    bool // a first-reset-hangs node has held its first reset
 }
 
 // addNode puts a new node in the BMC's next system slot.
@@ -180,6 +181,10 @@ const (
 	resetUnsupported
 	resetBusy
 	resetIgnored // answered as accepted, and nothing done (busy-ignores-reset)
+	// resetAnswerLost: accepted and carried out; the answer is not sent.
+	resetAnswerLost
+	// resetHeld: neither carried out nor ever answered.
+	resetHeld
 )
 
 // reset applies a ComputerSystem.Reset and records it. Requests that make
@@ -189,17 +194,29 @@ const (
 func (n *node) reset(resetType string) resetOutcome {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	outcome := n.applyReset(time.Now(), resetType)
+	var outcome resetOutcome
+	if n.faults.has(FaultFirstResetHangs) && !n.resetHung {
+		n.resetHung = true
+		outcome = resetHeld
+	} else {
+		outcome = n.applyReset(time.Now(), resetType)
+		if outcome == resetAccepted && n.faults.has(FaultResetAnswerLost) {
+			outcome = resetAnswerLost
+		}
+	}
 	n.appendLocked(ActionRecord{Kind: "Reset", Detail: resetType, Status: n.resetStatus(outcome), Ignored: outcome == resetIgnored})
 	return outcome
 }
 
+// resetStatus is the HTTP status a reset is answered with, 0 for none.
 func (n *node) resetStatus(outcome resetOutcome) int {
 	switch outcome {
 	case resetUnsupported:
 		return http.StatusBadRequest
 	case resetBusy:
 		return http.StatusConflict
+	case resetAnswerLost, resetHeld:
+		return 0
 	default:
 		return n.layout.resetStatus
 	}

@@ -196,6 +196,12 @@ func (n *node) postReset(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The parameter ResetType with value %q is not supported by the action ComputerSystem.Reset.", req.ResetType))
 	case resetBusy:
 		writeError(w, http.StatusConflict, "ResourceInUse", "The system is busy with a power transition; try again later.")
+	case resetAnswerLost:
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	case resetHeld:
+		<-r.Context().Done() // the client gave up, or the fleet closed
 	default:
 		n.answerReset(w)
 	}

@@ -134,7 +134,7 @@ type ActionRecord struct {
 	Time   time.Time `json:"time"`
 	Kind   string    `json:"kind"`   // "Reset", "Login", "Logout", "PatchBoot", "InsertMedia", "EjectMedia"
 	Detail string    `json:"detail"` // e.g. the reset type
-	Status int       `json:"status"` // HTTP status answered
+	Status int       `json:"status"` // HTTP status answered; 0: none (reset-answer-lost, first-reset-hangs)
 	// Ignored marks a reset answered as accepted that did nothing
 	// (busy-ignores-reset).
 	Ignored bool `json:"ignored,omitempty"`
