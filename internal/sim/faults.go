@@ -25,7 +25,7 @@ const (
 	// Fault5xx (per BMC): every request, the service root included, gets 503.
 	Fault5xx FaultKind = "5xx"
 	// FaultConflictAfterOff: Reset On answers 409 for 60 s (scaled) after
-	// the node reached Off, as Dell iDRAC does.
+	// the node reached Off, as Dell iDRAC does, and always to the first On.
 	FaultConflictAfterOff FaultKind = "conflict-after-off"
 	// FaultIgnoreGraceful: GracefulShutdown/GracefulRestart (and Cray EX's
 	// graceful Off) are accepted but the OS never acts on them.

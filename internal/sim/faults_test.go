@@ -116,6 +116,20 @@ func TestFaults(t *testing.T) {
 				return status == http.StatusNoContent
 			}, 10*time.Second, 5*time.Millisecond)
 		}},
+		// At a scale where the window (0.6 ms) closes before any client
+		// could ask, the first On after Off is still refused: the fault
+		// shows whatever the client's speed.
+		{FaultConflictAfterOff, 0.00001, func(t *testing.T, _ *Fleet, info NodeInfo, client *redfishClient) {
+			client.login()
+			status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, resetBody("ForceOff"))
+			require.Equal(t, http.StatusNoContent, status)
+			client.waitPower(info.System, "Off")
+			time.Sleep(2 * time.Millisecond) // past the window
+			status, _, _ = client.do(http.MethodPost, info.System+resetSuffix, resetBody("On"))
+			assert.Equal(t, http.StatusConflict, status, "first On after Off")
+			status, _, _ = client.do(http.MethodPost, info.System+resetSuffix, resetBody("On"))
+			assert.Equal(t, http.StatusNoContent, status, "once the window has passed")
+		}},
 		{FaultNoSessionService, 0, func(t *testing.T, _ *Fleet, info NodeInfo, client *redfishClient) {
 			root := client.get("/redfish/v1/")
 			assert.NotContains(t, root, "SessionService")

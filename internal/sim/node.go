@@ -82,6 +82,9 @@ type node struct {
 	media        []mediaState
 	unknownReads int
 	resetHung    bool // a first-reset-hangs node has held its first reset
+	// refusedOnSince is the start of the Off phase a conflict-after-off
+	// node has already refused an On in.
+	refusedOnSince time.Time
 }
 
 // addNode puts a new node in the BMC's next system slot.
@@ -285,10 +288,16 @@ func (n *node) takeBootOverride() {
 }
 
 // refusesOn is the conflict-after-off fault: On is refused for a while after
-// the node reached Off.
+// the node reached Off, and always the first time. A real iDRAC's 60 s
+// outlast any client's first On; scaled down to milliseconds, the window
+// could close before a busy client's first On, and the fault would not show.
 func (n *node) refusesOn(now time.Time, cur phase) bool {
 	if !n.faults.has(FaultConflictAfterOff) || cur.start.IsZero() {
 		return false
+	}
+	if !n.refusedOnSince.Equal(cur.start) {
+		n.refusedOnSince = cur.start
+		return true
 	}
 	window := time.Duration(float64(conflictAfterOff) * n.fleet.scale)
 	return now.Sub(cur.start) < window
