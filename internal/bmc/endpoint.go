@@ -203,14 +203,15 @@ func newTLSConfig(settings tlsSettings) (*tls.Config, error) {
 func newProxyTransport(tlsConfig *tls.Config, opts Options) *http.Transport {
 	dialer := &net.Dialer{Timeout: opts.RequestTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   opts.RequestTimeout,
-		ResponseHeaderTimeout: opts.RequestTimeout,
-		MaxConnsPerHost:       opts.MaxRequestsPerBMC,
-		MaxIdleConnsPerHost:   opts.MaxRequestsPerBMC,
-		IdleConnTimeout:       idleConnTimeout,
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    opts.RequestTimeout,
+		ResponseHeaderTimeout:  opts.RequestTimeout,
+		MaxResponseHeaderBytes: maxAnswerHeader,
+		MaxConnsPerHost:        opts.MaxRequestsPerBMC,
+		MaxIdleConnsPerHost:    opts.MaxRequestsPerBMC,
+		IdleConnTimeout:        idleConnTimeout,
 	}
 }
 
@@ -502,10 +503,13 @@ func (c *serviceRootCapture) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxServiceRoot))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxServiceRoot+1))
 	_ = resp.Body.Close()
 	if err != nil {
 		return nil, fmt.Errorf("read service root: %w", err)
+	}
+	if len(body) > maxServiceRoot {
+		return nil, &AnswerTooLargeError{Part: "service root", Limit: maxServiceRoot}
 	}
 	c.body = body
 	resp.Body = io.NopCloser(bytes.NewReader(body))
