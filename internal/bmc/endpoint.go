@@ -114,6 +114,7 @@ type sharedTransport struct {
 	proxied   *http.Transport // made for the first BMC reached through a proxy
 	tlsConfig *tls.Config
 	err       error // bad TLS settings, reported for every BMC using them
+	httpsBMCs int   // BMCs using these settings over https
 }
 
 // get returns the transport for the BMC at url. A BMC the environment
@@ -133,6 +134,9 @@ func (c transportCache) get(access inventory.BMC, url string, opts Options) (htt
 	}
 	if shared.err != nil {
 		return nil, shared.err
+	}
+	if strings.HasPrefix(url, "https://") {
+		shared.httpsBMCs++
 	}
 	if !throughProxy(url) {
 		return shared.own, nil
@@ -163,6 +167,20 @@ func (c transportCache) dialed() int64 {
 		}
 	}
 	return total
+}
+
+// cacheTLSSessions gives each TLS setting's transports a cache with room
+// for a session per BMC using them, so that a redial (after a BMC or the
+// idle timeout closed a connection) resumes the BMC's TLS session rather
+// than repeating the full handshake, the costliest part of a connection
+// for bos and for the BMC's small CPU. It is called once every BMC has its
+// transport, before any is used.
+func (c transportCache) cacheTLSSessions() {
+	for _, shared := range c {
+		if shared.httpsBMCs > 0 {
+			shared.tlsConfig.ClientSessionCache = tls.NewLRUClientSessionCache(shared.httpsBMCs)
+		}
+	}
 }
 
 // closeIdle drops every kept-alive connection; in-flight requests finish.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -238,4 +240,40 @@ func TestPoolNamesAnswersTooLarge(t *testing.T) {
 			assert.LessOrEqual(t, requests.Load(), int64(2), "no request was sent again")
 		})
 	}
+}
+
+// TestPoolResumesTLSSessions: a Pool's transports cache their BMCs' TLS
+// sessions, so a redial resumes the session.
+func TestPoolResumesTLSSessions(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		resumed []bool
+	)
+	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		resumed = append(resumed, r.TLS.DidResume)
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	server.StartTLS()
+	t.Cleanup(server.Close)
+	// A second BMC with the same settings shares the transport.
+	other := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(other.Close)
+	nodes := []inventory.Node{
+		{Name: "n1", BMC: inventory.BMC{Endpoint: server.URL, Insecure: true, Auth: "basic"}},
+		{Name: "n2", BMC: inventory.BMC{Endpoint: other.URL, Insecure: true, Auth: "basic"}},
+	}
+	pool := newTestPool(t, nodes, testOptions())
+	transport := pool.transports[tlsSettings{insecure: true}].own
+	require.NotNil(t, transport)
+
+	for range 3 {
+		body, err := send(context.Background(), transport, http.MethodGet, server.URL, "")
+		require.NoError(t, err)
+		require.Equal(t, "ok", body)
+		transport.closeIdle() // the next request redials
+	}
+	assert.Equal(t, []bool{false, true, true}, resumed)
+	assert.Equal(t, int64(3), transport.dialed.Load())
 }
