@@ -50,13 +50,19 @@ Runs until interrupted (Ctrl-C or SIGTERM).
 Profiles: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed (round-robin).
 Faults (--fault KIND=FRACTION or KIND=NODES, repeatable): unreachable, slow, 5xx,
 conflict-after-off, ignore-graceful, stuck-powering-on, wrong-credentials,
-transient-unknown, session-limit.`,
+transient-unknown, session-limit, header-bomb (every answer is header lines
+without end), body-bomb (every answer is a 200 with a body without end): the
+bombs are what a broken or hostile BMC may send, to check that bos stays
+within its memory.`,
 		Example: `  # 16 fast BMCs and an inventory for them
   bos sim --nodes 16 --time-scale 0.05 --write-inventory /tmp/sim/inventory.yaml
 
   # a mixed-vendor fleet in which 1% of BMCs are unreachable and one ignores graceful shutdown
   bos sim --nodes 1000 --profile mixed --fault unreachable=0.01 --fault ignore-graceful=x3000c0s3b0n0 \
       --write-inventory /tmp/sim/inventory.yaml
+
+  # one BMC that answers with an endless header: bos inventory check fails it and moves on
+  bos sim --nodes 4 --fault header-bomb=x3000c0s1b0n0 --write-inventory /tmp/sim/inventory.yaml
 
   # a second fleet beside the first, with nodes nid0001..nid1000
   bos sim --nodes 1000 --name-prefix nid --write-inventory /tmp/sim2/inventory.yaml`,

@@ -36,11 +36,17 @@ const (
 	FaultTransientUnknown FaultKind = "transient-unknown"
 	// FaultSessionLimit: the session limit is 0, so login always gets 503.
 	FaultSessionLimit FaultKind = "session-limit"
+	// FaultHeaderBomb: every request is answered with header lines without
+	// end, as a broken or hostile BMC might.
+	FaultHeaderBomb FaultKind = "header-bomb"
+	// FaultBodyBomb: every request is answered 200 with a body without end.
+	FaultBodyBomb FaultKind = "body-bomb"
 )
 
 var faultKinds = []FaultKind{
 	FaultUnreachable, FaultSlow, Fault5xx, FaultConflictAfterOff, FaultIgnoreGraceful,
 	FaultStuckPoweringOn, FaultWrongCredentials, FaultTransientUnknown, FaultSessionLimit,
+	FaultHeaderBomb, FaultBodyBomb,
 }
 
 // Fault gives a kind of misbehaviour to the named nodes plus a share of the
@@ -53,7 +59,7 @@ type Fault struct {
 }
 
 // faultSet is the set of fault kinds one node has.
-type faultSet uint16
+type faultSet uint32
 
 func (s faultSet) has(kind FaultKind) bool { return s&faultBit(kind) != 0 }
 

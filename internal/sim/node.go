@@ -34,6 +34,7 @@ type fleetConfig struct {
 	scale        float64
 	username     string
 	sessionLimit int
+	closing      <-chan struct{} // closed when the fleet closes
 }
 
 // phase is one stretch of a node's power timeline, lasting from start until

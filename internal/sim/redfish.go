@@ -29,6 +29,9 @@ func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !n.delay(r) && r.Method == http.MethodGet {
 		return
 	}
+	if n.bomb(w) {
+		return
+	}
 	if n.faults.has(Fault5xx) {
 		writeError(w, http.StatusServiceUnavailable, "ServiceTemporarilyUnavailable", "The service is temporarily unavailable.")
 		return
