@@ -8,6 +8,6 @@ import "net"
 // found when the request on it fails.
 type socketProbe struct{}
 
-func (*socketProbe) init(net.Conn) {}
+func (*socketProbe) attach(net.Conn) {}
 
 func (*socketProbe) stale(net.Conn) bool { return false }

@@ -19,7 +19,7 @@ type socketProbe struct {
 	found bool
 }
 
-func (p *socketProbe) init(conn net.Conn) {
+func (p *socketProbe) attach(conn net.Conn) {
 	// Underneath TLS (and bos's record reader) is the socket.
 	for {
 		wrapper, ok := conn.(interface{ NetConn() net.Conn })

@@ -79,11 +79,11 @@ type persistConn struct {
 // buffer until the request times out: gigabytes at loopback speed. The
 // header bound holds for every informational answer and the final one
 // together. The body bound holds for the bytes on the wire (chunk framing
-// included; net/http bounds trailers itself) and so for every reader above
-// the transport, gofish's included. The largest resources bos reads are a Systems
-// collection (a few dozen bytes per member: even a 10,000-system
-// aggregator stays under 1 MiB) and a ComputerSystem (tens of kilobytes
-// with vendor extensions); no real one comes near 1 MiB.
+// included; net/http bounds trailers itself) and so for every reader
+// above the transport, gofish's included. The largest resources bos reads
+// are a Systems collection (a few dozen bytes per member: even a
+// 10,000-system aggregator stays under 1 MiB) and a ComputerSystem (tens
+// of kilobytes with vendor extensions); no real one comes near 1 MiB.
 const (
 	maxAnswerHeader = 64 << 10
 	maxAnswerBody   = 1 << 20
@@ -219,7 +219,7 @@ func (t *connTransport) conn(ctx context.Context, host *hostConns) (pc *persistC
 		return nil, false, err
 	}
 	pc = &persistConn{Conn: conn, host: host}
-	pc.probe.init(conn)
+	pc.probe.attach(conn)
 	return pc, false, nil
 }
 
