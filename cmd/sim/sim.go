@@ -62,7 +62,9 @@ Faults (--fault KIND=FRACTION or KIND=NODES, repeatable). These are the whole
 BMC's: given to a node they hit every node behind its BMC, and a FRACTION
 picks that share of the BMCs:
   unreachable, slow, 5xx, wrong-credentials, session-limit,
-  no-session-service (Basic auth only)
+  no-session-service (Basic auth only), header-bomb (every answer is header
+  lines without end), body-bomb (every answer is a 200 with a body without
+  end): the bombs are what a broken or hostile BMC may send
 These are one node's own, and a FRACTION picks that share of the nodes:
   conflict-after-off, ignore-graceful, stuck-powering-on, transient-unknown,
   override-persistent (Once stored as Continuous), override-unsupported
@@ -76,6 +78,9 @@ These are one node's own, and a FRACTION picks that share of the nodes:
   # a mixed-vendor fleet in which 1% of BMCs are unreachable and one ignores graceful shutdown
   bos sim --nodes 1000 --profile mixed --fault unreachable=0.01 --fault ignore-graceful=x3000c0s3b0n0 \
       --write-inventory /tmp/sim/inventory.yaml
+
+  # one BMC that answers with an endless header: bos inventory check fails it and moves on
+  bos sim --nodes 4 --fault header-bomb=x3000c0s1b0n0 --write-inventory /tmp/sim/inventory.yaml
 
   # a second fleet beside the first, with nodes nid0001..nid1000
   bos sim --nodes 1000 --name-prefix nid --write-inventory /tmp/sim2/inventory.yaml

@@ -129,6 +129,7 @@ type sharedTransport struct {
 	proxied   *http.Transport // made for the first BMC reached through a proxy
 	tlsConfig *tls.Config
 	err       error // bad TLS settings, reported for every BMC using them
+	httpsBMCs int   // BMCs using these settings over https
 }
 
 // get returns the transport for the BMC at url. A BMC the environment
@@ -148,6 +149,9 @@ func (c transportCache) get(access inventory.BMC, url string, opts Options) (htt
 	}
 	if shared.err != nil {
 		return nil, shared.err
+	}
+	if strings.HasPrefix(url, "https://") {
+		shared.httpsBMCs++
 	}
 	if !throughProxy(url) {
 		return shared.own, nil
@@ -178,6 +182,20 @@ func (c transportCache) dialed() int64 {
 		}
 	}
 	return total
+}
+
+// cacheTLSSessions gives each TLS setting's transports a cache with room
+// for a session per BMC using them, so that a redial (after a BMC or the
+// idle timeout closed a connection) resumes the BMC's TLS session rather
+// than repeating the full handshake, the costliest part of a connection
+// for bos and for the BMC's small CPU. It is called once every BMC has its
+// transport, before any is used.
+func (c transportCache) cacheTLSSessions() {
+	for _, shared := range c {
+		if shared.httpsBMCs > 0 {
+			shared.tlsConfig.ClientSessionCache = tls.NewLRUClientSessionCache(shared.httpsBMCs)
+		}
+	}
 }
 
 // closeIdle drops every kept-alive connection; in-flight requests finish.
@@ -218,14 +236,15 @@ func newTLSConfig(settings tlsSettings) (*tls.Config, error) {
 func newProxyTransport(tlsConfig *tls.Config, opts Options) *http.Transport {
 	dialer := &net.Dialer{Timeout: opts.RequestTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   opts.RequestTimeout,
-		ResponseHeaderTimeout: opts.RequestTimeout,
-		MaxConnsPerHost:       opts.MaxRequestsPerBMC,
-		MaxIdleConnsPerHost:   opts.MaxRequestsPerBMC,
-		IdleConnTimeout:       idleConnTimeout,
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    opts.RequestTimeout,
+		ResponseHeaderTimeout:  opts.RequestTimeout,
+		MaxResponseHeaderBytes: maxAnswerHeader,
+		MaxConnsPerHost:        opts.MaxRequestsPerBMC,
+		MaxIdleConnsPerHost:    opts.MaxRequestsPerBMC,
+		IdleConnTimeout:        idleConnTimeout,
 	}
 }
 
@@ -573,10 +592,13 @@ func (c *serviceRootCapture) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxServiceRoot))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxServiceRoot+1))
 	_ = resp.Body.Close()
 	if err != nil {
 		return nil, fmt.Errorf("read service root: %w", err)
+	}
+	if len(body) > maxServiceRoot {
+		return nil, &AnswerTooLargeError{Part: "service root", Limit: maxServiceRoot}
 	}
 	c.body = body
 	resp.Body = io.NopCloser(bytes.NewReader(body))

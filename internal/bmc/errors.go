@@ -72,6 +72,26 @@ func (e *ForeignLinkError) Error() string {
 	return fmt.Sprintf("bmc %s: refused %s %s (%s): a BMC may only link to itself", e.Endpoint, e.Kind, e.Reason, e.Target)
 }
 
+// AnswerTooLargeError is an answer with a header or body larger than bos
+// reads from a BMC. It is not retried: the BMC would send the same again.
+type AnswerTooLargeError struct {
+	Endpoint string // the BMC, once explain has named it
+	Part     string // "answer header", "answer body", "service root"
+	Limit    int64  // bytes
+}
+
+func (e *AnswerTooLargeError) Error() string {
+	limit := fmt.Sprintf("%d KiB", e.Limit>>10)
+	if e.Limit%(1<<20) == 0 {
+		limit = fmt.Sprintf("%d MiB", e.Limit>>20)
+	}
+	text := fmt.Sprintf("%s over %s (a broken or hostile BMC)", e.Part, limit)
+	if e.Endpoint != "" {
+		text = "bmc " + e.Endpoint + ": " + text
+	}
+	return text
+}
+
 // maxMessageLen keeps a non-Redfish error page (HTML from a proxy, say)
 // from flooding a per-node failure reason.
 const maxMessageLen = 200
@@ -86,6 +106,7 @@ func explain(err error, endpoint, secret string) error {
 		httpErr     *HTTPError
 		unreachable *UnreachableError
 		foreign     *ForeignLinkError
+		tooLarge    *AnswerTooLargeError
 	)
 	if errors.As(err, &foreign) {
 		var urlErr *url.Error
@@ -99,9 +120,22 @@ func explain(err error, endpoint, secret string) error {
 	if err == nil || errors.As(err, &httpErr) || errors.As(err, &unreachable) {
 		return err
 	}
+	if errors.As(err, &tooLarge) {
+		if tooLarge.Endpoint != "" {
+			return err
+		}
+		named := *tooLarge
+		named.Endpoint = endpoint
+		return &named
+	}
 	var redfishErr *schemas.Error
 	if errors.As(err, &redfishErr) {
 		if redfishErr.HTTPReturnedStatusCode == 0 {
+			// gofish keeps only the text of an error met reading an error
+			// answer's body; that text is the transport's, not the BMC's.
+			if redfishErr.Message == errAnswerBodyTooLarge.Error() {
+				return explain(errAnswerBodyTooLarge, endpoint, secret)
+			}
 			return &UnreachableError{Endpoint: endpoint, Reason: scrub(redfishErr.Message, secret), err: err}
 		}
 		message, messageID := redfishMessage(redfishErr)
@@ -179,7 +213,8 @@ func httpStatus(err error) int {
 
 // retryable says whether a failed request may succeed if sent again: the
 // BMC was unreachable or busy (409: iDRAC refuses On for a while after
-// Off), or answered with a server error other than "not implemented".
+// Off), or answered with a server error other than "not implemented". An
+// answer too large is not retried.
 func retryable(err error) bool {
 	var unreachable *UnreachableError
 	if errors.As(err, &unreachable) {

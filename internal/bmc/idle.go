@@ -91,7 +91,7 @@ func (t *connTransport) reapClosed() {
 		if pc == nil {
 			break
 		}
-		if peerClosed(pc.Conn) {
+		if pc.stale() {
 			t.unlistIdle(pc)
 			closed[i] = pc
 		} else {

@@ -151,6 +151,7 @@ func NewPool(nodes []inventory.Node, opts Options) *Pool {
 		}
 		p.nodes[node.Name] = &nodeRef{endpoint: ep, system: ep.systemRef(node.BMC.System)}
 	}
+	p.transports.cacheTLSSessions()
 	return p
 }
 

@@ -4,6 +4,10 @@ package bmc
 
 import "net"
 
-// peerClosed cannot peek at a socket here; a closed connection is then
+// socketProbe cannot peek at a socket here; a closed connection is then
 // found when the request on it fails.
-func peerClosed(net.Conn) bool { return false }
+type socketProbe struct{}
+
+func (*socketProbe) attach(net.Conn) {}
+
+func (*socketProbe) stale(net.Conn) bool { return false }

@@ -67,7 +67,36 @@ type persistConn struct {
 	host       *hostConns
 	idleSince  time.Time
 	prev, next *persistConn // in connTransport.idle
+	probe      socketProbe
+	// readBudget is how many more bytes the answer being read may take
+	// from the connection; past it, reads fail with overBudget.
+	readBudget int64
+	overBudget *AnswerTooLargeError
 }
+
+// Bounds on what bos reads of one answer. Without them a BMC streaming
+// header lines or a body without end (a broken or hostile one) grows a
+// buffer until the request times out: gigabytes at loopback speed. The
+// header bound holds for every informational answer and the final one
+// together. The body bound holds for the bytes on the wire (chunk framing
+// included; net/http bounds trailers itself) and so for every reader
+// above the transport, gofish's included. The largest resources bos reads
+// are a Systems collection (a few dozen bytes per member: even a
+// 10,000-system aggregator stays under 1 MiB) and a ComputerSystem (tens
+// of kilobytes with vendor extensions); no real one comes near 1 MiB.
+const (
+	maxAnswerHeader = 64 << 10
+	maxAnswerBody   = 1 << 20
+)
+
+var (
+	errAnswerHeaderTooLarge = &AnswerTooLargeError{Part: "answer header", Limit: maxAnswerHeader}
+	errAnswerBodyTooLarge   = &AnswerTooLargeError{Part: "answer body", Limit: maxAnswerBody}
+)
+
+// maxInformational is how many informational (1xx) answers may come
+// before the final one; net/http allows as many.
+const maxInformational = 5
 
 // maxDrain is how much of an unread answer Close reads to keep the
 // connection; past it, closing and redialling is cheaper.
@@ -111,7 +140,7 @@ func (t *connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ctx.Err()
 	}
 	for retried := false; ; retried = true {
-		pc, reused, err := t.conn(ctx, host, req)
+		pc, reused, err := t.conn(ctx, host)
 		if err != nil {
 			<-host.slots
 			closeRequestBody(req)
@@ -163,7 +192,7 @@ func (t *connTransport) host(key hostKey) *hostConns {
 
 // conn returns the host's most recently used idle connection, or dials.
 // The caller holds one of the host's slots.
-func (t *connTransport) conn(ctx context.Context, host *hostConns, req *http.Request) (pc *persistConn, reused bool, err error) {
+func (t *connTransport) conn(ctx context.Context, host *hostConns) (pc *persistConn, reused bool, err error) {
 	for {
 		t.mu.Lock()
 		if n := len(host.idle); n > 0 {
@@ -174,10 +203,11 @@ func (t *connTransport) conn(ctx context.Context, host *hostConns, req *http.Req
 		if pc == nil {
 			break
 		}
-		// A request that cannot be re-sent is not risked on a connection the
-		// BMC has closed already: net/http learns that from its read loop,
-		// this transport asks the kernel.
-		if replayable(req) || !peerClosed(pc.Conn) {
+		// Bytes the BMC sent after its last answer (a body after a 204,
+		// say) would be read as this request's answer, and a close would
+		// lose a request that cannot be re-sent: net/http learns of both
+		// from its read loop, this transport asks the kernel.
+		if !pc.stale() {
 			return pc, true, nil
 		}
 		_ = pc.Close()
@@ -188,7 +218,9 @@ func (t *connTransport) conn(ctx context.Context, host *hostConns, req *http.Req
 	if err != nil {
 		return nil, false, err
 	}
-	return &persistConn{Conn: conn, host: host}, false, nil
+	pc = &persistConn{Conn: conn, host: host}
+	pc.probe.attach(conn)
+	return pc, false, nil
 }
 
 func (t *connTransport) dial(ctx context.Context, key hostKey) (net.Conn, error) {
@@ -204,7 +236,7 @@ func (t *connTransport) dial(ctx context.Context, key hostKey) (net.Conn, error)
 	if config.ServerName == "" {
 		config.ServerName, _, _ = net.SplitHostPort(key.addr)
 	}
-	tlsConn := tls.Client(conn, config)
+	tlsConn := tls.Client(&tlsRecordConn{Conn: conn}, config)
 	if err := conn.SetDeadline(time.Now().Add(t.requestTimeout)); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -252,15 +284,18 @@ func (t *connTransport) exchange(ctx context.Context, pc *persistConn, req *http
 	}
 	reader := readerPool.Get().(*bufio.Reader)
 	reader.Reset(pc)
+	pc.limitReads(maxAnswerHeader, errAnswerHeaderTooLarge)
 	if _, err := reader.Peek(1); err != nil {
 		putReader(reader)
 		return fail(err, true)
 	}
-	resp, err = http.ReadResponse(reader, req)
+	resp, err = readFinalAnswer(reader, req)
 	if err != nil {
 		putReader(reader)
 		return fail(err, false)
 	}
+	// What the reader holds already is the body's start.
+	pc.limitReads(maxAnswerBody-int64(reader.Buffered()), errAnswerBodyTooLarge)
 	body := &connBody{
 		body: resp.Body, ctx: ctx, transport: t, pc: pc, reader: reader, stopWatch: stopWatch,
 		keepAlive: !resp.Close && !req.Close,
@@ -274,6 +309,94 @@ func (t *connTransport) exchange(ctx context.Context, pc *persistConn, req *http
 }
 
 func alwaysStopped() bool { return true }
+
+// readFinalAnswer reads the answer to req. A server may send informational
+// (1xx) answers before it, such as 100 Continue or 103 Early Hints, and a
+// client must skip them (RFC 9110 §15.2); taken for the answer, they would
+// leave the real one to be read as the next request's. 101 Switching
+// Protocols is final, and bos never asks for it.
+func readFinalAnswer(reader *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for informational := 0; ; informational++ {
+		resp, err := http.ReadResponse(reader, req)
+		switch {
+		case err != nil:
+			return nil, err
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errors.New("answered 101 Switching Protocols, which bos never asks for")
+		case resp.StatusCode < 100 || resp.StatusCode > 199:
+			return resp, nil
+		case informational == maxInformational:
+			return nil, fmt.Errorf("more than %d informational (1xx) answers before the answer", maxInformational)
+		}
+	}
+}
+
+// stale says whether the idle connection can no longer carry a request:
+// the BMC has closed it, or sent bytes nobody asked for.
+func (pc *persistConn) stale() bool { return pc.probe.stale(pc.Conn) }
+
+// limitReads lets the connection's next reads take at most limit bytes;
+// past that they fail with tooLarge.
+func (pc *persistConn) limitReads(limit int64, tooLarge *AnswerTooLargeError) {
+	pc.readBudget, pc.overBudget = limit, tooLarge
+}
+
+// Read reads within the answer's budget (see limitReads). It is what the
+// answer's reader reads from; writes go to the connection directly.
+func (pc *persistConn) Read(p []byte) (int, error) {
+	if pc.readBudget <= 0 {
+		return 0, pc.overBudget
+	}
+	if int64(len(p)) > pc.readBudget {
+		p = p[:pc.readBudget]
+	}
+	n, err := pc.Conn.Read(p)
+	pc.readBudget -= int64(n)
+	return n, err
+}
+
+// tlsRecordConn hands crypto/tls one TLS record at a time. crypto/tls
+// otherwise reads whatever the socket holds, so bytes a BMC sent after
+// its answer (a body after a 204) would wait in crypto/tls's buffer, out
+// of sight of the idle check, which peeks at the socket, and be read as
+// the next request's answer. Reading a record's header apart costs a
+// system call per record; reading its body in the same call spares
+// crypto/tls a second read, and its allocation.
+type tlsRecordConn struct {
+	net.Conn
+	header    [tlsRecordHeaderLen]byte
+	headerLen int // bytes of the next record's header read so far
+	left      int // bytes of the current record not yet read
+}
+
+const tlsRecordHeaderLen = 5 // type, version (2), length (2)
+
+func (c *tlsRecordConn) Read(p []byte) (int, error) {
+	if c.left > 0 {
+		return c.readRecordBody(p)
+	}
+	n, err := c.Conn.Read(p[:min(len(p), tlsRecordHeaderLen-c.headerLen)])
+	c.headerLen += copy(c.header[c.headerLen:], p[:n])
+	if c.headerLen < tlsRecordHeaderLen {
+		return n, err
+	}
+	c.left = int(c.header[3])<<8 | int(c.header[4])
+	c.headerLen = 0
+	if err != nil || c.left == 0 || n == len(p) {
+		return n, err
+	}
+	more, err := c.readRecordBody(p[n:])
+	return n + more, err
+}
+
+func (c *tlsRecordConn) readRecordBody(p []byte) (int, error) {
+	n, err := c.Conn.Read(p[:min(len(p), c.left)])
+	c.left -= n
+	return n, err
+}
+
+// NetConn is the connection underneath, as tls.Conn's NetConn is.
+func (c *tlsRecordConn) NetConn() net.Conn { return c.Conn }
 
 func putReader(reader *bufio.Reader) {
 	reader.Reset(nil)

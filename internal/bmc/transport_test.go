@@ -274,7 +274,7 @@ func TestTransportSkipsIdleConnectionsTheServerClosed(t *testing.T) {
 			require.Eventually(t, func() bool {
 				transport.mu.Lock()
 				defer transport.mu.Unlock()
-				return transport.idle.front != nil && peerClosed(transport.idle.front.Conn)
+				return transport.idle.front != nil && transport.idle.front.stale()
 			}, 5*time.Second, time.Millisecond, "the server's close reaches the client")
 
 			body, err := send(context.Background(), transport, tt.method, server.URL, "x")
@@ -305,7 +305,7 @@ func TestTransportReapsClosedIdleConnections(t *testing.T) {
 	require.Eventually(t, func() bool {
 		transport.mu.Lock()
 		defer transport.mu.Unlock()
-		return peerClosed(transport.idle.front.Conn)
+		return transport.idle.front.stale()
 	}, 5*time.Second, time.Millisecond)
 
 	_, err = send(context.Background(), transport, http.MethodGet, second.URL, "")

@@ -90,6 +90,9 @@ func (b *bmc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !b.delay(r) && r.Method == http.MethodGet {
 		return
 	}
+	if b.bomb(w) {
+		return
+	}
 	if b.faults.has(Fault5xx) {
 		writeError(w, http.StatusServiceUnavailable, "ServiceTemporarilyUnavailable", "The service is temporarily unavailable.")
 		return

@@ -71,6 +71,11 @@ const (
 	// nor answered; the BMC holds it until the client gives up. Later
 	// requests are served normally.
 	FaultFirstResetHangs FaultKind = "first-reset-hangs"
+	// FaultHeaderBomb: every request is answered with header lines without
+	// end, as a broken or hostile BMC might.
+	FaultHeaderBomb FaultKind = "header-bomb"
+	// FaultBodyBomb: every request is answered 200 with a body without end.
+	FaultBodyBomb FaultKind = "body-bomb"
 )
 
 var faultKinds = []FaultKind{
@@ -78,13 +83,14 @@ var faultKinds = []FaultKind{
 	FaultStuckPoweringOn, FaultWrongCredentials, FaultTransientUnknown, FaultSessionLimit,
 	FaultNoSessionService, FaultOverridePersistent, FaultOverrideUnsupported,
 	FaultBootProgressNone, FaultBootProgressStale, FaultBusyIgnoresReset,
-	FaultResetAnswerLost, FaultFirstResetHangs,
+	FaultResetAnswerLost, FaultFirstResetHangs, FaultHeaderBomb, FaultBodyBomb,
 }
 
 // bmcFaultKinds are the kinds that belong to a BMC endpoint rather than to
 // one of its systems. A fraction of them picks BMCs, not nodes.
 var bmcFaultKinds = []FaultKind{
 	FaultUnreachable, FaultSlow, Fault5xx, FaultWrongCredentials, FaultSessionLimit, FaultNoSessionService,
+	FaultHeaderBomb, FaultBodyBomb,
 }
 
 // Fault gives a kind of misbehaviour to the named nodes plus a share of the

@@ -1,10 +1,14 @@
 package sim
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -40,6 +44,21 @@ func TestFaults(t *testing.T) {
 			client.basic = true
 			status, _, _ = client.do(http.MethodGet, info.System, nil)
 			assert.Equal(t, http.StatusUnauthorized, status)
+		}},
+		{FaultHeaderBomb, 0, func(t *testing.T, _ *Fleet, info NodeInfo, _ *redfishClient) {
+			head := make([]byte, 4<<20)
+			_, err := io.ReadFull(rawRequest(t, info, "GET /redfish/v1/"), head)
+			require.NoError(t, err)
+			assert.True(t, bytes.HasPrefix(head, []byte("HTTP/1.1 200 OK\r\n")))
+			assert.NotContains(t, string(head), "\r\n\r\n", "the header never ends")
+		}},
+		{FaultBodyBomb, 0, func(t *testing.T, _ *Fleet, info NodeInfo, client *redfishClient) {
+			resp, err := client.http.Get(info.Endpoint + "/redfish/v1/")
+			require.NoError(t, err)
+			defer func() { _ = resp.Body.Close() }()
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			_, err = io.CopyN(io.Discard, resp.Body, 16<<20)
+			assert.NoError(t, err, "the body goes on")
 		}},
 		{FaultSessionLimit, 0, func(t *testing.T, _ *Fleet, _ NodeInfo, client *redfishClient) {
 			status, _, _ := client.do(http.MethodPost, sessionsPath, map[string]string{"UserName": "root", "Password": testPassword})
@@ -293,6 +312,38 @@ func TestFaultFractionIsDeterministic(t *testing.T) {
 	assert.GreaterOrEqual(t, count[Fault5xx], 10)
 	assert.LessOrEqual(t, count[Fault5xx], 11)
 	assert.True(t, first[names[0]].has(Fault5xx))
+}
+
+// rawRequest sends a request line to the node over a connection of its
+// own and returns the connection, to read the answer from.
+func rawRequest(t *testing.T, info NodeInfo, requestLine string) net.Conn {
+	t.Helper()
+	endpoint, err := url.Parse(info.Endpoint)
+	require.NoError(t, err)
+	conn, err := net.DialTimeout("tcp", endpoint.Host, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(conn, requestLine+" HTTP/1.1\r\nHost: bmc\r\n\r\n")
+	require.NoError(t, err)
+	return conn
+}
+
+// TestBombsEndWhenTheFleetCloses: a bomb ends with its fleet even while
+// its client keeps reading.
+func TestBombsEndWhenTheFleetCloses(t *testing.T) {
+	for _, kind := range []FaultKind{FaultHeaderBomb, FaultBodyBomb} {
+		t.Run(string(kind), func(t *testing.T) {
+			fleet, err := Start(t.Context(), Options{Nodes: 1, TimeScale: testScale, Faults: []Fault{{Kind: kind, Fraction: 1}}})
+			require.NoError(t, err)
+			conn := rawRequest(t, fleet.Nodes()[0], "GET /redfish/v1/")
+			_, err = io.CopyN(io.Discard, conn, 1<<20)
+			require.NoError(t, err)
+			require.NoError(t, fleet.Close())
+			_, err = io.Copy(io.Discard, conn)
+			assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "the answer ended before the read deadline: %v", err)
+		})
+	}
 }
 
 func TestFleetClosesWhenContextEnds(t *testing.T) {

@@ -38,6 +38,7 @@ type fleetConfig struct {
 	// started is when the fleet came up: since then a node that has not
 	// been reset has been in its first state.
 	started time.Time
+	closing <-chan struct{} // closed when the fleet closes
 }
 
 // phase is one stretch of a node's power timeline, lasting from start until

@@ -156,6 +156,10 @@ type Fleet struct {
 	closeOnce  sync.Once
 	watchMu    sync.Mutex // guards stopWatch
 	stopWatch  func() bool
+
+	// closing ends what no server tracks: connections a bomb fault took
+	// over from its server.
+	closing chan struct{}
 }
 
 // Start brings up every BMC and the control endpoint. The fleet runs until
@@ -175,6 +179,7 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		password: cfg.Password,
 		profile:  cfg.Profile,
 		conns:    newConnLimiter(cfg.maxConnections),
+		closing:  make(chan struct{}),
 	}
 	var certs *certAuthority
 	if cfg.TLS {
@@ -183,7 +188,8 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		}
 		f.caPEM = certs.caPEM
 	}
-	shared := &fleetConfig{timing: cfg.timing, scale: cfg.TimeScale, username: cfg.Username, sessionLimit: cfg.SessionLimit, started: time.Now()}
+	shared := &fleetConfig{timing: cfg.timing, scale: cfg.TimeScale, username: cfg.Username, sessionLimit: cfg.SessionLimit, started: time.Now(),
+		closing: f.closing}
 	layouts := make(map[*profile]*layout)
 	for i := 0; i < cfg.Nodes; i += cfg.NodesPerBMC {
 		if err := ctx.Err(); err != nil {
@@ -337,6 +343,7 @@ func (f *Fleet) Close() error {
 		if stopWatch != nil {
 			stopWatch()
 		}
+		close(f.closing)
 		for _, srv := range f.servers {
 			_ = srv.Close()
 		}
