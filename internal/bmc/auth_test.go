@@ -491,3 +491,18 @@ func TestServiceRootIsReadOncePerBMC(t *testing.T) {
 	assert.Equal(t, 4, log.count("POST "+loginPath))
 	assert.Equal(t, 1, log.count("GET /redfish/v1"), "service root reads")
 }
+
+// TestGroupHints: one line per piece of advice, naming a few of its BMCs.
+func TestGroupHints(t *testing.T) {
+	const advice, other = "session login refused (HTTP 405), basic accepted: set auth: basic to skip the attempt", "other advice"
+	var hints []Hint
+	for i := range 7 {
+		hints = append(hints, Hint{Endpoint: fmt.Sprintf("https://b%d", i), Advice: advice})
+	}
+	hints = append(hints, Hint{Endpoint: "https://c0", Advice: other})
+	assert.Equal(t, []string{
+		advice + " (bmc https://b0, https://b1, https://b2, https://b3, https://b4 and 2 more)",
+		other + " (bmc https://c0)",
+	}, GroupHints(hints))
+	assert.Empty(t, GroupHints(nil))
+}
