@@ -148,9 +148,9 @@ func (ep *endpoint) refuseLogin(err error) error {
 		detail := ""
 		var refusal *LoginError
 		if errors.As(err, &refusal) && refusal.err != nil {
-			detail = fmt.Sprintf(" (%v)", refusal.err)
+			detail = fmt.Sprintf(" (it answered %v)", refusal.err)
 		}
-		ep.pool.logf("bmc %s: %v%s; no other login is tried in this command", ep.url, err, detail)
+		ep.pool.logf("bmc %s: %v; no other login is tried in this command%s", ep.url, err, detail)
 	}
 	return standing
 }
