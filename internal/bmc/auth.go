@@ -276,7 +276,9 @@ func sessionsUnsupported(err error) bool {
 		return true
 	case http.StatusBadRequest:
 		text := strings.ToLower(httpErr.MessageID + " " + httpErr.Message)
-		for _, word := range []string{"notsupported", "not supported", "unsupported", "servicedisabled", "disabled"} {
+		// Not "disabled" alone: a disabled account is about the
+		// credentials, and Basic would be a second failed login.
+		for _, word := range []string{"notsupported", "not supported", "unsupported", "servicedisabled", "service is disabled"} {
 			if strings.Contains(text, word) {
 				return true
 			}
@@ -288,8 +290,8 @@ func sessionsUnsupported(err error) bool {
 // checkBasic sends the Basic credentials in one request, alone, before any
 // other request carries them: each request a BMC refuses counts toward
 // locking the account, so the first requests of many nodes must not all
-// be refused. Any answer but 401 (and but a retryable one) shows the BMC
-// took them.
+// be refused. Any other answer than 401, unless worth retrying, shows the
+// BMC took them.
 func (ep *endpoint) checkBasic(ctx context.Context, links serviceLinks) error {
 	header := "Basic " + base64.StdEncoding.EncodeToString([]byte(ep.access.Username+":"+ep.access.Password))
 	resp, err := ep.getWith(ctx, links.systems, "Authorization", header)
