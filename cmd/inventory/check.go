@@ -138,7 +138,8 @@ func runCheck(opts *CheckOptions) error {
 // sessions are open at any time (BMCs allow few), and the logout goes over
 // a connection that was just used, not one the BMC may have dropped as
 // idle meanwhile. Only cancellation is an error; a node's failure is its
-// result.
+// result. The driver's hints about the inventory (auth) are warned once
+// per kind.
 func checkNodes(ctx context.Context, nodes []inventory.Node, limit int, opts bmc.Options, warnf func(string, ...any)) ([]CheckResult, error) {
 	results := make([]CheckResult, len(nodes))
 	for i, n := range nodes {
@@ -146,6 +147,7 @@ func checkNodes(ctx context.Context, nodes []inventory.Node, limit int, opts bmc
 	}
 	groups := byBMC(nodes)
 	logoutErrs := make([]error, len(groups))
+	hints := make([][]bmc.Hint, len(groups))
 	var g errgroup.Group
 	g.SetLimit(max(limit, 1))
 	for gi, group := range groups {
@@ -162,12 +164,16 @@ func checkNodes(ctx context.Context, nodes []inventory.Node, limit int, opts bmc
 				checkNode(ctx, pool, &results[i])
 			}
 			logoutErrs[gi] = pool.Close(ctx)
+			hints[gi] = pool.Hints()
 			return nil
 		})
 	}
 	_ = g.Wait()
 	if err := errors.Join(logoutErrs...); err != nil {
 		warnf("%s", logoutFailures(err))
+	}
+	for _, line := range bmc.GroupHints(slices.Concat(hints...)) {
+		warnf("%s", line)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("inventory check: %w", err)

@@ -46,22 +46,34 @@ type endpoint struct {
 	// calls share one login; waiting for it honours the caller's context.
 	connectGate gate
 
-	mu         sync.Mutex // guards the fields below
-	client     *gofish.APIClient
-	links      serviceLinks
-	token      string
-	sessionURI string
+	mu     sync.Mutex // guards the fields below
+	client *gofish.APIClient
+	links  serviceLinks
+	// auth starts as the inventory says; auto is settled on reading the
+	// service root, and becomes Basic where a session login is refused
+	// as unsupported (sessionRefusal is then the status it got).
+	auth           authMode
+	sessionRefusal int
+	token          string
+	sessionURI     string
+	// basicAuth is the Authorization header, set once the BMC has
+	// accepted the Basic credentials.
+	basicAuth  string
 	generation uint64 // counts logins, so a stale 401 re-logs in only once
-	// loginRefused is set when a login's answer linked elsewhere: the BMC
-	// opened a session bos cannot log out of, and each new login would
-	// open another.
+	// loginRefused is a login not to be tried again while the Pool lives:
+	// the BMC refused the credentials, or the inventory's auth cannot
+	// work with it, or its login answer linked elsewhere.
 	loginRefused error
+	hint         string // advice for the inventory (see Pool.Hints)
 }
 
 // serviceLinks are the service root links the driver follows.
 type serviceLinks struct {
 	sessions string
 	systems  string
+	// sessionsAdvertised: the root names a SessionService or
+	// Links.Sessions, else sessions is only the specification's default.
+	sessionsAdvertised bool
 }
 
 // gate is a lock that can be waited for with a context.
@@ -80,8 +92,6 @@ func (g gate) enter(ctx context.Context) error {
 
 func (g gate) leave() { <-g }
 
-func isBasicAuth(access inventory.BMC) bool { return strings.EqualFold(access.Auth, "basic") }
-
 func newEndpoint(p *Pool, endpointURL string, access inventory.BMC) *endpoint {
 	ep := &endpoint{
 		pool:        p,
@@ -89,6 +99,7 @@ func newEndpoint(p *Pool, endpointURL string, access inventory.BMC) *endpoint {
 		access:      access,
 		systems:     make(map[string]*systemRef),
 		connectGate: newGate(),
+		auth:        configuredAuth(access),
 	}
 	base, err := parseEndpoint(endpointURL)
 	if err != nil {
@@ -248,12 +259,13 @@ func newProxyTransport(tlsConfig *tls.Config, opts Options) *http.Transport {
 	}
 }
 
-// sessionTransport adds the endpoint's current session token to every
-// request and counts requests. Keeping the token here rather than in
-// gofish lets a re-login replace it for every holder of the client. It
+// sessionTransport adds the endpoint's credential (session token or Basic
+// credentials) to every request and counts requests. Keeping it here
+// rather than in gofish lets a re-login replace the token for every holder
+// of the client, and auto settle on Basic after the client exists. It
 // sends nothing beyond the endpoint's origin: links are resolved and
 // redirects checked before, but a code path that missed that must not
-// leak the token or the Basic credentials gofish has set.
+// leak the token or the credentials.
 type sessionTransport struct {
 	base     http.RoundTripper
 	endpoint *endpoint
@@ -265,10 +277,10 @@ func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, t.endpoint.refusal("request", req.URL)
 	}
 	t.endpoint.pool.stats.requests.Add(1)
-	token := t.endpoint.currentToken()
-	if token != "" && req.Header.Get("X-Auth-Token") != token {
+	header, value := t.endpoint.credential()
+	if value != "" && req.Header.Get(header) != value {
 		req = req.Clone(req.Context())
-		req.Header.Set("X-Auth-Token", token)
+		req.Header.Set(header, value)
 	}
 	return t.base.RoundTrip(req)
 }
@@ -320,18 +332,22 @@ const maxErrorBody = 64 << 10
 // path (a context-bound client copy, a semaphore that MaxConnsPerHost
 // already provides, header maps): polls are most of bos's requests.
 func (c *call) get(path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(c.ctx, http.MethodGet, c.ep.url+path, nil)
+	header, value := c.ep.credential()
+	return c.ep.getWith(c.ctx, path, header, value)
+}
+
+// getWith is get authenticated with the header given, if any. Set here,
+// sessionTransport need not clone the request to add it.
+func (ep *endpoint) getWith(ctx context.Context, path, header, value string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.url+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header["Accept"] = acceptJSON
-	if isBasicAuth(c.ep.access) {
-		req.SetBasicAuth(c.ep.access.Username, c.ep.access.Password)
-	} else if token := c.ep.currentToken(); token != "" {
-		// Set here, sessionTransport need not clone the request to add it.
-		req.Header["X-Auth-Token"] = []string{token}
+	if value != "" {
+		req.Header[header] = []string{value}
 	}
-	resp, err := c.ep.httpClient.Do(req)
+	resp, err := ep.httpClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -381,10 +397,9 @@ func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed lande
 			if ctx.Err() == nil {
 				err = ep.explain(err)
 			}
-			if httpStatus(err) == http.StatusUnauthorized && !isBasicAuth(ep.access) && !reloggedIn {
+			if httpStatus(err) == http.StatusUnauthorized && !reloggedIn {
 				reloggedIn = true
-				ep.pool.logf("bmc %s: session no longer valid, logging in again", ep.url)
-				if err = ep.relogin(ctx, generation); err == nil {
+				if err = ep.reauthenticate(ctx, generation, err); err == nil {
 					continue
 				}
 			}
@@ -448,18 +463,23 @@ func sleep(ctx context.Context, d time.Duration) error {
 func (ep *endpoint) ready() (*gofish.APIClient, uint64, bool) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	ok := ep.client != nil && (isBasicAuth(ep.access) || ep.token != "")
+	ok := ep.client != nil && (ep.basicAuth != "" || ep.token != "")
 	return ep.client, ep.generation, ok
 }
 
 // connect returns a logged-in client, connecting on first use. A failed
-// attempt is not remembered: the next call tries again.
+// attempt is not remembered, so the next call tries again, unless the
+// BMC refused the credentials (see LoginError): that answer stands, at
+// once, without waiting for a login in progress.
 func (ep *endpoint) connect(ctx context.Context) (*gofish.APIClient, uint64, error) {
 	if ep.setupErr != nil {
 		return nil, 0, ep.setupErr
 	}
 	if client, generation, ok := ep.ready(); ok {
 		return client, generation, nil
+	}
+	if err := ep.refusedLogin(); err != nil {
+		return nil, 0, err
 	}
 	if err := ep.connectGate.enter(ctx); err != nil {
 		return nil, 0, err
@@ -492,60 +512,6 @@ func (ep *endpoint) relogin(ctx context.Context, generation uint64) error {
 	return err
 }
 
-// login connects if needed and opens the endpoint's Redfish session.
-// Callers hold connectGate.
-func (ep *endpoint) login(ctx context.Context) (*gofish.APIClient, uint64, error) {
-	if ep.pool.closed.Load() {
-		return nil, 0, ErrClosed
-	}
-	ep.mu.Lock()
-	client, links, refused := ep.client, ep.links, ep.loginRefused
-	ep.mu.Unlock()
-	if refused != nil {
-		return nil, 0, refused
-	}
-	if client == nil {
-		var err error
-		if client, links, err = ep.dial(ctx); err != nil {
-			return nil, 0, err
-		}
-		ep.mu.Lock()
-		ep.client, ep.links = client, links
-		ep.mu.Unlock()
-	}
-	if isBasicAuth(ep.access) {
-		return client, 0, nil
-	}
-	// A login is never abandoned half way, even when the session is
-	// cancelled: the BMC would create a session whose token never reached
-	// us, which nobody could log out of (BMCs allow only a few). It is
-	// bounded by the request timeout instead, and Close logs it out.
-	loginCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ep.pool.opts.RequestTimeout)
-	token, sessionURI, err := ep.createSession(loginCtx, client, links.sessions)
-	cancel()
-	var foreign *ForeignLinkError
-	if errors.As(err, &foreign) {
-		ep.pool.logf("bmc %s: %v; its session is left to time out and no other login is tried", ep.url, foreign)
-		ep.mu.Lock()
-		ep.loginRefused = err
-		ep.mu.Unlock()
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	ep.mu.Lock()
-	ep.token, ep.sessionURI = token, sessionURI
-	ep.generation++
-	generation := ep.generation
-	ep.mu.Unlock()
-	ep.pool.stats.logins.Add(1)
-	ep.pool.logf("bmc %s: logged in (session %s)", ep.url, sessionURI)
-	if ctx.Err() != nil {
-		return nil, 0, ctx.Err()
-	}
-	return client, generation, nil
-}
-
 // dial creates the gofish client and reads the service root links. gofish
 // reads the service root on connecting but keeps the links bos follows to
 // itself, so its answer is kept on the way past rather than read twice.
@@ -557,9 +523,8 @@ func (ep *endpoint) dial(ctx context.Context) (*gofish.APIClient, serviceLinks, 
 		ReuseConnections:      true,
 		MaxConcurrentRequests: int64(ep.pool.opts.MaxRequestsPerBMC),
 	}
-	if isBasicAuth(ep.access) {
-		config.Username, config.Password, config.BasicAuth = ep.access.Username, ep.access.Password, true
-	}
+	// gofish gets no credentials: sessionTransport adds them once auth
+	// is settled, and the service root needs none.
 	client, err := gofish.ConnectContext(ctx, config)
 	if err != nil {
 		return nil, serviceLinks{}, ep.explainUnlessCancelled(ctx, err)
@@ -641,6 +606,7 @@ func (ep *endpoint) parseServiceLinks(body []byte) (serviceLinks, error) {
 			return serviceLinks{}, fmt.Errorf("service root: %w", err)
 		}
 	}
+	links.sessionsAdvertised = links.sessions != "" || sessionService != ""
 	if links.sessions == "" && sessionService != "" {
 		links.sessions = strings.TrimRight(sessionService, "/") + "/Sessions"
 	}
@@ -651,37 +617,6 @@ func (ep *endpoint) parseServiceLinks(body []byte) (serviceLinks, error) {
 		links.systems = "/redfish/v1/Systems"
 	}
 	return links, nil
-}
-
-// createSession logs in. The session's URI comes from the Location header
-// or, where a BMC omits it, from the answer's @odata.id.
-func (ep *endpoint) createSession(ctx context.Context, client *gofish.APIClient, sessionsURI string) (token, sessionURI string, err error) {
-	credentials := struct{ UserName, Password string }{ep.access.Username, ep.access.Password}
-	resp, err := client.WithContext(ctx).Post(sessionsURI, credentials)
-	defer schemas.DeferredCleanupHTTPResponse(resp)
-	if err != nil {
-		return "", "", fmt.Errorf("session login: %w", ep.explainUnlessCancelled(ctx, err))
-	}
-	token = resp.Header.Get("X-Auth-Token")
-	if token == "" {
-		return "", "", fmt.Errorf("session login: bmc %s answered %d without an X-Auth-Token; set auth: basic for it",
-			ep.url, resp.StatusCode)
-	}
-	link := resp.Header.Get("Location")
-	if link == "" {
-		var body struct {
-			ODataID string `json:"@odata.id"`
-		}
-		// A 201 without a body is fine; the URI is then unknown.
-		_ = json.NewDecoder(io.LimitReader(resp.Body, maxLoginBody)).Decode(&body)
-		link = body.ODataID
-	}
-	// The session is logged out at this URI, with the token: it must be
-	// the BMC's own.
-	if sessionURI, err = ep.resolve(link); err != nil {
-		return "", "", fmt.Errorf("session login: %w", err)
-	}
-	return token, sessionURI, nil
 }
 
 // logout deletes the endpoint's session, if any. A session the BMC has

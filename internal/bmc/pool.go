@@ -157,7 +157,7 @@ func NewPool(nodes []inventory.Node, opts Options) *Pool {
 
 func sameAccess(a, b inventory.BMC) bool {
 	return a.Username == b.Username && a.Password == b.Password && a.CAFile == b.CAFile &&
-		a.Insecure == b.Insecure && isBasicAuth(a) == isBasicAuth(b)
+		a.Insecure == b.Insecure && configuredAuth(a) == configuredAuth(b)
 }
 
 func (p *Pool) logf(format string, args ...any) {

@@ -594,7 +594,7 @@ func TestErrorsNeverCarryCredentials(t *testing.T) {
 
 	err := pool.Reset(context.Background(), "n1", power.PowerOn)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "node n1: reset on: session login: HTTP 401 Unauthorized")
+	assert.Equal(t, "node n1: reset on: wrong username or password (HTTP 401 on session login)", err.Error())
 	assert.NotContains(t, err.Error(), fixturePassword)
 
 	require.NoError(t, pool.Reset(context.Background(), "n2", power.ForceOff))

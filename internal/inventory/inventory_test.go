@@ -154,6 +154,26 @@ func TestPasswordFile(t *testing.T) {
 	}
 }
 
+// TestAuthChoices: auto is the default; session and basic stay explicit
+// choices, per node or as a default.
+func TestAuthChoices(t *testing.T) {
+	path := writeInventory(t, 0o600, "defaults:\n  password_file: bmc-password\n  auth: basic\nnodes:\n"+
+		"  - {name: n1, bmc: 'https://b1', auth: auto}\n  - {name: n2, bmc: 'https://b2', auth: session}\n  - {name: n3, bmc: 'https://b3'}\n")
+	inv, _, err := Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"auto", "session", "basic"}, []string{inv.Nodes[0].BMC.Auth, inv.Nodes[1].BMC.Auth, inv.Nodes[2].BMC.Auth})
+
+	path = writeInventory(t, 0o600, "defaults:\n  password_file: bmc-password\nnodes:\n  - {name: n1, bmc: 'https://b1'}\n  - {name: n2, bmc: 'https://b2', auth: Session}\n")
+	inv, _, err = Load(path)
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), `:5:41: nodes[1].auth: "Session" is not auto, session or basic`)
+
+	path = writeInventory(t, 0o600, "defaults:\n  password_file: bmc-password\nnodes:\n  - {name: n1, bmc: 'https://b1'}\n")
+	inv, _, err = Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, "auto", inv.Nodes[0].BMC.Auth, "the default")
+}
+
 func TestNodePasswordSourceOverridesDefault(t *testing.T) {
 	t.Setenv("NODE_PASSWORD", "node-level")
 	path := writeInventory(t, 0o600, "defaults:\n  password_file: bmc-password\nnodes:\n  - {name: n1, bmc: 'https://b1', password_env: NODE_PASSWORD}\n  - {name: n2, bmc: 'https://b2'}\n")

@@ -32,7 +32,7 @@ type Warning string
 //	  password_env: BMC_PASSWORD    # or password_file: F (relative to this
 //	                                # file's directory, mode 0600) or password: P (warned)
 //	  ca_file: bmc-ca.pem           # relative to this file's directory
-//	  auth: session                 # or basic
+//	  auth: auto                    # the default; or session, or basic
 //	nodes:
 //	  - name: x3000c0s1b0n0
 //	    bmc: https://x3000c0s1b0
@@ -378,12 +378,12 @@ func (p *parser) nodeTemplate(entry *yaml.Node, path string, node, defaults *set
 	valid := true
 	auth, authField := field(node, defaults, "auth")
 	switch auth {
-	case "", "session":
-		n.BMC.Auth = "session"
-	case "basic":
-		n.BMC.Auth = "basic"
+	case "", "auto":
+		n.BMC.Auth = "auto"
+	case "session", "basic":
+		n.BMC.Auth = auth
 	default:
-		p.Problemf(authField.Value, authField.Path, "%q is not session or basic", auth)
+		p.Problemf(authField.Value, authField.Path, "%q is not auto, session or basic", auth)
 		valid = false
 	}
 	caFile, caField := field(node, defaults, "ca_file")

@@ -32,7 +32,9 @@ type BMC struct {
 	Password string `json:"-"`
 	CAFile   string `json:"ca_file,omitempty"`
 	Insecure bool   `json:"insecure,omitempty"`
-	// Auth is "session" (default: one Redfish session per BMC) or "basic".
+	// Auth is "auto" (the default: a Redfish session where the BMC's
+	// service root advertises a SessionService, else Basic auth),
+	// "session" (one Redfish session per BMC) or "basic".
 	Auth string `json:"auth,omitempty"`
 }
 

@@ -411,6 +411,11 @@ func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*se
 	if counted, ok := pool.(interface{ Stats() bmc.Stats }); ok {
 		log.printf("bmc traffic: %s", counted.Stats())
 	}
+	if advised, ok := pool.(interface{ Hints() []bmc.Hint }); ok {
+		for _, line := range bmc.GroupHints(advised.Hints()) {
+			log.printf("hint: %s", line)
+		}
+	}
 
 	stopped := context.Cause(runCtx)
 	status := session.StatusComplete // the recorder turns this into failed when nodes failed

@@ -28,7 +28,8 @@ func (f *Fleet) WriteInventory(path string) error {
 	doc.WriteString("defaults:\n")
 	fmt.Fprintf(&doc, "  username: %q\n", f.username)
 	fmt.Fprintf(&doc, "  password_file: %s\n", filepath.Base(passwordPath))
-	doc.WriteString("  auth: session\n")
+	// auto: a fleet with no-session-service BMCs works as written.
+	doc.WriteString("  auth: auto\n")
 	if f.caPEM != nil {
 		caPath := path + ".ca.pem"
 		if err := replaceFile(caPath, f.caPEM, 0o644); err != nil {

@@ -209,7 +209,7 @@ func TestWriteInventory(t *testing.T) {
 		"defaults:",
 		`  username: "root"`,
 		"  password_file: sim.yaml.password",
-		"  auth: session",
+		"  auth: auto",
 		"nodes:",
 		"  - name: " + nodes[0].Name,
 		"    bmc: " + nodes[0].Endpoint,
