@@ -126,20 +126,6 @@ func newRawServer(tb testing.TB, tlsServer bool, serve func(c *rawConn)) *rawSer
 	return s
 }
 
-// writeEndlessly writes chunk until the client goes away or stop closes.
-func writeEndlessly(w io.Writer, chunk []byte, stop <-chan struct{}) {
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		if _, err := w.Write(chunk); err != nil {
-			return
-		}
-	}
-}
-
 func selfSignedCertificate(tb testing.TB) tls.Certificate {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -16,10 +16,6 @@ import (
 // with "site") from where an interrupted run left it, in the power state
 // the BMC now reports, and checks that nothing needless is done.
 func TestRunResume(t *testing.T) {
-	const (
-		poweringOff = power.PoweringOff
-		poweringOn  = power.PoweringOn
-	)
 	// mid: action confirmed sent (none if ""); intended: action recorded
 	// as about to be sent, never confirmed.
 	mid := func(phase Phase, action power.Action) *NodeProgress {

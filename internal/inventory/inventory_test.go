@@ -164,7 +164,7 @@ func TestAuthChoices(t *testing.T) {
 	assert.Equal(t, []string{"auto", "session", "basic"}, []string{inv.Nodes[0].BMC.Auth, inv.Nodes[1].BMC.Auth, inv.Nodes[2].BMC.Auth})
 
 	path = writeInventory(t, 0o600, "defaults:\n  password_file: bmc-password\nnodes:\n  - {name: n1, bmc: 'https://b1'}\n  - {name: n2, bmc: 'https://b2', auth: Session}\n")
-	inv, _, err = Load(path)
+	_, _, err = Load(path)
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), `:5:41: nodes[1].auth: "Session" is not auto, session or basic`)
 

@@ -22,13 +22,13 @@ var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/system_go
 
 // systemCase is what a ComputerSystem read depends on.
 type systemCase struct {
-	name                  string
-	power, boot           string
-	unknownReads          int
-	bootEnabled, target   string
-	httpBootURI           string
-	needsBootOverride     bool
-	needsHTTPBoot, ignore bool
+	name                string
+	power, boot         string
+	unknownReads        int
+	bootEnabled, target string
+	httpBootURI         string
+	needsBootOverride   bool
+	needsHTTPBoot       bool
 }
 
 var systemStates = []systemCase{
