@@ -209,10 +209,9 @@ func (r *Recorder) Record(ctx context.Context, t boa.Transition) error {
 		t.Time = time.Now()
 	}
 	r.mu.Lock()
-	if r.closed || r.failed != nil {
-		err := cmp.Or(r.failed, ErrClosed)
+	if r.closed {
 		r.mu.Unlock()
-		return fmt.Errorf("record node %s: %w", t.Node, err)
+		return fmt.Errorf("record node %s: %w", t.Node, ErrClosed)
 	}
 	if err := r.tree.apply(t); err != nil {
 		r.mu.Unlock()
@@ -357,11 +356,6 @@ func (r *Recorder) writeSnapshot(adjust func(*Record)) error {
 	r.snapshotMu.Lock()
 	defer r.snapshotMu.Unlock()
 	r.mu.Lock()
-	if r.failed != nil {
-		err := r.failed
-		r.mu.Unlock()
-		return err
-	}
 	adjust(&r.rec)
 	rec := r.buildLocked()
 	r.dirty = false
