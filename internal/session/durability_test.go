@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -372,5 +373,77 @@ func TestLoadOfInterruptedSessionFollowsEvents(t *testing.T) {
 			require.Len(t, got.Notes, 1)
 			assert.Contains(t, got.Notes[0], events+": "+tc.wantNote)
 		})
+	}
+}
+
+// untouchable is a BMC and configuration runner that notes every call.
+type untouchable struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (u *untouchable) note(call string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.calls = append(u.calls, call)
+}
+
+func (u *untouchable) PowerState(_ context.Context, node string) (power.State, error) {
+	u.note("read " + node)
+	return power.On, nil
+}
+
+func (u *untouchable) Reset(_ context.Context, node string, action power.Action) error {
+	u.note(fmt.Sprintf("reset %s %s", node, action))
+	return nil
+}
+
+func (u *untouchable) Configure(_ context.Context, req boa.ConfigureRequest) (map[string]error, error) {
+	u.note(fmt.Sprintf("configure %v", req.Nodes))
+	return nil, nil
+}
+
+// A node that failed or was excluded in its last phase is finished: what
+// a resume replays of it must make the engine leave it alone, whatever the
+// operation.
+func TestResumeLeavesFinishedNodesAlone(t *testing.T) {
+	for _, op := range []boa.Operation{boa.Shutdown, boa.Boot, boa.Reboot, boa.Configure} {
+		for _, category := range []boa.Category{boa.Failed, boa.Excluded} {
+			t.Run(string(op)+"/"+string(category), func(t *testing.T) {
+				s := openStore(t)
+				plan := boa.Plan{Operation: op, BootSets: []boa.BootSetPlan{{Name: "compute", Nodes: []string{"n1"}, Configuration: "site"}}}
+				rec := &Record{Operation: string(op), Phases: Phases(op, true), Nodes: []string{"n1"}}
+				require.NoError(t, s.Create(rec))
+				plan.SessionID = rec.ID
+				r, err := s.NewRecorder(t.Context(), rec, plan)
+				require.NoError(t, err)
+				phases := r.Snapshot().Phases
+				for i, phase := range phases {
+					require.NoError(t, r.Record(t.Context(), tr("compute", "n1", phase, boa.InProgress, "")))
+					final := boa.Succeeded
+					if i == len(phases)-1 {
+						final = category
+					}
+					require.NoError(t, r.Record(t.Context(), tr("compute", "n1", phase, final, "before the interruption")))
+				}
+				require.NoError(t, r.Close())
+
+				got, err := s.Get(rec.ID)
+				require.NoError(t, err)
+				resumed, err := s.NewRecorder(t.Context(), got, plan)
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = resumed.Close() })
+				plan.Resume = resumed.Progress()
+				events := filepath.Join(s.Dir(rec.ID), eventsFile)
+				before := readString(t, events)
+				fleet := &untouchable{}
+				engine := &boa.Engine{BMC: fleet, Recorder: resumed, Configure: fleet}
+				result, err := engine.Run(t.Context(), plan)
+				require.NoError(t, err)
+				assert.Empty(t, fleet.calls, "no read, reset or configuration")
+				assert.Equal(t, before, readString(t, events), "no transition")
+				assert.Empty(t, result.Nodes)
+			})
+		}
 	}
 }
