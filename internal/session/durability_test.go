@@ -376,7 +376,9 @@ func TestLoadOfInterruptedSessionFollowsEvents(t *testing.T) {
 	}
 }
 
-// untouchable is a BMC and configuration runner that notes every call.
+// untouchable is a BMC and configuration runner that notes every call
+// and fails it, so that a node wrongly acted on fails at once rather than
+// wait out real timeouts.
 type untouchable struct {
 	mu    sync.Mutex
 	calls []string
@@ -390,18 +392,20 @@ func (u *untouchable) note(call string) {
 
 func (u *untouchable) PowerState(_ context.Context, node string) (power.State, error) {
 	u.note("read " + node)
-	return power.On, nil
+	return "", errUntouchable
 }
 
 func (u *untouchable) Reset(_ context.Context, node string, action power.Action) error {
 	u.note(fmt.Sprintf("reset %s %s", node, action))
-	return nil
+	return errUntouchable
 }
 
 func (u *untouchable) Configure(_ context.Context, req boa.ConfigureRequest) (map[string]error, error) {
 	u.note(fmt.Sprintf("configure %v", req.Nodes))
-	return nil, nil
+	return nil, errUntouchable
 }
+
+var errUntouchable = errors.New("this node must not be acted on")
 
 // A node that failed or was excluded in its last phase is finished: what
 // a resume replays of it must make the engine leave it alone, whatever the
