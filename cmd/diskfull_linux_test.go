@@ -204,17 +204,17 @@ func TestStateWriteFailureMidSessionLeavesAResumableRecord(t *testing.T) {
 			require.NoError(t, err, errOut)
 
 			resetsBefore := resetsSince(t, control, stopped.Nodes, start)
-			sentOn := 0
+			touched := 0
 			for node, resets := range resetsBefore {
 				if resets["GracefulShutdown"]+resets["ForceOff"] > 0 {
+					touched++
 					assert.NotEqual(t, "not_started", stopped.category("shutdown", node), "%s was sent a shutdown", node)
 				}
 				if resets["On"] > 0 {
-					sentOn++
 					assert.NotEqual(t, "not_started", stopped.category("boot", node), "%s was sent an On", node)
 				}
 			}
-			assert.Positive(t, sentOn, "the state stopped being written mid-session")
+			assert.Positive(t, touched, "the state stopped being written mid-session")
 			assert.Positive(t, stopped.Summary.Pending, "the state stopped being written mid-session")
 
 			filler.free(t)
