@@ -166,16 +166,13 @@ func TestRunResumeLeavesFinishedNodesAlone(t *testing.T) {
 		for _, category := range []Category{Failed, Excluded} {
 			t.Run(string(op)+"/"+string(category), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					// n1 is in a state its last phase would act on; n2, not
-					// started, runs the whole operation beside it.
-					n2 := nodeScript{initial: power.On, gracefulDelay: time.Second, onDelay: time.Second}
+					// Both nodes are in a state the operation acts on; n2, not
+					// started, runs it beside n1.
+					script := nodeScript{initial: power.On, gracefulDelay: time.Second, onDelay: time.Second}
 					if op == Boot {
-						n2.initial = power.Off
+						script.initial = power.Off
 					}
-					s := newSession(map[string]nodeScript{"n1": {initial: power.On, gracefulDelay: time.Second}, "n2": n2})
-					if op == Boot || op == Reboot {
-						s.bmc.nodes["n1"].state = power.Off
-					}
+					s := newSession(map[string]nodeScript{"n1": script, "n2": script})
 					s.engine.Boot = &fakePreparer{log: s.log}
 					s.engine.Configure = &fakeConfigurer{log: s.log, took: time.Minute, results: allSucceed}
 					p := plan(op, Independent, BootSetPlan{Name: "compute", Nodes: []string{"n1", "n2"}, Configuration: "site"})
