@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -351,6 +352,47 @@ func resetsSince(t *testing.T, control string, nodes []string, since time.Time) 
 // killRounds is how many random moments the kill test tries.
 var killRounds = 10
 
+// envKillSeed replays the kill test's random moments: set it to the seed
+// a failed run logged.
+const envKillSeed = "BOS_TEST_KILL_SEED"
+
+// killSeed seeds the kill test: envKillSeed when set, else the clock. It
+// logs the seed (go test prints it with the failure) so that any run can be
+// replayed.
+func killSeed(t testing.TB) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if fromEnv := os.Getenv(envKillSeed); fromEnv != "" {
+		parsed, err := strconv.ParseUint(fromEnv, 10, 64)
+		require.NoError(t, err, "%s must be a seed a run logged", envKillSeed)
+		seed = parsed
+	}
+	t.Logf("kill moments seeded with %d; replay them with %s=%d", seed, envKillSeed, seed)
+	return seed
+}
+
+// logCapture keeps what a test logs.
+type logCapture struct {
+	testing.TB
+	logs []string
+}
+
+func (c *logCapture) Logf(format string, args ...any) {
+	c.logs = append(c.logs, fmt.Sprintf(format, args...))
+}
+
+func TestKillSeedIsLoggedAndReplayable(t *testing.T) {
+	t.Setenv(envKillSeed, "")
+	clock := &logCapture{TB: t}
+	seed := killSeed(clock)
+	assert.Equal(t, []string{fmt.Sprintf("kill moments seeded with %d; replay them with %s=%d", seed, envKillSeed, seed)}, clock.logs)
+
+	t.Setenv(envKillSeed, fmt.Sprint(seed))
+	replay := &logCapture{TB: t}
+	assert.Equal(t, seed, killSeed(replay))
+	assert.Equal(t, clock.logs, replay.logs)
+}
+
 func TestKilledSessionResumesWithoutRepeatingResets(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
@@ -371,7 +413,7 @@ func TestKilledSessionResumesWithoutRepeatingResets(t *testing.T) {
 	require.NoError(t, os.WriteFile(template, []byte(computeTemplate), 0o600))
 	global := []string{"--inventory", inventory, "--state-dir", filepath.Join(dir, "state"), "-o", "json"}
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
+	rng := rand.New(rand.NewPCG(killSeed(t), 6))
 	seen := map[string]bool{}
 	var allNodes []string
 	for round := range killRounds {

@@ -78,6 +78,12 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 		{"nodes", fmt.Sprintf("%d: %d succeeded (%.1f%%), %d failed (%.1f%%), %d excluded, %d pending",
 			s.Total, s.Succeeded, s.PercentSuccessful, s.Failed, s.PercentFailed, s.Excluded, s.Pending)},
 	}
+	if rec.Error != "" {
+		fields = append(fields, [2]string{"error", rec.Error})
+	}
+	for _, note := range rec.Notes {
+		fields = append(fields, [2]string{"note", note})
+	}
 	for _, kv := range fields {
 		fmt.Fprintf(w, "%-10s %s\n", kv[0]+":", kv[1])
 	}

@@ -99,7 +99,11 @@ would give it: 0 complete (or still running without --watch), 3 nodes failed,
 func statusExit(rec *session.Record) error {
 	switch rec.Status {
 	case session.StatusCancelled, session.StatusInterrupted:
-		return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted, Err: fmt.Errorf("session %s is %s", rec.ID, rec.Status)}
+		err := fmt.Errorf("session %s is %s", rec.ID, rec.Status)
+		if rec.Error != "" {
+			err = fmt.Errorf("%w: %s", err, rec.Error)
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted, Err: err}
 	}
 	return outcomeError(rec)
 }

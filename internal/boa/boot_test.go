@@ -55,6 +55,15 @@ func TestRunBootPreparation(t *testing.T) {
 			wantCategory: Excluded,
 			wantReason:   "already on (use reboot)",
 		},
+		{
+			// A second On while powering on is refused by many BMCs, or
+			// restarts the node.
+			name:         "a node powering on is excluded, not sent another On",
+			op:           Boot,
+			script:       nodeScript{initial: power.Off, becoming: power.On, becomingDelay: time.Minute},
+			wantCategory: Excluded,
+			wantReason:   "already on (use reboot)",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

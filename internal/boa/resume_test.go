@@ -219,6 +219,49 @@ func TestActionRecordedAroundItsSending(t *testing.T) {
 	})
 }
 
+// A node that failed or was excluded in its last phase is finished: a
+// resume leaves it alone, whatever the operation and its power state.
+func TestRunResumeLeavesFinishedNodesAlone(t *testing.T) {
+	lastPhase := map[Operation]Phase{Shutdown: PhaseShutdown, Boot: PhaseConfigure, Reboot: PhaseConfigure, Configure: PhaseConfigure}
+	for _, op := range []Operation{Shutdown, Boot, Reboot, Configure} {
+		for _, category := range []Category{Failed, Excluded} {
+			t.Run(string(op)+"/"+string(category), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					// Both nodes are in a state the operation acts on; n2, not
+					// started, runs it beside n1.
+					script := nodeScript{initial: power.On, gracefulDelay: time.Second, onDelay: time.Second}
+					if op == Boot {
+						script.initial = power.Off
+					}
+					s := newSession(map[string]nodeScript{"n1": script, "n2": script})
+					s.engine.Boot = &fakePreparer{log: s.log}
+					s.engine.Configure = &fakeConfigurer{log: s.log, took: time.Minute, results: allSucceed}
+					p := plan(op, Independent, BootSetPlan{Name: "compute", Nodes: []string{"n1", "n2"}, Configuration: "site"})
+					var progress NodeProgress
+					for _, transition := range []Transition{
+						{Node: "n1", Phase: lastPhase[op], Category: InProgress},
+						{Node: "n1", Phase: lastPhase[op], Category: category, Reason: "before the interruption"},
+					} {
+						progress = progress.After(transition)
+					}
+					require.True(t, progress.Finished)
+					p.Resume = map[string]NodeProgress{"n1": progress}
+
+					result, err := s.engine.Run(t.Context(), p)
+					require.NoError(t, err)
+					for _, e := range s.log.snapshot() {
+						assert.False(t, e.node == "n1" || e.configure != nil && slices.Contains(e.configure.Nodes, "n1"),
+							"n1 is acted on: %+v", e)
+					}
+					assert.Zero(t, s.bmc.readsOf("n1"), "n1's power state is not even read")
+					assert.NotContains(t, result.Nodes, "n1")
+					assert.Equal(t, Succeeded, result.Nodes["n2"].Category, "n2 ran its operation")
+				})
+			})
+		}
+	}
+}
+
 func TestRunResumeRejectsPhaseNotInOperation(t *testing.T) {
 	tests := []struct {
 		name     string

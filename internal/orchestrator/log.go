@@ -37,6 +37,9 @@ func (l *sessionLog) started(rec *session.Record, plan boa.Plan) {
 		verb = fmt.Sprintf("resumed (%d of %d nodes already finished)", finished, len(rec.Nodes))
 	}
 	l.printf("session %s %s: %s of template %s on %d nodes, pace %s", rec.ID, verb, rec.Operation, rec.Template, len(rec.Nodes), rec.Pace)
+	for _, note := range rec.Notes {
+		l.printf("note: %s", note)
+	}
 }
 
 func (l *sessionLog) transition(t boa.Transition) {

@@ -429,6 +429,11 @@ func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*se
 		status = session.StatusFailed
 	}
 	if err := recorder.Finish(status); err != nil {
+		// A *session.StoppedError already says what happened and what to do.
+		if stopped := (*session.StoppedError)(nil); errors.As(err, &stopped) {
+			log.printf("%v", err)
+			return nil, err
+		}
 		return nil, fmt.Errorf("session %s: write its final record: %w", id, err)
 	}
 	final := recorder.Snapshot() // as Finish wrote it: complete or failed

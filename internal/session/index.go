@@ -106,7 +106,7 @@ func (s *Store) rewriteIndex(rows []indexEntry) {
 	if err != nil {
 		return
 	}
-	_ = s.withIndexLock(func(path string) error { return replaceFile(path, data, false) })
+	_ = s.withIndexLock(func(path string) error { return s.replaceFile(path, data, false) })
 }
 
 // encodeIndex returns rows as index lines, encoded in chunks at once (a

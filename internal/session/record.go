@@ -59,6 +59,13 @@ type Record struct {
 	// NodeStates holds each node's latest transition: what describe shows
 	// per node. A node named in several boot sets shows its latest one.
 	NodeStates map[string]NodeState `json:"node_states,omitempty"`
+	// Error says why an interrupted session stopped, when its process
+	// could say (its state could not be written: a full disk), and how to
+	// go on. Notes are what loading the record found, e.g. a torn last
+	// line of events.jsonl. Both are set when a record is loaded; a run
+	// of the session clears them.
+	Error string   `json:"error,omitempty"`
+	Notes []string `json:"notes,omitempty"`
 }
 
 // BootSetStatus is one boot set of the BOS v1 status tree.

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bos-project/bos/internal/boa"
@@ -42,6 +41,9 @@ type Recorder struct {
 	lock     *sessionLock
 	events   *os.File
 	interval time.Duration
+	// durable is the length of events.jsonl up to its last acknowledged
+	// line; only the committer touches it once recording started.
+	durable int64
 
 	mu      sync.Mutex // guards everything below up to wake
 	rec     Record     // metadata; the tree fills in the status
@@ -49,6 +51,9 @@ type Recorder struct {
 	dirty   bool // tree changed since the last snapshot
 	pending []pendingLine
 	closed  bool
+	// failed is the state write that failed (see fail): from then on
+	// nothing more is written but why the session stopped.
+	failed error
 
 	wake chan struct{} // capacity 1: "pending is not empty"
 	stop chan struct{}
@@ -57,7 +62,6 @@ type Recorder struct {
 	// snapshotMu orders snapshot writes so an older one never lands last.
 	snapshotMu   sync.Mutex
 	lastSnapshot time.Time
-	fsyncs       atomic.Int64 // events.jsonl fsyncs, for tests
 }
 
 var _ boa.Recorder = (*Recorder)(nil)
@@ -115,10 +119,14 @@ func (s *Store) newRecorder(ctx context.Context, rec *Record, plan boa.Plan, int
 	}
 	r.rec.Status, r.rec.StopTime = StatusRunning, nil
 	r.rec.PID, r.rec.Host = os.Getpid(), s.host
-	if r.events, err = openEvents(filepath.Join(s.Dir(rec.ID), eventsFile), r.tree); err != nil {
+	r.rec.Error, r.rec.Notes = "", nil // what a load found, not what this run does
+	if r.events, r.durable, err = s.openEvents(filepath.Join(s.Dir(rec.ID), eventsFile), r.tree); err != nil {
 		return nil, fmt.Errorf("record session %s: %w", rec.ID, err)
 	}
-	if err = r.snapshot(); err != nil {
+	if err = s.reserveStopRoom(rec.ID); err == nil {
+		err = r.snapshot()
+	}
+	if err != nil {
 		_ = r.events.Close()
 		return nil, err
 	}
@@ -149,23 +157,23 @@ func (s *Store) takeLock(ctx context.Context, id string) (*sessionLock, error) {
 // openEvents opens the append-only log, replays it into t, and cuts off a
 // torn last line (a crash mid-append): that transition was never
 // acknowledged, so the engine never acted on it.
-func openEvents(path string, t *tree) (*os.File, error) {
+func (s *Store) openEvents(path string, t *tree) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, fileMode)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, 0, fmt.Errorf("open %s: %w", path, err)
 	}
 	good, err := replay(path, f, t)
 	if err == nil {
 		err = f.Truncate(good)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = s.syncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	return f, nil
+	return f, good, nil
 }
 
 // replay applies every complete line of f to t and returns the offset
@@ -258,6 +266,7 @@ func (r *Recorder) commit() {
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = nil
+	err := r.failed
 	r.mu.Unlock()
 	if len(batch) == 0 {
 		return
@@ -272,25 +281,53 @@ func (r *Recorder) commit() {
 			}
 		}
 	}
-	err := r.writeAndSync(buf.Bytes())
+	if err == nil {
+		err = r.writeAndSync(buf.Bytes())
+	}
 	for i, p := range batch {
 		p.done <- cmp.Or(encodeErrs[i], err)
 	}
 	r.snapshotIfDue()
 }
 
+// writeAndSync appends data to events.jsonl and fsyncs it. If either
+// fails, the recorder stops writing (see fail) and cuts the file back to
+// its last acknowledged line: a short write would otherwise leave half a
+// line that the next append turns into a corrupt line in the middle.
 func (r *Recorder) writeAndSync(data []byte) error {
 	path := r.events.Name()
+	var err error
 	if len(data) > 0 {
-		if _, err := r.events.Write(data); err != nil {
-			return fmt.Errorf("append %s: %w", path, err)
+		if _, err = r.events.Write(data); err != nil {
+			err = fmt.Errorf("append %s: %w", path, err)
 		}
 	}
-	if err := r.events.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
+	if err == nil {
+		if err = r.store.sync(r.events); err != nil {
+			err = fmt.Errorf("fsync %s: %w", path, err)
+		}
 	}
-	r.fsyncs.Add(1)
+	if err != nil {
+		r.fail(err)
+		// Freeing space needs none; if even this fails, the tail is a torn
+		// line, which a load ignores and a resume cuts off.
+		_ = r.events.Truncate(r.durable)
+		return err
+	}
+	r.durable += int64(len(data))
 	return nil
+}
+
+// fail stops the recorder writing after a state write failed: the engine
+// stops acting (a Record error is fatal to the session), and whatever the
+// recorder would write next could contradict events.jsonl, which stays
+// the truth a load and a resume go by.
+func (r *Recorder) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failed == nil {
+		r.failed = err
+	}
 }
 
 // snapshotIfDue rewrites session.json when the tree changed and the last
@@ -355,11 +392,18 @@ func (r *Recorder) Snapshot() Record {
 // final record. The status is status when that is cancelled or
 // interrupted; otherwise complete when every node succeeded or was
 // excluded, failed when any node failed or never finished its phases.
+//
+// If a state write failed (a full disk) the session is not finished: it
+// is left to read as interrupted, and Finish returns a *StoppedError.
 func (r *Recorder) Finish(status Status) error {
-	if err := r.flush(); err != nil {
+	err := r.flush()
+	if errors.Is(err, ErrClosed) {
 		return fmt.Errorf("finish session %s: %w", r.rec.ID, err)
 	}
-	err := r.writeSnapshot(func(rec *Record) {
+	if err != nil {
+		return r.halt(err)
+	}
+	err = r.writeSnapshot(func(rec *Record) {
 		stop := time.Now()
 		rec.StopTime = &stop
 		if status != StatusCancelled && status != StatusInterrupted {
@@ -371,7 +415,7 @@ func (r *Recorder) Finish(status Status) error {
 		rec.Status = status
 	})
 	if err != nil {
-		return fmt.Errorf("finish session %s: %w", r.rec.ID, err)
+		return r.halt(err)
 	}
 	return nil
 }
@@ -402,6 +446,7 @@ func (r *Recorder) Close() error {
 	r.mu.Unlock()
 	close(r.stop)
 	<-r.done
+	r.store.releaseStopRoom(r.rec.ID)
 	return errors.Join(r.events.Close(), r.lock.unlock())
 }
 

@@ -92,7 +92,7 @@ func (s *Store) Reserve(ctx context.Context, sessionID string, nodes []string) e
 			return &ConflictError{Session: holder, Nodes: overlap}
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, sessionID), []byte(strings.Join(nodes, "\n"))); err != nil {
+	if err := s.writeFileAtomic(filepath.Join(dir, sessionID), []byte(strings.Join(nodes, "\n"))); err != nil {
 		return fmt.Errorf("reserve nodes for session %s: %w", sessionID, err)
 	}
 	return nil

@@ -80,6 +80,11 @@ type Store struct {
 	// held are session locks this process holds for sessions it created
 	// (or acquired to resume) and has not yet handed to a Recorder.
 	held map[string]*sessionLock
+
+	// fsync makes a file or directory durable; nil means (*os.File).Sync.
+	// Tests replace it to see the order of the calls durability rests on,
+	// or to make them fail.
+	fsync func(*os.File) error
 }
 
 // Open prepares the state directory dir: created 0700 when missing; an
@@ -154,15 +159,15 @@ func (s *Store) Create(rec *Record) error {
 		_ = os.RemoveAll(building)
 		return fmt.Errorf("create session %s: take session lock: %w", rec.ID, cmp.Or(err, ErrRunning))
 	}
-	err = writeJSONAtomic(filepath.Join(building, recordFile), rec)
+	err = s.writeJSONAtomic(filepath.Join(building, recordFile), rec)
 	if err == nil {
-		err = writeJSONAtomic(filepath.Join(building, rowFile), rowOf(rec))
+		err = s.writeJSONAtomic(filepath.Join(building, rowFile), rowOf(rec))
 	}
 	if err == nil {
 		err = os.Rename(building, dir)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(dir))
+		err = s.syncDir(filepath.Dir(dir))
 	}
 	if err != nil {
 		_ = lock.unlock()
@@ -245,11 +250,11 @@ func (s *Store) popHeld(id string) *sessionLock {
 // record that is no longer running also goes into the list index.
 func (s *Store) Save(rec *Record) error {
 	dir := s.Dir(rec.ID)
-	if err := writeJSONAtomic(filepath.Join(dir, recordFile), rec); err != nil {
+	if err := s.writeJSONAtomic(filepath.Join(dir, recordFile), rec); err != nil {
 		return fmt.Errorf("save session %s: %w", rec.ID, err)
 	}
 	rowPath := filepath.Join(dir, rowFile)
-	if err := writeJSONAtomic(rowPath, rowOf(rec)); err != nil {
+	if err := s.writeJSONAtomic(rowPath, rowOf(rec)); err != nil {
 		return fmt.Errorf("save session %s: %w", rec.ID, err)
 	}
 	if rec.Status != StatusRunning {
@@ -289,23 +294,23 @@ func rowOf(rec *Record) storedRow {
 // writeJSONAtomic writes v as path: temp file in the same directory,
 // fsync, rename over path, fsync the directory. Readers see the old or the
 // new file, never a torn one, even across a crash.
-func writeJSONAtomic(path string, v any) error {
+func (s *Store) writeJSONAtomic(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return writeFileAtomic(path, append(data, '\n'))
+	return s.writeFileAtomic(path, append(data, '\n'))
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	return replaceFile(path, data, true)
+func (s *Store) writeFileAtomic(path string, data []byte) error {
+	return s.replaceFile(path, data, true)
 }
 
 // replaceFile writes data to a temporary file and renames it over path, so
 // readers see the old or the new file, never a torn one. durable adds the
 // fsyncs that keep this true across a crash; a cache that is rebuilt when
 // damaged can do without them.
-func replaceFile(path string, data []byte, durable bool) (err error) {
+func (s *Store) replaceFile(path string, data []byte, durable bool) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -325,7 +330,7 @@ func replaceFile(path string, data []byte, durable bool) (err error) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if durable {
-		if err = tmp.Sync(); err != nil {
+		if err = s.sync(tmp); err != nil {
 			return fmt.Errorf("write %s: fsync: %w", path, err)
 		}
 	}
@@ -338,20 +343,28 @@ func replaceFile(path string, data []byte, durable bool) (err error) {
 	if !durable {
 		return nil
 	}
-	return syncDir(dir)
+	return s.syncDir(dir)
 }
 
 // syncDir makes a rename or file creation in dir durable.
-func syncDir(dir string) error {
+func (s *Store) syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := s.sync(d); err != nil {
 		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// sync is fsync(2) of f, through the hook tests may set.
+func (s *Store) sync(f *os.File) error {
+	if s.fsync != nil {
+		return s.fsync(f)
+	}
+	return f.Sync()
 }
 
 // Get loads a session by ID or unique ID prefix. A running record whose
@@ -384,6 +397,9 @@ func (s *Store) get(id string) (*Record, error) {
 	}
 	if rec.Status == StatusRunning && !s.alive(rec.ID, rec.PID, rec.Host) {
 		rec.Status = StatusInterrupted
+		if err := s.recoverInterrupted(&rec); err != nil {
+			return nil, err
+		}
 	}
 	return &rec, nil
 }
@@ -493,7 +509,7 @@ func (s *Store) Running(id string) bool { return s.alive(id, 0, "") }
 // may have been reused, or live on another host sharing the state
 // directory), and a request made while the process is busy is not lost.
 func (s *Store) RequestCancel(id string) error {
-	if err := writeFileAtomic(filepath.Join(s.Dir(id), cancelFile), []byte("cancel requested\n")); err != nil {
+	if err := s.writeFileAtomic(filepath.Join(s.Dir(id), cancelFile), []byte("cancel requested\n")); err != nil {
 		return fmt.Errorf("cancel session %s: %w", id, err)
 	}
 	return nil

@@ -65,6 +65,32 @@ func newTree(plan boa.Plan, phases []boa.Phase) *tree {
 	return t
 }
 
+// treeOf is the tree of rec with every node not started: its boot sets,
+// their nodes in rec.Nodes order and their phases, so that events can be
+// replayed onto it without the plan that made it.
+func treeOf(rec *Record) *tree {
+	order := make(map[string]int, len(rec.Nodes))
+	for i, node := range rec.Nodes {
+		order[node] = i
+	}
+	t := &tree{byName: make(map[string]*bootSetState, len(rec.BootSets)), latest: make(map[string]NodeState)}
+	for _, status := range rec.BootSets {
+		bs := &bootSetState{name: status.Name}
+		if len(status.Phases) > 0 {
+			for _, category := range status.Phases[0].Categories {
+				bs.nodes = append(bs.nodes, category.NodeList...)
+			}
+		}
+		slices.SortFunc(bs.nodes, func(a, b string) int { return order[a] - order[b] })
+		for _, phase := range status.Phases {
+			bs.phases = append(bs.phases, bs.newPhase(phase.Name))
+		}
+		t.bootSets = append(t.bootSets, bs)
+		t.byName[bs.name] = bs
+	}
+	return t
+}
+
 func (bs *bootSetState) newPhase(name boa.Phase) *phaseState {
 	ps := &phaseState{name: name, placed: make(map[string]placement, len(bs.nodes))}
 	for _, node := range bs.nodes {
