@@ -294,7 +294,7 @@ func TestFullDiskStopsTheSessionAtItsDurableState(t *testing.T) {
 	t.Cleanup(func() { _ = resumed.Close() })
 	assert.NoFileExists(t, filepath.Join(dir, stoppedFile))
 	assert.FileExists(t, filepath.Join(dir, reserveFile))
-	assert.Equal(t, boa.NodeProgress{Phase: boa.PhaseShutdown, Sent: power.GracefulOff}, resumed.Progress()["n2"])
+	assert.Equal(t, boa.NodeProgress{Phase: boa.PhaseShutdown, Action: power.GracefulOff}, resumed.Progress()["n2"], "intended, never confirmed sent")
 	snap := resumed.Snapshot()
 	assert.Empty(t, snap.Error)
 }
