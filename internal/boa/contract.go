@@ -18,7 +18,9 @@ import (
 // Redfish session per BMC, and bounds concurrent requests.
 type BMC interface {
 	PowerState(ctx context.Context, node string) (power.State, error)
-	Reset(ctx context.Context, node string, action power.Action) error
+	// Reset carries out action and returns the vendor's reset type the BMC
+	// accepted for it (e.g. "Off" for a graceful-off on HPE Cray EX).
+	Reset(ctx context.Context, node string, action power.Action) (resetType string, err error)
 }
 
 // Recorder receives every node transition. Record must return only once the
@@ -88,8 +90,11 @@ type Transition struct {
 	// transition of its own so that it can carry what was actually sent.
 	// Sessions recorded before it existed have intents only, which a
 	// resume treats as not confirmed (see resume.go).
-	Sent   bool   `json:"sent,omitempty"`
-	Reason string `json:"reason,omitempty"` // why it failed or was excluded
+	Sent bool `json:"sent,omitempty"`
+	// ResetType is the vendor's reset type the BMC accepted for Action
+	// (e.g. "Off" for graceful-off on HPE Cray EX), on a confirmation.
+	ResetType string `json:"reset_type,omitempty"`
+	Reason    string `json:"reason,omitempty"` // why it failed or was excluded
 	// Detail is information about a step that went well but that an
 	// administrator should see, e.g. "no one-time boot override: relies on
 	// the node's boot order".

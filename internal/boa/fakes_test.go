@@ -172,7 +172,14 @@ func (b *fakeBMC) PowerState(ctx context.Context, name string) (power.State, err
 	return n.state, nil
 }
 
-func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) error {
+// fakeResetTypes are the reset types the fakes say they sent per action.
+var fakeResetTypes = map[power.Action]string{
+	power.GracefulOff: "GracefulShutdown",
+	power.ForceOff:    "ForceOff",
+	power.PowerOn:     "On",
+}
+
+func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) (string, error) {
 	defer b.calls.call()()
 	b.log.add(event{reset: true, node: name, action: action})
 	b.mu.Lock()
@@ -180,9 +187,17 @@ func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) e
 	if n.hang {
 		b.mu.Unlock()
 		<-ctx.Done()
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	defer b.mu.Unlock()
+	if err := n.apply(action); err != nil {
+		return "", err
+	}
+	return fakeResetTypes[action], nil
+}
+
+// apply starts the change action asks for; the caller holds the BMC's lock.
+func (n *fakeNode) apply(action power.Action) error {
 	switch action {
 	case power.GracefulOff:
 		n.change(power.Off, n.gracefulDelay)

@@ -142,9 +142,9 @@ func (p *nodePhase) record(ctx context.Context, category Category, action power.
 }
 
 // recordSent confirms that the BMC accepted action, recorded before as
-// intended.
-func (p *nodePhase) recordSent(ctx context.Context, action power.Action) error {
-	return p.commit(ctx, Transition{Category: InProgress, Action: action, Sent: true})
+// intended, as resetType.
+func (p *nodePhase) recordSent(ctx context.Context, action power.Action, resetType string) error {
+	return p.commit(ctx, Transition{Category: InProgress, Action: action, Sent: true, ResetType: resetType})
 }
 
 // commit makes t, a transition of this node phase, durable; it fills in
@@ -276,7 +276,8 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 	if err := p.record(ctx, InProgress, action, ""); err != nil {
 		return false, "", err
 	}
-	if err := p.bmc.Reset(ctx, p.node, action); err != nil {
+	resetType, err := p.bmc.Reset(ctx, p.node, action)
+	if err != nil {
 		if ctx.Err() != nil {
 			return false, "", ctx.Err()
 		}
@@ -286,7 +287,7 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 	// polls come before that, so the confirmation could share that
 	// action's commit instead of waiting for its own; waiting here is the
 	// simple way to the same guarantee.
-	if err := p.recordSent(ctx, action); err != nil {
+	if err := p.recordSent(ctx, action, resetType); err != nil {
 		return false, "", err
 	}
 	return p.await(ctx, action, want, timeout, p.settleKey(string(action)))

@@ -84,9 +84,8 @@ func (b boundedBMC) PowerState(ctx context.Context, node string) (power.State, e
 	return withSlot(ctx, b.slots, func() (power.State, error) { return b.bmc.PowerState(ctx, node) })
 }
 
-func (b boundedBMC) Reset(ctx context.Context, node string, action power.Action) error {
-	_, err := withSlot(ctx, b.slots, func() (struct{}, error) { return struct{}{}, b.bmc.Reset(ctx, node, action) })
-	return err
+func (b boundedBMC) Reset(ctx context.Context, node string, action power.Action) (string, error) {
+	return withSlot(ctx, b.slots, func() (string, error) { return b.bmc.Reset(ctx, node, action) })
 }
 
 // boundedBootProgress is a BootProgressReader whose calls take a slot.
