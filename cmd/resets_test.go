@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
 	"time"
@@ -89,4 +90,74 @@ func TestCrayEXShutsDownWithOff(t *testing.T) {
 		assert.Equal(t, wantSent, sent, "%s: events.jsonl records the type sent", node.Name)
 	}
 	assert.NotContains(t, log, "sent force-off (Off)")
+}
+
+// TestBootMethodCheckedBeforeAnyReset: a reboot with boot_method http on a
+// fleet where most BMCs cannot boot that way (no UefiHttp among their
+// override targets, no Boot override at all on Cray EX, or a PATCH the BMC
+// refuses) fails those nodes at once, with the reason and what to do
+// instead, sending them no reset: they stay as they were, while the node
+// that can boot that way reboots.
+func TestBootMethodCheckedBeforeAnyReset(t *testing.T) {
+	// mixed: one BMC per profile, in the order dmtf, ilo, cray-ex,
+	// gigabyte, openbmc, intel. ilo and gigabyte offer UefiHttp, and
+	// gigabyte's BMC here refuses every boot override PATCH.
+	const canBoot, refusesPatch = "x3000c0s2b0n0", "x3000c0s4b0n0"
+	env := newTestEnv(t, sim.Options{Nodes: 6, Profile: "mixed", TimeScale: 0.001,
+		Faults: []sim.Fault{{Kind: sim.FaultOverrideUnsupported, Nodes: []string{refusesPatch}}}})
+	tmpl := env.writeTemplate("httpboot", `name: httpboot
+boot_sets:
+  compute:
+    type: manifest
+    path: manifest.json
+    boot_method: http
+    node_roles_groups: [Compute]
+`)
+	before := map[string]string{}
+	for _, node := range env.fleet.Nodes() {
+		status, _ := env.fleet.Node(node.Name)
+		before[node.Name] = status.PowerState
+	}
+	require.Equal(t, "gigabyte", profileOf(t, env, refusesPatch))
+	require.Equal(t, "ilo", profileOf(t, env, canBoot))
+
+	code, out, errOut := env.run("session", "create", "--template", tmpl, "--operation", "reboot", "-o", "json")
+	require.Equal(t, cmdutil.ExitNodesFailed, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	var result struct {
+		NodeStates map[string]nodeOutcome `json:"node_states"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &result), out)
+
+	for _, node := range env.fleet.Nodes() {
+		outcome := result.NodeStates[node.Name]
+		resets, _ := env.resetsOf(node.Name)
+		status, _ := env.fleet.Node(node.Name)
+		if node.Name == canBoot {
+			assert.Equal(t, "succeeded", outcome.Category, "%+v", outcome)
+			assert.Equal(t, []string{"GracefulShutdown", "On"}, resets)
+			assert.Equal(t, "UefiHttp", status.BootedFrom)
+			continue
+		}
+		assert.Equal(t, "failed", outcome.Category, "%s: %+v", node.Name, outcome)
+		assert.Contains(t, outcome.Reason, "boot override unsupported", node.Name)
+		assert.Contains(t, outcome.Reason, "use boot_method pxe", node.Name)
+		assert.Contains(t, outcome.Reason, "no power action sent", node.Name)
+		assert.Empty(t, resets, "%s: no reset for a node that could not boot", node.Name)
+		assert.Equal(t, before[node.Name], status.PowerState, "%s: left as it was", node.Name)
+	}
+	assert.Equal(t, "On", before[refusesPatch])
+	env.requireNoSessionLeft()
+}
+
+// profileOf names the simulator profile of node.
+func profileOf(t *testing.T, env *testEnv, node string) string {
+	t.Helper()
+	bySystem := map[string]string{"437XR1138R2": "dmtf", "1": "ilo", "Node0": "cray-ex", "Self": "gigabyte", "system": "openbmc", "QSBP74100021": "intel"}
+	for _, info := range env.fleet.Nodes() {
+		if info.Name == node {
+			return bySystem[path.Base(info.System)]
+		}
+	}
+	t.Fatalf("no node %s", node)
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ type nodeScript struct {
 	// resumed run finds it): the node reaches becoming becomingDelay later.
 	becoming      power.State
 	becomingDelay time.Duration
+	// noReset: the BMC offers no reset type for these actions; Reset
+	// refuses them without sending anything.
+	noReset []power.Action
 }
 
 type fakeNode struct {
@@ -179,7 +183,24 @@ var fakeResetTypes = map[power.Action]string{
 	power.PowerOn:     "On",
 }
 
+var errNoResetType = errors.New("no suitable reset type offered")
+
+func (b *fakeBMC) WhyNoReset(_ context.Context, name string, action power.Action) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if slices.Contains(b.nodes[name].noReset, action) {
+		return errNoResetType.Error(), nil
+	}
+	return "", nil
+}
+
 func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) (string, error) {
+	b.mu.Lock()
+	unsupported := slices.Contains(b.nodes[name].noReset, action)
+	b.mu.Unlock()
+	if unsupported {
+		return "", errNoResetType
+	}
 	defer b.calls.call()()
 	b.log.add(event{reset: true, node: name, action: action})
 	b.mu.Lock()

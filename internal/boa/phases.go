@@ -80,9 +80,11 @@ func operationPhases(op Operation) ([]phaseSpec, error) {
 // runner holds what every node phase shares within one Run.
 type runner struct {
 	sessionID string
-	// bmc, bootProgress and preparer talk to BMCs: each of their calls
-	// holds one of the session's bmcSlots (see boundBMCCalls).
+	operation Operation
+	// bmc, resetChecker, bootProgress and preparer talk to BMCs: each of
+	// their calls holds one of the session's bmcSlots (see boundBMCCalls).
 	bmc          BMC
+	resetChecker ResetChecker       // nil: reset types are found out by trying them
 	bootProgress BootProgressReader // nil: the BMC does not report boot progress
 	preparer     BootPreparer       // nil: the boot phase only switches power
 	recorder     Recorder
@@ -98,6 +100,9 @@ type runner struct {
 // preparer (nil: none) with every call taking one of slots.
 func (r *runner) boundBMCCalls(bmc BMC, preparer BootPreparer, slots *bmcSlots) {
 	r.bmc = boundedBMC{bmc: bmc, slots: slots}
+	if checker, ok := bmc.(ResetChecker); ok {
+		r.resetChecker = boundedResetChecker{checker: checker, slots: slots}
+	}
 	if reader, ok := bmc.(BootProgressReader); ok {
 		r.bootProgress = boundedBootProgress{reader: reader, slots: slots}
 	}
@@ -119,8 +124,14 @@ type nodePhase struct {
 	// resume.go).
 	resumedAction recordedAction
 	// detail is what BootPreparer said; every later transition of the
-	// phase carries it.
+	// phase carries it, and of the boot phase after a reboot's shutdown,
+	// which prepares the boot (see preflight).
 	detail string
+	// preflighted: preflight passed for this node in this run.
+	preflighted bool
+	// noGraceful says why the node's BMC offers no graceful shutdown, as
+	// preflight found out; "" if it offers one or does not say.
+	noGraceful string
 }
 
 // runPhase takes a node through a phase from in_progress to its final
@@ -163,16 +174,26 @@ func (p *nodePhase) shutdown(ctx context.Context) (Category, string, error) {
 	if err != nil {
 		return p.failRead(ctx, err)
 	}
+	// A reboot checks a node already off too: its boot comes next.
+	if state != power.Off || p.operation == Reboot {
+		if reason, err := p.preflight(ctx, state != power.Off); err != nil || reason != "" {
+			return Failed, reason, err
+		}
+	}
 	if state == power.Off {
 		return Succeeded, "", nil
 	}
 	var reasons []string
 	if p.resumedAction.action != power.ForceOff {
-		off, reason, err := p.step(ctx, state, power.GracefulOff, power.Off, p.options.GracefulShutdownTimeout)
-		if err != nil || off {
-			return Succeeded, "", err
+		if p.noGraceful != "" {
+			reasons = append(reasons, p.noGraceful)
+		} else {
+			off, reason, err := p.step(ctx, state, power.GracefulOff, power.Off, p.options.GracefulShutdownTimeout)
+			if err != nil || off {
+				return Succeeded, "", err
+			}
+			reasons = append(reasons, reason)
 		}
-		reasons = append(reasons, reason)
 	}
 	off, reason, err := p.step(ctx, state, power.ForceOff, power.Off, p.options.ForcefulShutdownTimeout)
 	if err != nil || off {
@@ -193,9 +214,9 @@ func (p *nodePhase) boot(ctx context.Context) (Category, string, error) {
 			return Excluded, "already on (use reboot)", nil
 		}
 	}
-	// An On was recorded only after a successful preparation.
+	// An On was recorded only after preflight passed.
 	if !resumedOn {
-		if reason, err := p.prepareBoot(ctx); err != nil || reason != "" {
+		if reason, err := p.preflight(ctx, false); err != nil || reason != "" {
 			return Failed, reason, err
 		}
 	}
