@@ -2,10 +2,12 @@ package cmd
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
+	"github.com/bos-project/bos/internal/bmc"
+	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/power"
 	"github.com/bos-project/bos/internal/sim"
 )
 
@@ -53,10 +58,24 @@ func (e *testEnv) sessionLog(id string) string {
 	return string(log)
 }
 
+// ignoredResets counts the resets node's BMC took and did nothing with.
+func (e *testEnv) ignoredResets(node string) int {
+	e.t.Helper()
+	status, ok := e.fleet.Node(node)
+	require.True(e.t, ok, node)
+	ignored := 0
+	for _, action := range status.Actions {
+		if action.Ignored {
+			ignored++
+		}
+	}
+	return ignored
+}
+
 // TestCrayEXShutsDownWithOff: on HPE Cray EX, whose only reset types are On,
 // Off and ForceOff, the graceful shutdown is Off. A reboot sends Off then
 // On; where the OS ignores it, ForceOff follows once the graceful timeout
-// is over. Every reset is logged and journaled with
+// is over, and the log says why. Every reset is logged and journaled with
 // the type actually sent.
 func TestCrayEXShutsDownWithOff(t *testing.T) {
 	const ignoring = "x3000c0s2b0n0"
@@ -89,6 +108,8 @@ func TestCrayEXShutsDownWithOff(t *testing.T) {
 		}
 		assert.Equal(t, wantSent, sent, "%s: events.jsonl records the type sent", node.Name)
 	}
+	assert.Contains(t, log, ignoring+" compute shutdown in_progress: sending force-off: "+
+		"graceful shutdown (Off) accepted but power stayed On for 0.05s: forcing off")
 	assert.NotContains(t, log, "sent force-off (Off)")
 }
 
@@ -160,4 +181,64 @@ func profileOf(t *testing.T, env *testEnv, node string) string {
 	}
 	t.Fatalf("no node %s", node)
 	return ""
+}
+
+// powerOnBehindBOS starts powering node on, as another tool would, and
+// returns when its BMC accepted it.
+func (e *testEnv) powerOnBehindBOS(node string) {
+	e.t.Helper()
+	inv, _, err := inventory.Load(e.inventory)
+	require.NoError(e.t, err)
+	target, ok := inv.Node(node)
+	require.True(e.t, ok)
+	pool := bmc.NewPool([]inventory.Node{target}, bmc.Options{})
+	defer pool.Close(context.Background())
+	_, err = pool.Reset(context.Background(), node, power.PowerOn)
+	require.NoError(e.t, err)
+}
+
+// TestBusyBMCs: a BMC that accepts resets and ignores them while the node
+// is powering on or off (as Cray EX BMCs do) gets none then: bos waits for
+// the node to settle, and the node ends as it truly is, with the log
+// saying why a step waited.
+func TestBusyBMCs(t *testing.T) {
+	timing := sim.DefaultTiming()
+	timing.PowerOn = 500 * time.Second          // 0.5 s at this time scale
+	timing.GracefulShutdown = 300 * time.Second // 0.3 s
+	const scale = 0.001
+	busy := []sim.Fault{{Kind: sim.FaultBusyIgnoresReset, Fraction: 1}}
+
+	t.Run("powering on when the reboot starts", func(t *testing.T) {
+		const node = "x3000c0s1b0n0"
+		env := newTestEnv(t, sim.Options{Nodes: 2, Profile: "cray-ex", TimeScale: scale, Timing: timing, Faults: busy})
+		t.Setenv("BOS_GRACEFUL_SHUTDOWN_TIMEOUT", "2")
+		require.NoError(t, env.fleet.SetPower(node, "Off"))
+		env.powerOnBehindBOS(node)
+		poweringOnUntil := env.resetTime(node, "On").Add(time.Duration(float64(timing.PowerOn) * scale))
+
+		code, id := env.createJSON("--template", env.template, "--operation", "reboot")
+		require.Equal(t, cmdutil.ExitOK, code)
+		started := env.journal(id)[node][0]
+		require.True(t, started.Time.Before(poweringOnUntil), "the reboot must start while the node is powering on")
+
+		resets, _ := env.resetsOf(node)
+		assert.Equal(t, []string{"On", "Off", "On"}, resets, "no reset while busy, so the graceful Off is not ignored and no ForceOff is needed")
+		assert.Zero(t, env.ignoredResets(node))
+		assert.Contains(t, env.sessionLog(id), node+" compute shutdown in_progress: PoweringOn: waiting up to 2s for it to settle before graceful-off")
+	})
+
+	t.Run("still powering off after the graceful timeout", func(t *testing.T) {
+		env := newTestEnv(t, sim.Options{Nodes: 2, Profile: "cray-ex", TimeScale: scale, Timing: timing, Faults: busy})
+		t.Setenv("BOS_GRACEFUL_SHUTDOWN_TIMEOUT", "0.05")
+		code, id := env.createJSON("--template", env.template, "--operation", "reboot")
+		require.Equal(t, cmdutil.ExitOK, code)
+		log := env.sessionLog(id)
+		for _, node := range env.fleet.Nodes() {
+			resets, _ := env.resetsOf(node.Name)
+			assert.Equal(t, []string{"Off", "On"}, resets, "%s: no ForceOff to a node powering off, where it would be ignored", node.Name)
+			assert.Zero(t, env.ignoredResets(node.Name), node.Name)
+			assert.Contains(t, log, node.Name+" compute shutdown in_progress: PoweringOff: waiting up to 180s for it to settle before force-off")
+		}
+		assert.False(t, strings.Contains(log, "sending force-off"), "no force-off was needed:\n%s", log)
+	})
 }

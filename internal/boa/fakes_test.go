@@ -33,6 +33,9 @@ type nodeScript struct {
 	// resumed run finds it): the node reaches becoming becomingDelay later.
 	becoming      power.State
 	becomingDelay time.Duration
+	// busyIgnoresReset: a Reset while a change is under way is accepted
+	// and does nothing (as HPE Cray EX BMCs do).
+	busyIgnoresReset bool
 	// noReset: the BMC offers no reset type for these actions; Reset
 	// refuses them without sending anything.
 	noReset []power.Action
@@ -211,6 +214,9 @@ func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) (
 		return "", ctx.Err()
 	}
 	defer b.mu.Unlock()
+	if n.busyIgnoresReset && n.target != "" {
+		return fakeResetTypes[action], nil
+	}
 	if err := n.apply(action); err != nil {
 		return "", err
 	}
