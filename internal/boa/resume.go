@@ -23,8 +23,8 @@ import (
 //     no request is sent;
 //   - … if it shows A under way (PoweringOff after an off action,
 //     PoweringOn after PowerOn), or A is a GracefulOff confirmed Sent (the
-//     OS may still be shutting down with the power On, and a second
-//     power-button press could undo the first), no request is sent: the
+//     OS may still be shutting down with the power On), no request is
+//     sent: the
 //     state is polled for A's full timeout, and on timeout the phase goes
 //     on as after a timed-out A (ForceOff after GracefulOff, failure after
 //     ForceOff, the next of RetryPolicy attempts after PowerOn);
