@@ -24,10 +24,10 @@ import (
 //   - … if it shows A under way (PoweringOff after an off action,
 //     PoweringOn after PowerOn), or A is a GracefulOff confirmed Sent (the
 //     OS may still be shutting down with the power On), no request is
-//     sent: the
-//     state is polled for A's full timeout, and on timeout the phase goes
-//     on as after a timed-out A (ForceOff after GracefulOff, failure after
-//     ForceOff, the next of RetryPolicy attempts after PowerOn);
+//     sent: the state is polled for A's full timeout, and on timeout the
+//     phase goes on as after a timed-out A (ForceOff after GracefulOff,
+//     failure after ForceOff, the next of RetryPolicy attempts after
+//     PowerOn);
 //   - … otherwise A did not land, or never left: the step runs again,
 //     sending A. An A not confirmed Sent may have died with the run before
 //     its request went out: waiting out its timeout (300 s for a graceful
