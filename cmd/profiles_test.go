@@ -65,7 +65,7 @@ func TestRebootEveryProfile(t *testing.T) {
 	resetsBySystem := map[string][]string{
 		"437XR1138R2":  {"GracefulShutdown", "On"}, // dmtf
 		"1":            {"GracefulShutdown", "On"}, // ilo
-		"Node0":        {"ForceOff", "On"},         // cray-ex: no graceful type offered
+		"Node0":        {"Off", "On"},              // cray-ex: Off is its graceful shutdown
 		"Self":         {"GracefulShutdown", "On"}, // gigabyte
 		"system":       {"On"},                     // openbmc starts Off: nothing to shut down
 		"QSBP74100021": {"GracefulShutdown", "On"}, // intel

@@ -87,7 +87,9 @@ func powerStateOf(ctx context.Context, pool *Pool) error {
 	return err
 }
 
-func powerOn(ctx context.Context, pool *Pool) error { return pool.Reset(ctx, "n0", power.PowerOn) }
+func powerOn(ctx context.Context, pool *Pool) error {
+	return errOf(pool.Reset(ctx, "n0", power.PowerOn))
+}
 
 // TestCredentialsNeverLeaveTheBMC points a BMC's links and redirects at
 // other servers (another port of its host, another host) and checks that

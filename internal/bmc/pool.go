@@ -220,48 +220,27 @@ func powerState(state schemas.PowerState) power.State {
 	}
 }
 
-// resetPreferences lists, per action, the reset types that carry it out,
-// best first. Cray EX offers a non-standard "Off" instead of ForceOff;
-// PushPowerButton is the last resort where nothing better is offered.
-var resetPreferences = map[power.Action][]schemas.ResetType{
-	power.GracefulOff: {schemas.GracefulShutdownResetType, schemas.PushPowerButtonResetType},
-	power.ForceOff:    {schemas.ForceOffResetType, "Off", schemas.PushPowerButtonResetType},
-	power.PowerOn:     {schemas.OnResetType, schemas.ForceOnResetType},
-}
-
-// Reset carries out action with the best reset type the node's BMC offers.
-// Where the BMC does not say what it offers, types are tried in preference
-// order, moving on when one is refused as unsupported (400/501). An error
-// wrapping ErrResetUnsupported means no type fits the action. A reset that
-// may have reached the BMC without an answer (timeout, dropped connection)
-// is sent again only if the node's power state shows it is still needed;
-// if it shows the reset carried out, Reset succeeds.
-func (p *Pool) Reset(ctx context.Context, node string, action power.Action) error {
+// Reset carries out action with the best reset type the node's BMC offers
+// (see resetPreferences) and returns the type the BMC accepted. Where the
+// BMC does not say what it offers, types are tried in preference order,
+// moving on when one is refused as unsupported (400/501). An error
+// wrapping ErrResetUnsupported means no type fits the action, and nothing
+// was sent. A reset that may have reached the BMC without an answer
+// (timeout, dropped connection) is sent again only if the node's power
+// state shows it is still needed; if it shows the reset carried out, Reset
+// succeeds.
+func (p *Pool) Reset(ctx context.Context, node string, action power.Action) (string, error) {
 	ref, err := p.node(node)
 	if err != nil {
-		return fmt.Errorf("node %s: reset %s: %w", node, action, err)
+		return "", fmt.Errorf("node %s: reset %s: %w", node, action, err)
 	}
-	preferred, ok := resetPreferences[action]
-	if !ok {
-		return fmt.Errorf("node %s: reset %s: unknown power action", node, action)
-	}
-	info, err := p.resetInfo(ctx, ref)
+	info, candidates, err := p.resetCandidates(ctx, ref, action)
 	if err != nil {
-		return fmt.Errorf("node %s: reset %s: %w", node, action, err)
-	}
-	candidates := ref.system.candidates(preferred, info.allowed)
-	if len(candidates) == 0 {
-		offered := "BMC offers " + joinTypes(info.allowed)
-		if info.allowed == nil {
-			offered = "BMC refused each of them as unsupported"
-		}
-		return fmt.Errorf("node %s: reset %s: %w: wanted one of %s, %s",
-			node, action, ErrResetUnsupported, joinTypes(preferred), offered)
+		return "", fmt.Errorf("node %s: reset %s: %w", node, action, err)
 	}
 	// A reset whose answer was lost may have been carried out: sent again
 	// blindly, a GracefulShutdown would meet a node already powering off
-	// (409s, or worse) and a second power-button press would undo the
-	// first. So the power state decides.
+	// (409s, or worse). So the power state decides.
 	landed := func(ctx context.Context) (bool, error) {
 		state, err := p.PowerState(ctx, node)
 		return action.InEffect(state), err
@@ -276,22 +255,65 @@ func (p *Pool) Reset(ctx context.Context, node string, action power.Action) erro
 		})
 		if answerLost {
 			p.logf("node %s: reset %s: the answer to %s was lost, but the BMC carried it out", node, action, resetType)
-			return nil
+			return string(resetType), nil
 		}
 		if err == nil {
 			p.logf("node %s: reset %s: sent %s", node, action, resetType)
-			return nil
+			return string(resetType), nil
 		}
 		lastErr = fmt.Errorf("node %s: reset %s (%s): %w", node, action, resetType, err)
 		if !unsupportedAnswer(err) {
-			return lastErr
+			return "", lastErr
 		}
 		p.logf("%v; trying the next reset type", lastErr)
 		if definitelyUnsupported(err) {
 			ref.system.reject(resetType)
 		}
 	}
-	return lastErr
+	return "", lastErr
+}
+
+// WhyNoReset says why the node's BMC offers no reset type for action, or
+// "" when it offers one or does not say which it offers (they are then
+// tried in turn). It sends nothing: it uses the system's first read and
+// the reset action's ActionInfo, which Reset needs anyway and which are
+// read once per system.
+func (p *Pool) WhyNoReset(ctx context.Context, node string, action power.Action) (string, error) {
+	ref, err := p.node(node)
+	if err != nil {
+		return "", fmt.Errorf("node %s: reset %s: %w", node, action, err)
+	}
+	_, _, err = p.resetCandidates(ctx, ref, action)
+	if errors.Is(err, ErrResetUnsupported) {
+		return err.Error(), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("node %s: reset %s: %w", node, action, err)
+	}
+	return "", nil
+}
+
+// resetCandidates are the reset types to try for action on the node's
+// system, best first, with where to post them. An error wrapping
+// ErrResetUnsupported says that none fits.
+func (p *Pool) resetCandidates(ctx context.Context, ref *nodeRef, action power.Action) (*resetInfo, []schemas.ResetType, error) {
+	preferred, ok := resetPreferences[action]
+	if !ok {
+		return nil, nil, errors.New("unknown power action")
+	}
+	info, err := p.resetInfo(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	candidates := ref.system.candidates(preferred, info.allowed)
+	if len(candidates) == 0 {
+		offered := "BMC offers " + joinTypes(info.allowed)
+		if info.allowed == nil {
+			offered = "BMC refused each of them as unsupported"
+		}
+		return nil, nil, fmt.Errorf("%w: wanted one of %s, %s", ErrResetUnsupported, joinTypes(preferred), offered)
+	}
+	return info, candidates, nil
 }
 
 func joinTypes(types []schemas.ResetType) string {

@@ -27,6 +27,9 @@ func testOptions() Options {
 	return Options{RetryBackoff: time.Millisecond, RequestTimeout: 5 * time.Second}
 }
 
+// errOf is the error of a Reset, for tests that do not look at the type sent.
+func errOf(_ string, err error) error { return err }
+
 func newTestPool(t *testing.T, nodes []inventory.Node, opts Options) *Pool {
 	t.Helper()
 	pool := NewPool(nodes, opts)
@@ -53,28 +56,28 @@ func TestResetChoosesTypePerVendor(t *testing.T) {
 		{name: "ilo system path without slash", vendor: "ilo", system: "/redfish/v1/Systems/1", action: power.PowerOn, want: "Systems/1 On"},
 		{name: "cray ex force via ActionInfo", vendor: "cray-ex", system: "/redfish/v1/Systems/Node0", action: power.ForceOff, want: "Systems/Node0 ForceOff"},
 		{name: "cray ex bare id", vendor: "cray-ex", system: "Node1", action: power.PowerOn, want: "Systems/Node1 On"},
+		{name: "cray ex graceful is its non-standard Off", vendor: "cray-ex", system: "Node0", action: power.GracefulOff, want: "Systems/Node0 Off"},
 		{
-			name: "cray ex non-standard Off", vendor: "cray-ex", system: "Node0", action: power.ForceOff,
+			name: "Off is no forced power-off", vendor: "cray-ex", system: "Node0", action: power.ForceOff,
 			prepare: func(f *fixtureBMC) {
 				f.set("Systems/Node0/ResetActionInfo", "Parameters", []map[string]any{
 					{"Name": "ResetType", "DataType": "String", "AllowableValues": []string{"On", "Off"}},
 				})
 			},
-			want: "Systems/Node0 Off",
+			wantErr: ErrResetUnsupported,
 		},
-		{name: "cray ex has no graceful shutdown", vendor: "cray-ex", system: "Node0", action: power.GracefulOff, wantErr: ErrResetUnsupported},
 		{name: "endpoint given as service root URL", vendor: "openbmc", endpointSuffix: "/redfish/v1/", action: power.ForceOff, want: "Systems/system ForceOff"},
 		{name: "gigabyte Self via ActionInfo", vendor: "gigabyte", action: power.GracefulOff, want: "Systems/Self GracefulShutdown"},
 		{name: "openbmc system", vendor: "openbmc", action: power.PowerOn, want: "Systems/system On"},
 		{
-			name: "push button when nothing else", vendor: "dmtf", action: power.GracefulOff,
+			name: "the power button is never pressed", vendor: "dmtf", action: power.GracefulOff,
 			prepare: func(f *fixtureBMC) {
 				f.setResetAction("Systems/437XR1138R2", map[string]any{
 					"target":                            "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset",
 					"ResetType@Redfish.AllowableValues": []string{"On", "PushPowerButton"},
 				})
 			},
-			want: "Systems/437XR1138R2 PushPowerButton",
+			wantErr: ErrResetUnsupported,
 		},
 		{
 			name: "ForceOn when On is not offered", vendor: "dmtf", action: power.PowerOn,
@@ -110,16 +113,21 @@ func TestResetChoosesTypePerVendor(t *testing.T) {
 			node := f.node("n1", tt.system)
 			node.BMC.Endpoint += tt.endpointSuffix
 			pool := newTestPool(t, []inventory.Node{node}, testOptions())
-			err := pool.Reset(context.Background(), "n1", tt.action)
+			why, err := pool.WhyNoReset(context.Background(), "n1", tt.action)
+			require.NoError(t, err)
+			resetType, err := pool.Reset(context.Background(), "n1", tt.action)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Empty(t, f.receivedResets(), "no reset may be sent when none fits")
+				assert.Equal(t, err.Error(), fmt.Sprintf("node n1: reset %s: %s", tt.action, why), "WhyNoReset says so beforehand")
 				return
 			}
 			require.NoError(t, err)
+			assert.Empty(t, why)
 			resets := f.receivedResets()
 			require.NotEmpty(t, resets)
 			assert.Equal(t, tt.want, resets[len(resets)-1])
+			assert.Equal(t, strings.Fields(tt.want)[1], resetType, "Reset reports the type it sent")
 		})
 	}
 }
@@ -149,7 +157,7 @@ func TestResetTypesFromActionInfo(t *testing.T) {
 		}, wantReset: "ForceOff"},
 		{name: "ActionInfo allows Off only", prepare: func(f *fixtureBMC) {
 			f.set(actionInfo, "Parameters", []map[string]any{{"Name": "ResetType", "DataType": "String", "AllowableValues": []string{"On", "Off"}}})
-		}, wantReset: "Off"},
+		}, wantErr: "wanted one of ForceOff, BMC offers On, Off"},
 		{name: "empty inline list, no ActionInfo", prepare: func(f *fixtureBMC) {
 			f.setResetAction("Systems/Self", map[string]any{
 				"target":                            "/redfish/v1/Systems/Self/Actions/ComputerSystem.Reset",
@@ -162,7 +170,7 @@ func TestResetTypesFromActionInfo(t *testing.T) {
 			f := newFixtureBMC(t, "gigabyte")
 			tt.prepare(f)
 			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
-			err := pool.Reset(context.Background(), "n1", power.ForceOff)
+			_, err := pool.Reset(context.Background(), "n1", power.ForceOff)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				assert.Empty(t, f.receivedResets())
@@ -177,7 +185,7 @@ func TestResetTypesFromActionInfo(t *testing.T) {
 func TestResetPostsToTheAdvertisedTarget(t *testing.T) {
 	f := newFixtureBMC(t, "ilo")
 	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
-	require.NoError(t, pool.Reset(context.Background(), "n1", power.ForceOff))
+	require.NoError(t, errOf(pool.Reset(context.Background(), "n1", power.ForceOff)))
 	assert.Equal(t, []string{"/redfish/v1/Systems/1/Actions/ComputerSystem.Reset/"}, f.resetPaths)
 }
 
@@ -187,7 +195,7 @@ func TestResetAcceptsSuccessAnswers(t *testing.T) {
 			f := newFixtureBMC(t, "dmtf")
 			f.answerReset = func(string, int) resetAnswer { return resetAnswer{status: status, body: "{}"} }
 			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
-			require.NoError(t, pool.Reset(context.Background(), "n1", power.PowerOn))
+			require.NoError(t, errOf(pool.Reset(context.Background(), "n1", power.PowerOn)))
 			assert.Len(t, f.receivedResets(), 1)
 		})
 	}
@@ -229,14 +237,14 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 		{
 			name: "400 unsupported type: next preference",
 			answer: func(resetType string, _ int) resetAnswer {
-				if resetType == "ForceOff" {
+				if resetType == "GracefulShutdown" {
 					return notInList
 				}
 				return resetAnswer{status: http.StatusNoContent}
 			},
 			unknown:    true,
-			action:     power.ForceOff,
-			wantResets: []string{"ForceOff", "Off"},
+			action:     power.GracefulOff,
+			wantResets: []string{"GracefulShutdown", "Off"},
 		},
 		{
 			name:       "501 for every type",
@@ -264,7 +272,7 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 			}
 			f.answerReset = tt.answer
 			pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
-			err := pool.Reset(context.Background(), "n1", tt.action)
+			_, err := pool.Reset(context.Background(), "n1", tt.action)
 			if tt.wantErr == nil {
 				require.NoError(t, err)
 			} else {
@@ -312,12 +320,12 @@ func TestResetWhoseAnswerIsLost(t *testing.T) {
 			lose: dropped, lost: 4, carryOut: "PoweringOff", wantSends: 1},
 		{name: "On dropped but carried out", allowed: []string{"On"}, action: power.PowerOn, initial: "Off",
 			lose: dropped, lost: 4, carryOut: "PoweringOn", wantSends: 1},
-		{name: "power-button press dropped but carried out", allowed: []string{"PushPowerButton"}, action: power.GracefulOff, initial: "On",
+		{name: "Cray EX Off dropped but carried out", allowed: []string{"Off"}, action: power.GracefulOff, initial: "On",
 			lose: dropped, lost: 4, carryOut: "PoweringOff", wantSends: 1},
 		{name: "ForceOff dropped and not carried out is sent again", allowed: []string{"ForceOff"}, action: power.ForceOff, initial: "On",
 			lose: dropped, lost: 1, wantSends: 2},
-		{name: "power-button press never carried out: sent again after each read until retries run out", allowed: []string{"PushPowerButton"},
-			action: power.ForceOff, initial: "On", lose: timedOut, lost: 4, wantSends: 4, wantErr: "unreachable: timed out"},
+		{name: "Cray EX Off never carried out: sent again after each read until retries run out", allowed: []string{"Off"},
+			action: power.GracefulOff, initial: "On", lose: timedOut, lost: 4, wantSends: 4, wantErr: "unreachable: timed out"},
 		{name: "power state unreadable after the loss: not sent again", allowed: []string{"ForceOff"}, action: power.ForceOff, initial: "On",
 			lose: dropped, lost: 4, unreadable: true, wantSends: 1, wantErr: "not sent again, as whether the BMC carried it out could not be read"},
 	}
@@ -349,7 +357,7 @@ func TestResetWhoseAnswerIsLost(t *testing.T) {
 			require.NoError(t, err)
 			pool.transports[tlsSettings{}].own.requestTimeout = 100 * time.Millisecond
 
-			err = pool.Reset(context.Background(), "n1", tt.action)
+			_, err = pool.Reset(context.Background(), "n1", tt.action)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 			} else {
@@ -365,16 +373,16 @@ func TestResetRemembersUnsupportedTypes(t *testing.T) {
 	f := newFixtureBMC(t, "dmtf")
 	f.setResetAction("Systems/437XR1138R2", map[string]any{"target": "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset"})
 	f.answerReset = func(resetType string, _ int) resetAnswer {
-		if resetType == "ForceOff" {
+		if resetType == "GracefulShutdown" {
 			return resetAnswer{status: http.StatusBadRequest, body: redfishErrorBody("Base.1.8.ActionParameterValueNotInList", "not in list")}
 		}
 		return resetAnswer{status: http.StatusNoContent}
 	}
 	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
-	require.NoError(t, pool.Reset(context.Background(), "n1", power.ForceOff))
-	require.NoError(t, pool.Reset(context.Background(), "n1", power.ForceOff))
+	require.NoError(t, errOf(pool.Reset(context.Background(), "n1", power.GracefulOff)))
+	require.NoError(t, errOf(pool.Reset(context.Background(), "n1", power.GracefulOff)))
 	assert.Equal(t, []string{
-		"Systems/437XR1138R2 ForceOff", "Systems/437XR1138R2 Off", "Systems/437XR1138R2 Off",
+		"Systems/437XR1138R2 GracefulShutdown", "Systems/437XR1138R2 Off", "Systems/437XR1138R2 Off",
 	}, f.receivedResets())
 }
 
@@ -383,12 +391,12 @@ func TestResetAfterEveryTypeWasRefused(t *testing.T) {
 	f.setResetAction("Systems/437XR1138R2", map[string]any{"target": "/redfish/v1/Systems/437XR1138R2/Actions/ComputerSystem.Reset"})
 	f.answerReset = func(string, int) resetAnswer { return resetAnswer{status: http.StatusNotImplemented} }
 	pool := newTestPool(t, []inventory.Node{f.node("n1", "")}, testOptions())
-	require.Error(t, pool.Reset(context.Background(), "n1", power.GracefulOff))
+	require.Error(t, errOf(pool.Reset(context.Background(), "n1", power.GracefulOff)))
 	sent := len(f.receivedResets())
 
-	err := pool.Reset(context.Background(), "n1", power.GracefulOff)
+	_, err := pool.Reset(context.Background(), "n1", power.GracefulOff)
 	require.ErrorIs(t, err, ErrResetUnsupported)
-	assert.Contains(t, err.Error(), "wanted one of GracefulShutdown, PushPowerButton, BMC refused each of them as unsupported")
+	assert.Contains(t, err.Error(), "wanted one of GracefulShutdown, Off, BMC refused each of them as unsupported")
 	assert.Len(t, f.receivedResets(), sent, "refused types are not tried again")
 }
 
@@ -436,7 +444,7 @@ func TestOneLoginPerBMCUnderConcurrency(t *testing.T) {
 				errs <- err
 				return
 			}
-			errs <- pool.Reset(context.Background(), node, power.ForceOff)
+			errs <- errOf(pool.Reset(context.Background(), node, power.ForceOff))
 		})
 	}
 	// The fixture holds every system read. Once two are held, give any
@@ -563,7 +571,7 @@ func TestBasicAuthOpensNoSession(t *testing.T) {
 	node := f.node("n1", "")
 	node.BMC.Auth = "basic"
 	pool := NewPool([]inventory.Node{node}, testOptions())
-	require.NoError(t, pool.Reset(context.Background(), "n1", power.PowerOn))
+	require.NoError(t, errOf(pool.Reset(context.Background(), "n1", power.PowerOn)))
 	state, err := pool.PowerState(context.Background(), "n1")
 	require.NoError(t, err)
 	assert.Equal(t, power.Off, state)
@@ -592,12 +600,12 @@ func TestErrorsNeverCarryCredentials(t *testing.T) {
 	good := newFixtureBMC(t, "dmtf")
 	pool := newTestPool(t, []inventory.Node{wrong, good.node("n2", "")}, opts)
 
-	err := pool.Reset(context.Background(), "n1", power.PowerOn)
+	_, err := pool.Reset(context.Background(), "n1", power.PowerOn)
 	require.Error(t, err)
 	assert.Equal(t, "node n1: reset on: wrong username or password (HTTP 401 on session login)", err.Error())
 	assert.NotContains(t, err.Error(), fixturePassword)
 
-	require.NoError(t, pool.Reset(context.Background(), "n2", power.ForceOff))
+	require.NoError(t, errOf(pool.Reset(context.Background(), "n2", power.ForceOff)))
 	logMu.Lock()
 	defer logMu.Unlock()
 	require.NotEmpty(t, logs)
@@ -664,7 +672,7 @@ func TestBadNodesAreReportedPerNode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.node, func(t *testing.T) {
-			err := pool.Reset(context.Background(), tt.node, power.PowerOn)
+			_, err := pool.Reset(context.Background(), tt.node, power.PowerOn)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})

@@ -77,20 +77,22 @@ func TestDriverAgainstEveryProfile(t *testing.T) {
 		profile, variant string
 		// system is how the inventory names the system: the simulator's
 		// path, or a variant the driver must resolve.
-		system     func(info sim.NodeInfo) string
-		resets     []string // types the BMC receives for graceful off, force off, on
-		noGraceful bool
-		status     int // the profile's answer to a reset
+		system func(info sim.NodeInfo) string
+		// resets are the types the BMC receives for graceful off, force
+		// off and on, and Reset reports.
+		resets []string
+		status int // the profile's answer to a reset
 	}{
-		{"dmtf", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusNoContent},
-		{"ilo", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusOK},
-		{"ilo", "system with trailing slash", func(info sim.NodeInfo) string { return info.System + "/" }, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusOK},
-		{"ilo", "bare system id", func(sim.NodeInfo) string { return "1" }, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusOK},
-		{"cray-ex", "", nil, []string{"ForceOff", "On"}, true, http.StatusAccepted},
-		{"cray-ex", "only system", func(sim.NodeInfo) string { return "" }, []string{"ForceOff", "On"}, true, http.StatusAccepted},
-		{"gigabyte", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusNoContent},
-		{"openbmc", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusNoContent},
-		{"intel", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, false, http.StatusNoContent},
+		{"dmtf", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, http.StatusNoContent},
+		{"ilo", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, http.StatusOK},
+		{"ilo", "system with trailing slash", func(info sim.NodeInfo) string { return info.System + "/" }, []string{"GracefulShutdown", "ForceOff", "On"}, http.StatusOK},
+		{"ilo", "bare system id", func(sim.NodeInfo) string { return "1" }, []string{"GracefulShutdown", "ForceOff", "On"}, http.StatusOK},
+		// Cray EX's graceful shutdown is its non-standard Off.
+		{"cray-ex", "", nil, []string{"Off", "ForceOff", "On"}, http.StatusAccepted},
+		{"cray-ex", "only system", func(sim.NodeInfo) string { return "" }, []string{"Off", "ForceOff", "On"}, http.StatusAccepted},
+		{"gigabyte", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, http.StatusNoContent},
+		{"openbmc", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, http.StatusNoContent},
+		{"intel", "", nil, []string{"GracefulShutdown", "ForceOff", "On"}, http.StatusNoContent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile+" "+tt.variant, func(t *testing.T) {
@@ -105,20 +107,21 @@ func TestDriverAgainstEveryProfile(t *testing.T) {
 			ctx := context.Background()
 
 			waitPowerState(t, pool, name, power.On)
-			err := pool.Reset(ctx, name, power.GracefulOff)
-			if tt.noGraceful {
-				require.ErrorIs(t, err, ErrResetUnsupported)
-			} else {
-				require.NoError(t, err)
+			var reported []string
+			for _, action := range []power.Action{power.GracefulOff, power.ForceOff, power.PowerOn} {
+				resetType, err := pool.Reset(ctx, name, action)
+				require.NoError(t, err, action)
+				reported = append(reported, resetType)
+				if action == power.ForceOff {
+					waitPowerState(t, pool, name, power.Off)
+				}
 			}
-			require.NoError(t, pool.Reset(ctx, name, power.ForceOff))
-			waitPowerState(t, pool, name, power.Off)
-			require.NoError(t, pool.Reset(ctx, name, power.PowerOn))
 			waitPowerState(t, pool, name, power.On)
 			require.NoError(t, pool.Close(ctx))
 
 			status := simStatus(t, fleet, name)
 			assert.Equal(t, tt.resets, actionsOf(status, "Reset"), "the BMC received only the types needed")
+			assert.Equal(t, tt.resets, reported, "Reset reports the types it sent")
 			for _, action := range status.Actions {
 				if action.Kind == "Reset" {
 					assert.Equal(t, tt.status, action.Status, action.Detail)
@@ -168,7 +171,7 @@ func TestConnectingCostsThreeRequests(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, Stats{Requests: 4, Logins: 1, Connections: 1}, pool.Stats(), "one connection kept alive")
 
-			require.NoError(t, pool.Reset(ctx, name, power.ForceOff))
+			require.NoError(t, errOf(pool.Reset(ctx, name, power.ForceOff)))
 			assert.Equal(t, 4+tt.firstResetRequests, pool.Stats().Requests, "first reset")
 			waitPowerState(t, pool, name, power.Off)
 			before := pool.Stats().Requests
@@ -180,7 +183,7 @@ func TestConnectingCostsThreeRequests(t *testing.T) {
 			}
 			assert.Equal(t, before+tt.bootOverrideRequests, pool.Stats().Requests, "boot override")
 			before = pool.Stats().Requests
-			require.NoError(t, pool.Reset(ctx, name, power.PowerOn))
+			require.NoError(t, errOf(pool.Reset(ctx, name, power.PowerOn)))
 			assert.Equal(t, before+1, pool.Stats().Requests, "a later reset is its POST alone")
 			assert.Equal(t, []string{"ForceOff", "On"}, actionsOf(simStatus(t, fleet, name), "Reset"))
 		})
@@ -212,7 +215,7 @@ func TestTransitionsAreNotYet(t *testing.T) {
 			nodes := simInventory(fleet)
 			pool := newTestPool(t, nodes, testOptions())
 			ctx := context.Background()
-			require.NoError(t, pool.Reset(ctx, nodes[0].Name, tt.action))
+			require.NoError(t, errOf(pool.Reset(ctx, nodes[0].Name, tt.action)))
 			for i, want := range tt.reads {
 				state, err := pool.PowerState(ctx, nodes[0].Name)
 				require.NoError(t, err, "read %d", i)
@@ -235,9 +238,9 @@ func TestPowerOnRefusedAfterOffIsRetried(t *testing.T) {
 	pool := newTestPool(t, nodes, opts)
 	ctx := context.Background()
 
-	require.NoError(t, pool.Reset(ctx, name, power.ForceOff))
+	require.NoError(t, errOf(pool.Reset(ctx, name, power.ForceOff)))
 	waitPowerState(t, pool, name, power.Off)
-	require.NoError(t, pool.Reset(ctx, name, power.PowerOn))
+	require.NoError(t, errOf(pool.Reset(ctx, name, power.PowerOn)))
 	waitPowerState(t, pool, name, power.On)
 
 	var onAnswers []int
@@ -270,9 +273,14 @@ func TestSessionsNeverOutliveThePool(t *testing.T) {
 			_, err := pool.PowerState(ctx, node)
 			return err
 		}, "", false},
-		{"after a refused reset", sim.Options{Profile: "cray-ex"}, func(ctx context.Context, pool *Pool, node string) error {
-			return pool.Reset(ctx, node, power.GracefulOff)
-		}, "no suitable reset type", false},
+		{"after a refused reset", sim.Options{Profile: "openbmc", Faults: []sim.Fault{{Kind: sim.FaultStuckPoweringOn, Fraction: 1}}},
+			func(ctx context.Context, pool *Pool, node string) error {
+				if _, err := pool.Reset(ctx, node, power.PowerOn); err != nil {
+					return err
+				}
+				// Stuck powering on, the BMC refuses the next one as busy.
+				return errOf(pool.Reset(ctx, node, power.PowerOn))
+			}, "HTTP 409", false},
 		{"after 5xx", sim.Options{Faults: []sim.Fault{{Kind: sim.Fault5xx, Fraction: 1}}}, func(ctx context.Context, pool *Pool, node string) error {
 			_, err := pool.PowerState(ctx, node)
 			return err

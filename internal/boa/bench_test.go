@@ -26,7 +26,7 @@ func (b *instantBMC) PowerState(_ context.Context, node string) (power.State, er
 	return b.state[node], nil
 }
 
-func (b *instantBMC) Reset(_ context.Context, node string, action power.Action) error {
+func (b *instantBMC) Reset(_ context.Context, node string, action power.Action) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if action == power.PowerOn {
@@ -34,7 +34,7 @@ func (b *instantBMC) Reset(_ context.Context, node string, action power.Action) 
 	} else {
 		b.state[node] = power.Off
 	}
-	return nil
+	return fakeResetTypes[action], nil
 }
 
 type discardRecorder struct{}

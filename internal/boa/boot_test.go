@@ -32,7 +32,7 @@ func TestRunBootPreparation(t *testing.T) {
 			wantCategory: Succeeded,
 		},
 		{
-			name:         "prepared after the shutdown of a reboot",
+			name:         "prepared before the shutdown of a reboot",
 			op:           Reboot,
 			script:       nodeScript{initial: power.On, gracefulDelay: 30 * time.Second, onDelay: 5 * time.Second},
 			wantPrepares: 1,
@@ -46,7 +46,16 @@ func TestRunBootPreparation(t *testing.T) {
 			fail:         true,
 			wantPrepares: 1,
 			wantCategory: Failed,
-			wantReason:   "prepare boot: " + errNoImage.Error(),
+			wantReason:   "prepare boot: " + errNoImage.Error() + "; no power action sent",
+		},
+		{
+			name:         "a reboot whose boot cannot be prepared leaves the node on",
+			op:           Reboot,
+			script:       nodeScript{initial: power.On, gracefulDelay: 30 * time.Second, onDelay: 5 * time.Second},
+			fail:         true,
+			wantPrepares: 1,
+			wantCategory: Failed,
+			wantReason:   "prepare boot: " + errNoImage.Error() + "; no power action sent",
 		},
 		{
 			name:         "a node excluded as already on is not prepared",
@@ -81,9 +90,8 @@ func TestRunBootPreparation(t *testing.T) {
 					return
 				}
 				prepared := s.firstSeq("n1", func(e event) bool { return e.prepare })
-				assert.Greater(t, prepared, s.lastSeq("n1", inPhase(PhaseShutdown)), "prepared before the shutdown ended")
-				if on := s.firstSeq("n1", isReset(power.PowerOn)); on >= 0 {
-					assert.Less(t, prepared, on, "prepared after On")
+				if reset := s.firstSeq("n1", func(e event) bool { return e.reset }); reset >= 0 {
+					assert.Less(t, prepared, reset, "prepared before the first power action")
 				}
 				for _, e := range s.log.snapshot() {
 					if isTransitionEvent(e) && e.transition.Phase == PhaseBoot && e.seq > prepared && !tt.fail {

@@ -18,7 +18,19 @@ import (
 // Redfish session per BMC, and bounds concurrent requests.
 type BMC interface {
 	PowerState(ctx context.Context, node string) (power.State, error)
-	Reset(ctx context.Context, node string, action power.Action) error
+	// Reset carries out action and returns the vendor's reset type the BMC
+	// accepted for it (e.g. "Off" for a graceful-off on HPE Cray EX).
+	Reset(ctx context.Context, node string, action power.Action) (resetType string, err error)
+}
+
+// ResetChecker is an optional BMC capability: whether a node's BMC offers a
+// reset type for a power action, known before anything is sent. The engine
+// asks it before a node's first power change, so that a node its BMC
+// cannot switch is failed untouched rather than left half done.
+type ResetChecker interface {
+	// WhyNoReset says why the node's BMC offers no reset type for action,
+	// or "" when it offers one or does not say (the reset is then tried).
+	WhyNoReset(ctx context.Context, node string, action power.Action) (string, error)
 }
 
 // Recorder receives every node transition. Record must return only once the
@@ -88,8 +100,13 @@ type Transition struct {
 	// transition of its own so that it can carry what was actually sent.
 	// Sessions recorded before it existed have intents only, which a
 	// resume treats as not confirmed (see resume.go).
-	Sent   bool   `json:"sent,omitempty"`
-	Reason string `json:"reason,omitempty"` // why it failed or was excluded
+	Sent bool `json:"sent,omitempty"`
+	// ResetType is the vendor's reset type the BMC accepted for Action
+	// (e.g. "Off" for graceful-off on HPE Cray EX), on a confirmation.
+	ResetType string `json:"reset_type,omitempty"`
+	// Reason is why the node failed or was excluded; on an action's intent,
+	// why the engine escalated to it.
+	Reason string `json:"reason,omitempty"`
 	// Detail is information about a step that went well but that an
 	// administrator should see, e.g. "no one-time boot override: relies on
 	// the node's boot order".
@@ -140,9 +157,11 @@ type NodeProgress struct {
 
 // BootPreparer points a node at what it should boot before the engine
 // powers it on: stage its boot artifacts and set a one-time boot override
-// as the boot set's boot_method says. It is optional; without one the boot
-// phase only switches power. detail is recorded with the node (e.g. that it
-// relies on its boot order); an error fails the node with that reason.
+// as the boot set's boot_method says. A reboot prepares the boot before
+// the shutdown, so that a node that cannot boot as asked is failed before
+// it is touched. It is optional; without one the boot phase only switches
+// power. detail is recorded with the node (e.g. that it relies on its boot
+// order); an error fails the node with that reason.
 type BootPreparer interface {
 	PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (detail string, err error)
 }

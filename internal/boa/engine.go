@@ -16,9 +16,10 @@ type Engine struct {
 	BMC      BMC
 	Recorder Recorder
 	// Boot, if set, prepares each node's boot (artifacts, one-time
-	// override) once per boot phase, before its first On; its detail is
-	// carried by every later transition of that node's boot phase, its
-	// error fails the node with no power action.
+	// override) once per run, before the node's first power action (in a
+	// reboot, before its shutdown); its detail is carried by every later
+	// transition of that node's shutdown and boot phases, its error fails
+	// the node with no power action.
 	Boot BootPreparer
 	// Configure runs the configure phase; without it, nodes of a boot set
 	// naming a configuration fail in that phase, saying so.
@@ -66,8 +67,8 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 		clock = RealClock()
 	}
 	r := &runner{
-		sessionID: plan.SessionID,
-		recorder:  e.Recorder, configurer: e.Configure,
+		sessionID: plan.SessionID, operation: plan.Operation,
+		recorder: e.Recorder, configurer: e.Configure,
 		clock: clock, options: options, progress: newProgressQueue(e.Progress),
 		powerOns: newStagger(clock, options.BatchSize, options.BatchInterval),
 		settle:   newSettleTimes(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,12 @@ type nodeScript struct {
 	// resumed run finds it): the node reaches becoming becomingDelay later.
 	becoming      power.State
 	becomingDelay time.Duration
+	// busyIgnoresReset: a Reset while a change is under way is accepted
+	// and does nothing (as HPE Cray EX BMCs do).
+	busyIgnoresReset bool
+	// noReset: the BMC offers no reset type for these actions; Reset
+	// refuses them without sending anything.
+	noReset []power.Action
 }
 
 type fakeNode struct {
@@ -172,7 +179,31 @@ func (b *fakeBMC) PowerState(ctx context.Context, name string) (power.State, err
 	return n.state, nil
 }
 
-func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) error {
+// fakeResetTypes are the reset types the fakes say they sent per action.
+var fakeResetTypes = map[power.Action]string{
+	power.GracefulOff: "GracefulShutdown",
+	power.ForceOff:    "ForceOff",
+	power.PowerOn:     "On",
+}
+
+var errNoResetType = errors.New("no suitable reset type offered")
+
+func (b *fakeBMC) WhyNoReset(_ context.Context, name string, action power.Action) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if slices.Contains(b.nodes[name].noReset, action) {
+		return errNoResetType.Error(), nil
+	}
+	return "", nil
+}
+
+func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) (string, error) {
+	b.mu.Lock()
+	unsupported := slices.Contains(b.nodes[name].noReset, action)
+	b.mu.Unlock()
+	if unsupported {
+		return "", errNoResetType
+	}
 	defer b.calls.call()()
 	b.log.add(event{reset: true, node: name, action: action})
 	b.mu.Lock()
@@ -180,9 +211,20 @@ func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) e
 	if n.hang {
 		b.mu.Unlock()
 		<-ctx.Done()
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	defer b.mu.Unlock()
+	if n.busyIgnoresReset && n.target != "" {
+		return fakeResetTypes[action], nil
+	}
+	if err := n.apply(action); err != nil {
+		return "", err
+	}
+	return fakeResetTypes[action], nil
+}
+
+// apply starts the change action asks for; the caller holds the BMC's lock.
+func (n *fakeNode) apply(action power.Action) error {
 	switch action {
 	case power.GracefulOff:
 		n.change(power.Off, n.gracefulDelay)

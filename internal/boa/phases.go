@@ -3,7 +3,7 @@ package boa
 import (
 	"context"
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
@@ -80,9 +80,11 @@ func operationPhases(op Operation) ([]phaseSpec, error) {
 // runner holds what every node phase shares within one Run.
 type runner struct {
 	sessionID string
-	// bmc, bootProgress and preparer talk to BMCs: each of their calls
-	// holds one of the session's bmcSlots (see boundBMCCalls).
+	operation Operation
+	// bmc, resetChecker, bootProgress and preparer talk to BMCs: each of
+	// their calls holds one of the session's bmcSlots (see boundBMCCalls).
 	bmc          BMC
+	resetChecker ResetChecker       // nil: reset types are found out by trying them
 	bootProgress BootProgressReader // nil: the BMC does not report boot progress
 	preparer     BootPreparer       // nil: the boot phase only switches power
 	recorder     Recorder
@@ -98,6 +100,9 @@ type runner struct {
 // preparer (nil: none) with every call taking one of slots.
 func (r *runner) boundBMCCalls(bmc BMC, preparer BootPreparer, slots *bmcSlots) {
 	r.bmc = boundedBMC{bmc: bmc, slots: slots}
+	if checker, ok := bmc.(ResetChecker); ok {
+		r.resetChecker = boundedResetChecker{checker: checker, slots: slots}
+	}
 	if reader, ok := bmc.(BootProgressReader); ok {
 		r.bootProgress = boundedBootProgress{reader: reader, slots: slots}
 	}
@@ -119,8 +124,23 @@ type nodePhase struct {
 	// resume.go).
 	resumedAction recordedAction
 	// detail is what BootPreparer said; every later transition of the
-	// phase carries it.
+	// phase carries it, and of the boot phase after a reboot's shutdown,
+	// which prepares the boot (see preflight).
 	detail string
+	// preflighted: preflight passed for this node in this run.
+	preflighted bool
+	// lastState is the node's power state as last read in this phase.
+	lastState power.State
+	// noGraceful says why the node's BMC offers no graceful shutdown, as
+	// preflight found out; "" if it offers one or does not say.
+	noGraceful string
+	// sentFrom is the power state in which the BMC last accepted a reset
+	// in this phase; unchangedReads counts the reads since that showed it
+	// still, and changed says one showed another state (or none could be
+	// read). Unknown is neither: it means "not yet".
+	sentFrom       power.State
+	unchangedReads int
+	changed        bool
 }
 
 // runPhase takes a node through a phase from in_progress to its final
@@ -142,9 +162,9 @@ func (p *nodePhase) record(ctx context.Context, category Category, action power.
 }
 
 // recordSent confirms that the BMC accepted action, recorded before as
-// intended.
-func (p *nodePhase) recordSent(ctx context.Context, action power.Action) error {
-	return p.commit(ctx, Transition{Category: InProgress, Action: action, Sent: true})
+// intended, as resetType.
+func (p *nodePhase) recordSent(ctx context.Context, action power.Action, resetType string) error {
+	return p.commit(ctx, Transition{Category: InProgress, Action: action, Sent: true, ResetType: resetType})
 }
 
 // commit makes t, a transition of this node phase, durable; it fills in
@@ -159,43 +179,61 @@ func (p *nodePhase) commit(ctx context.Context, t Transition) error {
 }
 
 func (p *nodePhase) shutdown(ctx context.Context) (Category, string, error) {
-	state, err := p.bmc.PowerState(ctx, p.node)
+	state, err := p.readPower(ctx)
 	if err != nil {
 		return p.failRead(ctx, err)
+	}
+	// A reboot checks a node already off too: its boot comes next.
+	if state != power.Off || p.operation == Reboot {
+		if reason, err := p.preflight(ctx, state != power.Off); err != nil || reason != "" {
+			return Failed, reason, err
+		}
 	}
 	if state == power.Off {
 		return Succeeded, "", nil
 	}
-	var reasons []string
+	// escalation is why the node needs a forced power-off.
+	var escalation string
 	if p.resumedAction.action != power.ForceOff {
-		off, reason, err := p.step(ctx, state, power.GracefulOff, power.Off, p.options.GracefulShutdownTimeout)
-		if err != nil || off {
-			return Succeeded, "", err
+		escalation = p.noGraceful
+		if escalation == "" {
+			off, reason, err := p.step(ctx, state, power.GracefulOff, power.Off, p.options.GracefulShutdownTimeout, "")
+			if err != nil || off {
+				return Succeeded, "", err
+			}
+			escalation = reason
 		}
-		reasons = append(reasons, reason)
 	}
-	off, reason, err := p.step(ctx, state, power.ForceOff, power.Off, p.options.ForcefulShutdownTimeout)
+	var forcing string
+	if escalation != "" {
+		forcing = escalation + ": forcing off"
+	}
+	off, reason, err := p.step(ctx, state, power.ForceOff, power.Off, p.options.ForcefulShutdownTimeout, forcing)
 	if err != nil || off {
 		return Succeeded, "", err
 	}
-	return Failed, "did not power off: " + strings.Join(append(reasons, reason), "; then "), nil
+	if escalation != "" {
+		reason = escalation + "; then " + reason
+	}
+	return Failed, "did not power off: " + reason, nil
 }
 
 func (p *nodePhase) boot(ctx context.Context) (Category, string, error) {
 	resumedOn := p.resumedAction.action == power.PowerOn
 	state := power.Off
+	p.lastState = state // unless read below: the shutdown just reached it
 	if !p.afterShutdown {
 		var err error
-		if state, err = p.bmc.PowerState(ctx, p.node); err != nil {
+		if state, err = p.readPower(ctx); err != nil {
 			return p.failRead(ctx, err)
 		}
 		if !resumedOn && (state == power.On || state == power.PoweringOn) {
 			return Excluded, "already on (use reboot)", nil
 		}
 	}
-	// An On was recorded only after a successful preparation.
+	// An On was recorded only after preflight passed.
 	if !resumedOn {
-		if reason, err := p.prepareBoot(ctx); err != nil || reason != "" {
+		if reason, err := p.preflight(ctx, false); err != nil || reason != "" {
 			return Failed, reason, err
 		}
 	}
@@ -235,11 +273,11 @@ func (p *nodePhase) powerOn(ctx context.Context, state power.State) (bool, strin
 			if err := p.sleep(ctx, p.options.PollInterval); err != nil {
 				return false, "", err
 			}
-			if state, err := p.bmc.PowerState(ctx, p.node); err == nil && state == power.On {
+			if state, err := p.readPower(ctx); err == nil && state == power.On {
 				return true, "", nil
 			}
 		}
-		on, attemptReason, err := p.step(ctx, state, power.PowerOn, power.On, p.options.PowerOnWait)
+		on, attemptReason, err := p.step(ctx, state, power.PowerOn, power.On, p.options.PowerOnWait, "")
 		if err != nil || on {
 			return on, "", err
 		}
@@ -265,18 +303,24 @@ func (p *nodePhase) waitBooted(ctx context.Context) (Category, string, error) {
 // act records the intent to send action, sends it, records that the BMC
 // accepted it, and polls until the node reaches want within timeout. It
 // reports whether want was reached and, if not, why; its error means the
-// phase is abandoned.
-// A power-on first waits for its slot in the stagger.
-func (p *nodePhase) act(ctx context.Context, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
+// phase is abandoned. why, if set, is recorded with the intent: why the
+// engine escalated to action.
+// A node busy changing its power state is first waited for (see
+// settleFirst), and a power-on first waits for its slot in the stagger.
+func (p *nodePhase) act(ctx context.Context, action power.Action, want power.State, timeout time.Duration, why string) (bool, string, error) {
+	if reached, err := p.settleFirst(ctx, action, want, timeout); err != nil || reached {
+		return reached, "", err
+	}
 	if action == power.PowerOn {
 		if err := p.powerOns.wait(ctx); err != nil {
 			return false, "", err
 		}
 	}
-	if err := p.record(ctx, InProgress, action, ""); err != nil {
+	if err := p.commit(ctx, Transition{Category: InProgress, Action: action, Reason: why}); err != nil {
 		return false, "", err
 	}
-	if err := p.bmc.Reset(ctx, p.node, action); err != nil {
+	resetType, err := p.bmc.Reset(ctx, p.node, action)
+	if err != nil {
 		if ctx.Err() != nil {
 			return false, "", ctx.Err()
 		}
@@ -286,10 +330,53 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 	// polls come before that, so the confirmation could share that
 	// action's commit instead of waiting for its own; waiting here is the
 	// simple way to the same guarantee.
-	if err := p.recordSent(ctx, action); err != nil {
+	if err := p.recordSent(ctx, action, resetType); err != nil {
 		return false, "", err
 	}
-	return p.await(ctx, action, want, timeout, p.settleKey(string(action)))
+	p.sentFrom, p.unchangedReads, p.changed = p.lastState, 0, false
+	reached, reason, err := p.await(ctx, action, want, timeout, p.settleKey(string(action)))
+	if !reached && err == nil && p.unchangedReads > 0 && !p.changed {
+		// Accepted, and nothing at all came of it: say so plainly, as the
+		// reason to escalate.
+		reason = fmt.Sprintf("%s (%s) accepted but power stayed %s for %s",
+			actionNames[action], resetType, p.sentFrom, seconds(timeout))
+	}
+	return reached, reason, err
+}
+
+// actionNames are the power actions as the escalation reasons name them.
+var actionNames = map[power.Action]string{
+	power.GracefulOff: "graceful shutdown",
+	power.ForceOff:    "forced power-off",
+	power.PowerOn:     "power-on",
+}
+
+// seconds renders d the way timeouts are configured: 300s, 0.05s.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
+
+// settleFirst waits, before action is sent, for a node last read
+// PoweringOn or PoweringOff to finish that change, for up to timeout: a
+// BMC busy with a transition refuses a reset (409) or, worse, accepts it
+// and does nothing (HPE Cray EX), which would then cost the step its whole
+// timeout for nothing. It reports whether the node settled at want, which
+// makes action needless. A node still busy at the end gets action anyway:
+// the BMC's answer and the polls after it tell what came of it.
+func (p *nodePhase) settleFirst(ctx context.Context, action power.Action, want power.State, timeout time.Duration) (bool, error) {
+	busy := p.lastState
+	if busy != power.PoweringOn && busy != power.PoweringOff {
+		return false, nil
+	}
+	why := fmt.Sprintf("%s: waiting up to %s for it to settle before %s", busy, seconds(timeout), action)
+	if err := p.record(ctx, InProgress, "", why); err != nil {
+		return false, err
+	}
+	settled, _, err := p.pollUntil(ctx, "power state", "On or Off", timeout, settleKey{}, func(ctx context.Context) (bool, string, error) {
+		state, err := p.readPower(ctx)
+		return state.Settled(), string(state), err
+	})
+	return settled && p.lastState == want, err
 }
 
 // settleKey is what the node waits for after sending action: its goal on
@@ -303,7 +390,7 @@ func (p *nodePhase) settleKey(action string) settleKey {
 // zero key: nothing).
 func (p *nodePhase) await(ctx context.Context, action power.Action, want power.State, timeout time.Duration, learn settleKey) (bool, string, error) {
 	reached, reason, err := p.pollUntil(ctx, "power state", string(want), timeout, learn, func(ctx context.Context) (bool, string, error) {
-		state, err := p.bmc.PowerState(ctx, p.node)
+		state, err := p.readPower(ctx)
 		return state == want, string(state), err
 	})
 	if reason != "" {
@@ -384,6 +471,24 @@ func lastRead(subject string, read bool, observed string, err error) string {
 		return "last " + subject + " " + observed
 	}
 	return "nothing read"
+}
+
+// readPower reads the node's power state and notes it (see lastState and
+// sentFrom).
+func (p *nodePhase) readPower(ctx context.Context) (power.State, error) {
+	state, err := p.bmc.PowerState(ctx, p.node)
+	switch {
+	case err != nil:
+		p.changed = true
+		return state, err
+	case state == power.Unknown:
+	case state == p.sentFrom:
+		p.unchangedReads++
+	default:
+		p.changed = true
+	}
+	p.lastState = state
+	return state, nil
 }
 
 func (p *nodePhase) sleep(ctx context.Context, d time.Duration) error {

@@ -23,11 +23,11 @@ import (
 //     no request is sent;
 //   - … if it shows A under way (PoweringOff after an off action,
 //     PoweringOn after PowerOn), or A is a GracefulOff confirmed Sent (the
-//     OS may still be shutting down with the power On, and a second
-//     power-button press could undo the first), no request is sent: the
-//     state is polled for A's full timeout, and on timeout the phase goes
-//     on as after a timed-out A (ForceOff after GracefulOff, failure after
-//     ForceOff, the next of RetryPolicy attempts after PowerOn);
+//     OS may still be shutting down with the power On), no request is
+//     sent: the state is polled for A's full timeout, and on timeout the
+//     phase goes on as after a timed-out A (ForceOff after GracefulOff,
+//     failure after ForceOff, the next of RetryPolicy attempts after
+//     PowerOn);
 //   - … otherwise A did not land, or never left: the step runs again,
 //     sending A. An A not confirmed Sent may have died with the run before
 //     its request went out: waiting out its timeout (300 s for a graceful
@@ -72,13 +72,14 @@ type recordedAction struct {
 	sent   bool
 }
 
-// step runs one power step: send action and wait for want within timeout,
-// unless a resumed run recorded action and state (read at the phase's
-// start) says it landed or may still be landing.
-func (p *nodePhase) step(ctx context.Context, state power.State, action power.Action, want power.State, timeout time.Duration) (bool, string, error) {
+// step runs one power step: send action (escalated to it because of why,
+// if set) and wait for want within timeout, unless a resumed run recorded
+// action and state (read at the phase's start) says it landed or may still
+// be landing.
+func (p *nodePhase) step(ctx context.Context, state power.State, action power.Action, want power.State, timeout time.Duration, why string) (bool, string, error) {
 	resumed := p.resumedAction
 	if resumed.action != action {
-		return p.act(ctx, action, want, timeout)
+		return p.act(ctx, action, want, timeout, why)
 	}
 	p.resumedAction = recordedAction{}
 	switch {
@@ -88,6 +89,6 @@ func (p *nodePhase) step(ctx context.Context, state power.State, action power.Ac
 		// Sent by an earlier run at a time unknown: nothing to learn.
 		return p.await(ctx, action, want, timeout, settleKey{})
 	default:
-		return p.act(ctx, action, want, timeout)
+		return p.act(ctx, action, want, timeout, why)
 	}
 }

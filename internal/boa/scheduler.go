@@ -67,6 +67,11 @@ type node struct {
 	// finishedBefore: an interrupted run finished the node; it is not part
 	// of this run's Result.
 	finishedBefore bool
+	// detail is what BootPreparer said and preflighted whether preflight
+	// passed, in this run: a reboot does both in its shutdown phase, for
+	// the boot phase after it.
+	detail      string
+	preflighted bool
 }
 
 type bootSetState struct {
@@ -94,7 +99,10 @@ type outcome struct {
 	task
 	category Category
 	reason   string
-	err      error // the phase was abandoned; the node stays as it was
+	// detail and preflighted are passed on to the node's next phase.
+	detail      string
+	preflighted bool
+	err         error // the phase was abandoned; the node stays as it was
 }
 
 func newScheduler(r *runner, plans []BootSetPlan, phases []phaseSpec, lockstep bool, resume map[string]NodeProgress) (*scheduler, error) {
@@ -326,7 +334,7 @@ func (s *scheduler) finish(o outcome) {
 	if o.err != nil {
 		return
 	}
-	n.category, n.reason = o.category, o.reason
+	n.category, n.reason, n.detail, n.preflighted = o.category, o.reason, o.detail, o.preflighted
 	n.resumed, n.resumedAction = false, recordedAction{}
 	next := len(s.phases)
 	if o.category == Succeeded {
@@ -442,9 +450,11 @@ func (s *scheduler) execute(ctx context.Context, t task) outcome {
 		phase:         spec.phase,
 		afterShutdown: !t.node.resumed && t.phase > 0 && s.phases[t.phase-1].phase == PhaseShutdown,
 		resumedAction: t.node.resumedAction,
+		detail:        t.node.detail,
+		preflighted:   t.node.preflighted,
 	}
 	category, reason, err := p.runPhase(ctx, spec.run)
-	return outcome{task: t, category: category, reason: reason, err: err}
+	return outcome{task: t, category: category, reason: reason, detail: p.detail, preflighted: p.preflighted, err: err}
 }
 
 func (s *scheduler) result() Result {

@@ -8,7 +8,7 @@ import (
 )
 
 // bmcSlots bounds the calls that talk to BMCs (PowerState, Reset,
-// BootProgress, PrepareBoot) in flight session-wide to
+// WhyNoReset, BootProgress, PrepareBoot) in flight session-wide to
 // Options.MaxConcurrency (DESIGN §4: in-flight BMC requests). A node holds a
 // slot only for the length of one call: never while it sleeps between
 // polls, waits for its ordinal or lockstep turn or for a power-on stagger
@@ -84,9 +84,19 @@ func (b boundedBMC) PowerState(ctx context.Context, node string) (power.State, e
 	return withSlot(ctx, b.slots, func() (power.State, error) { return b.bmc.PowerState(ctx, node) })
 }
 
-func (b boundedBMC) Reset(ctx context.Context, node string, action power.Action) error {
-	_, err := withSlot(ctx, b.slots, func() (struct{}, error) { return struct{}{}, b.bmc.Reset(ctx, node, action) })
-	return err
+func (b boundedBMC) Reset(ctx context.Context, node string, action power.Action) (string, error) {
+	return withSlot(ctx, b.slots, func() (string, error) { return b.bmc.Reset(ctx, node, action) })
+}
+
+// boundedResetChecker is a ResetChecker whose calls take a slot: the first
+// check of a system may read its reset ActionInfo.
+type boundedResetChecker struct {
+	checker ResetChecker
+	slots   *bmcSlots
+}
+
+func (b boundedResetChecker) WhyNoReset(ctx context.Context, node string, action power.Action) (string, error) {
+	return withSlot(ctx, b.slots, func() (string, error) { return b.checker.WhyNoReset(ctx, node, action) })
 }
 
 // boundedBootProgress is a BootProgressReader whose calls take a slot.

@@ -190,10 +190,11 @@ func (p *Preparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node str
 	case template.BootMethodNone:
 		return "", nil
 	case template.BootMethodVirtualMedia:
-		if err := p.bmc.InsertMedia(ctx, node, img.ISO); err != nil {
-			return "", err
+		err := p.bmc.InsertMedia(ctx, node, img.ISO)
+		if err == nil {
+			err = p.bmc.SetBootOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetCd, Once: true})
 		}
-		return "", p.bmc.SetBootOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetCd, Once: true})
+		return "", withHint(err, "use boot_method pxe or http")
 	}
 	if err := p.writeNode(sessionID, spec, img, node); err != nil {
 		return "", err
@@ -203,13 +204,23 @@ func (p *Preparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node str
 		if err != nil {
 			return "", fmt.Errorf("node %s: HttpBootUri: %w", node, err)
 		}
-		return "", p.bmc.SetBootOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetUefiHTTP, URI: loader, Once: true})
+		err = p.bmc.SetBootOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetUefiHTTP, URI: loader, Once: true})
+		return "", withHint(err, "use boot_method pxe")
 	}
 	err = p.bmc.SetBootOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetPxe, Once: true})
 	if errors.Is(err, bmc.ErrBootOverrideUnsupported) {
 		return RelyOnBootOrder, nil
 	}
 	return "", err
+}
+
+// withHint adds hint to an error saying the node's BMC cannot boot it the
+// way its boot set asks: what the administrator can do about it.
+func withHint(err error, hint string) error {
+	if errors.Is(err, bmc.ErrBootOverrideUnsupported) || errors.Is(err, bmc.ErrVirtualMediaUnsupported) {
+		return fmt.Errorf("%w; %s", err, hint)
+	}
+	return err
 }
 
 func (p *Preparer) writeNode(sessionID string, spec BootSetSpec, img *Image, node string) error {

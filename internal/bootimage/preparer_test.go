@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -91,6 +92,7 @@ func TestPrepareBootPerMethod(t *testing.T) {
 		mediaErr    error
 		wantDetail  string
 		wantErr     error
+		wantHint    string // what the error tells the administrator to do
 		wantCalls   []string
 		wantFiles   bool
 	}{
@@ -102,13 +104,17 @@ func TestPrepareBootPerMethod(t *testing.T) {
 		{name: "http", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP}, wantFiles: true,
 			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
 		{name: "http without override fails", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP},
-			overrideErr: unsupported, wantErr: bmc.ErrBootOverrideUnsupported, wantFiles: true,
+			overrideErr: unsupported, wantErr: bmc.ErrBootOverrideUnsupported, wantHint: "; use boot_method pxe", wantFiles: true,
+			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
+		{name: "http with an unreachable BMC fails without a hint", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP},
+			overrideErr: broken, wantErr: broken, wantFiles: true,
 			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
 		{name: "virtualmedia", spec: iso,
 			wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso", "override n1 Cd once"}},
 		{name: "virtualmedia without media fails", spec: iso, mediaErr: noMedia, wantErr: bmc.ErrVirtualMediaUnsupported,
-			wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso"}},
+			wantHint: "; use boot_method pxe or http", wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso"}},
 		{name: "virtualmedia without override fails", spec: iso, overrideErr: unsupported, wantErr: bmc.ErrBootOverrideUnsupported,
+			wantHint:  "; use boot_method pxe or http",
 			wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso", "override n1 Cd once"}},
 		{name: "virtualmedia needs an ISO", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodVirtualMedia},
 			wantErr: template.ErrInvalid},
@@ -122,6 +128,11 @@ func TestPrepareBootPerMethod(t *testing.T) {
 			detail, err := p.PrepareBoot(context.Background(), sessionID, "bs", "n1")
 			if tt.wantErr != nil {
 				assert.ErrorIs(t, err, tt.wantErr)
+				if tt.wantHint != "" {
+					assert.True(t, strings.HasSuffix(err.Error(), tt.wantHint), "%v", err)
+				} else {
+					assert.NotContains(t, err.Error(), "use boot_method")
+				}
 			} else {
 				assert.NoError(t, err)
 			}

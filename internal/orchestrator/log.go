@@ -48,6 +48,9 @@ func (l *sessionLog) transition(t boa.Transition) {
 	switch {
 	case t.Sent:
 		fmt.Fprintf(&b, ": sent %s", t.Action)
+		if t.ResetType != "" {
+			fmt.Fprintf(&b, " (%s)", t.ResetType)
+		}
 	case t.Action != "":
 		// Recorded before the request goes out: it may never arrive.
 		fmt.Fprintf(&b, ": sending %s", t.Action)

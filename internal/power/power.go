@@ -24,10 +24,10 @@ func (s State) Settled() bool { return s == On || s == Off }
 type Action string
 
 const (
-	// GracefulOff asks the OS to shut down (GracefulShutdown, or the
-	// vendor's closest equivalent).
+	// GracefulOff asks the OS to shut down (GracefulShutdown, or HPE Cray
+	// EX's "Off", which is its graceful one).
 	GracefulOff Action = "graceful-off"
-	// ForceOff cuts power immediately (ForceOff, or Cray EX's "Off").
+	// ForceOff cuts power immediately (ForceOff).
 	ForceOff Action = "force-off"
 	// PowerOn turns the node on (On, or ForceOn where On is not offered).
 	PowerOn Action = "on"
