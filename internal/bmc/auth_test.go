@@ -78,7 +78,7 @@ func TestOneFailedLoginPerBMC(t *testing.T) {
 					assert.NotContains(t, err.Error(), simPassword)
 				}
 			}
-			err := pool.Reset(context.Background(), nodes[0].Name, power.PowerOn)
+			_, err := pool.Reset(context.Background(), nodes[0].Name, power.PowerOn)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.reason)
 			require.NoError(t, pool.Close(context.Background()))
@@ -114,7 +114,8 @@ func TestAutoUsesBasicWithoutSessionService(t *testing.T) {
 			for name, err := range readAllConcurrently(pool, nodes) {
 				require.NoError(t, err, name)
 			}
-			require.NoError(t, pool.Reset(context.Background(), nodes[0].Name, power.ForceOff))
+			_, err := pool.Reset(context.Background(), nodes[0].Name, power.ForceOff)
+			require.NoError(t, err)
 			require.NoError(t, pool.Close(context.Background()))
 
 			stats := pool.Stats()
@@ -204,7 +205,7 @@ func TestAutoUsesSessionsWhereAdvertised(t *testing.T) {
 	node := f.node("n1", "")
 	node.BMC.Auth = "auto"
 	pool := NewPool([]inventory.Node{node}, testOptions())
-	require.NoError(t, pool.Reset(context.Background(), "n1", power.ForceOff))
+	require.NoError(t, errOf(pool.Reset(context.Background(), "n1", power.ForceOff)))
 	require.NoError(t, pool.Close(context.Background()))
 	logins, logouts, active := f.counts()
 	assert.Equal(t, 1, logins)

@@ -395,9 +395,9 @@ func (u *untouchable) PowerState(_ context.Context, node string) (power.State, e
 	return "", errUntouchable
 }
 
-func (u *untouchable) Reset(_ context.Context, node string, action power.Action) error {
+func (u *untouchable) Reset(_ context.Context, node string, action power.Action) (string, error) {
 	u.note(fmt.Sprintf("reset %s %s", node, action))
-	return errUntouchable
+	return "", errUntouchable
 }
 
 func (u *untouchable) Configure(_ context.Context, req boa.ConfigureRequest) (map[string]error, error) {
