@@ -90,10 +90,12 @@ type Transition struct {
 	// resume treats as not confirmed (see resume.go).
 	Sent   bool   `json:"sent,omitempty"`
 	Reason string `json:"reason,omitempty"` // why it failed or was excluded
-	// Detail is information about a step that went well but that an
-	// administrator should see, e.g. "no one-time boot override: relies on
-	// the node's boot order".
-	Detail string `json:"detail,omitempty"`
+	// Warnings are what the node met since its previous transition that
+	// went wrong without failing it, and that an administrator should see:
+	// "no one-time boot override (HTTP 405): relied on the boot order".
+	// Each is recorded once, with the node's next transition; they are
+	// short and name no node, so that the same one on many nodes groups.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // BootSetPlan is one boot set's share of a session.
@@ -141,10 +143,20 @@ type NodeProgress struct {
 // BootPreparer points a node at what it should boot before the engine
 // powers it on: stage its boot artifacts and set a one-time boot override
 // as the boot set's boot_method says. It is optional; without one the boot
-// phase only switches power. detail is recorded with the node (e.g. that it
-// relies on its boot order); an error fails the node with that reason.
+// phase only switches power. warnings are recorded with the node (e.g. that
+// it relies on its boot order); an error fails the node with that reason.
 type BootPreparer interface {
-	PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (detail string, err error)
+	PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (warnings []string, err error)
+}
+
+// BootFinisher is an optional capability of a BootPreparer: undo, once a
+// node's boot is over (booted, or not within the waits), what preparing it
+// changed on the BMC that the boot did not use up (a boot override stored
+// as persistent, virtual media). It is called for every node PrepareBoot
+// succeeded for in this run, unless the session stops first; its warnings
+// are recorded with the node's outcome, which it cannot change.
+type BootFinisher interface {
+	FinishBoot(ctx context.Context, bootSet, node string) (warnings []string)
 }
 
 // Configurer runs a named configuration on a batch of booted nodes and
