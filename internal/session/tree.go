@@ -43,10 +43,14 @@ type tree struct {
 	bootSets []*bootSetState
 	byName   map[string]*bootSetState
 	latest   map[string]NodeState
+	// warnings are each node's distinct warnings, first seen first, over
+	// all its transitions (a transition carries only the new ones).
+	warnings map[string][]string
 }
 
 func newTree(plan boa.Plan, phases []boa.Phase) *tree {
-	t := &tree{byName: make(map[string]*bootSetState, len(plan.BootSets)), latest: make(map[string]NodeState)}
+	t := &tree{byName: make(map[string]*bootSetState, len(plan.BootSets)), latest: make(map[string]NodeState),
+		warnings: make(map[string][]string)}
 	for _, bsPlan := range plan.BootSets {
 		bs := &bootSetState{name: bsPlan.Name, nodes: slices.Clone(bsPlan.Nodes)}
 		for _, phase := range phases {
@@ -129,6 +133,11 @@ func (t *tree) apply(tr boa.Transition) error {
 	t.latest[tr.Node] = NodeState{
 		BootSet: tr.BootSet, Phase: tr.Phase, Category: tr.Category,
 		Action: tr.Action, Reason: tr.Reason, Time: tr.Time,
+	}
+	for _, warning := range tr.Warnings {
+		if !slices.Contains(t.warnings[tr.Node], warning) {
+			t.warnings[tr.Node] = append(t.warnings[tr.Node], warning)
+		}
 	}
 	return nil
 }
@@ -246,9 +255,11 @@ func (t *tree) fill(rec *Record, now time.Time) {
 		}
 	}
 	rec.Summary = summarize(outcomes, failedBy, rec.StartTime, rec.StopTime, now)
+	rec.Summary.Warnings = len(t.warnings)
 	rec.ErrorCount = rec.Summary.Failed
 	rec.NodeStates = make(map[string]NodeState, len(t.latest))
 	for node, state := range t.latest {
+		state.Warnings = slices.Clone(t.warnings[node])
 		rec.NodeStates[node] = state
 	}
 }
