@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/stmcginnis/gofish/schemas"
 )
@@ -90,6 +91,26 @@ func (s BootOverrideSetting) String() string {
 		return v
 	}
 	return orNothing(s.Target) + "/" + orNothing(s.Enabled)
+}
+
+// maxValueLen bounds an enumeration value a BMC reports (a boot target, a
+// BootProgress state): real ones are a few dozen characters.
+const maxValueLen = 64
+
+// shownValue is an enumeration value a BMC reported, fit to be shown in a
+// reason or warning: bounded, and with anything unprintable (terminal
+// escapes included) replaced. Real values are plain words and pass as
+// they are.
+func shownValue(v string) string {
+	if len(v) > maxValueLen {
+		v = v[:maxValueLen] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '?'
+	}, v)
 }
 
 // active says whether the setting overrides the boot order at all: a
@@ -225,7 +246,7 @@ func (b *bootObject) override() BootOverrideSetting {
 	if b == nil {
 		return BootOverrideSetting{}
 	}
-	return BootOverrideSetting{Target: deref(b.Target), Enabled: deref(b.Enabled), URI: deref(b.HTTPBootURI)}
+	return BootOverrideSetting{Target: shownValue(deref(b.Target)), Enabled: shownValue(deref(b.Enabled)), URI: deref(b.HTTPBootURI)}
 }
 
 // SetBootOverride sets a boot source override on the node's system and

@@ -325,6 +325,11 @@ func TestBootProgressAsReported(t *testing.T) {
 			want: power.BootProgress{LastState: "OSRunning"}},
 		{name: "a time of the wrong type", reported: map[string]any{"LastState": "OSRunning", "LastStateTime": nil},
 			want: power.BootProgress{LastState: "OSRunning"}},
+		// It may be shown in a reason: no terminal escapes, no page of text.
+		{name: "a state with an escape", reported: map[string]any{"LastState": "\x1b[2JOSRunning"},
+			want: power.BootProgress{LastState: "?[2JOSRunning"}},
+		{name: "a state without end", reported: map[string]any{"LastState": strings.Repeat("A", 10000)},
+			want: power.BootProgress{LastState: strings.Repeat("A", 64) + "…"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 // "OSRunning") and LastStateTime, from one read of its system. LastState
 // is "" without error when the BMC does not report boot progress, so
 // callers can fall back to power state alone; LastStateTime is zero when
-// it is absent or not an RFC 3339 time (the BMC's answer is not trusted to
-// be one).
+// it is absent or not an RFC 3339 time. Neither is trusted: LastState is
+// bounded and made printable, as it may end up in a reason.
 func (p *Pool) BootProgress(ctx context.Context, node string) (power.BootProgress, error) {
 	ref, err := p.node(node)
 	if err != nil {
@@ -32,7 +32,7 @@ func (p *Pool) BootProgress(ctx context.Context, node string) (power.BootProgres
 	if reported == nil || reported.LastState == nil {
 		return power.BootProgress{}, nil
 	}
-	progress := power.BootProgress{LastState: *reported.LastState}
+	progress := power.BootProgress{LastState: shownValue(*reported.LastState)}
 	if reported.LastStateTime != nil {
 		if at, err := time.Parse(time.RFC3339Nano, *reported.LastStateTime); err == nil {
 			progress.LastStateTime = at

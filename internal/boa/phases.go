@@ -299,13 +299,14 @@ func (p *nodePhase) readBootProgress(ctx context.Context, resumedOn bool) power.
 	return before
 }
 
-// waitBooted waits until the BMC reports the OS running since the power-on
-// (BootProgress before it was read before), within BootWait. A BMC that
-// reports no boot progress at all needs no wait: power On is all it can
-// tell. One whose boot progress has not moved since the power-on, or reads
-// "None", when BootProgressGrace has passed is not waited for any longer:
-// the node succeeds with NoBootProgress as a warning, or fails with it if
-// RequireBootProgress. One that moved is waited for up to BootWait.
+// waitBooted waits, within BootWait, until the BMC reports the OS running
+// since the power-on: an OSRunning newer than before, the BootProgress
+// read just before the On. A BMC that reports no boot progress at all
+// needs no wait: power On is all it can tell. One whose boot progress has
+// not moved since before, or reads "None", once BootProgressGrace has
+// passed is not waited for any longer: the node succeeds with
+// NoBootProgress as a warning, or fails with it if RequireBootProgress.
+// One that moved is waited for up to BootWait.
 func (p *nodePhase) waitBooted(ctx context.Context, before power.BootProgress) (Category, string, error) {
 	if p.bootProgress == nil {
 		return Succeeded, "", nil

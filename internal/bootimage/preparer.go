@@ -193,7 +193,7 @@ func (p *Preparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node str
 	case template.BootMethodNone:
 		return nil, nil
 	case template.BootMethodVirtualMedia:
-		return p.insertISO(ctx, node, img.ISO)
+		return nil, p.insertISO(ctx, node, img.ISO)
 	}
 	if err := p.writeNode(sessionID, spec, img, node); err != nil {
 		return nil, err
@@ -220,9 +220,9 @@ func (p *Preparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node str
 // insertISO inserts iso as the node's virtual CD and sets a one-time Cd
 // override; if the override fails, the ISO is ejected again: a node left
 // with an installer inserted may boot it later by its boot order.
-func (p *Preparer) insertISO(ctx context.Context, node, iso string) ([]string, error) {
+func (p *Preparer) insertISO(ctx context.Context, node, iso string) error {
 	if err := p.bmc.InsertMedia(ctx, node, iso); err != nil {
-		return nil, err
+		return err
 	}
 	p.changes.insertedMedia(node, iso)
 	if _, err := p.setOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetCd, Once: true}); err != nil {
@@ -230,9 +230,9 @@ func (p *Preparer) insertISO(ctx context.Context, node, iso string) ([]string, e
 			err = errors.Join(err, ejectErr)
 		}
 		p.changes.take(node)
-		return nil, err
+		return err
 	}
-	return nil, nil
+	return nil
 }
 
 func (p *Preparer) writeNode(sessionID string, spec BootSetSpec, img *Image, node string) error {
