@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,7 +69,7 @@ func TestResumeResendsAnActionNeverConfirmedSent(t *testing.T) {
 	sent := held + " compute shutdown in_progress: sent graceful-off"
 	require.Eventually(t, func() bool {
 		return resetsSince(t, control, []string{held}, start)[held]["GracefulShutdown"] == 1 &&
-			recordedAction(t, sessionDir, held) == boa.Transition{Action: power.GracefulOff} &&
+			reflect.DeepEqual(recordedAction(t, sessionDir, held), boa.Transition{Action: power.GracefulOff}) &&
 			strings.Contains(readFile(t, filepath.Join(sessionDir, "session.log")), intent)
 	}, 10*time.Second, 5*time.Millisecond, "the held reset reached the BMC after its intent was recorded")
 	require.NoError(t, create.Process.Signal(syscall.SIGKILL))

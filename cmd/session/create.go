@@ -99,6 +99,25 @@ func addEngineFlags(c *cobra.Command, f *cmdutil.Factory) {
 		fl.String(e.flag, "", e.usage)
 		cmdutil.ConfigFlag(fl, e.flag, e.key)
 	}
+	for _, e := range engineSwitches {
+		fl.Bool(e.flag, false, e.usage)
+		cmdutil.ConfigFlag(fl, e.flag, e.key)
+	}
+}
+
+// engineFlag is an engine setting as a flag.
+type engineFlag = struct{ key, flag, usage string }
+
+// isEngineFlag says whether name is the flag of an engine setting.
+func isEngineFlag(name string) bool {
+	named := func(e engineFlag) bool { return e.flag == name }
+	return slices.ContainsFunc(engineFlags, named) || slices.ContainsFunc(engineSwitches, named)
+}
+
+// engineSwitches are the engine settings that are on or off: flags
+// without a value.
+var engineSwitches = []engineFlag{
+	{config.KeyRequireBootProgress, "require-boot-progress", "fail nodes whose BMC reports no boot progress after power on, instead of warning"},
 }
 
 // engineFlags are the engine settings every command that runs a session
@@ -108,6 +127,7 @@ var engineFlags = []struct{ key, flag, usage string }{
 	{config.KeyForcefulTimeout, "forceful-shutdown-timeout", "wait for a forced power off (default 180s)"},
 	{config.KeyPowerOnWait, "power-on-wait", "wait for power On after each power-on request (default 120s)"},
 	{config.KeyBootWait, "boot-wait", "wait for the OS to be running after power on (default 1200s)"},
+	{config.KeyBootProgressGrace, "boot-progress-grace", "after power on, wait this long for the BMC's boot progress to move; then take the node as booted, with a warning (default 180s)"},
 	{config.KeyPollBase, "poll-base", "first pause between power-state polls; the back-off grows 1,1,1,1,2,2,4… times it (default 1s)"},
 	{config.KeyPollInterval, "poll-interval", "longest pause between power-state polls: the back-off's cap (default 5s)"},
 	{config.KeyRetryPolicy, "retry-policy", "power-on attempts per node (default 3)"},
@@ -254,6 +274,8 @@ func engineOptions(cfg *config.Config) boa.Options {
 	o.ForcefulShutdownTimeout = cfg.Timeouts.ForcefulShutdown
 	o.PowerOnWait = cfg.Timeouts.PowerOnWait
 	o.BootWait = cfg.Timeouts.BootWait
+	o.BootProgressGrace = cfg.Timeouts.BootProgressGrace
+	o.RequireBootProgress = cfg.RequireBootProgress
 	o.PollInterval = cfg.Timeouts.PollInterval
 	o.PollBase = cfg.Timeouts.PollBase
 	o.RetryPolicy = cfg.RetryPolicy
@@ -331,6 +353,9 @@ func printOutcome(w io.Writer, format output.Format, rec *session.Record, retry 
 		if err := output.Table(w, []string{"node", "phase", "reason"}, rows); err != nil {
 			return err
 		}
+	}
+	if err := printWarnings(w, rec); err != nil {
+		return err
 	}
 	if retry != "" {
 		fmt.Fprintf(w, "\nretry the failed nodes with:\n  %s\n", retry)

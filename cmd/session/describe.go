@@ -31,8 +31,10 @@ func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobr
 		Short:   "Show a session: per boot set and phase, which nodes are where, and why nodes failed",
 		Long: `Show one session. ID may be any unique prefix of the session id.
 The table view shows the BOS v1 status tree (boot sets → phases → categories,
-node lists hostlist-compressed) and the failure reasons; -o wide adds one line
-per node; -o json prints the whole record (see docs/session-record.md).`,
+node lists hostlist-compressed), the failure reasons and the warnings (what
+went wrong without failing a node, e.g. a boot not confirmed by the BMC);
+-o wide adds one line per node; -o json prints the whole record (see
+docs/session-record.md).`,
 		Example: `  bos session describe 3f2a
   bos session describe 3f2a -o wide
   bos session describe 3f2a -o json | jq '.summary'`,
@@ -140,6 +142,9 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 			return err
 		}
 	}
+	if err := printWarnings(w, rec); err != nil {
+		return err
+	}
 
 	if wide {
 		fmt.Fprintln(w)
@@ -147,9 +152,9 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 		for _, n := range rec.Nodes {
 			st := rec.NodeStates[n]
 			rows = append(rows, []string{n, st.BootSet, string(st.Phase), string(st.Category),
-				orDash(string(st.Action)), formatTime(st.Time), orDash(st.Reason)})
+				orDash(string(st.Action)), formatTime(st.Time), orDash(st.Reason), joinWarnings(st.Warnings)})
 		}
-		return output.Table(w, []string{"node", "boot set", "phase", "category", "last action", "time", "reason"}, rows)
+		return output.Table(w, []string{"node", "boot set", "phase", "category", "last action", "time", "reason", "warnings"}, rows)
 	}
 	return nil
 }

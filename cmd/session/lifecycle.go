@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -71,7 +70,7 @@ func spawnDetached(store *session.Store, id string, forwarded []string) error {
 func forwardedFlags(c *cobra.Command) []string {
 	var args []string
 	c.Flags().Visit(func(fl *pflag.Flag) {
-		engine := slices.ContainsFunc(engineFlags, func(e struct{ key, flag, usage string }) bool { return e.flag == fl.Name })
+		engine := isEngineFlag(fl.Name)
 		// The child's stdout is the session log: it prints for people.
 		if fl.Name == "output" || !engine && c.Root().PersistentFlags().Lookup(fl.Name) == nil {
 			return

@@ -91,7 +91,7 @@ func runList(opts *ListOptions) error {
 		fmt.Fprintln(f.IO.ErrOut, "no sessions")
 		return nil
 	}
-	header := []string{"id", "template", "operation", "status", "started", "duration", "nodes", "succeeded", "failed"}
+	header := []string{"id", "template", "operation", "status", "started", "duration", "nodes", "succeeded", "failed", "warnings"}
 	if format == output.FormatWide {
 		header = append(header, "error")
 	}
@@ -102,7 +102,8 @@ func runList(opts *ListOptions) error {
 			id = id[:8]
 		}
 		row := []string{id, r.Template, r.Operation, string(r.Status), formatTime(r.StartTime),
-			formatDuration(r.StartTime, r.StopTime), fmt.Sprint(r.Nodes), fmt.Sprint(r.Succeeded), fmt.Sprint(r.Failed)}
+			formatDuration(r.StartTime, r.StopTime), fmt.Sprint(r.Nodes), fmt.Sprint(r.Succeeded), fmt.Sprint(r.Failed),
+			fmt.Sprint(r.Warnings)}
 		if format == output.FormatWide {
 			row = append(row, r.Error)
 		}

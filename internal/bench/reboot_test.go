@@ -41,8 +41,10 @@ const (
 	requestLatency   = 20 * time.Millisecond
 	// criticalRequests is the fewest requests one node's reboot makes one
 	// after the other: service root, login, read state, read reset info,
-	// GracefulShutdown, read Off, boot override PATCH, On, read On.
-	criticalRequests = 9
+	// GracefulShutdown, read Off, boot override PATCH, read boot progress
+	// (what a later OSRunning must be newer than), On, read On, read the
+	// override after the boot (restored only where it stayed bos's).
+	criticalRequests = 11
 )
 
 // findingsMarker starts the hand-written part of docs/performance.md.

@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/power"
 	"github.com/bos-project/bos/internal/sim"
 )
 
@@ -93,8 +95,10 @@ func TestBootCapabilitiesPerSimProfile(t *testing.T) {
 				assert.ErrorContains(t, err, sentinel.Error())
 			}
 
-			checkSupported(pool.SetBootOverride(ctx, name, BootOverride{Target: BootTargetPxe, Once: true}), ErrBootOverrideUnsupported, tt.pxe)
-			checkSupported(pool.SetBootOverride(ctx, name, BootOverride{Target: BootTargetUefiHTTP, URI: efiURI, Once: true}), ErrBootOverrideUnsupported, tt.uefiHTTP)
+			_, err := pool.SetBootOverride(ctx, name, BootOverride{Target: BootTargetPxe, Once: true})
+			checkSupported(err, ErrBootOverrideUnsupported, tt.pxe)
+			_, err = pool.SetBootOverride(ctx, name, BootOverride{Target: BootTargetUefiHTTP, URI: efiURI, Once: true})
+			checkSupported(err, ErrBootOverrideUnsupported, tt.uefiHTTP)
 			checkSupported(pool.InsertMedia(ctx, name, firstISO), ErrVirtualMediaUnsupported, tt.media)
 			checkSupported(pool.InsertMedia(ctx, name, secondISO), ErrVirtualMediaUnsupported, tt.media)
 			assert.Equal(t, tt.wantActions, bootActions(t, fleet, name))
@@ -102,8 +106,9 @@ func TestBootCapabilitiesPerSimProfile(t *testing.T) {
 			progress, err := pool.BootProgress(ctx, name)
 			require.NoError(t, err)
 			status, _ := fleet.Node(name)
-			assert.Equal(t, status.BootProgress, progress)
-			assert.NotEmpty(t, progress, "the simulator always reports boot progress")
+			assert.Equal(t, status.BootProgress, progress.LastState)
+			assert.NotEmpty(t, progress.LastState, "the simulator always reports boot progress")
+			assert.False(t, progress.LastStateTime.IsZero(), "with the time it got there")
 		})
 	}
 }
@@ -272,7 +277,7 @@ func TestBootOverrideQuirks(t *testing.T) {
 				q.configure(tt.quirk)
 			}
 			pool, name := q.pool(t)
-			err := pool.SetBootOverride(context.Background(), name, tt.override)
+			_, err := pool.SetBootOverride(context.Background(), name, tt.override)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 			} else {
@@ -295,36 +300,62 @@ func TestBootOverrideServerErrorIsNotUnsupported(t *testing.T) {
 		q.patchStatus, q.patchID = http.StatusInternalServerError, "Base.1.8.InternalError"
 	})
 	pool, name := q.pool(t)
-	err := pool.SetBootOverride(context.Background(), name, BootOverride{Target: BootTargetPxe, Once: true})
+	_, err := pool.SetBootOverride(context.Background(), name, BootOverride{Target: BootTargetPxe, Once: true})
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, ErrBootOverrideUnsupported)
 	assert.ErrorContains(t, err, "HTTP 500")
 	assert.Len(t, q.requests(), 1+testOptions().withDefaults().Retries, "a PATCH is idempotent: retried")
 }
 
-func TestBootProgressAbsentIsEmpty(t *testing.T) {
-	q := newQuirkyBMC(t)
-	pool, name := q.pool(t)
-	progress, err := pool.BootProgress(context.Background(), name)
-	require.NoError(t, err)
-	assert.Empty(t, progress)
-
-	q.set(dmtfSystem, "BootProgress", map[string]any{"LastState": nil})
-	progress, err = pool.BootProgress(context.Background(), name)
-	require.NoError(t, err)
-	assert.Empty(t, progress)
-
-	q.set(dmtfSystem, "BootProgress", map[string]any{"LastState": "OSBootStarted"})
-	progress, err = pool.BootProgress(context.Background(), name)
-	require.NoError(t, err)
-	assert.Equal(t, "OSBootStarted", progress)
+func TestBootProgressAsReported(t *testing.T) {
+	tests := []struct {
+		name     string
+		reported any // the BootProgress property; nil leaves it out
+		want     power.BootProgress
+	}{
+		{name: "absent"},
+		{name: "null state", reported: map[string]any{"LastState": nil}},
+		{name: "state without time", reported: map[string]any{"LastState": "OSBootStarted"},
+			want: power.BootProgress{LastState: "OSBootStarted"}},
+		{name: "bmcweb's time", reported: map[string]any{"LastState": "OSRunning", "LastStateTime": "2024-05-01T10:20:30.123456+02:00"},
+			want: power.BootProgress{LastState: "OSRunning", LastStateTime: time.Date(2024, 5, 1, 8, 20, 30, 123456000, time.UTC)}},
+		{name: "epoch, as OpenBMC reports None", reported: map[string]any{"LastState": "None", "LastStateTime": "1970-01-01T00:00:00+00:00"},
+			want: power.BootProgress{LastState: "None", LastStateTime: time.Unix(0, 0)}},
+		{name: "a time that is none", reported: map[string]any{"LastState": "OSRunning", "LastStateTime": "yesterday"},
+			want: power.BootProgress{LastState: "OSRunning"}},
+		{name: "a time of the wrong type", reported: map[string]any{"LastState": "OSRunning", "LastStateTime": nil},
+			want: power.BootProgress{LastState: "OSRunning"}},
+		// It may be shown in a reason: no terminal escapes, no page of text.
+		{name: "a state with an escape", reported: map[string]any{"LastState": "\x1b[2JOSRunning"},
+			want: power.BootProgress{LastState: "?[2JOSRunning"}},
+		{name: "a state without end", reported: map[string]any{"LastState": strings.Repeat("A", 10000)},
+			want: power.BootProgress{LastState: strings.Repeat("A", 64) + "…"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQuirkyBMC(t)
+			if tt.reported != nil {
+				q.set(dmtfSystem, "BootProgress", tt.reported)
+			}
+			pool, name := q.pool(t)
+			progress, err := pool.BootProgress(context.Background(), name)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want.LastState, progress.LastState)
+			assert.True(t, tt.want.LastStateTime.Equal(progress.LastStateTime), "time %s, want %s", progress.LastStateTime, tt.want.LastStateTime)
+		})
+	}
 }
 
 func TestBootCapabilitiesOfUnknownNode(t *testing.T) {
 	pool := newTestPool(t, nil, testOptions())
 	ctx := context.Background()
-	assert.ErrorIs(t, pool.SetBootOverride(ctx, "ghost", BootOverride{Target: BootTargetPxe}), ErrUnknownNode)
+	_, err := pool.SetBootOverride(ctx, "ghost", BootOverride{Target: BootTargetPxe})
+	assert.ErrorIs(t, err, ErrUnknownNode)
 	assert.ErrorIs(t, pool.InsertMedia(ctx, "ghost", "http://127.0.0.1/a.iso"), ErrUnknownNode)
-	_, err := pool.BootProgress(ctx, "ghost")
+	_, err = pool.EjectMedia(ctx, "ghost", "http://127.0.0.1/a.iso")
+	assert.ErrorIs(t, err, ErrUnknownNode)
+	_, _, err = pool.RestoreBootOverride(ctx, "ghost", BootOverrideChange{})
+	assert.ErrorIs(t, err, ErrUnknownNode)
+	_, err = pool.BootProgress(ctx, "ghost")
 	assert.ErrorIs(t, err, ErrUnknownNode)
 }

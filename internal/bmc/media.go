@@ -47,6 +47,12 @@ func (s mediaSlot) holdsMedia() bool {
 	return s.Image != nil && *s.Image != "" && !strings.EqualFold(*s.Image, "None")
 }
 
+// holdsImage says whether imageURL is what the slot holds: a slot that
+// says it is not inserted holds nothing, whatever Image it still names.
+func (s mediaSlot) holdsImage(imageURL string) bool {
+	return (s.Inserted == nil || *s.Inserted) && s.Image != nil && *s.Image == imageURL
+}
+
 func (s mediaSlot) takesCD() bool {
 	for _, t := range s.MediaTypes {
 		if strings.EqualFold(t, "CD") || strings.EqualFold(t, "DVD") {
@@ -119,6 +125,31 @@ func (p *Pool) InsertMedia(ctx context.Context, node, imageURL string) error {
 	}
 	p.logf("node %s: inserted virtual media into %s", node, slot.ODataID)
 	return nil
+}
+
+// EjectMedia ejects imageURL from the node's virtual CD/DVD (the slot
+// InsertMedia uses) if that is what it holds, and reports whether it did:
+// media inserted by someone else since is left alone.
+func (p *Pool) EjectMedia(ctx context.Context, node, imageURL string) (bool, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("node %s: eject virtual media %s: %w", node, redactURL(imageURL), err)
+	}
+	ref, err := p.node(node)
+	if err != nil {
+		return false, wrap(err)
+	}
+	slot, err := p.findCDSlot(ctx, ref)
+	if err != nil {
+		return false, wrap(err)
+	}
+	if !slot.holdsImage(imageURL) {
+		return false, nil
+	}
+	if err := p.postMediaAction(ctx, ref, slot.Actions.Eject.Target, struct{}{}, true); err != nil {
+		return false, wrap(fmt.Errorf("%s: %w", slot.ODataID, err))
+	}
+	p.logf("node %s: ejected virtual media from %s", node, slot.ODataID)
+	return true, nil
 }
 
 func (p *Pool) postMediaAction(ctx context.Context, ref *nodeRef, target string, payload any, idempotent bool) error {

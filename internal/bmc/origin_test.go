@@ -213,7 +213,8 @@ func TestCredentialsNeverLeaveTheBMC(t *testing.T) {
 				q.set(dmtfSystem, "@odata.id", "@"+away.host()+dmtfSystemPath)
 			},
 			act: func(ctx context.Context, pool *Pool) error {
-				return pool.SetBootOverride(ctx, "n0", BootOverride{Target: BootTargetPxe, Once: true})
+				_, err := pool.SetBootOverride(ctx, "n0", BootOverride{Target: BootTargetPxe, Once: true})
+				return err
 			},
 			wantErr: "unusable link",
 		},

@@ -175,7 +175,7 @@ func TestConnectingCostsThreeRequests(t *testing.T) {
 			assert.Equal(t, 4+tt.firstResetRequests, pool.Stats().Requests, "first reset")
 			waitPowerState(t, pool, name, power.Off)
 			before := pool.Stats().Requests
-			err = pool.SetBootOverride(ctx, name, BootOverride{Target: BootTargetPxe, Once: true})
+			_, err = pool.SetBootOverride(ctx, name, BootOverride{Target: BootTargetPxe, Once: true})
 			if tt.bootOverrideRequests == 0 {
 				require.ErrorIs(t, err, ErrBootOverrideUnsupported)
 			} else {

@@ -194,7 +194,10 @@ type systemFacts struct {
 			Allowed    []schemas.ResetType `json:"ResetType@Redfish.AllowableValues"`
 		} `json:"#ComputerSystem.Reset"`
 	}
-	Boot *bootCapability `json:"Boot"`
+	// Boot is what the system can take and, as bos sets a node's override
+	// at most once per Pool (session), the override it held before bos
+	// set one: what RestoreBootOverride puts back.
+	Boot *bootObject `json:"Boot"`
 }
 
 // learnFacts keeps the facts in body unless they are already known. A body

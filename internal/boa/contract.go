@@ -107,10 +107,12 @@ type Transition struct {
 	// Reason is why the node failed or was excluded; on an action's intent,
 	// why the engine escalated to it.
 	Reason string `json:"reason,omitempty"`
-	// Detail is information about a step that went well but that an
-	// administrator should see, e.g. "no one-time boot override: relies on
-	// the node's boot order".
-	Detail string `json:"detail,omitempty"`
+	// Warnings are what the node met since its previous transition that
+	// went wrong without failing it, and that an administrator should see:
+	// "no one-time boot override (HTTP 405): relied on the boot order".
+	// Each is recorded once, with the node's next transition; they are
+	// short and name no node, so that the same one on many nodes groups.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // BootSetPlan is one boot set's share of a session.
@@ -160,10 +162,20 @@ type NodeProgress struct {
 // as the boot set's boot_method says. A reboot prepares the boot before
 // the shutdown, so that a node that cannot boot as asked is failed before
 // it is touched. It is optional; without one the boot phase only switches
-// power. detail is recorded with the node (e.g. that it relies on its boot
-// order); an error fails the node with that reason.
+// power. warnings are recorded with the node (e.g. that it relies on its
+// boot order); an error fails the node with that reason.
 type BootPreparer interface {
-	PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (detail string, err error)
+	PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (warnings []string, err error)
+}
+
+// BootFinisher is an optional capability of a BootPreparer: undo, once a
+// node's boot is over (booted, or not within the waits), what preparing it
+// changed on the BMC that the boot did not use up (a boot override stored
+// as persistent, virtual media). It is called for every node PrepareBoot
+// succeeded for in this run, unless the session stops first; its warnings
+// are recorded with the node's outcome, which it cannot change.
+type BootFinisher interface {
+	FinishBoot(ctx context.Context, bootSet, node string) (warnings []string)
 }
 
 // Configurer runs a named configuration on a batch of booted nodes and

@@ -17,9 +17,10 @@ type Engine struct {
 	Recorder Recorder
 	// Boot, if set, prepares each node's boot (artifacts, one-time
 	// override) once per run, before the node's first power action (in a
-	// reboot, before its shutdown); its detail is carried by every later
-	// transition of that node's shutdown and boot phases, its error fails
-	// the node with no power action.
+	// reboot, before its shutdown); its warnings are recorded with the
+	// node's next transition, its error fails the node with no power
+	// action. If it is also a BootFinisher, what it changed is undone once
+	// the node's boot is over, or its shutdown failed.
 	Boot BootPreparer
 	// Configure runs the configure phase; without it, nodes of a boot set
 	// naming a configuration fail in that phase, saying so.

@@ -119,7 +119,9 @@ func isReset(action power.Action) func(event) bool {
 	return func(e event) bool { return e.reset && e.action == action }
 }
 
-func isTransitionEvent(e event) bool { return !e.reset && !e.prepare && e.configure == nil }
+func isTransitionEvent(e event) bool {
+	return !e.reset && !e.prepare && !e.finish && e.configure == nil
+}
 
 func isTransition(phase Phase, category Category) func(event) bool {
 	return func(e event) bool {
@@ -128,15 +130,15 @@ func isTransition(phase Phase, category Category) func(event) bool {
 }
 
 // inPhase matches everything done to a node for phase: its transitions, the
-// Resets sent in it and its boot preparation. Configure calls are logged
-// without a node; see configureCalls.
+// Resets sent in it and its boot preparation and finish. Configure calls
+// are logged without a node; see configureCalls.
 func inPhase(phase Phase) func(event) bool {
 	shutdownAction := func(a power.Action) bool { return a == power.GracefulOff || a == power.ForceOff }
 	return func(e event) bool {
 		switch {
 		case e.reset:
 			return phase != PhaseConfigure && shutdownAction(e.action) == (phase == PhaseShutdown)
-		case e.prepare:
+		case e.prepare, e.finish:
 			return phase == PhaseBoot
 		}
 		return isTransitionEvent(e) && e.transition.Phase == phase

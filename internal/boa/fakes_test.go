@@ -29,6 +29,7 @@ type nodeScript struct {
 	brokenReads   bool          // every read fails
 	hang          bool          // every request blocks until its context ends
 	bootDelay     time.Duration // OSRunning this long after On (BootProgress only); never: stays booting
+	progress      progressQuirk // how its BMC reports boot progress
 	// becoming is a change already under way when the run starts (as a
 	// resumed run finds it): the node reaches becoming becomingDelay later.
 	becoming      power.State
@@ -50,13 +51,14 @@ type fakeNode struct {
 }
 
 // event is one thing that happened, in one global order: a Reset reaching
-// the fake BMC, a transition reaching the fake Recorder, a PrepareBoot or
-// a Configure call.
+// the fake BMC, a transition reaching the fake Recorder, a PrepareBoot, a
+// FinishBoot or a Configure call.
 type event struct {
 	seq        int
 	at         time.Time
-	reset      bool // a Reset; otherwise a recorded Transition unless prepare or configure
+	reset      bool // a Reset; otherwise a recorded Transition unless prepare, finish or configure
 	prepare    bool
+	finish     bool
 	configure  *ConfigureRequest
 	node       string
 	action     power.Action
@@ -252,22 +254,53 @@ func (n *fakeNode) change(state power.State, delay time.Duration) {
 	n.target, n.targetAt = state, time.Now().Add(delay)
 }
 
+// progressQuirk is how a fake BMC reports BootProgress.
+type progressQuirk int
+
+const (
+	// progressTimed: "None" while off, then OSBootStarted from the On and
+	// OSRunning once booted, each with the time it began.
+	progressTimed progressQuirk = iota
+	// progressUntimed: the same states without LastStateTime.
+	progressUntimed
+	// progressStuckNone: "None" since the epoch, whatever happens (OpenBMC
+	// on a host that posts no progress codes).
+	progressStuckNone
+	// progressStale: OSRunning since a day before the session, whatever
+	// happens.
+	progressStale
+	// progressStaleUntimed: OSRunning without a time, whatever happens.
+	progressStaleUntimed
+)
+
 // progressBMC is a fakeBMC that also reports Redfish BootProgress.
 type progressBMC struct{ *fakeBMC }
 
-func (b progressBMC) BootProgress(_ context.Context, name string) (string, error) {
+func (b progressBMC) BootProgress(_ context.Context, name string) (power.BootProgress, error) {
 	defer b.calls.call()()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reads[name]++
 	n := b.node(name)
+	var progress power.BootProgress
 	switch {
+	case n.progress == progressStuckNone:
+		return power.BootProgress{LastState: noProgress, LastStateTime: time.Unix(0, 0)}, nil
+	case n.progress == progressStale:
+		return power.BootProgress{LastState: osRunning, LastStateTime: time.Now().Add(-24 * time.Hour).Truncate(time.Hour)}, nil
+	case n.progress == progressStaleUntimed:
+		return power.BootProgress{LastState: osRunning}, nil
 	case n.state != power.On:
-		return "None", nil
+		progress = power.BootProgress{LastState: noProgress}
 	case n.bootDelay == never || time.Now().Before(n.onAt.Add(n.bootDelay)):
-		return "OSBootStarted", nil
+		progress = power.BootProgress{LastState: "OSBootStarted", LastStateTime: n.onAt}
+	default:
+		progress = power.BootProgress{LastState: osRunning, LastStateTime: n.onAt.Add(n.bootDelay)}
 	}
-	return osRunning, nil
+	if n.progress == progressUntimed {
+		progress.LastStateTime = time.Time{}
+	}
+	return progress, nil
 }
 
 // fakeRecorder logs transitions; failOn, if set, makes Record fail.
@@ -286,31 +319,41 @@ func (r *fakeRecorder) Record(_ context.Context, t Transition) error {
 	return nil
 }
 
-// fakePreparer logs each PrepareBoot; it fails nodes in fail and blocks
-// nodes in hang until their context ends.
+// fakePreparer logs each PrepareBoot and FinishBoot; it fails nodes in fail
+// and blocks nodes in hang until their context ends.
 type fakePreparer struct {
-	log    *eventLog
-	calls  *inFlight
-	detail string
-	fail   map[string]bool
-	hang   map[string]bool
+	log      *eventLog
+	calls    *inFlight
+	warnings []string // PrepareBoot's
+	finished []string // FinishBoot's
+	fail     map[string]bool
+	hang     map[string]bool
 }
 
 var errNoImage = errors.New("read manifest s3://boot-images/x/manifest.json: 404 Not Found")
 
-func (p *fakePreparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (string, error) {
+func (p *fakePreparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) ([]string, error) {
 	defer p.calls.call()()
 	p.log.add(event{prepare: true, node: node})
 	switch {
 	case sessionID != "s1" || bootSet == "":
-		return "", fmt.Errorf("unexpected session %q boot set %q", sessionID, bootSet)
+		return nil, fmt.Errorf("unexpected session %q boot set %q", sessionID, bootSet)
 	case p.hang[node]:
 		<-ctx.Done()
-		return "", ctx.Err()
+		return nil, ctx.Err()
 	case p.fail[node]:
-		return "", errNoImage
+		return nil, errNoImage
 	}
-	return p.detail, nil
+	return p.warnings, nil
+}
+
+func (p *fakePreparer) FinishBoot(_ context.Context, bootSet, node string) []string {
+	defer p.calls.call()()
+	p.log.add(event{finish: true, node: node})
+	if bootSet == "" {
+		return []string{"unexpected empty boot set"}
+	}
+	return p.finished
 }
 
 // fakeConfigurer logs each Configure call and answers with results(req);

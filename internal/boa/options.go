@@ -20,8 +20,18 @@ type Options struct {
 	PollInterval            time.Duration // cap of the poll back-off
 	PollBase                time.Duration // first poll delay; the back-off is PollBase×(1,1,1,1,2,2,4,4,…)
 	RetryPolicy             int           // attempts of the power-on step per node
+
+	// BootProgressGrace is how long after On is confirmed a BootProgress
+	// that has not moved since before the power-on (or reads "None") is
+	// waited for: then the node succeeds with NoBootProgress as a warning,
+	// or fails with it as the reason if RequireBootProgress. Some BMCs
+	// never report boot progress (OpenBMC on a host that posts no progress
+	// codes); their nodes need not wait out BootWait.
+	BootProgressGrace   time.Duration
+	RequireBootProgress bool
+
 	// MaxConcurrency is how many calls that talk to BMCs (PowerState,
-	// Reset, BootProgress, PrepareBoot) may be in flight at once,
+	// Reset, BootProgress, PrepareBoot, FinishBoot) may be in flight at once,
 	// session-wide (DESIGN §4); the BMC driver further limits requests per
 	// BMC. It does not bound how many nodes are in a phase: every node
 	// allowed to start one does so at once, and holds a slot only for the
@@ -57,6 +67,7 @@ func DefaultOptions() Options {
 		ForcefulShutdownTimeout: 180 * time.Second,
 		PowerOnWait:             120 * time.Second,
 		BootWait:                1200 * time.Second,
+		BootProgressGrace:       180 * time.Second,
 		PollInterval:            5 * time.Second,
 		PollBase:                time.Second,
 		RetryPolicy:             3,
@@ -82,6 +93,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"forceful shutdown timeout", &o.ForcefulShutdownTimeout, defaults.ForcefulShutdownTimeout},
 		{"power on wait", &o.PowerOnWait, defaults.PowerOnWait},
 		{"boot wait", &o.BootWait, defaults.BootWait},
+		{"boot progress grace", &o.BootProgressGrace, defaults.BootProgressGrace},
 		{"poll interval", &o.PollInterval, defaults.PollInterval},
 		{"poll base", &o.PollBase, defaults.PollBase},
 		{"batch interval", &o.BatchInterval, defaults.BatchInterval},

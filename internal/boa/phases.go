@@ -9,16 +9,27 @@ import (
 	"github.com/bos-project/bos/internal/power"
 )
 
-// BootProgressReader is an optional BMC capability: Redfish
-// BootProgress.LastState of a node's system. Implementations return "" with
-// no error when the BMC does not report boot progress, so that power On
-// alone then counts as booted.
+// BootProgressReader is an optional BMC capability: Redfish BootProgress
+// (LastState and, where the BMC reports it, LastStateTime) of a node's
+// system. Implementations return an empty LastState with no error when the
+// BMC does not report boot progress, so that power On alone then counts as
+// booted.
 type BootProgressReader interface {
-	BootProgress(ctx context.Context, node string) (string, error)
+	BootProgress(ctx context.Context, node string) (power.BootProgress, error)
 }
 
-// osRunning is the BootProgress.LastState of a node whose OS is up.
-const osRunning = "OSRunning"
+const (
+	// osRunning is the BootProgress.LastState of a node whose OS is up.
+	osRunning = "OSRunning"
+	// noProgress is the BootProgress.LastState of a BMC that has none to
+	// report.
+	noProgress = "None"
+)
+
+// NoBootProgress is the warning (or, with Options.RequireBootProgress, the
+// failure reason) of a node whose BMC reported no boot progress since its
+// power-on within Options.BootProgressGrace.
+const NoBootProgress = "boot not confirmed: BMC reports no boot progress"
 
 // phaseSpec is one phase as the scheduler runs it: which ordinal orders it
 // and what it does to a node, alone (run) or in batches (batched).
@@ -81,12 +92,14 @@ func operationPhases(op Operation) ([]phaseSpec, error) {
 type runner struct {
 	sessionID string
 	operation Operation
-	// bmc, resetChecker, bootProgress and preparer talk to BMCs: each of
-	// their calls holds one of the session's bmcSlots (see boundBMCCalls).
+	// bmc, resetChecker, bootProgress, preparer and finisher talk to BMCs:
+	// each of their calls holds one of the session's bmcSlots (see
+	// boundBMCCalls).
 	bmc          BMC
 	resetChecker ResetChecker       // nil: reset types are found out by trying them
 	bootProgress BootProgressReader // nil: the BMC does not report boot progress
 	preparer     BootPreparer       // nil: the boot phase only switches power
+	finisher     BootFinisher       // nil: nothing to undo after a boot
 	recorder     Recorder
 	configurer   Configurer // nil: a configuration named fails its nodes
 	clock        Clock
@@ -109,6 +122,9 @@ func (r *runner) boundBMCCalls(bmc BMC, preparer BootPreparer, slots *bmcSlots) 
 	if preparer != nil {
 		r.preparer = boundedPreparer{preparer: preparer, slots: slots}
 	}
+	if finisher, ok := preparer.(BootFinisher); ok {
+		r.finisher = boundedFinisher{finisher: finisher, slots: slots}
+	}
 }
 
 // nodePhase is one node going through one phase.
@@ -123,10 +139,8 @@ type nodePhase struct {
 	// this phase: the phase starts by finding out whether it landed (see
 	// resume.go).
 	resumedAction recordedAction
-	// detail is what BootPreparer said; every later transition of the
-	// phase carries it, and of the boot phase after a reboot's shutdown,
-	// which prepares the boot (see preflight).
-	detail string
+	// warnings wait for the node's next transition, which records them.
+	warnings []string
 	// preflighted: preflight passed for this node in this run.
 	preflighted bool
 	// lastState is the node's power state as last read in this phase.
@@ -168,17 +182,36 @@ func (p *nodePhase) recordSent(ctx context.Context, action power.Action, resetTy
 }
 
 // commit makes t, a transition of this node phase, durable; it fills in
-// what every transition of the phase carries.
+// what every transition of the phase carries, and the warnings met since
+// the last one.
 func (p *nodePhase) commit(ctx context.Context, t Transition) error {
-	t.Time, t.BootSet, t.Node, t.Phase, t.Detail = p.clock.Now(), p.bootSet, p.node, p.phase, p.detail
+	t.Time, t.BootSet, t.Node, t.Phase, t.Warnings = p.clock.Now(), p.bootSet, p.node, p.phase, p.warnings
 	if err := p.recorder.Record(ctx, t); err != nil {
 		return fmt.Errorf("node %s: record %s %s: %w", p.node, p.phase, t.Category, err)
 	}
+	p.warnings = nil
 	p.progress.add(t)
 	return nil
 }
 
+// warn keeps warnings for the node's next transition.
+func (p *nodePhase) warn(warnings ...string) {
+	p.warnings = append(p.warnings, warnings...)
+}
+
 func (p *nodePhase) shutdown(ctx context.Context) (Category, string, error) {
+	category, reason, err := p.powerOff(ctx)
+	if category == Failed && p.preflighted && p.operation == Reboot {
+		// The boot prepared before the shutdown will not come: a one-time
+		// override left behind would surprise the node's next reboot.
+		p.finishBoot(ctx)
+	}
+	return category, reason, err
+}
+
+// powerOff is the shutdown phase's work: a reboot's preflight, then
+// graceful-off, escalated to force-off.
+func (p *nodePhase) powerOff(ctx context.Context) (Category, string, error) {
 	state, err := p.readPower(ctx)
 	if err != nil {
 		return p.failRead(ctx, err)
@@ -236,12 +269,14 @@ func (p *nodePhase) boot(ctx context.Context) (Category, string, error) {
 		if reason, err := p.preflight(ctx, false); err != nil || reason != "" {
 			return Failed, reason, err
 		}
+		defer p.finishBoot(ctx)
 	}
+	before := p.readBootProgress(ctx, resumedOn)
 	on, reason, err := p.powerOn(ctx, state)
 	if err != nil || !on {
 		return Failed, reason, err
 	}
-	return p.waitBooted(ctx)
+	return p.waitBooted(ctx, before)
 }
 
 // prepareBoot points the node at its boot artifacts, once per boot phase
@@ -251,15 +286,25 @@ func (p *nodePhase) prepareBoot(ctx context.Context) (string, error) {
 	if p.preparer == nil {
 		return "", nil
 	}
-	detail, err := p.preparer.PrepareBoot(ctx, p.sessionID, p.bootSet, p.node)
+	warnings, err := p.preparer.PrepareBoot(ctx, p.sessionID, p.bootSet, p.node)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
 		return "prepare boot: " + err.Error(), nil
 	}
-	p.detail = detail
+	p.warn(warnings...)
 	return "", nil
+}
+
+// finishBoot undoes what prepareBoot changed on the BMC, once the boot
+// phase is over, unless the session is stopping: the node may then still
+// be booting from what was prepared.
+func (p *nodePhase) finishBoot(ctx context.Context) {
+	if p.finisher == nil || ctx.Err() != nil {
+		return
+	}
+	p.warn(p.finisher.FinishBoot(ctx, p.bootSet, p.node)...)
 }
 
 // powerOn runs the On step up to RetryPolicy times. Before a retry it
@@ -286,18 +331,63 @@ func (p *nodePhase) powerOn(ctx context.Context, state power.State) (bool, strin
 	return false, fmt.Sprintf("did not power on after %d attempts: last: %s", p.options.RetryPolicy, reason), nil
 }
 
-func (p *nodePhase) waitBooted(ctx context.Context) (Category, string, error) {
+// readBootProgress reads the node's boot progress before its power-on:
+// what waitBooted compares later readings with, to tell one this power-on
+// caused from a stale one. Comparing the BMC's own readings (its clock's
+// LastStateTime, or its LastState) rather than bos's clock leaves BMC clock
+// skew out of it. Where there is nothing to compare with (a resumed On
+// that may have landed already, or a failed read) it is the zero
+// BootProgress, against which every reading is new.
+func (p *nodePhase) readBootProgress(ctx context.Context, resumedOn bool) power.BootProgress {
+	if p.bootProgress == nil || resumedOn {
+		return power.BootProgress{}
+	}
+	before, err := p.bootProgress.BootProgress(ctx, p.node)
+	if err != nil {
+		return power.BootProgress{}
+	}
+	return before
+}
+
+// waitBooted waits, within BootWait, until the BMC reports the OS running
+// since the power-on: an OSRunning newer than before, the BootProgress
+// read just before the On. A BMC that reports no boot progress at all
+// needs no wait: power On is all it can tell. One whose boot progress has
+// not moved since before, or reads "None", once BootProgressGrace has
+// passed is not waited for any longer: the node succeeds with
+// NoBootProgress as a warning, or fails with it if RequireBootProgress.
+// One that moved is waited for up to BootWait.
+func (p *nodePhase) waitBooted(ctx context.Context, before power.BootProgress) (Category, string, error) {
 	if p.bootProgress == nil {
 		return Succeeded, "", nil
 	}
+	graceEnd := p.clock.Now().Add(min(p.options.BootProgressGrace, p.options.BootWait))
+	unconfirmed := false
 	booted, reason, err := p.pollUntil(ctx, "boot progress", osRunning, p.options.BootWait, p.settleKey("boot"), func(ctx context.Context) (bool, string, error) {
-		state, err := p.bootProgress.BootProgress(ctx, p.node)
-		return state == "" || state == osRunning, state, err
+		now, err := p.bootProgress.BootProgress(ctx, p.node)
+		moved := now.Since(before)
+		switch {
+		case err != nil:
+			return false, "", err
+		case now.LastState == "" || now.LastState == osRunning && moved:
+			return true, "", nil
+		case (!moved || now.LastState == noProgress) && !p.clock.Now().Before(graceEnd):
+			unconfirmed = true
+			return true, "", nil
+		}
+		return false, now.LastState, nil
 	})
-	if err != nil || booted {
-		return Succeeded, "", err
+	switch {
+	case err != nil:
+		return InProgress, "", err
+	case !booted:
+		return Failed, "not booted: " + reason, nil
+	case unconfirmed && p.options.RequireBootProgress:
+		return Failed, NoBootProgress, nil
+	case unconfirmed:
+		p.warn(NoBootProgress)
 	}
-	return Failed, "not booted: " + reason, nil
+	return Succeeded, "", nil
 }
 
 // act records the intent to send action, sends it, records that the BMC

@@ -67,10 +67,8 @@ type node struct {
 	// finishedBefore: an interrupted run finished the node; it is not part
 	// of this run's Result.
 	finishedBefore bool
-	// detail is what BootPreparer said and preflighted whether preflight
-	// passed, in this run: a reboot does both in its shutdown phase, for
-	// the boot phase after it.
-	detail      string
+	// preflighted: preflight passed in this run; a reboot runs it (and
+	// prepares the boot) in its shutdown phase, for the boot phase after it.
 	preflighted bool
 }
 
@@ -99,8 +97,7 @@ type outcome struct {
 	task
 	category Category
 	reason   string
-	// detail and preflighted are passed on to the node's next phase.
-	detail      string
+	// preflighted is passed on to the node's next phase.
 	preflighted bool
 	err         error // the phase was abandoned; the node stays as it was
 }
@@ -334,7 +331,7 @@ func (s *scheduler) finish(o outcome) {
 	if o.err != nil {
 		return
 	}
-	n.category, n.reason, n.detail, n.preflighted = o.category, o.reason, o.detail, o.preflighted
+	n.category, n.reason, n.preflighted = o.category, o.reason, o.preflighted
 	n.resumed, n.resumedAction = false, recordedAction{}
 	next := len(s.phases)
 	if o.category == Succeeded {
@@ -450,11 +447,10 @@ func (s *scheduler) execute(ctx context.Context, t task) outcome {
 		phase:         spec.phase,
 		afterShutdown: !t.node.resumed && t.phase > 0 && s.phases[t.phase-1].phase == PhaseShutdown,
 		resumedAction: t.node.resumedAction,
-		detail:        t.node.detail,
 		preflighted:   t.node.preflighted,
 	}
 	category, reason, err := p.runPhase(ctx, spec.run)
-	return outcome{task: t, category: category, reason: reason, detail: p.detail, preflighted: p.preflighted, err: err}
+	return outcome{task: t, category: category, reason: reason, preflighted: p.preflighted, err: err}
 }
 
 func (s *scheduler) result() Result {

@@ -58,16 +58,16 @@ func TestPeersSettleTimeSparesPolls(t *testing.T) {
 		assert.Equal(t, map[Category]int{Succeeded: 4}, result.Counts())
 
 		// The node powered on first learns with the full back-off
-		// (1,1,1,1,2,2,4,4,5… s): 7 polls to On, 12 to OSRunning, and the
-		// initial read.
+		// (1,1,1,1,2,2,4,4,5… s): 7 polls to On, 12 to OSRunning, the
+		// initial read and the boot progress read before On.
 		byOn := s.nodesByOnTime()
 		require.Len(t, byOn, 4)
-		assert.Equal(t, 21, s.bmc.readsOf(byOn[0]))
+		assert.Equal(t, 22, s.bmc.readsOf(byOn[0]))
 		assert.Equal(t, onDelay+bootDelay+3*time.Second, s.succeededAfterOn(byOn[0]), "lateness of the back-off alone")
 		// The second one polls from the last time the first was seen short
 		// of each goal (8 s for On, 36 s for OSRunning), then every second;
 		// from then on both bounds are a second apart.
-		wantReads := []int{9, 5, 5}
+		wantReads := []int{10, 6, 6}
 		for i, node := range byOn[1:] {
 			assert.Equal(t, wantReads[i], s.bmc.readsOf(node), "reads of the node powered on #%d", i+2)
 			late := s.succeededAfterOn(node) - onDelay - bootDelay

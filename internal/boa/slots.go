@@ -8,7 +8,7 @@ import (
 )
 
 // bmcSlots bounds the calls that talk to BMCs (PowerState, Reset,
-// WhyNoReset, BootProgress, PrepareBoot) in flight session-wide to
+// WhyNoReset, BootProgress, PrepareBoot, FinishBoot) in flight session-wide to
 // Options.MaxConcurrency (DESIGN §4: in-flight BMC requests). A node holds a
 // slot only for the length of one call: never while it sleeps between
 // polls, waits for its ordinal or lockstep turn or for a power-on stagger
@@ -105,8 +105,8 @@ type boundedBootProgress struct {
 	slots  *bmcSlots
 }
 
-func (b boundedBootProgress) BootProgress(ctx context.Context, node string) (string, error) {
-	return withSlot(ctx, b.slots, func() (string, error) { return b.reader.BootProgress(ctx, node) })
+func (b boundedBootProgress) BootProgress(ctx context.Context, node string) (power.BootProgress, error) {
+	return withSlot(ctx, b.slots, func() (power.BootProgress, error) { return b.reader.BootProgress(ctx, node) })
 }
 
 // boundedPreparer is a BootPreparer whose calls take a slot: preparing a
@@ -116,6 +116,18 @@ type boundedPreparer struct {
 	slots    *bmcSlots
 }
 
-func (b boundedPreparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (string, error) {
-	return withSlot(ctx, b.slots, func() (string, error) { return b.preparer.PrepareBoot(ctx, sessionID, bootSet, node) })
+func (b boundedPreparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) ([]string, error) {
+	return withSlot(ctx, b.slots, func() ([]string, error) { return b.preparer.PrepareBoot(ctx, sessionID, bootSet, node) })
+}
+
+// boundedFinisher is a BootFinisher whose calls take a slot. A call that
+// finds ctx ended before it got one finishes nothing.
+type boundedFinisher struct {
+	finisher BootFinisher
+	slots    *bmcSlots
+}
+
+func (b boundedFinisher) FinishBoot(ctx context.Context, bootSet, node string) []string {
+	warnings, _ := withSlot(ctx, b.slots, func() ([]string, error) { return b.finisher.FinishBoot(ctx, bootSet, node), nil })
+	return warnings
 }

@@ -95,15 +95,19 @@ func (s *objectStore) preparer(t *testing.T, bootSets map[string]BootSetSpec, no
 	return NewPreparer(cfg, bootSets, nodes, control), dir
 }
 
-// fakeControl records boot control calls and answers with the errors set.
+// fakeControl records boot control calls and answers with what is set.
 type fakeControl struct {
 	mu          sync.Mutex
 	calls       []string
 	overrideErr error
+	change      bmc.BootOverrideChange // SetBootOverride's, Asked filled in
+	restored    bool                   // what RestoreBootOverride reports
+	restoreErr  error
 	mediaErr    error
+	ejectErr    error
 }
 
-func (f *fakeControl) SetBootOverride(_ context.Context, node string, o bmc.BootOverride) error {
+func (f *fakeControl) SetBootOverride(_ context.Context, node string, o bmc.BootOverride) (bmc.BootOverrideChange, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	call := "override " + node + " " + o.Target
@@ -114,7 +118,16 @@ func (f *fakeControl) SetBootOverride(_ context.Context, node string, o bmc.Boot
 		call += " once"
 	}
 	f.calls = append(f.calls, call)
-	return f.overrideErr
+	change := f.change
+	change.Asked = o
+	return change, f.overrideErr
+}
+
+func (f *fakeControl) RestoreBootOverride(_ context.Context, node string, change bmc.BootOverrideChange) (bmc.BootOverrideSetting, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "restore "+node+" "+change.Before.String())
+	return change.After, f.restored, f.restoreErr
 }
 
 func (f *fakeControl) InsertMedia(_ context.Context, node, imageURL string) error {
@@ -122,6 +135,13 @@ func (f *fakeControl) InsertMedia(_ context.Context, node, imageURL string) erro
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "insert "+node+" "+imageURL)
 	return f.mediaErr
+}
+
+func (f *fakeControl) EjectMedia(_ context.Context, node, imageURL string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "eject "+node+" "+imageURL)
+	return f.ejectErr == nil, f.ejectErr
 }
 
 func (f *fakeControl) recorded() []string {

@@ -22,15 +22,13 @@ import (
 //	chain ${base_url}/mac/${net0/mac:hexhyp}.ipxe || chain ${base_url}/nodes/${hostname}.ipxe
 const DefaultHTTPBootLoader = "ipxe.efi"
 
-// RelyOnBootOrder is the detail recorded for a pxe node whose BMC has no
-// one-time boot override.
-const RelyOnBootOrder = "no one-time boot override on this BMC: relies on its boot order (network first)"
-
 // BootControl is what the preparer needs from the nodes' BMCs; *bmc.Pool
 // satisfies it.
 type BootControl interface {
-	SetBootOverride(ctx context.Context, node string, o bmc.BootOverride) error
+	SetBootOverride(ctx context.Context, node string, o bmc.BootOverride) (bmc.BootOverrideChange, error)
+	RestoreBootOverride(ctx context.Context, node string, change bmc.BootOverrideChange) (bmc.BootOverrideSetting, bool, error)
 	InsertMedia(ctx context.Context, node, imageURL string) error
+	EjectMedia(ctx context.Context, node, imageURL string) (bool, error)
 }
 
 // PreparerConfig says where boot files go and how artifacts are reached.
@@ -83,9 +81,11 @@ type NodeInfo struct {
 	MAC string // optional; the node's files are then also written by MAC
 }
 
-// Preparer implements boa.BootPreparer: per boot_method it renders a
-// node's boot files and sets its BMC's boot override. It is safe for
-// concurrent use; each boot set's image is read once, on first use.
+// Preparer implements boa.BootPreparer and boa.BootFinisher: per
+// boot_method it renders a node's boot files and sets its BMC's boot
+// override, and after the boot it undoes on the BMC what the boot did not
+// use up. It is safe for concurrent use; each boot set's image is read
+// once, on first use.
 type Preparer struct {
 	cfg      PreparerConfig
 	locator  locator
@@ -93,6 +93,7 @@ type Preparer struct {
 	nodes    map[string]NodeInfo
 	bmc      BootControl
 	images   map[string]*imageEntry
+	changes  bmcChanges
 }
 
 // imageEntry loads one boot set's image once; gate is a one-slot lock that
@@ -173,45 +174,65 @@ func (p *Preparer) load(ctx context.Context, spec BootSetSpec) (*Image, error) {
 // PrepareBoot points node at its boot set's image (boa.BootPreparer):
 //
 //   - pxe: write the node's files, then set a one-time Pxe override; a BMC
-//     without one (Cray EX) is fine: the detail says the node relies on
-//     its boot order.
+//     without one (Cray EX), or one that ignores it, is warned about: the
+//     node boots by its boot order.
 //   - http: write the node's files, then set a one-time UefiHttp override
 //     with HttpBootUri = HTTPBootLoader; a BMC that cannot fails the node.
 //   - virtualmedia: insert the ISO, then set a one-time Cd override; a BMC
-//     that cannot do either fails the node.
+//     that cannot do either fails the node (and the ISO is ejected).
 //   - none: nothing.
-func (p *Preparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) (string, error) {
+//
+// What it changes on the BMC is remembered for FinishBoot.
+func (p *Preparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node string) ([]string, error) {
 	img, err := p.image(ctx, bootSet)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	spec := p.bootSets[bootSet]
 	switch spec.method() {
 	case template.BootMethodNone:
-		return "", nil
+		return nil, nil
 	case template.BootMethodVirtualMedia:
-		err := p.bmc.InsertMedia(ctx, node, img.ISO)
-		if err == nil {
-			err = p.bmc.SetBootOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetCd, Once: true})
-		}
-		return "", withHint(err, "use boot_method pxe or http")
+		return nil, withHint(p.insertISO(ctx, node, img.ISO), "use boot_method pxe or http")
 	}
 	if err := p.writeNode(sessionID, spec, img, node); err != nil {
-		return "", err
+		return nil, err
 	}
 	if spec.method() == template.BootMethodHTTP {
 		loader, err := p.locator.ArtifactURL(p.cfg.HTTPBootLoader)
 		if err != nil {
-			return "", fmt.Errorf("node %s: HttpBootUri: %w", node, err)
+			return nil, fmt.Errorf("node %s: HttpBootUri: %w", node, err)
 		}
-		err = p.bmc.SetBootOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetUefiHTTP, URI: loader, Once: true})
-		return "", withHint(err, "use boot_method pxe")
+		_, err = p.setOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetUefiHTTP, URI: loader, Once: true})
+		return nil, withHint(err, "use boot_method pxe")
 	}
-	err = p.bmc.SetBootOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetPxe, Once: true})
-	if errors.Is(err, bmc.ErrBootOverrideUnsupported) {
-		return RelyOnBootOrder, nil
+	change, err := p.setOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetPxe, Once: true})
+	var unsupported *bmc.BootOverrideUnsupportedError
+	switch {
+	case errors.As(err, &unsupported):
+		return []string{fmt.Sprintf("no one-time boot override (%s): relied on the boot order", unsupported.Cause)}, nil
+	case errors.Is(err, bmc.ErrBootOverrideIgnored):
+		return []string{fmt.Sprintf("BMC ignored the boot override (reads back %s): relied on the boot order", change.After)}, nil
 	}
-	return "", err
+	return nil, err
+}
+
+// insertISO inserts iso as the node's virtual CD and sets a one-time Cd
+// override; if the override fails, the ISO is ejected again: a node left
+// with an installer inserted may boot it later by its boot order.
+func (p *Preparer) insertISO(ctx context.Context, node, iso string) error {
+	if err := p.bmc.InsertMedia(ctx, node, iso); err != nil {
+		return err
+	}
+	p.changes.insertedMedia(node, iso)
+	if _, err := p.setOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetCd, Once: true}); err != nil {
+		if _, ejectErr := p.bmc.EjectMedia(ctx, node, iso); ejectErr != nil {
+			err = errors.Join(err, ejectErr)
+		}
+		p.changes.take(node)
+		return err
+	}
+	return nil
 }
 
 // withHint adds hint to an error saying the node's BMC cannot boot it the

@@ -2,6 +2,7 @@ package bootimage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 
 var (
 	_ boa.BootPreparer = (*Preparer)(nil)
+	_ boa.BootFinisher = (*Preparer)(nil)
 	_ BootControl      = (*bmc.Pool)(nil)
 )
 
@@ -34,9 +36,9 @@ func TestPXEBootFilesMatchGolden(t *testing.T) {
 	p, dir := store.preparer(t, map[string]BootSetSpec{"compute": computeSpec},
 		map[string]NodeInfo{goldenNode: {MAC: "B4:2E:99:00:00:01"}}, control)
 
-	detail, err := p.PrepareBoot(context.Background(), sessionID, "compute", goldenNode)
+	warnings, err := p.PrepareBoot(context.Background(), sessionID, "compute", goldenNode)
 	require.NoError(t, err)
-	assert.Empty(t, detail)
+	assert.Empty(t, warnings)
 	assert.Equal(t, []string{"override " + goldenNode + " Pxe once"}, control.recorded())
 
 	for _, ext := range []string{".ipxe", ".json"} {
@@ -81,41 +83,50 @@ func TestDescribeMatchesGolden(t *testing.T) {
 }
 
 func TestPrepareBootPerMethod(t *testing.T) {
-	unsupported := fmt.Errorf("node n1: boot override: %w: the system has no Boot object", bmc.ErrBootOverrideUnsupported)
+	unsupported := fmt.Errorf("node n1: boot override: %w", &bmc.BootOverrideUnsupportedError{Cause: "the system has no Boot object"})
+	ignored := fmt.Errorf("node n1: boot override: %w (it reads back Pxe/Disabled)", bmc.ErrBootOverrideIgnored)
 	noMedia := fmt.Errorf("node n1: insert virtual media: %w", bmc.ErrVirtualMediaUnsupported)
 	broken := errors.New("node n1: boot override: bmc unreachable")
 	iso := BootSetSpec{Path: "isos/installer.iso", BootMethod: template.BootMethodVirtualMedia}
+	isoURL := baseURL + "/isos/installer.iso"
 	tests := []struct {
-		name        string
-		spec        BootSetSpec
-		overrideErr error
-		mediaErr    error
-		wantDetail  string
-		wantErr     error
-		wantHint    string // what the error tells the administrator to do
-		wantCalls   []string
-		wantFiles   bool
+		name         string
+		spec         BootSetSpec
+		control      *fakeControl
+		wantWarnings []string
+		wantErr      error
+		wantHint     string // what the error tells the administrator to do
+		wantCalls    []string
+		wantFiles    bool
 	}{
 		{name: "pxe", spec: computeSpec, wantFiles: true, wantCalls: []string{"override n1 Pxe once"}},
-		{name: "pxe without override relies on boot order", spec: computeSpec, overrideErr: unsupported,
-			wantDetail: RelyOnBootOrder, wantFiles: true, wantCalls: []string{"override n1 Pxe once"}},
-		{name: "pxe with an unreachable BMC fails", spec: computeSpec, overrideErr: broken, wantErr: broken,
+		{name: "pxe without override relies on boot order", spec: computeSpec, control: &fakeControl{overrideErr: unsupported},
+			wantWarnings: []string{"no one-time boot override (the system has no Boot object): relied on the boot order"},
+			wantFiles:    true, wantCalls: []string{"override n1 Pxe once"}},
+		{name: "pxe with the override ignored relies on boot order", spec: computeSpec,
+			control:      &fakeControl{overrideErr: ignored, change: bmc.BootOverrideChange{After: bmc.BootOverrideSetting{Target: "Pxe", Enabled: "Disabled"}}},
+			wantWarnings: []string{"BMC ignored the boot override (reads back Pxe/Disabled): relied on the boot order"},
+			wantFiles:    true, wantCalls: []string{"override n1 Pxe once"}},
+		{name: "pxe with an unreachable BMC fails", spec: computeSpec, control: &fakeControl{overrideErr: broken}, wantErr: broken,
 			wantFiles: true, wantCalls: []string{"override n1 Pxe once"}},
 		{name: "http", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP}, wantFiles: true,
 			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
 		{name: "http without override fails", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP},
-			overrideErr: unsupported, wantErr: bmc.ErrBootOverrideUnsupported, wantHint: "; use boot_method pxe", wantFiles: true,
+			control: &fakeControl{overrideErr: unsupported}, wantErr: bmc.ErrBootOverrideUnsupported, wantHint: "; use boot_method pxe", wantFiles: true,
 			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
 		{name: "http with an unreachable BMC fails without a hint", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP},
-			overrideErr: broken, wantErr: broken, wantFiles: true,
+			control: &fakeControl{overrideErr: broken}, wantErr: broken, wantFiles: true,
+			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
+		{name: "http with the override ignored fails", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodHTTP},
+			control: &fakeControl{overrideErr: ignored}, wantErr: bmc.ErrBootOverrideIgnored, wantHint: "; use boot_method pxe", wantFiles: true,
 			wantCalls: []string{"override n1 UefiHttp " + baseURL + "/ipxe.efi once"}},
 		{name: "virtualmedia", spec: iso,
-			wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso", "override n1 Cd once"}},
-		{name: "virtualmedia without media fails", spec: iso, mediaErr: noMedia, wantErr: bmc.ErrVirtualMediaUnsupported,
-			wantHint: "; use boot_method pxe or http", wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso"}},
-		{name: "virtualmedia without override fails", spec: iso, overrideErr: unsupported, wantErr: bmc.ErrBootOverrideUnsupported,
-			wantHint:  "; use boot_method pxe or http",
-			wantCalls: []string{"insert n1 " + baseURL + "/isos/installer.iso", "override n1 Cd once"}},
+			wantCalls: []string{"insert n1 " + isoURL, "override n1 Cd once"}},
+		{name: "virtualmedia without media fails", spec: iso, control: &fakeControl{mediaErr: noMedia}, wantErr: bmc.ErrVirtualMediaUnsupported,
+			wantHint: "; use boot_method pxe or http", wantCalls: []string{"insert n1 " + isoURL}},
+		{name: "virtualmedia without override fails, the ISO ejected", spec: iso, control: &fakeControl{overrideErr: unsupported},
+			wantErr: bmc.ErrBootOverrideUnsupported, wantHint: "; use boot_method pxe or http",
+			wantCalls: []string{"insert n1 " + isoURL, "override n1 Cd once", "eject n1 " + isoURL}},
 		{name: "virtualmedia needs an ISO", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodVirtualMedia},
 			wantErr: template.ErrInvalid},
 		{name: "none", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodNone}},
@@ -123,9 +134,9 @@ func TestPrepareBootPerMethod(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := newObjectStore(t)
-			control := &fakeControl{overrideErr: tt.overrideErr, mediaErr: tt.mediaErr}
+			control := cmp.Or(tt.control, &fakeControl{})
 			p, dir := store.preparer(t, map[string]BootSetSpec{"bs": tt.spec}, map[string]NodeInfo{"n1": {}}, control)
-			detail, err := p.PrepareBoot(context.Background(), sessionID, "bs", "n1")
+			warnings, err := p.PrepareBoot(context.Background(), sessionID, "bs", "n1")
 			if tt.wantErr != nil {
 				assert.ErrorIs(t, err, tt.wantErr)
 				if tt.wantHint != "" {
@@ -136,12 +147,71 @@ func TestPrepareBootPerMethod(t *testing.T) {
 			} else {
 				assert.NoError(t, err)
 			}
-			assert.Equal(t, tt.wantDetail, detail)
+			assert.Equal(t, tt.wantWarnings, warnings)
 			assert.Equal(t, tt.wantCalls, control.recorded())
 			_, statErr := os.Stat(filepath.Join(dir, "nodes", "n1.ipxe"))
 			assert.Equal(t, tt.wantFiles, statErr == nil, "node files written: %v", statErr)
 			_, statErr = os.Stat(filepath.Join(dir, "mac"))
 			assert.True(t, os.IsNotExist(statErr), "no MAC in the inventory: no MAC files")
+		})
+	}
+}
+
+// TestFinishBootUndoesWhatWasChanged: after the boot, the override goes
+// back where bos set one, and the ISO bos inserted is ejected; each thing
+// worth knowing is a warning.
+func TestFinishBootUndoesWhatWasChanged(t *testing.T) {
+	none := bmc.BootOverrideSetting{Target: "None", Enabled: "Disabled"}
+	persistent := bmc.BootOverrideChange{Before: none, After: bmc.BootOverrideSetting{Target: "Pxe", Enabled: "Continuous"}}
+	once := bmc.BootOverrideChange{Before: none, After: bmc.BootOverrideSetting{Target: "Pxe", Enabled: "Once"}}
+	iso := BootSetSpec{Path: "isos/installer.iso", BootMethod: template.BootMethodVirtualMedia}
+	isoURL := baseURL + "/isos/installer.iso"
+	tests := []struct {
+		name         string
+		spec         BootSetSpec
+		control      *fakeControl
+		wantCalls    []string // after PrepareBoot's
+		wantWarnings []string
+	}{
+		{name: "persistent: restored", spec: computeSpec, control: &fakeControl{change: persistent, restored: true},
+			wantCalls:    []string{"restore n1 None/Disabled"},
+			wantWarnings: []string{"boot override stored as Continuous (persistent); restored None/Disabled after boot"}},
+		{name: "persistent, gone by itself", spec: computeSpec, control: &fakeControl{change: persistent},
+			wantCalls:    []string{"restore n1 None/Disabled"},
+			wantWarnings: []string{"boot override stored as Continuous (persistent)"}},
+		{name: "persistent, not restored", spec: computeSpec,
+			control:      &fakeControl{change: persistent, restoreErr: errors.New("HTTP 500")},
+			wantCalls:    []string{"restore n1 None/Disabled"},
+			wantWarnings: []string{"boot override stored as Continuous (persistent); could not restore None/Disabled after boot: HTTP 500"}},
+		{name: "one-time, used by the boot: nothing to say", spec: computeSpec, control: &fakeControl{change: once},
+			wantCalls: []string{"restore n1 None/Disabled"}},
+		{name: "one-time, not used: restored", spec: computeSpec, control: &fakeControl{change: once, restored: true},
+			wantCalls:    []string{"restore n1 None/Disabled"},
+			wantWarnings: []string{"one-time boot override not used by the boot (still Pxe/Once); restored None/Disabled"}},
+		{name: "no override: nothing to restore", spec: computeSpec,
+			control: &fakeControl{overrideErr: &bmc.BootOverrideUnsupportedError{Cause: "HTTP 405"}}},
+		{name: "virtual media ejected", spec: iso, control: &fakeControl{change: once},
+			wantCalls: []string{"restore n1 None/Disabled", "eject n1 " + isoURL}},
+		{name: "virtual media not ejected", spec: iso, control: &fakeControl{change: once, ejectErr: errors.New("HTTP 500")},
+			wantCalls:    []string{"restore n1 None/Disabled", "eject n1 " + isoURL},
+			wantWarnings: []string{"could not eject the virtual media bos inserted: HTTP 500"}},
+		{name: "power only: nothing", spec: BootSetSpec{Path: manifestPath, BootMethod: template.BootMethodNone}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newObjectStore(t)
+			control := cmp.Or(tt.control, &fakeControl{})
+			p, _ := store.preparer(t, map[string]BootSetSpec{"bs": tt.spec}, map[string]NodeInfo{"n1": {}}, control)
+			_, err := p.PrepareBoot(context.Background(), sessionID, "bs", "n1")
+			require.NoError(t, err)
+			prepared := len(control.recorded())
+
+			assert.Equal(t, tt.wantWarnings, p.FinishBoot(context.Background(), "bs", "n1"))
+			var undone []string // none is nil, as in wantCalls
+			undone = append(undone, control.recorded()[prepared:]...)
+			assert.Equal(t, tt.wantCalls, undone)
+			assert.Empty(t, p.FinishBoot(context.Background(), "bs", "n1"), "finished once")
+			assert.Len(t, control.recorded(), prepared+len(tt.wantCalls), "nothing more to undo")
 		})
 	}
 }

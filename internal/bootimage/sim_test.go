@@ -18,14 +18,14 @@ import (
 // where the BMC offers no UefiHttp override.
 func TestPrepareBootAgainstSimulatedVendors(t *testing.T) {
 	tests := []struct {
-		profile    string
-		pxeDetail  string
-		httpBoots  bool
-		wantPxeSet bool
+		profile     string
+		pxeWarnings []string
+		httpBoots   bool
+		wantPxeSet  bool
 	}{
 		{profile: "dmtf", wantPxeSet: true},
 		{profile: "ilo", wantPxeSet: true, httpBoots: true},
-		{profile: "cray-ex", pxeDetail: RelyOnBootOrder},
+		{profile: "cray-ex", pxeWarnings: []string{"no one-time boot override (the system's Boot object has no BootSourceOverrideTarget): relied on the boot order"}},
 		{profile: "gigabyte", wantPxeSet: true, httpBoots: true},
 		{profile: "openbmc", wantPxeSet: true},
 	}
@@ -47,9 +47,9 @@ func TestPrepareBootAgainstSimulatedVendors(t *testing.T) {
 			}
 			p, _ := store.preparer(t, bootSets, nil, pool)
 
-			detail, err := p.PrepareBoot(ctx, sessionID, "pxe", info.Name)
+			warnings, err := p.PrepareBoot(ctx, sessionID, "pxe", info.Name)
 			require.NoError(t, err)
-			assert.Equal(t, tt.pxeDetail, detail)
+			assert.Equal(t, tt.pxeWarnings, warnings)
 
 			_, err = p.PrepareBoot(ctx, sessionID, "http", info.Name)
 			if tt.httpBoots {

@@ -66,6 +66,12 @@ const (
 	KeyBatchInterval = "batch_interval"
 	// KeySessionRetention is how long `bos session prune` keeps sessions.
 	KeySessionRetention = "session_retention"
+
+	// A BootProgress that has not moved since the power-on this long after
+	// it is not waited for: the node succeeds with a warning, or fails
+	// when boot progress is required.
+	KeyBootProgressGrace   = "boot_progress_grace"
+	KeyRequireBootProgress = "require_boot_progress"
 )
 
 var defaults = map[string]any{
@@ -89,6 +95,9 @@ var defaults = map[string]any{
 	KeyBatchSize:          0,
 	KeyBatchInterval:      "10s",
 	KeySessionRetention:   "30d",
+
+	KeyBootProgressGrace:   "180s",
+	KeyRequireBootProgress: false,
 }
 
 // knownKeys are accepted in a config file; anything else is a typo worth
@@ -100,7 +109,8 @@ var knownKeys = func() map[string]bool {
 		KeyForcefulTimeout, KeyPowerOnWait, KeyBootWait, KeyPollInterval, KeyPollBase,
 		KeyRetryPolicy, KeyMaxConcurrency, KeyMaxRequestsPerBMC, KeyRequestTimeout,
 		KeyRequestRetries, KeyRetryBackoff, KeyBootDir, KeyBootBaseURL, KeyS3Endpoint,
-		KeyConfigureWait, KeyConfigureBatchSize, KeyBatchSize, KeyBatchInterval, KeySessionRetention} {
+		KeyConfigureWait, KeyConfigureBatchSize, KeyBatchSize, KeyBatchInterval, KeySessionRetention,
+		KeyBootProgressGrace, KeyRequireBootProgress} {
 		m[k] = true
 	}
 	return m
@@ -117,6 +127,9 @@ type Timeouts struct {
 
 	// ConfigureWait bounds one run of a configuration over a batch of nodes.
 	ConfigureWait time.Duration `json:"configure_wait"`
+
+	// BootProgressGrace: see KeyBootProgressGrace.
+	BootProgressGrace time.Duration `json:"boot_progress_grace"`
 }
 
 // Config is the resolved configuration of one bos invocation.
@@ -152,6 +165,9 @@ type Config struct {
 	// Configurations are the named configurations templates select with
 	// cfs.configuration.
 	Configurations map[string]Configuration
+	// RequireBootProgress fails a node whose BMC reports no boot progress
+	// since its power-on, instead of warning (KeyBootProgressGrace).
+	RequireBootProgress bool
 }
 
 // New returns a viper instance with bos's defaults and environment binding.
@@ -208,6 +224,7 @@ func Load(v *viper.Viper) (*Config, error) {
 	cfg.NoColor = v.GetBool(KeyNoColor) || os.Getenv("NO_COLOR") != ""
 	cfg.Progress = v.GetBool(KeyProgress)
 	cfg.RequireLimit = v.GetBool(KeyRequireLimit)
+	cfg.RequireBootProgress = v.GetBool(KeyRequireBootProgress)
 	cfg.BootDir = expand(v.GetString(KeyBootDir))
 	if cfg.BootDir == "" {
 		cfg.BootDir = filepath.Join(cfg.StateDir, "boot")
@@ -231,6 +248,7 @@ func Load(v *viper.Viper) (*Config, error) {
 		{KeyBatchInterval, &cfg.BatchInterval},
 		{KeySessionRetention, &cfg.SessionRetention},
 		{KeyConfigureWait, &cfg.Timeouts.ConfigureWait},
+		{KeyBootProgressGrace, &cfg.Timeouts.BootProgressGrace},
 	}
 	for _, d := range durations {
 		val, err := Duration(v.GetString(d.key))

@@ -33,6 +33,8 @@ func TestLoadPrecedence(t *testing.T) {
 				assert.Equal(t, 180*time.Second, c.Timeouts.ForcefulShutdown)
 				assert.Equal(t, 120*time.Second, c.Timeouts.PowerOnWait)
 				assert.Equal(t, 1200*time.Second, c.Timeouts.BootWait)
+				assert.Equal(t, 180*time.Second, c.Timeouts.BootProgressGrace)
+				assert.False(t, c.RequireBootProgress)
 				assert.Equal(t, 5*time.Second, c.Timeouts.PollInterval)
 				assert.Equal(t, 3, c.RetryPolicy)
 				assert.Equal(t, 1000, c.MaxConcurrency)
@@ -57,6 +59,22 @@ func TestLoadPrecedence(t *testing.T) {
 				assert.Equal(t, "https://rgw.example.com", c.S3Endpoint)
 				assert.NotEmpty(t, c.File)
 				assert.Equal(t, filepath.Join(filepath.Dir(c.File), "inventory.yaml"), c.Inventory)
+			},
+		},
+		{
+			name: "boot progress: file then env",
+			file: "boot_progress_grace: 5m\nrequire_boot_progress: true\n",
+			env:  map[string]string{"BOS_BOOT_PROGRESS_GRACE": "90"},
+			check: func(t *testing.T, c *Config) {
+				assert.Equal(t, 90*time.Second, c.Timeouts.BootProgressGrace, "env beats file")
+				assert.True(t, c.RequireBootProgress)
+			},
+		},
+		{
+			name: "boot progress required by env",
+			env:  map[string]string{"BOS_REQUIRE_BOOT_PROGRESS": "true"},
+			check: func(t *testing.T, c *Config) {
+				assert.True(t, c.RequireBootProgress)
 			},
 		},
 	}

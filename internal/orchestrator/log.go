@@ -58,8 +58,8 @@ func (l *sessionLog) transition(t boa.Transition) {
 	if t.Reason != "" {
 		fmt.Fprintf(&b, ": %s", t.Reason)
 	}
-	if t.Detail != "" {
-		fmt.Fprintf(&b, " (%s)", t.Detail)
+	for _, warning := range t.Warnings {
+		fmt.Fprintf(&b, " (warning: %s)", warning)
 	}
 	l.printf("%s", b.String())
 }

@@ -1,8 +1,11 @@
 // Package power is the small vocabulary shared by the engine (which decides
 // what a node needs) and the BMC drivers (which make it happen): observed
-// power states and the abstract actions the engine asks for. Drivers map an
-// Action to whatever reset type a given BMC actually offers.
+// power states and boot progress, and the abstract actions the engine asks
+// for. Drivers map an Action to whatever reset type a given BMC actually
+// offers.
 package power
+
+import "time"
 
 // State is a node's power state as its BMC reports it.
 type State string
@@ -45,4 +48,26 @@ func (a Action) InEffect(s State) bool {
 		return s == On || s == PoweringOn
 	}
 	return false
+}
+
+// BootProgress is a system's Redfish BootProgress as its BMC reports it.
+type BootProgress struct {
+	// LastState is BootProgress.LastState ("OSRunning", "None", …); ""
+	// when the BMC does not report boot progress at all.
+	LastState string
+	// LastStateTime is BootProgress.LastStateTime; zero when the BMC does
+	// not report it, or reports something that is not an RFC 3339 time.
+	LastStateTime time.Time
+}
+
+// Since reports whether p was reported after earlier, by the BMC's own
+// clock where it can tell: a later LastStateTime when both carry one (and
+// they differ), otherwise a different LastState. A BootProgress that is
+// not Since the one read before a power-on is stale: it says nothing about
+// that power-on.
+func (p BootProgress) Since(earlier BootProgress) bool {
+	if !p.LastStateTime.IsZero() && !earlier.LastStateTime.IsZero() && !p.LastStateTime.Equal(earlier.LastStateTime) {
+		return p.LastStateTime.After(earlier.LastStateTime)
+	}
+	return p.LastState != earlier.LastState
 }

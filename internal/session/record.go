@@ -91,7 +91,8 @@ type CategoryStatus struct {
 	NodeList []string     `json:"node_list"`
 }
 
-// NodeState is a node's latest transition.
+// NodeState is a node's latest transition, plus every warning the node
+// met in the session.
 type NodeState struct {
 	BootSet  string       `json:"boot_set"`
 	Phase    boa.Phase    `json:"phase"`
@@ -99,6 +100,9 @@ type NodeState struct {
 	Action   power.Action `json:"last_action,omitempty"`
 	Reason   string       `json:"reason,omitempty"`
 	Time     time.Time    `json:"time"`
+	// Warnings are the distinct warnings of all the node's transitions,
+	// first seen first; absent when there were none.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Summary is the BOS v2-style roll-up, counted over distinct nodes: a node
@@ -110,6 +114,7 @@ type Summary struct {
 	Failed            int                          `json:"failed"`
 	Excluded          int                          `json:"excluded"`
 	Pending           int                          `json:"pending"`
+	Warnings          int                          `json:"warnings"` // nodes with at least one warning
 	PercentSuccessful float64                      `json:"percent_successful"`
 	PercentFailed     float64                      `json:"percent_failed"`
 	ErrorSummary      map[string]ErrorSummaryEntry `json:"error_summary"`
@@ -143,6 +148,7 @@ type ListRow struct {
 	Nodes     int        `json:"nodes"`
 	Succeeded int        `json:"succeeded"`
 	Failed    int        `json:"failed"`
+	Warnings  int        `json:"warnings"` // nodes with at least one warning
 	// Error says which file could not be read when Status is corrupt.
 	Error string `json:"error,omitempty"`
 }

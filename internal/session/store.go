@@ -285,7 +285,7 @@ func rowOf(rec *Record) storedRow {
 		ListRow: ListRow{
 			ID: rec.ID, Template: rec.Template, Operation: rec.Operation, Status: rec.Status,
 			StartTime: rec.StartTime, StopTime: rec.StopTime, Nodes: len(rec.Nodes),
-			Succeeded: rec.Summary.Succeeded, Failed: rec.Summary.Failed,
+			Succeeded: rec.Summary.Succeeded, Failed: rec.Summary.Failed, Warnings: rec.Summary.Warnings,
 		},
 		PID: rec.PID, Host: rec.Host,
 	}

@@ -43,10 +43,13 @@ type tree struct {
 	bootSets []*bootSetState
 	byName   map[string]*bootSetState
 	latest   map[string]NodeState
+	// warnings are each node's distinct warnings, first seen first, over
+	// all its transitions (a transition carries only the new ones).
+	warnings map[string][]string
 }
 
 func newTree(plan boa.Plan, phases []boa.Phase) *tree {
-	t := &tree{byName: make(map[string]*bootSetState, len(plan.BootSets)), latest: make(map[string]NodeState)}
+	t := emptyTree(len(plan.BootSets))
 	for _, bsPlan := range plan.BootSets {
 		bs := &bootSetState{name: bsPlan.Name, nodes: slices.Clone(bsPlan.Nodes)}
 		for _, phase := range phases {
@@ -73,7 +76,7 @@ func treeOf(rec *Record) *tree {
 	for i, node := range rec.Nodes {
 		order[node] = i
 	}
-	t := &tree{byName: make(map[string]*bootSetState, len(rec.BootSets)), latest: make(map[string]NodeState)}
+	t := emptyTree(len(rec.BootSets))
 	for _, status := range rec.BootSets {
 		bs := &bootSetState{name: status.Name}
 		if len(status.Phases) > 0 {
@@ -89,6 +92,12 @@ func treeOf(rec *Record) *tree {
 		t.byName[bs.name] = bs
 	}
 	return t
+}
+
+// emptyTree is a tree to add bootSets boot sets to.
+func emptyTree(bootSets int) *tree {
+	return &tree{byName: make(map[string]*bootSetState, bootSets), latest: make(map[string]NodeState),
+		warnings: make(map[string][]string)}
 }
 
 func (bs *bootSetState) newPhase(name boa.Phase) *phaseState {
@@ -155,6 +164,11 @@ func (t *tree) apply(tr boa.Transition) error {
 	t.latest[tr.Node] = NodeState{
 		BootSet: tr.BootSet, Phase: tr.Phase, Category: tr.Category,
 		Action: tr.Action, Reason: tr.Reason, Time: tr.Time,
+	}
+	for _, warning := range tr.Warnings {
+		if !slices.Contains(t.warnings[tr.Node], warning) {
+			t.warnings[tr.Node] = append(t.warnings[tr.Node], warning)
+		}
 	}
 	return nil
 }
@@ -272,9 +286,11 @@ func (t *tree) fill(rec *Record, now time.Time) {
 		}
 	}
 	rec.Summary = summarize(outcomes, failedBy, rec.StartTime, rec.StopTime, now)
+	rec.Summary.Warnings = len(t.warnings)
 	rec.ErrorCount = rec.Summary.Failed
 	rec.NodeStates = make(map[string]NodeState, len(t.latest))
 	for node, state := range t.latest {
+		state.Warnings = slices.Clone(t.warnings[node])
 		rec.NodeStates[node] = state
 	}
 }

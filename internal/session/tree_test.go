@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,4 +53,73 @@ func TestProgressTellsIntentFromSent(t *testing.T) {
 		"n2": {Phase: boa.PhaseShutdown, Action: power.GracefulOff, Sent: true},
 		"n3": {Phase: boa.PhaseBoot, Action: power.PowerOn, Sent: true},
 	}, resumed.Progress())
+}
+
+// TestWarningsPerNode: each node's warnings are gathered over all its
+// transitions, each once, kept through a resume (they are in events.jsonl),
+// counted in the summary and in the list row.
+func TestWarningsPerNode(t *testing.T) {
+	const (
+		noOverride = "no one-time boot override (HTTP 405): relied on the boot order"
+		noProgress = "boot not confirmed: BMC reports no boot progress"
+	)
+	dir := filepath.Join(t.TempDir(), "state")
+	first, err := Open(dir)
+	require.NoError(t, err)
+	plan := rebootPlan()
+	r, rec := startRecorder(t, first, plan)
+	warned := func(node string, category boa.Category, warnings ...string) boa.Transition {
+		transition := tr("compute", node, boa.PhaseBoot, category, "")
+		transition.Warnings = warnings
+		return transition
+	}
+	for _, transition := range []boa.Transition{
+		warned("n1", boa.InProgress, noOverride),
+		warned("n2", boa.InProgress, noOverride),
+		warned("n2", boa.InProgress),
+	} {
+		require.NoError(t, r.Record(t.Context(), transition))
+	}
+	require.NoError(t, r.Close()) // the process dies: resumed below
+
+	second, err := Open(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = second.Close() })
+	got, err := second.Get(rec.ID)
+	require.NoError(t, err)
+	plan.SessionID = rec.ID
+	resumed, err := second.NewRecorder(t.Context(), got, plan)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = resumed.Close() })
+	for _, transition := range []boa.Transition{
+		warned("n1", boa.Succeeded, noProgress, noOverride),
+		warned("n2", boa.Failed),
+		warned("n3", boa.Succeeded),
+	} {
+		require.NoError(t, resumed.Record(t.Context(), transition))
+	}
+	require.NoError(t, resumed.Finish(StatusComplete))
+
+	got, err = second.Get(rec.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []string{noOverride, noProgress}, got.NodeStates["n1"].Warnings)
+	assert.Equal(t, []string{noOverride}, got.NodeStates["n2"].Warnings, "kept past later transitions without any")
+	assert.Nil(t, got.NodeStates["n3"].Warnings)
+	assert.Equal(t, 2, got.Summary.Warnings)
+
+	data, err := os.ReadFile(filepath.Join(second.Dir(rec.ID), recordFile))
+	require.NoError(t, err)
+	var raw struct {
+		NodeStates map[string]map[string]any `json:"node_states"`
+		Summary    map[string]any            `json:"summary"`
+	}
+	require.NoError(t, json.Unmarshal(data, &raw))
+	assert.Equal(t, []any{noOverride}, raw.NodeStates["n2"]["warnings"])
+	assert.NotContains(t, raw.NodeStates["n3"], "warnings", "absent when none")
+	assert.EqualValues(t, 2, raw.Summary["warnings"])
+
+	rows, err := second.List(Filter{})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	assert.Equal(t, 2, rows[0].Warnings)
 }
