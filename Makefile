@@ -84,7 +84,7 @@ bench:
 		else echo "bench: redfishtool missing (apt-get install -y redfishtool); the baseline is skipped" >&2; fi; \
 	fi; \
 	$(GO) test -tags bench -run '^$$' -bench . -benchmem -benchtime 2s ./internal/bench | tee .bench-hotpaths.txt; \
-	$(GO) test -run '^$$' -bench BenchmarkReboot10000 -benchmem ./internal/boa | tee -a .bench-hotpaths.txt; \
+	$(GO) test -run '^$$' -bench BenchmarkReboot10000 -benchmem ./internal/engine | tee -a .bench-hotpaths.txt; \
 	BENCH_SCALE=$(BENCH_SCALE) BENCH_OUT=$(CURDIR)/docs/performance.md BENCH_HOTPATHS=$(CURDIR)/.bench-hotpaths.txt \
 		$(GO) test -tags bench -run '^TestScale$$' -count=1 -timeout 0 -v ./internal/bench; \
 	rm -f .bench-hotpaths.txt

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/sim"
 )
 
@@ -183,10 +183,10 @@ func TestBootProgressNotTrustedBlindly(t *testing.T) {
 				state := rec.NodeStates[node]
 				assert.Equal(t, tt.want, state.Category, node)
 				if tt.want == "failed" {
-					assert.Equal(t, boa.NoBootProgress, state.Reason, node)
+					assert.Equal(t, engine.NoBootProgress, state.Reason, node)
 					assert.Empty(t, state.Warnings, node)
 				} else {
-					assert.Equal(t, []string{boa.NoBootProgress}, state.Warnings, node)
+					assert.Equal(t, []string{engine.NoBootProgress}, state.Warnings, node)
 				}
 				// Not taken as booted at once (a stale OSRunning), nor
 				// waited for past the grace (the boot wait is an hour).

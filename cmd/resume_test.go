@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/power"
 )
 
@@ -69,7 +69,7 @@ func TestResumeResendsAnActionNeverConfirmedSent(t *testing.T) {
 	sent := held + " compute shutdown in_progress: sent graceful-off"
 	require.Eventually(t, func() bool {
 		return resetsSince(t, control, []string{held}, start)[held]["GracefulShutdown"] == 1 &&
-			reflect.DeepEqual(recordedAction(t, sessionDir, held), boa.Transition{Action: power.GracefulOff}) &&
+			reflect.DeepEqual(recordedAction(t, sessionDir, held), engine.Transition{Action: power.GracefulOff}) &&
 			strings.Contains(readFile(t, filepath.Join(sessionDir, "session.log")), intent)
 	}, 10*time.Second, 5*time.Millisecond, "the held reset reached the BMC after its intent was recorded")
 	require.NoError(t, create.Process.Signal(syscall.SIGKILL))
@@ -102,14 +102,14 @@ func TestResumeResendsAnActionNeverConfirmedSent(t *testing.T) {
 
 // recordedAction is the last action recorded in events.jsonl for node, with
 // whether it was confirmed sent.
-func recordedAction(t *testing.T, sessionDir, node string) boa.Transition {
+func recordedAction(t *testing.T, sessionDir, node string) engine.Transition {
 	t.Helper()
-	var last boa.Transition
+	var last engine.Transition
 	scan := bufio.NewScanner(strings.NewReader(readFile(t, filepath.Join(sessionDir, "events.jsonl"))))
 	for scan.Scan() {
-		var tr boa.Transition
+		var tr engine.Transition
 		if json.Unmarshal(scan.Bytes(), &tr) == nil && tr.Node == node && tr.Action != "" {
-			last = boa.Transition{Action: tr.Action, Sent: tr.Sent}
+			last = engine.Transition{Action: tr.Action, Sent: tr.Sent}
 		}
 	}
 	return last

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/inventory"
-	"github.com/bos-project/bos/internal/orchestrator"
 	"github.com/bos-project/bos/internal/session"
+	"github.com/bos-project/bos/internal/sessionrun"
 	"github.com/bos-project/bos/internal/sim"
 	"github.com/bos-project/bos/internal/template"
 )
@@ -46,7 +46,7 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // your input"; conflict those meaning "a running session holds this".
 var (
 	invalidInput = []error{ErrUsage, config.ErrInvalid, inventory.ErrInvalid, inventory.ErrInvalidLimit,
-		template.ErrInvalid, orchestrator.ErrInvalid, boa.ErrInvalidPlan, sim.ErrInvalidOptions, session.ErrUnsafeStateDir}
+		template.ErrInvalid, sessionrun.ErrInvalid, engine.ErrInvalidPlan, sim.ErrInvalidOptions, session.ErrUnsafeStateDir}
 	conflict = []error{session.ErrConflict, session.ErrRunning}
 )
 

@@ -13,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/session"
@@ -88,14 +88,14 @@ func Register(root *cobra.Command, f *cmdutil.Factory) error {
 // The fixed choices, each with what it means.
 var (
 	operations = []cobra.Completion{
-		cobra.CompletionWithDesc(string(boa.Boot), "power on and boot the template's image"),
-		cobra.CompletionWithDesc(string(boa.Shutdown), "shut down gracefully, then force off"),
-		cobra.CompletionWithDesc(string(boa.Reboot), "shutdown, then boot"),
-		cobra.CompletionWithDesc(string(boa.Configure), "run the template's configuration only"),
+		cobra.CompletionWithDesc(string(engine.Boot), "power on and boot the template's image"),
+		cobra.CompletionWithDesc(string(engine.Shutdown), "shut down gracefully, then force off"),
+		cobra.CompletionWithDesc(string(engine.Reboot), "shutdown, then boot"),
+		cobra.CompletionWithDesc(string(engine.Configure), "run the template's configuration only"),
 	}
 	paces = []cobra.Completion{
-		cobra.CompletionWithDesc(string(boa.Independent), "each node moves on when it is ready"),
-		cobra.CompletionWithDesc(string(boa.Lockstep), "every phase waits for all nodes (BOS v1)"),
+		cobra.CompletionWithDesc(string(engine.Independent), "each node moves on when it is ready"),
+		cobra.CompletionWithDesc(string(engine.Lockstep), "every phase waits for all nodes (BOS v1)"),
 	}
 	statuses = []cobra.Completion{
 		string(session.StatusRunning), string(session.StatusComplete), string(session.StatusFailed),

@@ -14,14 +14,15 @@ import (
 
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/bmc"
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/bootimage"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory"
-	"github.com/bos-project/bos/internal/orchestrator"
 	"github.com/bos-project/bos/internal/output"
+	"github.com/bos-project/bos/internal/progress"
 	"github.com/bos-project/bos/internal/session"
+	"github.com/bos-project/bos/internal/sessionrun"
 )
 
 // CreateOptions are the flags of `bos session create`.
@@ -39,8 +40,8 @@ type CreateOptions struct {
 }
 
 var (
-	operations = []string{string(boa.Boot), string(boa.Shutdown), string(boa.Reboot), string(boa.Configure)}
-	paces      = []string{string(boa.Independent), string(boa.Lockstep)}
+	operations = []string{string(engine.Boot), string(engine.Shutdown), string(engine.Reboot), string(engine.Configure)}
+	paces      = []string{string(engine.Independent), string(engine.Lockstep)}
 )
 
 // NewCmdCreate returns `bos session create`; runF replaces the run function
@@ -82,7 +83,7 @@ Exit status: 0 all nodes succeeded, 2 invalid input, 3 some nodes failed,
 	fl.StringVar(&opts.Operation, "operation", "", "operation: "+strings.Join(operations, ", "))
 	fl.StringVarP(&opts.Limit, "limit", "l", "", "restrict to these nodes (BOS limit syntax: names, groups, roles, partitions, ranges; ',' union, '&' intersection, '!' difference)")
 	fl.BoolVar(&opts.IncludeDisabled, "include-disabled", false, "also act on nodes disabled in the inventory")
-	fl.StringVar(&opts.Pace, "pace", string(boa.Independent), "independent: each node moves on when it is ready; lockstep: every phase waits for all nodes (BOS v1)")
+	fl.StringVar(&opts.Pace, "pace", string(engine.Independent), "independent: each node moves on when it is ready; lockstep: every phase waits for all nodes (BOS v1)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan (nodes, order, steps) and touch no BMC")
 	fl.BoolVar(&opts.Detach, "detach", false, "print the session id at once and run the session in a background bos process (follow it with 'bos session status ID --watch' or 'bos session logs ID -f')")
 	addEngineFlags(c, f)
@@ -152,13 +153,13 @@ func runCreate(opts *CreateOptions) error {
 		return err
 	}
 	defer env.store.Close()
-	req := orchestrator.Request{
+	req := sessionrun.Request{
 		TemplateRef:     opts.TemplateRef,
 		TemplateDirs:    env.cfg.Templates,
-		Operation:       boa.Operation(opts.Operation),
+		Operation:       engine.Operation(opts.Operation),
 		Limit:           opts.Limit,
 		IncludeDisabled: opts.IncludeDisabled,
-		Pace:            boa.Pace(opts.Pace),
+		Pace:            engine.Pace(opts.Pace),
 		RequireLimit:    env.cfg.RequireLimit,
 	}
 	prepared, err := env.runner.Prepare(f.Context, req)
@@ -180,7 +181,7 @@ func runCreate(opts *CreateOptions) error {
 	}
 	return env.follow(opts.TemplateRef, fmt.Sprintf("%s %s", opts.Operation, prepared.Template.Name),
 		prepared.Phases(), len(prepared.Nodes),
-		func(runner *orchestrator.Runner) (*session.Record, error) { return runner.Execute(f.Context, prepared) })
+		func(runner *sessionrun.Runner) (*session.Record, error) { return runner.Execute(f.Context, prepared) })
 }
 
 // sessionEnv is what every command that runs a session needs.
@@ -189,7 +190,7 @@ type sessionEnv struct {
 	cfg    *config.Config
 	format output.Format
 	store  *session.Store
-	runner *orchestrator.Runner
+	runner *sessionrun.Runner
 }
 
 func newSessionEnv(f *cmdutil.Factory) (*sessionEnv, error) {
@@ -205,12 +206,12 @@ func newSessionEnv(f *cmdutil.Factory) (*sessionEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner := &orchestrator.Runner{
+	runner := &sessionrun.Runner{
 		Store:     store,
 		Inventory: inv,
 		Engine:    engineOptions(cfg),
-		Clock:     boa.RealClock(),
-		ConnectBMC: func(nodes []inventory.Node) orchestrator.BMCPool {
+		Clock:     engine.RealClock(),
+		ConnectBMC: func(nodes []inventory.Node) sessionrun.BMCPool {
 			return bmc.NewPool(nodes, f.BMCOptions())
 		},
 		Boot:           bootimage.PreparerConfig{BootDir: cfg.BootDir, BaseURL: cfg.BootBaseURL, S3Endpoint: cfg.S3Endpoint},
@@ -222,18 +223,18 @@ func newSessionEnv(f *cmdutil.Factory) (*sessionEnv, error) {
 // follow runs a session in the foreground with a progress display, prints
 // its outcome and returns the error whose exit code the contract gives it:
 // 3 when nodes failed, 130 when cancelled.
-func (e *sessionEnv) follow(templateRef, label string, phases []boa.Phase, nodes int, run func(*orchestrator.Runner) (*session.Record, error)) error {
+func (e *sessionEnv) follow(templateRef, label string, phases []engine.Phase, nodes int, run func(*sessionrun.Runner) (*session.Record, error)) error {
 	f := e.f
 	preferSmallHeap()
-	var progress *output.Progress
+	var display *progress.Progress
 	if !e.cfg.Quiet && (f.IO.StderrTTY || e.cfg.Progress) {
-		progress = output.NewProgress(f.IO.ErrOut,
-			output.ProgressOptions{Terminal: f.IO.StderrTTY, Color: f.IO.StderrTTY && !e.cfg.NoColor}, label, phases, nodes)
-		e.runner.Progress = progress.Observe
+		display = progress.New(f.IO.ErrOut,
+			progress.Options{Terminal: f.IO.StderrTTY, Color: f.IO.StderrTTY && !e.cfg.NoColor}, label, phases, nodes)
+		e.runner.Progress = display.Observe
 	}
 	rec, err := run(e.runner)
-	if progress != nil {
-		progress.Stop()
+	if display != nil {
+		display.Stop()
 	}
 	if rec == nil {
 		return err
@@ -268,8 +269,8 @@ func outcomeError(rec *session.Record) error {
 	return nil
 }
 
-func engineOptions(cfg *config.Config) boa.Options {
-	o := boa.DefaultOptions()
+func engineOptions(cfg *config.Config) engine.Options {
+	o := engine.DefaultOptions()
 	o.GracefulShutdownTimeout = cfg.Timeouts.GracefulShutdown
 	o.ForcefulShutdownTimeout = cfg.Timeouts.ForcefulShutdown
 	o.PowerOnWait = cfg.Timeouts.PowerOnWait
@@ -292,7 +293,7 @@ func failedByBootSet(rec *session.Record) map[string][]string {
 	out := map[string][]string{}
 	for _, n := range rec.Nodes {
 		st, ok := rec.NodeStates[n]
-		if ok && st.Category == boa.Failed {
+		if ok && st.Category == engine.Failed {
 			out[st.BootSet] = append(out[st.BootSet], n)
 		}
 	}
@@ -310,7 +311,7 @@ func retryCommand(templateRef string, rec *session.Record) string {
 		return ""
 	}
 	return fmt.Sprintf("bos session create --template %s --operation %s --limit %s",
-		shellQuote(templateRef), rec.Operation, shellQuote(orchestrator.RetryLimit(failed)))
+		shellQuote(templateRef), rec.Operation, shellQuote(sessionrun.RetryLimit(failed)))
 }
 
 // shellQuote quotes s for a POSIX shell when it holds anything but plain
@@ -384,7 +385,7 @@ type bootSetView struct {
 	Configuration   string   `json:"configuration,omitempty"`
 }
 
-func printPlan(ctx context.Context, w io.Writer, format output.Format, runner *orchestrator.Runner, p *orchestrator.Prepared) error {
+func printPlan(ctx context.Context, w io.Writer, format output.Format, runner *sessionrun.Runner, p *sessionrun.Prepared) error {
 	boot, err := runner.DescribeBoot(ctx, p)
 	if err != nil {
 		return err

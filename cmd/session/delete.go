@@ -9,8 +9,8 @@ import (
 
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/config"
-	"github.com/bos-project/bos/internal/orchestrator"
 	"github.com/bos-project/bos/internal/session"
+	"github.com/bos-project/bos/internal/sessionrun"
 )
 
 // forceCancelWait is how long delete --force waits for a running session
@@ -80,7 +80,7 @@ func runDelete(opts *DeleteOptions) error {
 	return errors.Join(errs...)
 }
 
-func deleteOne(f *cmdutil.Factory, runner *orchestrator.Runner, ref string, force bool) error {
+func deleteOne(f *cmdutil.Factory, runner *sessionrun.Runner, ref string, force bool) error {
 	rec, err := runner.Store.Get(ref)
 	if err != nil {
 		return err

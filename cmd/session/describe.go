@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/session"
@@ -91,7 +91,7 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 	}
 
 	fmt.Fprintln(w)
-	categories := []boa.Category{boa.NotStarted, boa.InProgress, boa.Succeeded, boa.Failed, boa.Excluded}
+	categories := []engine.Category{engine.NotStarted, engine.InProgress, engine.Succeeded, engine.Failed, engine.Excluded}
 	header := []string{"boot set", "phase"}
 	for _, c := range categories {
 		header = append(header, string(c))
@@ -107,7 +107,7 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 	for _, bs := range rec.BootSets {
 		for _, ph := range bs.Phases {
 			row := []string{bs.Name, string(ph.Name)}
-			byName := map[boa.Category][]string{}
+			byName := map[engine.Category][]string{}
 			for _, c := range ph.Categories {
 				byName[c.Name] = c.NodeList
 			}

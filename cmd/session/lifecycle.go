@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
-	"github.com/bos-project/bos/internal/orchestrator"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/session"
+	"github.com/bos-project/bos/internal/sessionrun"
 )
 
 // detachedLockFD is where a detached run finds the session lock its parent
@@ -108,7 +108,7 @@ func NewCmdRunDetached(f *cmdutil.Factory) *cobra.Command {
 			if err := env.store.AdoptLock(args[0], lock); err != nil {
 				return err
 			}
-			return env.follow("", "session "+args[0], nil, 0, func(runner *orchestrator.Runner) (*session.Record, error) {
+			return env.follow("", "session "+args[0], nil, 0, func(runner *sessionrun.Runner) (*session.Record, error) {
 				return runner.RunStored(f.Context, args[0])
 			})
 		},
@@ -164,7 +164,7 @@ func runResume(opts *ResumeOptions) error {
 	}
 	if opts.Detach {
 		if rec.Status != session.StatusInterrupted {
-			return fmt.Errorf("resume session %s: it is %s: %w", rec.ID, rec.Status, orchestrator.ErrNotResumable)
+			return fmt.Errorf("resume session %s: it is %s: %w", rec.ID, rec.Status, sessionrun.ErrNotResumable)
 		}
 		if err := env.store.Acquire(f.Context, rec.ID); err != nil {
 			return err
@@ -175,7 +175,7 @@ func runResume(opts *ResumeOptions) error {
 		return detach(f, env, rec.ID, opts.forwarded)
 	}
 	return env.follow(rec.TemplateFile, fmt.Sprintf("%s %s", rec.Operation, rec.Template), rec.Phases, len(rec.Nodes),
-		func(runner *orchestrator.Runner) (*session.Record, error) { return runner.Resume(f.Context, rec.ID) })
+		func(runner *sessionrun.Runner) (*session.Record, error) { return runner.Resume(f.Context, rec.ID) })
 }
 
 // NewCmdCancel returns `bos session cancel`.
@@ -264,6 +264,6 @@ func runRetry(opts *RetryOptions) error {
 		create.TemplateRef = rec.TemplateFile
 	}
 	create.Operation, create.Pace = rec.Operation, rec.Pace
-	create.Limit = orchestrator.RetryLimit(failed)
+	create.Limit = sessionrun.RetryLimit(failed)
 	return runCreate(&create)
 }

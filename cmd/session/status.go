@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/session"
 )
@@ -19,8 +19,8 @@ const followPoll = 200 * time.Millisecond
 
 // phaseCounts is one line of `bos session status`.
 type phaseCounts struct {
-	Phase  boa.Phase            `json:"phase"`
-	Counts map[boa.Category]int `json:"counts"`
+	Phase  engine.Phase            `json:"phase"`
+	Counts map[engine.Category]int `json:"counts"`
 }
 
 type statusView struct {
@@ -35,7 +35,7 @@ type statusView struct {
 func statusOf(rec *session.Record) statusView {
 	v := statusView{ID: rec.ID, Operation: rec.Operation, Template: rec.Template, Status: rec.Status, Summary: rec.Summary}
 	for _, phase := range rec.Phases {
-		counts := map[boa.Category]int{}
+		counts := map[engine.Category]int{}
 		for _, bs := range rec.BootSets {
 			for _, ph := range bs.Phases {
 				if ph.Name == phase {
@@ -115,7 +115,7 @@ func printStatus(w io.Writer, format output.Format, v statusView) error {
 	s := v.Summary
 	fmt.Fprintf(w, "session %s: %s %s %s: %d nodes, %d succeeded, %d failed, %d excluded, %d pending (%s)\n",
 		v.ID, v.Operation, v.Template, v.Status, s.Total, s.Succeeded, s.Failed, s.Excluded, s.Pending, s.Timing.Duration)
-	categories := []boa.Category{boa.NotStarted, boa.InProgress, boa.Succeeded, boa.Failed, boa.Excluded}
+	categories := []engine.Category{engine.NotStarted, engine.InProgress, engine.Succeeded, engine.Failed, engine.Excluded}
 	header := []string{"phase"}
 	for _, c := range categories {
 		header = append(header, string(c))

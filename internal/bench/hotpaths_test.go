@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/bos-project/bos/internal/bmc"
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/power"
 	"github.com/bos-project/bos/internal/session"
@@ -73,8 +73,8 @@ func BenchmarkRecorderParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	plan := boa.Plan{Operation: boa.Reboot, BootSets: []boa.BootSetPlan{{Name: "compute", Nodes: nodes}}}
-	rec := &session.Record{Template: "compute", Operation: string(boa.Reboot), Pace: string(boa.Independent), Nodes: nodes}
+	plan := engine.Plan{Operation: engine.Reboot, BootSets: []engine.BootSetPlan{{Name: "compute", Nodes: nodes}}}
+	rec := &session.Record{Template: "compute", Operation: string(engine.Reboot), Pace: string(engine.Independent), Nodes: nodes}
 	if err := store.Create(rec); err != nil {
 		b.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func BenchmarkRecorderParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1)
-			t := boa.Transition{BootSet: "compute", Node: nodes[i%nodeCount], Phase: boa.PhaseShutdown, Category: boa.InProgress}
+			t := engine.Transition{BootSet: "compute", Node: nodes[i%nodeCount], Phase: engine.PhaseShutdown, Category: engine.InProgress}
 			if err := recorder.Record(b.Context(), t); err != nil {
 				b.Fatal(err)
 			}

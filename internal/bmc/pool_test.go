@@ -15,12 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/power"
 )
 
-var _ boa.BMC = (*Pool)(nil)
+var _ engine.BMC = (*Pool)(nil)
 
 // testOptions keep retries fast: back-off in milliseconds, not seconds.
 func testOptions() Options {

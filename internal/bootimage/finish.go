@@ -67,7 +67,7 @@ func (p *Preparer) setOverride(ctx context.Context, node string, o bmc.BootOverr
 
 // FinishBoot undoes, once the node's boot phase is over (booted or not),
 // what PrepareBoot changed on its BMC and the boot did not use up
-// (boa.BootFinisher): the boot override goes back to what the BMC held
+// (engine.BootFinisher): the boot override goes back to what the BMC held
 // before, if it is still bos's (stored as Continuous, or one-time and not
 // used), and the ISO bos inserted is ejected. Each warning says what it
 // found and did, or could not do.

@@ -81,7 +81,7 @@ type NodeInfo struct {
 	MAC string // optional; the node's files are then also written by MAC
 }
 
-// Preparer implements boa.BootPreparer and boa.BootFinisher: per
+// Preparer implements engine.BootPreparer and engine.BootFinisher: per
 // boot_method it renders a node's boot files and sets its BMC's boot
 // override, and after the boot it undoes on the BMC what the boot did not
 // use up. It is safe for concurrent use; each boot set's image is read
@@ -171,7 +171,7 @@ func (p *Preparer) load(ctx context.Context, spec BootSetSpec) (*Image, error) {
 	return p.locator.loadImage(ctx, spec)
 }
 
-// PrepareBoot points node at its boot set's image (boa.BootPreparer):
+// PrepareBoot points node at its boot set's image (engine.BootPreparer):
 //
 //   - pxe: write the node's files, then set a one-time Pxe override; a BMC
 //     without one (Cray EX), or one that ignores it, is warned about: the

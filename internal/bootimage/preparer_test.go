@@ -17,15 +17,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bos-project/bos/internal/bmc"
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/safetext"
 	"github.com/bos-project/bos/internal/template"
 )
 
 var (
-	_ boa.BootPreparer = (*Preparer)(nil)
-	_ boa.BootFinisher = (*Preparer)(nil)
-	_ BootControl      = (*bmc.Pool)(nil)
+	_ engine.BootPreparer = (*Preparer)(nil)
+	_ engine.BootFinisher = (*Preparer)(nil)
+	_ BootControl         = (*bmc.Pool)(nil)
 )
 
 const goldenNode = "x3000c0s1b0n0"

@@ -70,7 +70,7 @@ func WriteNode(bootDir, node, mac string, files NodeFiles) error {
 // A fixed name is safe because no two writers ever stage the same target
 // at once: a node belongs to one session at a time (session.Store.Reserve
 // refuses overlapping sessions, across processes), to one boot set of it
-// (the orchestrator refuses a node in two boot sets), and the engine runs
+// (sessionrun refuses a node in two boot sets), and the engine runs
 // a node's phases one after another, each from one goroutine, so one
 // PrepareBoot per node is in flight. Node names and MACs are unique in an
 // inventory (inventory.Load refuses duplicates of either).

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/bos-project/bos/internal/inventory/yamlstrict"
+	"github.com/bos-project/bos/internal/yamlstrict"
 )
 
 // Configuration types: how a named configuration is run.

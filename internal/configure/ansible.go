@@ -11,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 )
 
 // ansibleEnv makes Ansible's output machine-readable and non-interactive.
@@ -27,7 +27,7 @@ const maxReason = 400
 
 // runAnsible runs the playbook over the batch and reads the per-host
 // outcome from Ansible's JSON-lines output.
-func (r *Runner) runAnsible(ctx context.Context, c runnable, req boa.ConfigureRequest, log *batchLog) (map[string]error, error) {
+func (r *Runner) runAnsible(ctx context.Context, c runnable, req engine.ConfigureRequest, log *batchLog) (map[string]error, error) {
 	dir, err := os.MkdirTemp("", "bos-configure-")
 	if err != nil {
 		return nil, fmt.Errorf("create a directory for the Ansible inventory: %w", err)
@@ -57,7 +57,7 @@ func (r *Runner) runAnsible(ctx context.Context, c runnable, req boa.ConfigureRe
 
 // ansibleArgs writes the inventory (or limit) and variables files into dir
 // and returns the ansible-playbook command line.
-func (r *Runner) ansibleArgs(dir string, c runnable, req boa.ConfigureRequest) ([]string, error) {
+func (r *Runner) ansibleArgs(dir string, c runnable, req engine.ConfigureRequest) ([]string, error) {
 	argv := []string{r.opts.AnsiblePlaybook}
 	if c.Inventory != "" {
 		// The administrator's inventory, cut down to this batch.

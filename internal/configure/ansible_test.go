@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/inventory"
 )
 
@@ -107,7 +107,7 @@ func TestAnsiblePerNodeResults(t *testing.T) {
 			tc.conf.Type = config.ConfigurationAnsible
 			r := New(map[string]config.Configuration{"site": tc.conf}, Options{Log: &log, Nodes: computeNodes(nodes...)})
 			require.NoError(t, r.Check("site"))
-			results, err := r.Configure(context.Background(), boa.ConfigureRequest{
+			results, err := r.Configure(context.Background(), engine.ConfigureRequest{
 				SessionID: "s-1", BootSet: "compute", Configuration: "site", Nodes: tc.nodes})
 			require.NoError(t, err, log.String())
 			got := map[string]string{}
@@ -164,7 +164,7 @@ func TestCheck(t *testing.T) {
 
 func TestConfigureUndefinedIsInvalid(t *testing.T) {
 	r := New(nil, Options{})
-	_, err := r.Configure(context.Background(), boa.ConfigureRequest{Configuration: "site", Nodes: []string{"n1"}})
+	_, err := r.Configure(context.Background(), engine.ConfigureRequest{Configuration: "site", Nodes: []string{"n1"}})
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "none is defined")
 }

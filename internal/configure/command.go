@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 )
 
 // commandRequest is what a command configuration reads on its stdin.
@@ -27,7 +27,7 @@ type commandResult struct {
 // runCommand runs a command configuration: the batch as one JSON document
 // on stdin, one JSON result line per node on stdout; any other stdout line
 // is the command's own output and goes to the log.
-func (r *Runner) runCommand(ctx context.Context, c runnable, req boa.ConfigureRequest, log *batchLog) (map[string]error, error) {
+func (r *Runner) runCommand(ctx context.Context, c runnable, req engine.ConfigureRequest, log *batchLog) (map[string]error, error) {
 	in := commandRequest{SessionID: req.SessionID, Configuration: req.Configuration, BootSet: req.BootSet,
 		Nodes: make([]nodeInfo, len(req.Nodes))}
 	for i, n := range req.Nodes {

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/engine"
 )
 
 func TestCommandProtocol(t *testing.T) {
@@ -35,7 +35,7 @@ exit 3
 	r := New(map[string]config.Configuration{"report": {Type: config.ConfigurationCommand, Command: []string{script, stdinCopy}}},
 		Options{Log: &log, Nodes: computeNodes("n1", "n2", "n3", "n4")})
 	require.NoError(t, r.Check("report"))
-	results, err := r.Configure(context.Background(), boa.ConfigureRequest{
+	results, err := r.Configure(context.Background(), engine.ConfigureRequest{
 		SessionID: "s-2", BootSet: "compute", Configuration: "report", Nodes: []string{"n1", "n2", "n3", "n4"}})
 	require.NoError(t, err)
 
@@ -76,7 +76,7 @@ exit 3
 
 func TestCommandThatCannotStartFailsTheBatch(t *testing.T) {
 	r := New(map[string]config.Configuration{"gone": {Type: config.ConfigurationCommand, Command: []string{"/nonexistent/configure"}}}, Options{})
-	_, err := r.Configure(context.Background(), boa.ConfigureRequest{Configuration: "gone", BootSet: "b", Nodes: []string{"n1"}})
+	_, err := r.Configure(context.Background(), engine.ConfigureRequest{Configuration: "gone", BootSet: "b", Nodes: []string{"n1"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `configuration "gone" on boot set b: start /nonexistent/configure`)
 }
@@ -99,7 +99,7 @@ wait
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.Configure(ctx, boa.ConfigureRequest{Configuration: "hang", BootSet: "b", Nodes: []string{"n1"}})
+		_, err := r.Configure(ctx, engine.ConfigureRequest{Configuration: "hang", BootSet: "b", Nodes: []string{"n1"}})
 		done <- err
 	}()
 	require.Eventually(t, func() bool { _, err := os.Stat(pids); return err == nil }, 10*time.Second, 5*time.Millisecond)
@@ -159,7 +159,7 @@ echo '{"node":"n1","ok":true}'
 				Nodes: computeNodes("n1"), AnsiblePlaybook: runner,
 				SecretEnv: []string{"BOS_TEST_BMC_PASSWORD", "RACK7_BMC_PASSWORD"},
 			})
-			_, err := r.Configure(context.Background(), boa.ConfigureRequest{
+			_, err := r.Configure(context.Background(), engine.ConfigureRequest{
 				SessionID: "s-1", BootSet: "compute", Configuration: "site", Nodes: []string{"n1"}})
 			require.NoError(t, err)
 			env, err := os.ReadFile(dump)

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/engine"
 )
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -69,10 +69,10 @@ func TestFromRepository(t *testing.T) {
 	require.NoError(t, err, "a second fetch into the same clone works")
 	assert.Equal(t, atMain, again)
 
-	results, err := r.Configure(ctx, boa.ConfigureRequest{Configuration: atMain, BootSet: "b", Nodes: []string{"n1", "n2"}})
+	results, err := r.Configure(ctx, engine.ConfigureRequest{Configuration: atMain, BootSet: "b", Nodes: []string{"n1", "n2"}})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]error{"n1": nil, "n2": nil}, results, log.String())
-	results, err = r.Configure(ctx, boa.ConfigureRequest{Configuration: atFirst, BootSet: "b", Nodes: []string{"n1"}})
+	results, err = r.Configure(ctx, engine.ConfigureRequest{Configuration: atFirst, BootSet: "b", Nodes: []string{"n1"}})
 	require.NoError(t, err)
 	assert.EqualError(t, results["n1"], "task fail: first commit", "each commit has its own checkout")
 

@@ -17,8 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory"
 )
@@ -59,7 +59,7 @@ type Options struct {
 const defaultRepositorySettings = "default"
 
 // Runner runs named configurations over batches of nodes. It implements
-// boa.Configurer and is safe for concurrent use.
+// engine.Configurer and is safe for concurrent use.
 type Runner struct {
 	opts    Options
 	log     *sessionLog
@@ -77,7 +77,7 @@ type runnable struct {
 	workDir string
 }
 
-var _ boa.Configurer = (*Runner)(nil)
+var _ engine.Configurer = (*Runner)(nil)
 
 // New returns a Runner for the given configurations (by name).
 func New(confs map[string]config.Configuration, opts Options) *Runner {
@@ -160,7 +160,7 @@ func (r *Runner) Check(name string) error {
 // Configure runs req.Configuration over req.Nodes and returns a result per
 // node (nil = configured). err means the runner could not run at all, or
 // ctx ended (the runner's whole process group is then killed).
-func (r *Runner) Configure(ctx context.Context, req boa.ConfigureRequest) (map[string]error, error) {
+func (r *Runner) Configure(ctx context.Context, req engine.ConfigureRequest) (map[string]error, error) {
 	c, err := r.lookup(req.Configuration)
 	if err != nil {
 		return nil, err

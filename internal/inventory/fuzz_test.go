@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/inventory/yamlstrict/yamlstricttest"
+	"github.com/bos-project/bos/internal/yamlstrict/yamlstricttest"
 )
 
 func FuzzParseLimit(f *testing.F) {

@@ -11,8 +11,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bos-project/bos/internal/hostlist"
-	"github.com/bos-project/bos/internal/inventory/yamlstrict"
-	"github.com/bos-project/bos/internal/inventory/yamlstrict/yamlstricttest"
+	"github.com/bos-project/bos/internal/yamlstrict"
+	"github.com/bos-project/bos/internal/yamlstrict/yamlstricttest"
 )
 
 const testdata = "../../testdata"

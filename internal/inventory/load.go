@@ -15,7 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bos-project/bos/internal/hostlist"
-	"github.com/bos-project/bos/internal/inventory/yamlstrict"
+	"github.com/bos-project/bos/internal/yamlstrict"
 )
 
 // ErrInvalid is matched (errors.Is) by every error about an inventory's

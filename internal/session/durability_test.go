@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/power"
 )
 
@@ -220,7 +220,7 @@ func TestEveryCommitFsyncsEventsOnce(t *testing.T) {
 	r, rec := startRecorder(t, s, rebootPlan())
 	events := filepath.Join(s.Dir(rec.ID), eventsFile)
 	for i, node := range []string{"n1", "n2", "n3"} {
-		require.NoError(t, r.Record(t.Context(), tr("compute", node, boa.PhaseShutdown, boa.InProgress, "")))
+		require.NoError(t, r.Record(t.Context(), tr("compute", node, engine.PhaseShutdown, engine.InProgress, "")))
 		info, err := os.Stat(events)
 		require.NoError(t, err)
 		sizes := syncs.sizes()
@@ -233,12 +233,12 @@ func TestEveryCommitFsyncsEventsOnce(t *testing.T) {
 // off, and that n2 was sent one: what a full disk may interrupt.
 func recordIntentAndOff(t *testing.T, r *Recorder) {
 	t.Helper()
-	for _, transition := range []boa.Transition{
-		tr("compute", "n1", boa.PhaseShutdown, boa.InProgress, ""),
-		{BootSet: "compute", Node: "n1", Phase: boa.PhaseShutdown, Category: boa.InProgress, Action: power.GracefulOff},
-		tr("compute", "n1", boa.PhaseShutdown, boa.Succeeded, ""),
-		tr("compute", "n2", boa.PhaseShutdown, boa.InProgress, ""),
-		{BootSet: "compute", Node: "n2", Phase: boa.PhaseShutdown, Category: boa.InProgress, Action: power.GracefulOff},
+	for _, transition := range []engine.Transition{
+		tr("compute", "n1", engine.PhaseShutdown, engine.InProgress, ""),
+		{BootSet: "compute", Node: "n1", Phase: engine.PhaseShutdown, Category: engine.InProgress, Action: power.GracefulOff},
+		tr("compute", "n1", engine.PhaseShutdown, engine.Succeeded, ""),
+		tr("compute", "n2", engine.PhaseShutdown, engine.InProgress, ""),
+		{BootSet: "compute", Node: "n2", Phase: engine.PhaseShutdown, Category: engine.InProgress, Action: power.GracefulOff},
 	} {
 		require.NoError(t, r.Record(t.Context(), transition))
 	}
@@ -260,11 +260,11 @@ func TestFullDiskStopsTheSessionAtItsDurableState(t *testing.T) {
 		}
 		return nil
 	})
-	err := r.Record(t.Context(), tr("compute", "n2", boa.PhaseShutdown, boa.Succeeded, ""))
+	err := r.Record(t.Context(), tr("compute", "n2", engine.PhaseShutdown, engine.Succeeded, ""))
 	require.ErrorIs(t, err, syscall.ENOSPC)
 	assert.Equal(t, acknowledged, readString(t, events), "the unacknowledged line is cut off")
 	spy.failWith(nil)
-	require.ErrorIs(t, r.Record(t.Context(), tr("compute", "n3", boa.PhaseShutdown, boa.InProgress, "")), syscall.ENOSPC,
+	require.ErrorIs(t, r.Record(t.Context(), tr("compute", "n3", engine.PhaseShutdown, engine.InProgress, "")), syscall.ENOSPC,
 		"nothing is recorded after a failed write, even once there is room again")
 	assert.Equal(t, acknowledged, readString(t, events))
 
@@ -281,20 +281,20 @@ func TestFullDiskStopsTheSessionAtItsDurableState(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusInterrupted, got.Status)
 	assert.Equal(t, finishErr.Error(), got.Error)
-	assert.Equal(t, map[boa.Phase]map[boa.Category][]string{
-		boa.PhaseShutdown: {boa.Succeeded: {"n1"}, boa.InProgress: {"n2"}, boa.NotStarted: {"n3"}},
-		boa.PhaseBoot:     {boa.NotStarted: {"n1", "n2", "n3"}},
+	assert.Equal(t, map[engine.Phase]map[engine.Category][]string{
+		engine.PhaseShutdown: {engine.Succeeded: {"n1"}, engine.InProgress: {"n2"}, engine.NotStarted: {"n3"}},
+		engine.PhaseBoot:     {engine.NotStarted: {"n1", "n2", "n3"}},
 	}, categories(*got, "compute"), "every node as events.jsonl has it, the one sent a shutdown in progress")
 	assert.Equal(t, power.GracefulOff, got.NodeStates["n2"].Action)
 	assert.Equal(t, 4, got.Summary.Pending)
 
 	// Resuming takes over: the reason goes, the room comes back.
-	resumed, err := s.NewRecorder(t.Context(), got, boa.Plan{SessionID: rec.ID, Operation: boa.Reboot, BootSets: rebootPlan().BootSets})
+	resumed, err := s.NewRecorder(t.Context(), got, engine.Plan{SessionID: rec.ID, Operation: engine.Reboot, BootSets: rebootPlan().BootSets})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = resumed.Close() })
 	assert.NoFileExists(t, filepath.Join(dir, stoppedFile))
 	assert.FileExists(t, filepath.Join(dir, reserveFile))
-	assert.Equal(t, boa.NodeProgress{Phase: boa.PhaseShutdown, Action: power.GracefulOff}, resumed.Progress()["n2"], "intended, never confirmed sent")
+	assert.Equal(t, engine.NodeProgress{Phase: engine.PhaseShutdown, Action: power.GracefulOff}, resumed.Progress()["n2"], "intended, never confirmed sent")
 	snap := resumed.Snapshot()
 	assert.Empty(t, snap.Error)
 }
@@ -304,7 +304,7 @@ func TestFullDiskStopsTheSessionAtItsDurableState(t *testing.T) {
 func diedAfter(t *testing.T, record func(*Recorder)) (*Store, *Record) {
 	t.Helper()
 	s := openStore(t)
-	rec := &Record{Template: "compute", Operation: string(boa.Reboot), Nodes: []string{"n1", "n2", "n3", "u1"}}
+	rec := &Record{Template: "compute", Operation: string(engine.Reboot), Nodes: []string{"n1", "n2", "n3", "u1"}}
 	require.NoError(t, s.Create(rec))
 	plan := rebootPlan()
 	plan.SessionID = rec.ID
@@ -324,7 +324,7 @@ func appendTo(t *testing.T, path, text string) {
 }
 
 func TestLoadOfInterruptedSessionFollowsEvents(t *testing.T) {
-	wantShutdown := map[boa.Category][]string{boa.Succeeded: {"n1"}, boa.InProgress: {"n2"}, boa.NotStarted: {"n3"}}
+	wantShutdown := map[engine.Category][]string{engine.Succeeded: {"n1"}, engine.InProgress: {"n2"}, engine.NotStarted: {"n3"}}
 	tests := []struct {
 		name string
 		// damage changes events.jsonl after the process died.
@@ -363,7 +363,7 @@ func TestLoadOfInterruptedSessionFollowsEvents(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, StatusInterrupted, got.Status)
-			assert.Equal(t, wantShutdown, categories(*got, "compute")[boa.PhaseShutdown])
+			assert.Equal(t, wantShutdown, categories(*got, "compute")[engine.PhaseShutdown])
 			assert.Equal(t, power.GracefulOff, got.NodeStates["n2"].Action)
 			assert.Empty(t, got.Error, "nothing said why: the process was killed")
 			if tc.wantNote == "" {
@@ -400,7 +400,7 @@ func (u *untouchable) Reset(_ context.Context, node string, action power.Action)
 	return "", errUntouchable
 }
 
-func (u *untouchable) Configure(_ context.Context, req boa.ConfigureRequest) (map[string]error, error) {
+func (u *untouchable) Configure(_ context.Context, req engine.ConfigureRequest) (map[string]error, error) {
 	u.note(fmt.Sprintf("configure %v", req.Nodes))
 	return nil, errUntouchable
 }
@@ -411,11 +411,11 @@ var errUntouchable = errors.New("this node must not be acted on")
 // a resume replays of it must make the engine leave it alone, whatever the
 // operation.
 func TestResumeLeavesFinishedNodesAlone(t *testing.T) {
-	for _, op := range []boa.Operation{boa.Shutdown, boa.Boot, boa.Reboot, boa.Configure} {
-		for _, category := range []boa.Category{boa.Failed, boa.Excluded} {
+	for _, op := range []engine.Operation{engine.Shutdown, engine.Boot, engine.Reboot, engine.Configure} {
+		for _, category := range []engine.Category{engine.Failed, engine.Excluded} {
 			t.Run(string(op)+"/"+string(category), func(t *testing.T) {
 				s := openStore(t)
-				plan := boa.Plan{Operation: op, BootSets: []boa.BootSetPlan{{Name: "compute", Nodes: []string{"n1"}, Configuration: "site"}}}
+				plan := engine.Plan{Operation: op, BootSets: []engine.BootSetPlan{{Name: "compute", Nodes: []string{"n1"}, Configuration: "site"}}}
 				rec := &Record{Operation: string(op), Phases: Phases(op, true), Nodes: []string{"n1"}}
 				require.NoError(t, s.Create(rec))
 				plan.SessionID = rec.ID
@@ -423,8 +423,8 @@ func TestResumeLeavesFinishedNodesAlone(t *testing.T) {
 				require.NoError(t, err)
 				phases := r.Snapshot().Phases
 				for i, phase := range phases {
-					require.NoError(t, r.Record(t.Context(), tr("compute", "n1", phase, boa.InProgress, "")))
-					final := boa.Succeeded
+					require.NoError(t, r.Record(t.Context(), tr("compute", "n1", phase, engine.InProgress, "")))
+					final := engine.Succeeded
 					if i == len(phases)-1 {
 						final = category
 					}
@@ -441,7 +441,7 @@ func TestResumeLeavesFinishedNodesAlone(t *testing.T) {
 				events := filepath.Join(s.Dir(rec.ID), eventsFile)
 				before := readString(t, events)
 				fleet := &untouchable{}
-				engine := &boa.Engine{BMC: fleet, Recorder: resumed, Configure: fleet}
+				engine := &engine.Engine{BMC: fleet, Recorder: resumed, Configure: fleet}
 				result, err := engine.Run(t.Context(), plan)
 				require.NoError(t, err)
 				assert.Empty(t, fleet.calls, "no read, reset or configuration")

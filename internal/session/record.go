@@ -12,7 +12,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/power"
 )
 
@@ -45,14 +45,14 @@ type Record struct {
 	Pace         string          `json:"pace"`
 	// Phases the operation runs, in order. NewRecorder fills it from the
 	// operation when empty; set it with Phases(op, true) to include configure.
-	Phases     []boa.Phase `json:"phases"`
-	Nodes      []string    `json:"nodes"`
-	PID        int         `json:"pid,omitempty"`
-	Host       string      `json:"host,omitempty"`
-	StartTime  time.Time   `json:"start_time"`
-	StopTime   *time.Time  `json:"stop_time,omitempty"`
-	Status     Status      `json:"status"`
-	ErrorCount int         `json:"error_count"`
+	Phases     []engine.Phase `json:"phases"`
+	Nodes      []string       `json:"nodes"`
+	PID        int            `json:"pid,omitempty"`
+	Host       string         `json:"host,omitempty"`
+	StartTime  time.Time      `json:"start_time"`
+	StopTime   *time.Time     `json:"stop_time,omitempty"`
+	Status     Status         `json:"status"`
+	ErrorCount int            `json:"error_count"`
 	// BootSets is the BOS v1 status tree.
 	BootSets []BootSetStatus `json:"boot_sets"`
 	Summary  Summary         `json:"summary"`
@@ -80,26 +80,26 @@ type BootSetStatus struct {
 // PhaseStatus is one phase of a boot set: every node sits in exactly one
 // category.
 type PhaseStatus struct {
-	Name       boa.Phase           `json:"name"`
+	Name       engine.Phase        `json:"name"`
 	Categories []CategoryStatus    `json:"categories"`
 	Errors     map[string][]string `json:"errors"`
 }
 
 // CategoryStatus lists the nodes in one category, in plan order.
 type CategoryStatus struct {
-	Name     boa.Category `json:"name"`
-	NodeList []string     `json:"node_list"`
+	Name     engine.Category `json:"name"`
+	NodeList []string        `json:"node_list"`
 }
 
 // NodeState is a node's latest transition, plus every warning the node
 // met in the session.
 type NodeState struct {
-	BootSet  string       `json:"boot_set"`
-	Phase    boa.Phase    `json:"phase"`
-	Category boa.Category `json:"category"`
-	Action   power.Action `json:"last_action,omitempty"`
-	Reason   string       `json:"reason,omitempty"`
-	Time     time.Time    `json:"time"`
+	BootSet  string          `json:"boot_set"`
+	Phase    engine.Phase    `json:"phase"`
+	Category engine.Category `json:"category"`
+	Action   power.Action    `json:"last_action,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
+	Time     time.Time       `json:"time"`
 	// Warnings are the distinct warnings of all the node's transitions,
 	// first seen first; absent when there were none.
 	Warnings []string `json:"warnings,omitempty"`
@@ -156,35 +156,35 @@ type ListRow struct {
 // Phases returns the phases op runs, in order; configure adds the configure
 // phase to boot and reboot (when the template enables CFS and names a
 // configuration).
-func Phases(op boa.Operation, configure bool) []boa.Phase {
-	var phases []boa.Phase
+func Phases(op engine.Operation, configure bool) []engine.Phase {
+	var phases []engine.Phase
 	switch op {
-	case boa.Shutdown:
-		return []boa.Phase{boa.PhaseShutdown}
-	case boa.Configure:
-		return []boa.Phase{boa.PhaseConfigure}
-	case boa.Boot:
-		phases = []boa.Phase{boa.PhaseBoot}
-	case boa.Reboot:
-		phases = []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot}
+	case engine.Shutdown:
+		return []engine.Phase{engine.PhaseShutdown}
+	case engine.Configure:
+		return []engine.Phase{engine.PhaseConfigure}
+	case engine.Boot:
+		phases = []engine.Phase{engine.PhaseBoot}
+	case engine.Reboot:
+		phases = []engine.Phase{engine.PhaseShutdown, engine.PhaseBoot}
 	}
 	if configure {
-		phases = append(phases, boa.PhaseConfigure)
+		phases = append(phases, engine.PhaseConfigure)
 	}
 	return phases
 }
 
 // categoryOrder is the order categories appear in within a phase.
-var categoryOrder = []boa.Category{boa.NotStarted, boa.InProgress, boa.Succeeded, boa.Failed, boa.Excluded}
+var categoryOrder = []engine.Category{engine.NotStarted, engine.InProgress, engine.Succeeded, engine.Failed, engine.Excluded}
 
 // phaseOrder is the canonical order of phases, used to place a phase the
 // engine reports that the record did not plan for.
-var phaseOrder = map[boa.Phase]int{boa.PhaseShutdown: 0, boa.PhaseBoot: 1, boa.PhaseConfigure: 2}
+var phaseOrder = map[engine.Phase]int{engine.PhaseShutdown: 0, engine.PhaseBoot: 1, engine.PhaseConfigure: 2}
 
 // InitStatus fills rec's status tree with every node of plan not started,
 // so the record written at create already names each boot set's nodes: a
 // detached or resumed run rebuilds its plan from it.
-func InitStatus(rec *Record, plan boa.Plan) {
+func InitStatus(rec *Record, plan engine.Plan) {
 	if len(rec.Phases) == 0 {
 		rec.Phases = Phases(plan.Operation, false)
 	}

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 )
 
 const (
@@ -32,7 +32,7 @@ const (
 	lockWait = 200 * time.Millisecond
 )
 
-// Recorder is the engine's boa.Recorder for one session: it keeps the
+// Recorder is the engine's engine.Recorder for one session: it keeps the
 // status tree and makes every transition durable in events.jsonl. Many
 // goroutines may call Record at once; their lines share one write and one
 // fsync (group commit) so 10,000 nodes do not cost 10,000 fsyncs.
@@ -64,13 +64,13 @@ type Recorder struct {
 	lastSnapshot time.Time
 }
 
-var _ boa.Recorder = (*Recorder)(nil)
+var _ engine.Recorder = (*Recorder)(nil)
 
 // pendingLine is a transition waiting for the next group commit, or a
 // flush barrier. The committer encodes it: encoding/json on the caller's
 // goroutine grew each of 10,000 waiting nodes' stacks from 4 to 8 KB.
 type pendingLine struct {
-	transition boa.Transition
+	transition engine.Transition
 	barrier    bool
 	done       chan error
 }
@@ -82,7 +82,7 @@ type pendingLine struct {
 // continues from its durable truth. It takes the session lock (from Create
 // in this process, or afresh: ErrRunning when another process holds it)
 // and writes a first snapshot. rec is copied; read progress with Snapshot.
-func (s *Store) NewRecorder(ctx context.Context, rec *Record, plan boa.Plan) (*Recorder, error) {
+func (s *Store) NewRecorder(ctx context.Context, rec *Record, plan engine.Plan) (*Recorder, error) {
 	return s.newRecorder(ctx, rec, plan, snapshotIntervalFor(len(rec.Nodes)))
 }
 
@@ -91,7 +91,7 @@ func snapshotIntervalFor(nodes int) time.Duration {
 	return min(max(snapshotInterval, time.Duration(nodes)*snapshotIntervalPerNode), maxSnapshotInterval)
 }
 
-func (s *Store) newRecorder(ctx context.Context, rec *Record, plan boa.Plan, interval time.Duration) (_ *Recorder, err error) {
+func (s *Store) newRecorder(ctx context.Context, rec *Record, plan engine.Plan, interval time.Duration) (_ *Recorder, err error) {
 	if plan.SessionID != "" && plan.SessionID != rec.ID {
 		return nil, fmt.Errorf("record session %s: plan is for session %s", rec.ID, plan.SessionID)
 	}
@@ -189,7 +189,7 @@ func replay(path string, f *os.File, t *tree) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("read %s: %w", path, err)
 		}
-		var tr boa.Transition
+		var tr engine.Transition
 		if err := json.Unmarshal(line, &tr); err != nil {
 			return 0, &CorruptError{Path: fmt.Sprintf("%s:%d", path, lineNo), Err: err}
 		}
@@ -204,7 +204,7 @@ func replay(path string, f *os.File, t *tree) (int64, error) {
 // events.jsonl. A transition the session cannot place (unknown boot set,
 // node, phase or category) is refused before anything is written. If ctx
 // ends first Record returns its error; the transition is still written.
-func (r *Recorder) Record(ctx context.Context, t boa.Transition) error {
+func (r *Recorder) Record(ctx context.Context, t engine.Transition) error {
 	if t.Time.IsZero() {
 		t.Time = time.Now()
 	}
@@ -451,9 +451,9 @@ func (r *Recorder) Close() error {
 }
 
 // Progress is where every started node stands according to the durable
-// transitions replayed so far: what boa.Plan.Resume needs to continue an
+// transitions replayed so far: what engine.Plan.Resume needs to continue an
 // interrupted session without repeating finished work.
-func (r *Recorder) Progress() map[string]boa.NodeProgress {
+func (r *Recorder) Progress() map[string]engine.NodeProgress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.tree.progress()

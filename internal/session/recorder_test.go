@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/power"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // startRecorder creates a session for plan and records it.
-func startRecorder(t *testing.T, s *Store, plan boa.Plan) (*Recorder, *Record) {
+func startRecorder(t *testing.T, s *Store, plan engine.Plan) (*Recorder, *Record) {
 	t.Helper()
-	rec := &Record{Template: "compute", Operation: string(plan.Operation), Pace: string(boa.Independent)}
+	rec := &Record{Template: "compute", Operation: string(plan.Operation), Pace: string(engine.Independent)}
 	for _, bs := range plan.BootSets {
 		rec.Nodes = append(rec.Nodes, bs.Nodes...)
 	}
@@ -31,27 +31,27 @@ func startRecorder(t *testing.T, s *Store, plan boa.Plan) (*Recorder, *Record) {
 	return r, rec
 }
 
-func rebootPlan() boa.Plan {
-	return boa.Plan{Operation: boa.Reboot, BootSets: []boa.BootSetPlan{
+func rebootPlan() engine.Plan {
+	return engine.Plan{Operation: engine.Reboot, BootSets: []engine.BootSetPlan{
 		{Name: "compute", Nodes: []string{"n1", "n2", "n3"}},
 		{Name: "uan", Nodes: []string{"u1"}},
 	}}
 }
 
-func tr(bootSet, node string, phase boa.Phase, category boa.Category, reason string) boa.Transition {
-	return boa.Transition{BootSet: bootSet, Node: node, Phase: phase, Category: category, Reason: reason}
+func tr(bootSet, node string, phase engine.Phase, category engine.Category, reason string) engine.Transition {
+	return engine.Transition{BootSet: bootSet, Node: node, Phase: phase, Category: category, Reason: reason}
 }
 
 // categories maps phase → category → nodes for one boot set of rec,
 // leaving out empty categories.
-func categories(rec Record, bootSet string) map[boa.Phase]map[boa.Category][]string {
-	out := map[boa.Phase]map[boa.Category][]string{}
+func categories(rec Record, bootSet string) map[engine.Phase]map[engine.Category][]string {
+	out := map[engine.Phase]map[engine.Category][]string{}
 	for _, bs := range rec.BootSets {
 		if bs.Name != bootSet {
 			continue
 		}
 		for _, ps := range bs.Phases {
-			out[ps.Name] = map[boa.Category][]string{}
+			out[ps.Name] = map[engine.Category][]string{}
 			for _, c := range ps.Categories {
 				if len(c.NodeList) > 0 {
 					out[ps.Name][c.Name] = c.NodeList
@@ -64,58 +64,58 @@ func categories(rec Record, bootSet string) map[boa.Phase]map[boa.Category][]str
 
 func TestRecorderAppliesTransitions(t *testing.T) {
 	const (
-		sd = boa.PhaseShutdown
-		bt = boa.PhaseBoot
+		sd = engine.PhaseShutdown
+		bt = engine.PhaseBoot
 	)
 	tests := []struct {
 		name        string
-		transitions []boa.Transition
-		want        map[boa.Phase]map[boa.Category][]string
+		transitions []engine.Transition
+		want        map[engine.Phase]map[engine.Category][]string
 		wantErrors  map[string][]string
 	}{
 		{
 			name: "initially every node not started in every phase",
-			want: map[boa.Phase]map[boa.Category][]string{
-				sd: {boa.NotStarted: {"n1", "n2", "n3"}},
-				bt: {boa.NotStarted: {"n1", "n2", "n3"}},
+			want: map[engine.Phase]map[engine.Category][]string{
+				sd: {engine.NotStarted: {"n1", "n2", "n3"}},
+				bt: {engine.NotStarted: {"n1", "n2", "n3"}},
 			},
 			wantErrors: map[string][]string{},
 		},
 		{
 			name: "nodes move independently",
-			transitions: []boa.Transition{
-				tr("compute", "n1", sd, boa.InProgress, ""),
-				tr("compute", "n1", sd, boa.Succeeded, ""),
-				tr("compute", "n1", bt, boa.InProgress, ""),
-				tr("compute", "n2", sd, boa.InProgress, ""),
+			transitions: []engine.Transition{
+				tr("compute", "n1", sd, engine.InProgress, ""),
+				tr("compute", "n1", sd, engine.Succeeded, ""),
+				tr("compute", "n1", bt, engine.InProgress, ""),
+				tr("compute", "n2", sd, engine.InProgress, ""),
 			},
-			want: map[boa.Phase]map[boa.Category][]string{
-				sd: {boa.Succeeded: {"n1"}, boa.InProgress: {"n2"}, boa.NotStarted: {"n3"}},
-				bt: {boa.InProgress: {"n1"}, boa.NotStarted: {"n2", "n3"}},
+			want: map[engine.Phase]map[engine.Category][]string{
+				sd: {engine.Succeeded: {"n1"}, engine.InProgress: {"n2"}, engine.NotStarted: {"n3"}},
+				bt: {engine.InProgress: {"n1"}, engine.NotStarted: {"n2", "n3"}},
 			},
 			wantErrors: map[string][]string{},
 		},
 		{
 			name: "a failed node leaves the later phases",
-			transitions: []boa.Transition{
-				tr("compute", "n2", sd, boa.Failed, "power off not confirmed after 480s"),
-				tr("compute", "n3", sd, boa.Excluded, "disabled"),
+			transitions: []engine.Transition{
+				tr("compute", "n2", sd, engine.Failed, "power off not confirmed after 480s"),
+				tr("compute", "n3", sd, engine.Excluded, "disabled"),
 			},
-			want: map[boa.Phase]map[boa.Category][]string{
-				sd: {boa.NotStarted: {"n1"}, boa.Failed: {"n2"}, boa.Excluded: {"n3"}},
-				bt: {boa.NotStarted: {"n1", "n3"}, boa.Excluded: {"n2"}},
+			want: map[engine.Phase]map[engine.Category][]string{
+				sd: {engine.NotStarted: {"n1"}, engine.Failed: {"n2"}, engine.Excluded: {"n3"}},
+				bt: {engine.NotStarted: {"n1", "n3"}, engine.Excluded: {"n2"}},
 			},
 			wantErrors: map[string][]string{"power off not confirmed after 480s": {"n2"}},
 		},
 		{
 			name: "a failure without a reason still lists the node",
-			transitions: []boa.Transition{
-				tr("compute", "n1", sd, boa.Succeeded, ""),
-				tr("compute", "n1", bt, boa.Failed, ""),
+			transitions: []engine.Transition{
+				tr("compute", "n1", sd, engine.Succeeded, ""),
+				tr("compute", "n1", bt, engine.Failed, ""),
 			},
-			want: map[boa.Phase]map[boa.Category][]string{
-				sd: {boa.Succeeded: {"n1"}, boa.NotStarted: {"n2", "n3"}},
-				bt: {boa.Failed: {"n1"}, boa.NotStarted: {"n2", "n3"}},
+			want: map[engine.Phase]map[engine.Category][]string{
+				sd: {engine.Succeeded: {"n1"}, engine.NotStarted: {"n2", "n3"}},
+				bt: {engine.Failed: {"n1"}, engine.NotStarted: {"n2", "n3"}},
 			},
 			wantErrors: map[string][]string{"failed (no reason given)": {"n1"}},
 		},
@@ -128,8 +128,8 @@ func TestRecorderAppliesTransitions(t *testing.T) {
 			}
 			snap := r.Snapshot()
 			assert.Equal(t, tc.want, categories(snap, "compute"))
-			assert.Equal(t, map[boa.Phase]map[boa.Category][]string{
-				sd: {boa.NotStarted: {"u1"}}, bt: {boa.NotStarted: {"u1"}},
+			assert.Equal(t, map[engine.Phase]map[engine.Category][]string{
+				sd: {engine.NotStarted: {"u1"}}, bt: {engine.NotStarted: {"u1"}},
 			}, categories(snap, "uan"), "the other boot set is untouched")
 			assert.Equal(t, tc.wantErrors, snap.BootSets[0].Errors)
 		})
@@ -139,12 +139,12 @@ func TestRecorderAppliesTransitions(t *testing.T) {
 func TestRecorderKeepsLastActionAndReasonPerNode(t *testing.T) {
 	r, _ := startRecorder(t, openStore(t), rebootPlan())
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	require.NoError(t, r.Record(t.Context(), boa.Transition{
-		Time: at, BootSet: "compute", Node: "n1", Phase: boa.PhaseShutdown,
-		Category: boa.InProgress, Action: power.ForceOff, Reason: "graceful shutdown timed out",
+	require.NoError(t, r.Record(t.Context(), engine.Transition{
+		Time: at, BootSet: "compute", Node: "n1", Phase: engine.PhaseShutdown,
+		Category: engine.InProgress, Action: power.ForceOff, Reason: "graceful shutdown timed out",
 	}))
 	assert.Equal(t, NodeState{
-		BootSet: "compute", Phase: boa.PhaseShutdown, Category: boa.InProgress,
+		BootSet: "compute", Phase: engine.PhaseShutdown, Category: engine.InProgress,
 		Action: power.ForceOff, Reason: "graceful shutdown timed out", Time: at,
 	}, r.Snapshot().NodeStates["n1"])
 }
@@ -152,12 +152,12 @@ func TestRecorderKeepsLastActionAndReasonPerNode(t *testing.T) {
 func TestRecorderRefusesTransitionsOutsideThePlan(t *testing.T) {
 	tests := []struct {
 		name       string
-		transition boa.Transition
+		transition engine.Transition
 	}{
-		{name: "unknown boot set", transition: tr("gpu", "n1", boa.PhaseBoot, boa.Succeeded, "")},
-		{name: "node of another boot set", transition: tr("uan", "n1", boa.PhaseBoot, boa.Succeeded, "")},
-		{name: "unknown phase", transition: tr("compute", "n1", "dance", boa.Succeeded, "")},
-		{name: "unknown category", transition: tr("compute", "n1", boa.PhaseBoot, "lost", "")},
+		{name: "unknown boot set", transition: tr("gpu", "n1", engine.PhaseBoot, engine.Succeeded, "")},
+		{name: "node of another boot set", transition: tr("uan", "n1", engine.PhaseBoot, engine.Succeeded, "")},
+		{name: "unknown phase", transition: tr("compute", "n1", "dance", engine.Succeeded, "")},
+		{name: "unknown category", transition: tr("compute", "n1", engine.PhaseBoot, "lost", "")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,19 +172,19 @@ func TestRecorderRefusesTransitionsOutsideThePlan(t *testing.T) {
 func TestRecorderAddsAnUnplannedPhaseInOrder(t *testing.T) {
 	plan := rebootPlan()
 	r, _ := startRecorder(t, openStore(t), plan)
-	require.NoError(t, r.Record(t.Context(), tr("uan", "u1", boa.PhaseConfigure, boa.InProgress, "")))
+	require.NoError(t, r.Record(t.Context(), tr("uan", "u1", engine.PhaseConfigure, engine.InProgress, "")))
 	snap := r.Snapshot()
-	assert.Equal(t, []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot, boa.PhaseConfigure}, snap.Phases)
-	assert.Equal(t, map[boa.Category][]string{boa.InProgress: {"u1"}}, categories(snap, "uan")[boa.PhaseConfigure])
+	assert.Equal(t, []engine.Phase{engine.PhaseShutdown, engine.PhaseBoot, engine.PhaseConfigure}, snap.Phases)
+	assert.Equal(t, map[engine.Category][]string{engine.InProgress: {"u1"}}, categories(snap, "uan")[engine.PhaseConfigure])
 }
 
 func TestFinishStatusAndSummary(t *testing.T) {
-	plan := boa.Plan{Operation: boa.Shutdown, BootSets: []boa.BootSetPlan{
+	plan := engine.Plan{Operation: engine.Shutdown, BootSets: []engine.BootSetPlan{
 		{Name: "a", Nodes: []string{"n1", "n2", "n3", "n4"}},
 	}}
 	tests := []struct {
 		name          string
-		outcomes      map[string]boa.Category // nodes not named stay not started
+		outcomes      map[string]engine.Category // nodes not named stay not started
 		given         Status
 		want          Status
 		wantSucceeded float64
@@ -192,22 +192,22 @@ func TestFinishStatusAndSummary(t *testing.T) {
 	}{
 		{
 			name:     "all succeeded or excluded",
-			outcomes: map[string]boa.Category{"n1": boa.Succeeded, "n2": boa.Succeeded, "n3": boa.Succeeded, "n4": boa.Excluded},
+			outcomes: map[string]engine.Category{"n1": engine.Succeeded, "n2": engine.Succeeded, "n3": engine.Succeeded, "n4": engine.Excluded},
 			given:    StatusComplete, want: StatusComplete, wantSucceeded: 75,
 		},
 		{
 			name:     "one failed",
-			outcomes: map[string]boa.Category{"n1": boa.Succeeded, "n2": boa.Succeeded, "n3": boa.Failed, "n4": boa.Succeeded},
+			outcomes: map[string]engine.Category{"n1": engine.Succeeded, "n2": engine.Succeeded, "n3": engine.Failed, "n4": engine.Succeeded},
 			given:    StatusComplete, want: StatusFailed, wantSucceeded: 75, wantFailed: 25,
 		},
 		{
 			name:     "a node never finished",
-			outcomes: map[string]boa.Category{"n1": boa.Succeeded, "n2": boa.Succeeded, "n3": boa.Succeeded},
+			outcomes: map[string]engine.Category{"n1": engine.Succeeded, "n2": engine.Succeeded, "n3": engine.Succeeded},
 			given:    StatusComplete, want: StatusFailed, wantSucceeded: 75,
 		},
 		{
 			name:     "cancelled stays cancelled",
-			outcomes: map[string]boa.Category{"n1": boa.Succeeded},
+			outcomes: map[string]engine.Category{"n1": engine.Succeeded},
 			given:    StatusCancelled, want: StatusCancelled, wantSucceeded: 25,
 		},
 	}
@@ -216,7 +216,7 @@ func TestFinishStatusAndSummary(t *testing.T) {
 			s := openStore(t)
 			r, rec := startRecorder(t, s, plan)
 			for node, category := range tc.outcomes {
-				require.NoError(t, r.Record(t.Context(), tr("a", node, boa.PhaseShutdown, category, "why")))
+				require.NoError(t, r.Record(t.Context(), tr("a", node, engine.PhaseShutdown, category, "why")))
 			}
 			require.NoError(t, r.Finish(tc.given))
 			require.NoError(t, r.Close())
@@ -242,16 +242,16 @@ func TestFinishStatusAndSummary(t *testing.T) {
 }
 
 func TestSummaryCountsDistinctNodes(t *testing.T) {
-	plan := boa.Plan{Operation: boa.Boot, BootSets: []boa.BootSetPlan{
+	plan := engine.Plan{Operation: engine.Boot, BootSets: []engine.BootSetPlan{
 		{Name: "a", Nodes: []string{"n1", "n2"}},
 		{Name: "b", Nodes: []string{"n2", "n3"}},
 	}}
 	r, _ := startRecorder(t, openStore(t), plan)
-	for _, transition := range []boa.Transition{
-		tr("a", "n1", boa.PhaseBoot, boa.Succeeded, ""),
-		tr("a", "n2", boa.PhaseBoot, boa.Succeeded, ""),
-		tr("b", "n2", boa.PhaseBoot, boa.Failed, "boot timed out"),
-		tr("b", "n3", boa.PhaseBoot, boa.Failed, "boot timed out"),
+	for _, transition := range []engine.Transition{
+		tr("a", "n1", engine.PhaseBoot, engine.Succeeded, ""),
+		tr("a", "n2", engine.PhaseBoot, engine.Succeeded, ""),
+		tr("b", "n2", engine.PhaseBoot, engine.Failed, "boot timed out"),
+		tr("b", "n3", engine.PhaseBoot, engine.Failed, "boot timed out"),
 	} {
 		require.NoError(t, r.Record(t.Context(), transition))
 	}
@@ -263,22 +263,22 @@ func TestSummaryCountsDistinctNodes(t *testing.T) {
 	assert.Equal(t, ErrorSummaryEntry{Count: 2, Nodes: []string{"n2", "n3"}}, sum.ErrorSummary["boot timed out"])
 }
 
-func manyNodesPlan(n int) boa.Plan {
+func manyNodesPlan(n int) engine.Plan {
 	nodes := make([]string, n)
 	for i := range nodes {
 		nodes[i] = fmt.Sprintf("nid%05d", i)
 	}
-	return boa.Plan{Operation: boa.Shutdown, BootSets: []boa.BootSetPlan{{Name: "compute", Nodes: nodes}}}
+	return engine.Plan{Operation: engine.Shutdown, BootSets: []engine.BootSetPlan{{Name: "compute", Nodes: nodes}}}
 }
 
 // recordAll records one transition per node from its own goroutine.
-func recordAll(t *testing.T, r *Recorder, plan boa.Plan) {
+func recordAll(t *testing.T, r *Recorder, plan engine.Plan) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(plan.BootSets[0].Nodes))
 	for _, node := range plan.BootSets[0].Nodes {
 		wg.Go(func() {
-			errs <- r.Record(t.Context(), tr("compute", node, boa.PhaseShutdown, boa.Succeeded, ""))
+			errs <- r.Record(t.Context(), tr("compute", node, engine.PhaseShutdown, engine.Succeeded, ""))
 		})
 	}
 	wg.Wait()
@@ -320,8 +320,8 @@ func TestConcurrentRecordIsDurableAndGroupCommitted(t *testing.T) {
 	assert.NotEmpty(t, sizes, "events.jsonl is fsynced")
 	assert.LessOrEqual(t, len(sizes), 2, "queued lines share one fsync")
 	assert.IsIncreasing(t, sizes, "every fsync makes new lines durable")
-	assert.Equal(t, map[boa.Category][]string{boa.Succeeded: plan.BootSets[0].Nodes},
-		categories(r.Snapshot(), "compute")[boa.PhaseShutdown])
+	assert.Equal(t, map[engine.Category][]string{engine.Succeeded: plan.BootSets[0].Nodes},
+		categories(r.Snapshot(), "compute")[engine.PhaseShutdown])
 }
 
 func TestConcurrentRecordWithoutStalls(t *testing.T) {
@@ -335,15 +335,15 @@ func TestConcurrentRecordWithoutStalls(t *testing.T) {
 	assert.LessOrEqual(t, len(syncs.sizes()), nodes)
 }
 
-func readEvents(t *testing.T, s *Store, id string) []boa.Transition {
+func readEvents(t *testing.T, s *Store, id string) []engine.Transition {
 	t.Helper()
 	f, err := os.Open(filepath.Join(s.Dir(id), eventsFile))
 	require.NoError(t, err)
 	defer f.Close()
-	var events []boa.Transition
+	var events []engine.Transition
 	scanner := bufio.NewScanner(f)
 	for scanner.Scan() {
-		var e boa.Transition
+		var e engine.Transition
 		require.NoError(t, json.Unmarshal(scanner.Bytes(), &e), "line %q", scanner.Text())
 		events = append(events, e)
 	}
@@ -357,8 +357,8 @@ func TestResumeReplaysEventsAndDropsTornTail(t *testing.T) {
 	require.NoError(t, err)
 	plan := rebootPlan()
 	r, rec := startRecorder(t, first, plan)
-	require.NoError(t, r.Record(t.Context(), tr("compute", "n1", boa.PhaseShutdown, boa.Succeeded, "")))
-	require.NoError(t, r.Record(t.Context(), tr("compute", "n2", boa.PhaseShutdown, boa.Failed, "BMC unreachable")))
+	require.NoError(t, r.Record(t.Context(), tr("compute", "n1", engine.PhaseShutdown, engine.Succeeded, "")))
+	require.NoError(t, r.Record(t.Context(), tr("compute", "n2", engine.PhaseShutdown, engine.Failed, "BMC unreachable")))
 	require.NoError(t, r.Close()) // the process dies without Finish
 
 	events := filepath.Join(first.Dir(rec.ID), eventsFile)
@@ -379,12 +379,12 @@ func TestResumeReplaysEventsAndDropsTornTail(t *testing.T) {
 	resumed, err := second.NewRecorder(t.Context(), got, plan)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = resumed.Close() })
-	assert.Equal(t, map[boa.Phase]map[boa.Category][]string{
-		boa.PhaseShutdown: {boa.Succeeded: {"n1"}, boa.Failed: {"n2"}, boa.NotStarted: {"n3"}},
-		boa.PhaseBoot:     {boa.NotStarted: {"n1", "n3"}, boa.Excluded: {"n2"}},
+	assert.Equal(t, map[engine.Phase]map[engine.Category][]string{
+		engine.PhaseShutdown: {engine.Succeeded: {"n1"}, engine.Failed: {"n2"}, engine.NotStarted: {"n3"}},
+		engine.PhaseBoot:     {engine.NotStarted: {"n1", "n3"}, engine.Excluded: {"n2"}},
 	}, categories(resumed.Snapshot(), "compute"))
 
-	require.NoError(t, resumed.Record(t.Context(), tr("compute", "n3", boa.PhaseShutdown, boa.InProgress, "")))
+	require.NoError(t, resumed.Record(t.Context(), tr("compute", "n3", engine.PhaseShutdown, engine.InProgress, "")))
 	assert.Len(t, readEvents(t, second, rec.ID), 3, "the torn line is gone and appends stay line-aligned")
 	got, err = second.Get(rec.ID)
 	require.NoError(t, err)
@@ -417,12 +417,12 @@ func TestCorruptEventLineIsReported(t *testing.T) {
 
 func TestSnapshotWrittenPeriodically(t *testing.T) {
 	s := openStore(t)
-	rec := &Record{Template: "t", Operation: string(boa.Reboot)}
+	rec := &Record{Template: "t", Operation: string(engine.Reboot)}
 	require.NoError(t, s.Create(rec))
 	r, err := s.newRecorder(t.Context(), rec, rebootPlan(), time.Millisecond)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
-	require.NoError(t, r.Record(t.Context(), tr("uan", "u1", boa.PhaseShutdown, boa.Failed, "stuck")))
+	require.NoError(t, r.Record(t.Context(), tr("uan", "u1", engine.PhaseShutdown, engine.Failed, "stuck")))
 	require.Eventually(t, func() bool {
 		got, err := s.Get(rec.ID)
 		return err == nil && got.ErrorCount == 1
@@ -432,7 +432,7 @@ func TestSnapshotWrittenPeriodically(t *testing.T) {
 func TestRecordAfterCloseFails(t *testing.T) {
 	r, _ := startRecorder(t, openStore(t), rebootPlan())
 	require.NoError(t, r.Close())
-	require.ErrorIs(t, r.Record(t.Context(), tr("uan", "u1", boa.PhaseShutdown, boa.Succeeded, "")), ErrClosed)
+	require.ErrorIs(t, r.Record(t.Context(), tr("uan", "u1", engine.PhaseShutdown, engine.Succeeded, "")), ErrClosed)
 	require.ErrorIs(t, r.Finish(StatusComplete), ErrClosed)
 }
 
@@ -442,13 +442,13 @@ func TestRecordAfterCloseFails(t *testing.T) {
 // phase for every boot set (the engine excludes the unconfigured ones).
 func TestConfigurePhaseOnlyWhereConfigured(t *testing.T) {
 	tests := []struct {
-		op      boa.Operation
-		compute []boa.Phase
-		uan     []boa.Phase
+		op      engine.Operation
+		compute []engine.Phase
+		uan     []engine.Phase
 	}{
-		{boa.Reboot, []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot, boa.PhaseConfigure}, []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot}},
-		{boa.Boot, []boa.Phase{boa.PhaseBoot, boa.PhaseConfigure}, []boa.Phase{boa.PhaseBoot}},
-		{boa.Configure, []boa.Phase{boa.PhaseConfigure}, []boa.Phase{boa.PhaseConfigure}},
+		{engine.Reboot, []engine.Phase{engine.PhaseShutdown, engine.PhaseBoot, engine.PhaseConfigure}, []engine.Phase{engine.PhaseShutdown, engine.PhaseBoot}},
+		{engine.Boot, []engine.Phase{engine.PhaseBoot, engine.PhaseConfigure}, []engine.Phase{engine.PhaseBoot}},
+		{engine.Configure, []engine.Phase{engine.PhaseConfigure}, []engine.Phase{engine.PhaseConfigure}},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.op), func(t *testing.T) {
@@ -457,7 +457,7 @@ func TestConfigurePhaseOnlyWhereConfigured(t *testing.T) {
 			plan.BootSets[0].Configuration = "site"
 			rec := &Record{Operation: string(tc.op), Phases: Phases(tc.op, true), StartTime: time.Now()}
 			InitStatus(rec, plan)
-			phasesOf := map[string][]boa.Phase{}
+			phasesOf := map[string][]engine.Phase{}
 			for _, bs := range rec.BootSets {
 				for _, ps := range bs.Phases {
 					phasesOf[bs.Name] = append(phasesOf[bs.Name], ps.Name)

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/power"
 )
 
@@ -16,7 +16,7 @@ const errorSampleSize = 10
 
 // placement is where a node sits within one phase.
 type placement struct {
-	category boa.Category
+	category engine.Category
 	reason   string
 	// action is the last power action recorded in this phase, and sent
 	// whether the BMC was recorded as having accepted it: a resume must
@@ -26,7 +26,7 @@ type placement struct {
 }
 
 type phaseState struct {
-	name   boa.Phase
+	name   engine.Phase
 	placed map[string]placement
 }
 
@@ -48,7 +48,7 @@ type tree struct {
 	warnings map[string][]string
 }
 
-func newTree(plan boa.Plan, phases []boa.Phase) *tree {
+func newTree(plan engine.Plan, phases []engine.Phase) *tree {
 	t := emptyTree(len(plan.BootSets))
 	for _, bsPlan := range plan.BootSets {
 		bs := &bootSetState{name: bsPlan.Name, nodes: slices.Clone(bsPlan.Nodes)}
@@ -57,7 +57,7 @@ func newTree(plan boa.Plan, phases []boa.Phase) *tree {
 			// phase after its boot: its nodes finish when booted, not
 			// pending forever (the configure operation still lists it,
 			// with its nodes excluded by the engine).
-			if phase == boa.PhaseConfigure && plan.Operation != boa.Configure && bsPlan.Configuration == "" {
+			if phase == engine.PhaseConfigure && plan.Operation != engine.Configure && bsPlan.Configuration == "" {
 				continue
 			}
 			bs.phases = append(bs.phases, bs.newPhase(phase))
@@ -100,10 +100,10 @@ func emptyTree(bootSets int) *tree {
 		warnings: make(map[string][]string)}
 }
 
-func (bs *bootSetState) newPhase(name boa.Phase) *phaseState {
+func (bs *bootSetState) newPhase(name engine.Phase) *phaseState {
 	ps := &phaseState{name: name, placed: make(map[string]placement, len(bs.nodes))}
 	for _, node := range bs.nodes {
-		ps.placed[node] = placement{category: boa.NotStarted}
+		ps.placed[node] = placement{category: engine.NotStarted}
 	}
 	return ps
 }
@@ -111,7 +111,7 @@ func (bs *bootSetState) newPhase(name boa.Phase) *phaseState {
 // phase returns the named phase, adding it in canonical order when the
 // engine reports a phase the record did not plan (configure enabled late):
 // refusing it would fail a session over bookkeeping.
-func (bs *bootSetState) phase(name boa.Phase) (*phaseState, error) {
+func (bs *bootSetState) phase(name engine.Phase) (*phaseState, error) {
 	rank, known := phaseOrder[name]
 	if !known {
 		return nil, fmt.Errorf("unknown phase %q", name)
@@ -133,7 +133,7 @@ func (bs *bootSetState) phase(name boa.Phase) (*phaseState, error) {
 // apply moves one node. A node that fails leaves the session's remaining
 // phases: it is placed as excluded, reason "failed in <phase>", in every
 // later phase it had not started, so describe shows why it never got there.
-func (t *tree) apply(tr boa.Transition) error {
+func (t *tree) apply(tr engine.Transition) error {
 	bs := t.byName[tr.BootSet]
 	if bs == nil {
 		return fmt.Errorf("transition for node %s: boot set %q is not in the session", tr.Node, tr.BootSet)
@@ -149,15 +149,15 @@ func (t *tree) apply(tr boa.Transition) error {
 		return fmt.Errorf("transition for node %s: node is not in boot set %q", tr.Node, tr.BootSet)
 	}
 	placed := placement{category: tr.Category, reason: tr.Reason, action: tr.Action, sent: tr.Sent}
-	if tr.Action == "" && tr.Category == boa.InProgress {
+	if tr.Action == "" && tr.Category == engine.InProgress {
 		placed.action, placed.sent = ps.placed[tr.Node].action, ps.placed[tr.Node].sent
 	}
 	ps.placed[tr.Node] = placed
-	if tr.Category == boa.Failed {
+	if tr.Category == engine.Failed {
 		later := bs.phases[slices.Index(bs.phases, ps)+1:]
 		for _, next := range later {
-			if next.placed[tr.Node].category == boa.NotStarted {
-				next.placed[tr.Node] = placement{category: boa.Excluded, reason: fmt.Sprintf("failed in %s", tr.Phase)}
+			if next.placed[tr.Node].category == engine.NotStarted {
+				next.placed[tr.Node] = placement{category: engine.Excluded, reason: fmt.Sprintf("failed in %s", tr.Phase)}
 			}
 		}
 	}
@@ -174,8 +174,8 @@ func (t *tree) apply(tr boa.Transition) error {
 }
 
 // phaseNames lists the phases any boot set has, in canonical order.
-func (t *tree) phaseNames() []boa.Phase {
-	var names []boa.Phase
+func (t *tree) phaseNames() []engine.Phase {
+	var names []engine.Phase
 	for _, bs := range t.bootSets {
 		for _, ps := range bs.phases {
 			if !slices.Contains(names, ps.name) {
@@ -183,7 +183,7 @@ func (t *tree) phaseNames() []boa.Phase {
 			}
 		}
 	}
-	slices.SortFunc(names, func(a, b boa.Phase) int { return phaseOrder[a] - phaseOrder[b] })
+	slices.SortFunc(names, func(a, b engine.Phase) int { return phaseOrder[a] - phaseOrder[b] })
 	return names
 }
 
@@ -199,12 +199,12 @@ func failureReason(p placement) string {
 func (bs *bootSetState) status() BootSetStatus {
 	out := BootSetStatus{Name: bs.name, Errors: map[string][]string{}}
 	for _, ps := range bs.phases {
-		lists := make(map[boa.Category][]string, len(categoryOrder))
+		lists := make(map[engine.Category][]string, len(categoryOrder))
 		phaseErrors := map[string][]string{}
 		for _, node := range bs.nodes {
 			p := ps.placed[node]
 			lists[p.category] = append(lists[p.category], node)
-			if p.category == boa.Failed {
+			if p.category == engine.Failed {
 				phaseErrors[failureReason(p)] = append(phaseErrors[failureReason(p)], node)
 			}
 		}
@@ -217,7 +217,7 @@ func (bs *bootSetState) status() BootSetStatus {
 	for _, node := range bs.nodes {
 		var reasons []string
 		for _, ps := range bs.phases {
-			if p := ps.placed[node]; p.category == boa.Failed && !slices.Contains(reasons, failureReason(p)) {
+			if p := ps.placed[node]; p.category == engine.Failed && !slices.Contains(reasons, failureReason(p)) {
 				reasons = append(reasons, failureReason(p))
 			}
 		}
@@ -251,11 +251,11 @@ func (bs *bootSetState) outcome(node string) outcome {
 	result := outcomeExcluded
 	for _, ps := range bs.phases {
 		switch ps.placed[node].category {
-		case boa.Failed:
+		case engine.Failed:
 			return outcomeFailed
-		case boa.NotStarted, boa.InProgress:
+		case engine.NotStarted, engine.InProgress:
 			result = outcomePending
-		case boa.Succeeded:
+		case engine.Succeeded:
 			result = max(result, outcomeSucceeded)
 		}
 	}
@@ -330,9 +330,9 @@ func percent(part, total int) float64 {
 }
 
 // progress is where every node that has started stands, for the engine to
-// resume from (boa.Plan.Resume); nodes that never started are absent.
-func (t *tree) progress() map[string]boa.NodeProgress {
-	out := make(map[string]boa.NodeProgress)
+// resume from (engine.Plan.Resume); nodes that never started are absent.
+func (t *tree) progress() map[string]engine.NodeProgress {
+	out := make(map[string]engine.NodeProgress)
 	for _, bs := range t.bootSets {
 		for _, node := range bs.nodes {
 			if p, started := bs.progress(node); started {
@@ -343,20 +343,20 @@ func (t *tree) progress() map[string]boa.NodeProgress {
 	return out
 }
 
-func (bs *bootSetState) progress(node string) (boa.NodeProgress, bool) {
-	var p boa.NodeProgress
+func (bs *bootSetState) progress(node string) (engine.NodeProgress, bool) {
+	var p engine.NodeProgress
 	started := false
 	for i, ps := range bs.phases {
 		placed := ps.placed[node]
 		switch placed.category {
-		case boa.NotStarted:
+		case engine.NotStarted:
 			continue
-		case boa.Failed, boa.Excluded:
-			return boa.NodeProgress{Finished: true, Phase: ps.name}, true
-		case boa.Succeeded:
-			p = boa.NodeProgress{Phase: ps.name, Completed: true, Finished: i == len(bs.phases)-1}
-		case boa.InProgress:
-			p = boa.NodeProgress{Phase: ps.name, Action: placed.action, Sent: placed.sent}
+		case engine.Failed, engine.Excluded:
+			return engine.NodeProgress{Finished: true, Phase: ps.name}, true
+		case engine.Succeeded:
+			p = engine.NodeProgress{Phase: ps.name, Completed: true, Finished: i == len(bs.phases)-1}
+		case engine.InProgress:
+			p = engine.NodeProgress{Phase: ps.name, Action: placed.action, Sent: placed.sent}
 		}
 		started = true
 	}
@@ -366,16 +366,16 @@ func (bs *bootSetState) progress(node string) (boa.NodeProgress, bool) {
 // unfinished lists, per node that has not finished, the transition that
 // marks it stopped where it stands: its current (or next) phase, its
 // category there, and reason.
-func (t *tree) unfinished(reason string, now time.Time) []boa.Transition {
-	var out []boa.Transition
+func (t *tree) unfinished(reason string, now time.Time) []engine.Transition {
+	var out []engine.Transition
 	for _, bs := range t.bootSets {
 		for _, node := range bs.nodes {
 			if bs.outcome(node) != outcomePending {
 				continue
 			}
 			for _, ps := range bs.phases {
-				if c := ps.placed[node].category; c == boa.NotStarted || c == boa.InProgress {
-					out = append(out, boa.Transition{Time: now, BootSet: bs.name, Node: node, Phase: ps.name, Category: c, Reason: reason})
+				if c := ps.placed[node].category; c == engine.NotStarted || c == engine.InProgress {
+					out = append(out, engine.Transition{Time: now, BootSet: bs.name, Node: node, Phase: ps.name, Category: c, Reason: reason})
 					break
 				}
 			}

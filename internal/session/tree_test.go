@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/power"
 )
 
@@ -48,10 +48,10 @@ func TestProgressTellsIntentFromSent(t *testing.T) {
 	resumed, err := second.NewRecorder(t.Context(), got, plan)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = resumed.Close() })
-	assert.Equal(t, map[string]boa.NodeProgress{
-		"n1": {Phase: boa.PhaseShutdown, Action: power.GracefulOff},
-		"n2": {Phase: boa.PhaseShutdown, Action: power.GracefulOff, Sent: true},
-		"n3": {Phase: boa.PhaseBoot, Action: power.PowerOn, Sent: true},
+	assert.Equal(t, map[string]engine.NodeProgress{
+		"n1": {Phase: engine.PhaseShutdown, Action: power.GracefulOff},
+		"n2": {Phase: engine.PhaseShutdown, Action: power.GracefulOff, Sent: true},
+		"n3": {Phase: engine.PhaseBoot, Action: power.PowerOn, Sent: true},
 	}, resumed.Progress())
 }
 
@@ -68,15 +68,15 @@ func TestWarningsPerNode(t *testing.T) {
 	require.NoError(t, err)
 	plan := rebootPlan()
 	r, rec := startRecorder(t, first, plan)
-	warned := func(node string, category boa.Category, warnings ...string) boa.Transition {
-		transition := tr("compute", node, boa.PhaseBoot, category, "")
+	warned := func(node string, category engine.Category, warnings ...string) engine.Transition {
+		transition := tr("compute", node, engine.PhaseBoot, category, "")
 		transition.Warnings = warnings
 		return transition
 	}
-	for _, transition := range []boa.Transition{
-		warned("n1", boa.InProgress, noOverride),
-		warned("n2", boa.InProgress, noOverride),
-		warned("n2", boa.InProgress),
+	for _, transition := range []engine.Transition{
+		warned("n1", engine.InProgress, noOverride),
+		warned("n2", engine.InProgress, noOverride),
+		warned("n2", engine.InProgress),
 	} {
 		require.NoError(t, r.Record(t.Context(), transition))
 	}
@@ -91,10 +91,10 @@ func TestWarningsPerNode(t *testing.T) {
 	resumed, err := second.NewRecorder(t.Context(), got, plan)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = resumed.Close() })
-	for _, transition := range []boa.Transition{
-		warned("n1", boa.Succeeded, noProgress, noOverride),
-		warned("n2", boa.Failed),
-		warned("n3", boa.Succeeded),
+	for _, transition := range []engine.Transition{
+		warned("n1", engine.Succeeded, noProgress, noOverride),
+		warned("n2", engine.Failed),
+		warned("n3", engine.Succeeded),
 	} {
 		require.NoError(t, resumed.Record(t.Context(), transition))
 	}

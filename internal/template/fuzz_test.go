@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/inventory/yamlstrict/yamlstricttest"
+	"github.com/bos-project/bos/internal/yamlstrict/yamlstricttest"
 )
 
 func FuzzParseTemplate(f *testing.F) {

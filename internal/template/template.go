@@ -16,8 +16,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bos-project/bos/internal/hostlist"
-	"github.com/bos-project/bos/internal/inventory/yamlstrict"
 	"github.com/bos-project/bos/internal/safetext"
+	"github.com/bos-project/bos/internal/yamlstrict"
 )
 
 // ErrInvalid is matched (errors.Is) by every error about a template's

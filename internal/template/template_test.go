@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bos-project/bos/internal/inventory/yamlstrict/yamlstricttest"
+	"github.com/bos-project/bos/internal/yamlstrict/yamlstricttest"
 )
 
 const testdata = "../../testdata/templates"

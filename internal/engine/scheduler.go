@@ -1,4 +1,4 @@
-package boa
+package engine
 
 import (
 	"context"
@@ -401,7 +401,7 @@ func (s *scheduler) dispatch(ctx context.Context, outcomes chan outcome, started
 		}
 		s.full = s.full[:0]
 		if busy == 0 && len(s.open) == 0 {
-			return errors.New("boa: internal error: nodes remain but none may start")
+			return errors.New("engine: internal error: nodes remain but none may start")
 		}
 		var batchDue <-chan time.Time
 		if len(s.open) > 0 {

@@ -1,4 +1,4 @@
-package orchestrator
+package sessionrun
 
 import (
 	"context"

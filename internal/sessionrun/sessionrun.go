@@ -1,9 +1,9 @@
-// Package orchestrator runs one bos session from end to end: it loads the
+// Package sessionrun runs one bos session from end to end: it loads the
 // template, selects the nodes, reserves them, drives the engine with a BMC
 // pool and the session store, and leaves a finished record behind. It is
 // the seam between the command line (which only gathers flags and prints)
 // and the engine (which knows nothing of files or Redfish).
-package orchestrator
+package sessionrun
 
 import (
 	"cmp"
@@ -19,10 +19,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bos-project/bos/internal/bmc"
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/bootimage"
 	"github.com/bos-project/bos/internal/config"
 	"github.com/bos-project/bos/internal/configure"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/session"
@@ -48,7 +48,7 @@ const DefaultCancelPoll = 200 * time.Millisecond
 
 // BMCPool is the engine's BMC plus the clean-up a real connection pool needs.
 type BMCPool interface {
-	boa.BMC
+	engine.BMC
 	bootimage.BootControl
 	Close(ctx context.Context) error
 }
@@ -57,10 +57,10 @@ type BMCPool interface {
 type Request struct {
 	TemplateRef     string // name in the templates dirs, or a file path
 	TemplateDirs    []string
-	Operation       boa.Operation
+	Operation       engine.Operation
 	Limit           string
 	IncludeDisabled bool
-	Pace            boa.Pace
+	Pace            engine.Pace
 	RequireLimit    bool
 }
 
@@ -70,7 +70,7 @@ type Prepared struct {
 	Request      Request
 	Template     *template.Template
 	TemplateFile string
-	Plan         boa.Plan
+	Plan         engine.Plan
 	Nodes        []inventory.Node
 	Warnings     []string
 
@@ -85,14 +85,14 @@ type Runner struct {
 	Store      *session.Store
 	Inventory  *inventory.Inventory
 	ConnectBMC func(nodes []inventory.Node) BMCPool
-	Engine     boa.Options
+	Engine     engine.Options
 	// Boot says where boot artifacts and per-node boot files go.
 	Boot bootimage.PreparerConfig
 	// Configurations are the named configurations templates may select.
 	Configurations map[string]config.Configuration
-	Clock          boa.Clock
+	Clock          engine.Clock
 	// Progress, when set, sees every transition after it is durable.
-	Progress func(boa.Transition)
+	Progress func(engine.Transition)
 	// CancelPoll is how often Run looks for a cancel request; zero means
 	// DefaultCancelPoll.
 	CancelPoll time.Duration
@@ -138,7 +138,7 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 	}
 
 	owner := map[string]string{}
-	p.Plan = boa.Plan{Operation: req.Operation, Pace: req.Pace}
+	p.Plan = engine.Plan{Operation: req.Operation, Pace: req.Pace}
 	for _, bs := range tmpl.SortedBootSets() {
 		names, unknown := r.Inventory.BootSetNodes(bs.NodeList, bs.NodeGroups, bs.NodeRolesGroups, tmpl.Partition, req.IncludeDisabled)
 		if len(unknown) > 0 {
@@ -162,7 +162,7 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 		if len(selected) == 0 {
 			continue
 		}
-		p.Plan.BootSets = append(p.Plan.BootSets, boa.BootSetPlan{
+		p.Plan.BootSets = append(p.Plan.BootSets, engine.BootSetPlan{
 			Name: bs.Name, Nodes: selected, BootOrdinal: bs.BootOrdinal, ShutdownOrdinal: bs.ShutdownOrdinal,
 		})
 	}
@@ -255,7 +255,7 @@ func (r *Runner) Start(ctx context.Context, p *Prepared) (*session.Record, error
 
 // Resume continues an interrupted session under its own ID: finished nodes
 // stay finished and the engine carries every other node on from its last
-// durable transition (boa.Plan.Resume). A running session is refused with
+// durable transition (engine.Plan.Resume). A running session is refused with
 // session.ErrRunning, a finished one with ErrNotResumable.
 func (r *Runner) Resume(ctx context.Context, idOrPrefix string) (*session.Record, error) {
 	rec, err := r.Store.Get(idOrPrefix)
@@ -309,10 +309,10 @@ func (r *Runner) Load(rec *session.Record) (*Prepared, error) {
 		return nil, fmt.Errorf("session %s: read its copy of template %s: %w", rec.ID, rec.Template, err)
 	}
 	p := &Prepared{
-		Request: Request{TemplateRef: rec.TemplateFile, Operation: boa.Operation(rec.Operation),
-			Limit: rec.Limit, Pace: boa.Pace(rec.Pace)},
+		Request: Request{TemplateRef: rec.TemplateFile, Operation: engine.Operation(rec.Operation),
+			Limit: rec.Limit, Pace: engine.Pace(rec.Pace)},
 		Template: &tmpl, TemplateFile: rec.TemplateFile,
-		Plan: boa.Plan{SessionID: rec.ID, Operation: boa.Operation(rec.Operation), Pace: boa.Pace(rec.Pace)},
+		Plan: engine.Plan{SessionID: rec.ID, Operation: engine.Operation(rec.Operation), Pace: engine.Pace(rec.Pace)},
 	}
 	inBootSet := make(map[string]string, len(rec.Nodes))
 	for _, bs := range rec.BootSets {
@@ -341,7 +341,7 @@ func (r *Runner) Load(rec *session.Record) (*Prepared, error) {
 			ErrInvalid, rec.ID, hostlist.Compress(missing), r.Inventory.Path)
 	}
 	for _, bs := range rec.BootSets {
-		plan := boa.BootSetPlan{Name: bs.Name, Nodes: nodesOf[bs.Name]}
+		plan := engine.BootSetPlan{Name: bs.Name, Nodes: nodesOf[bs.Name]}
 		if spec := tmpl.BootSets[bs.Name]; spec != nil {
 			plan.BootOrdinal, plan.ShutdownOrdinal = spec.BootOrdinal, spec.ShutdownOrdinal
 		}
@@ -392,8 +392,8 @@ func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*se
 	defer cancel(nil)
 	stopWatching := r.watchCancel(runCtx, id, cancel)
 	pool := r.ConnectBMC(p.Nodes)
-	engine := &boa.Engine{BMC: pool, Recorder: recorder, Clock: r.Clock, Options: r.Engine,
-		Progress: func(t boa.Transition) {
+	engine := &engine.Engine{BMC: pool, Recorder: recorder, Clock: r.Clock, Options: r.Engine,
+		Progress: func(t engine.Transition) {
 			log.transition(t)
 			if r.Progress != nil {
 				r.Progress(t)

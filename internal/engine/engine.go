@@ -1,4 +1,4 @@
-package boa
+package engine
 
 import (
 	"context"
@@ -49,7 +49,7 @@ type Engine struct {
 // was left (see Result.Unfinished).
 func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 	if e.BMC == nil || e.Recorder == nil {
-		return Result{}, errors.New("boa: engine needs a BMC and a Recorder")
+		return Result{}, errors.New("engine: needs a BMC and a Recorder")
 	}
 	options, err := e.Options.withDefaults()
 	if err != nil {

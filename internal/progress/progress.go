@@ -1,4 +1,4 @@
-package output
+package progress
 
 import (
 	"fmt"
@@ -10,11 +10,11 @@ import (
 
 	"github.com/briandowns/spinner"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 )
 
-// ProgressOptions says where a progress display may draw and how.
-type ProgressOptions struct {
+// Options says where a progress display may draw and how.
+type Options struct {
 	// Terminal: the writer is a terminal (an *os.File), so a spinner line is
 	// redrawn in place. Otherwise one plain line is written when a phase
 	// starts and one when it ends, which keeps logs and CI output readable
@@ -30,29 +30,29 @@ type ProgressOptions struct {
 // "reboot compute: shutdown 5997✓ 3✗ · boot 1200/5997".
 type Progress struct {
 	label  string
-	phases []boa.Phase
+	phases []engine.Phase
 	total  int
 	w      io.Writer
 	color  bool
 	spin   *spinner.Spinner
 
 	mu      sync.Mutex
-	counts  map[boa.Phase]map[boa.Category]int
-	started map[boa.Phase]time.Time
-	done    map[boa.Phase]bool
+	counts  map[engine.Phase]map[engine.Category]int
+	started map[engine.Phase]time.Time
+	done    map[engine.Phase]bool
 }
 
 // NewProgress starts a progress display for a session of total nodes going
 // through phases, in order.
-func NewProgress(w io.Writer, opts ProgressOptions, label string, phases []boa.Phase, total int) *Progress {
+func New(w io.Writer, opts Options, label string, phases []engine.Phase, total int) *Progress {
 	p := &Progress{
 		label: label, phases: phases, total: total, w: w,
-		counts:  make(map[boa.Phase]map[boa.Category]int, len(phases)),
-		started: make(map[boa.Phase]time.Time, len(phases)),
-		done:    make(map[boa.Phase]bool, len(phases)),
+		counts:  make(map[engine.Phase]map[engine.Category]int, len(phases)),
+		started: make(map[engine.Phase]time.Time, len(phases)),
+		done:    make(map[engine.Phase]bool, len(phases)),
 	}
 	for _, ph := range phases {
-		p.counts[ph] = map[boa.Category]int{}
+		p.counts[ph] = map[engine.Category]int{}
 	}
 	if f, ok := w.(*os.File); ok && opts.Terminal {
 		p.color = opts.Color
@@ -74,14 +74,14 @@ func NewProgress(w io.Writer, opts ProgressOptions, label string, phases []boa.P
 }
 
 // Observe records one transition; safe for concurrent use.
-func (p *Progress) Observe(t boa.Transition) {
+func (p *Progress) Observe(t engine.Transition) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	phaseCounts, ok := p.counts[t.Phase]
 	if !ok {
 		return
 	}
-	if _, ok := p.started[t.Phase]; !ok && t.Category != boa.NotStarted {
+	if _, ok := p.started[t.Phase]; !ok && t.Category != engine.NotStarted {
 		p.started[t.Phase] = time.Now()
 		// No node count: while earlier phases run, how many nodes will
 		// reach this one is not known yet.
@@ -89,7 +89,7 @@ func (p *Progress) Observe(t boa.Transition) {
 	}
 	// Only the end of a phase moves the counters; in_progress repeats
 	// (one per power action) would otherwise count a node twice.
-	if t.Category == boa.InProgress || t.Category == boa.NotStarted {
+	if t.Category == engine.InProgress || t.Category == engine.NotStarted {
 		return
 	}
 	phaseCounts[t.Category]++
@@ -142,20 +142,20 @@ func (p *Progress) markDone() {
 
 // expected is how many nodes reach phase ph: failed and excluded nodes
 // leave the session's remaining phases.
-func (p *Progress) expected(ph boa.Phase) int {
+func (p *Progress) expected(ph engine.Phase) int {
 	n := p.total
 	for _, earlier := range p.phases {
 		if earlier == ph {
 			break
 		}
-		n -= p.counts[earlier][boa.Failed] + p.counts[earlier][boa.Excluded]
+		n -= p.counts[earlier][engine.Failed] + p.counts[earlier][engine.Excluded]
 	}
 	return n
 }
 
-func (p *Progress) finished(ph boa.Phase) int {
+func (p *Progress) finished(ph engine.Phase) int {
 	c := p.counts[ph]
-	return c[boa.Succeeded] + c[boa.Failed] + c[boa.Excluded]
+	return c[engine.Succeeded] + c[engine.Failed] + c[engine.Excluded]
 }
 
 func (p *Progress) line(color bool) string {
@@ -182,9 +182,9 @@ func (p *Progress) phasesLine(color bool) string {
 
 // marks is an ended phase's outcome: "5997✓ 3✗ 2 excluded", or "0 nodes"
 // when every node had left the session before it.
-func (p *Progress) marks(ph boa.Phase, color bool) string {
+func (p *Progress) marks(ph engine.Phase, color bool) string {
 	var s []string
-	if n := p.counts[ph][boa.Succeeded]; n > 0 {
+	if n := p.counts[ph][engine.Succeeded]; n > 0 {
 		s = append(s, paint(color, green, fmt.Sprintf("%d✓", n)))
 	}
 	if f := p.failureMarks(ph, color); f != "" {
@@ -196,12 +196,12 @@ func (p *Progress) marks(ph boa.Phase, color bool) string {
 	return strings.Join(s, " ")
 }
 
-func (p *Progress) failureMarks(ph boa.Phase, color bool) string {
+func (p *Progress) failureMarks(ph engine.Phase, color bool) string {
 	var s []string
-	if n := p.counts[ph][boa.Failed]; n > 0 {
+	if n := p.counts[ph][engine.Failed]; n > 0 {
 		s = append(s, paint(color, red, fmt.Sprintf("%d✗", n)))
 	}
-	if n := p.counts[ph][boa.Excluded]; n > 0 {
+	if n := p.counts[ph][engine.Excluded]; n > 0 {
 		s = append(s, fmt.Sprintf("%d excluded", n))
 	}
 	return strings.Join(s, " ")

@@ -1,4 +1,4 @@
-package orchestrator
+package sessionrun
 
 import (
 	"context"
@@ -9,18 +9,18 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/bos-project/bos/internal/boa"
 	"github.com/bos-project/bos/internal/bootimage"
 	"github.com/bos-project/bos/internal/configure"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/session"
 	"github.com/bos-project/bos/internal/template"
 )
 
 // bootingOperations are those whose nodes are pointed at an image first.
-func booting(op boa.Operation) bool { return op == boa.Boot || op == boa.Reboot }
+func booting(op engine.Operation) bool { return op == engine.Boot || op == engine.Reboot }
 
 // configuring reports whether op may run a configure phase.
-func configuring(op boa.Operation) bool { return op != boa.Shutdown }
+func configuring(op engine.Operation) bool { return op != engine.Shutdown }
 
 // configurationOf names the configuration a boot set's configure phase
 // runs: the boot set's own cfs.configuration, else the template's; none
@@ -108,7 +108,7 @@ func (p *Prepared) hasConfiguration() bool {
 }
 
 // Phases are the phases the session runs, in order.
-func (p *Prepared) Phases() []boa.Phase {
+func (p *Prepared) Phases() []engine.Phase {
 	return session.Phases(p.Plan.Operation, p.hasConfiguration())
 }
 
@@ -154,7 +154,7 @@ func (r *Runner) DescribeBoot(ctx context.Context, p *Prepared) ([]bootimage.Boo
 
 // hooks wires the boot preparer and the configuration runner of p into an
 // engine for a run whose BMC pool is pool and whose log is log.
-func (r *Runner) hooks(engine *boa.Engine, p *Prepared, pool BMCPool, log io.Writer) {
+func (r *Runner) hooks(engine *engine.Engine, p *Prepared, pool BMCPool, log io.Writer) {
 	if booting(p.Plan.Operation) {
 		engine.Boot = r.preparer(p, pool)
 	}

@@ -1,9 +1,9 @@
-// Package boa is the orchestration engine: what Cray's Boot Orchestration
-// Agent did, made per-node. It decides which power actions each node needs,
+// Package engine is bos's BOA: what Cray's Boot Orchestration Agent did,
+// made per-node. It decides which power actions each node needs,
 // in which order, and when a node has failed; it knows nothing of cobra,
 // gofish or files. It talks to the outside through the small interfaces
 // below, which its consumers (cmd wiring, tests) satisfy.
-package boa
+package engine
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package orchestrator
+package sessionrun
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/session"
 )
 
@@ -25,7 +25,7 @@ func (l *sessionLog) printf(format string, args ...any) {
 	_, _ = fmt.Fprintf(l.w, time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+" "+format+"\n", args...)
 }
 
-func (l *sessionLog) started(rec *session.Record, plan boa.Plan) {
+func (l *sessionLog) started(rec *session.Record, plan engine.Plan) {
 	verb := "started"
 	if len(plan.Resume) > 0 {
 		finished := 0
@@ -42,7 +42,7 @@ func (l *sessionLog) started(rec *session.Record, plan boa.Plan) {
 	}
 }
 
-func (l *sessionLog) transition(t boa.Transition) {
+func (l *sessionLog) transition(t engine.Transition) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s %s", t.Node, t.BootSet, t.Phase, t.Category)
 	switch {

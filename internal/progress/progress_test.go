@@ -1,4 +1,4 @@
-package output
+package progress
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/bos-project/bos/internal/boa"
+	"github.com/bos-project/bos/internal/engine"
 )
 
 // durations vary from run to run; the lines are compared without them.
@@ -16,31 +16,31 @@ var took = regexp.MustCompile(` in [0-9.]+[mµn]?s$`)
 
 func TestProgressWritesOneLinePerPhaseChangeWhenNotATerminal(t *testing.T) {
 	nodes := []string{"n1", "n2", "n3", "n4"}
-	tr := func(node string, ph boa.Phase, c boa.Category) boa.Transition {
-		return boa.Transition{Node: node, Phase: ph, Category: c, BootSet: "compute"}
+	tr := func(node string, ph engine.Phase, c engine.Category) engine.Transition {
+		return engine.Transition{Node: node, Phase: ph, Category: c, BootSet: "compute"}
 	}
-	reboot := []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot}
+	reboot := []engine.Phase{engine.PhaseShutdown, engine.PhaseBoot}
 	tests := []struct {
 		name        string
-		phases      []boa.Phase
-		transitions []boa.Transition
+		phases      []engine.Phase
+		transitions []engine.Transition
 		want        []string
 	}{
 		{
 			name:   "nodes move on independently; a failed node leaves the later phase",
 			phases: reboot,
-			transitions: func() []boa.Transition {
-				var ts []boa.Transition
+			transitions: func() []engine.Transition {
+				var ts []engine.Transition
 				for _, n := range nodes {
 					// in_progress repeats per power action: no new line.
-					ts = append(ts, tr(n, boa.PhaseShutdown, boa.InProgress), tr(n, boa.PhaseShutdown, boa.InProgress))
+					ts = append(ts, tr(n, engine.PhaseShutdown, engine.InProgress), tr(n, engine.PhaseShutdown, engine.InProgress))
 				}
 				ts = append(ts,
-					tr("n1", boa.PhaseShutdown, boa.Succeeded), tr("n1", boa.PhaseBoot, boa.InProgress),
-					tr("n2", boa.PhaseShutdown, boa.Failed),
-					tr("n3", boa.PhaseShutdown, boa.Succeeded), tr("n4", boa.PhaseShutdown, boa.Succeeded),
-					tr("n1", boa.PhaseBoot, boa.Succeeded), tr("n3", boa.PhaseBoot, boa.Failed),
-					tr("n4", boa.PhaseBoot, boa.Succeeded))
+					tr("n1", engine.PhaseShutdown, engine.Succeeded), tr("n1", engine.PhaseBoot, engine.InProgress),
+					tr("n2", engine.PhaseShutdown, engine.Failed),
+					tr("n3", engine.PhaseShutdown, engine.Succeeded), tr("n4", engine.PhaseShutdown, engine.Succeeded),
+					tr("n1", engine.PhaseBoot, engine.Succeeded), tr("n3", engine.PhaseBoot, engine.Failed),
+					tr("n4", engine.PhaseBoot, engine.Succeeded))
 				return ts
 			}(),
 			want: []string{
@@ -52,10 +52,10 @@ func TestProgressWritesOneLinePerPhaseChangeWhenNotATerminal(t *testing.T) {
 		},
 		{
 			name:   "excluded nodes are counted and leave the session",
-			phases: []boa.Phase{boa.PhaseBoot, boa.PhaseConfigure},
-			transitions: []boa.Transition{
-				tr("n1", boa.PhaseBoot, boa.Excluded), tr("n2", boa.PhaseBoot, boa.Excluded),
-				tr("n3", boa.PhaseBoot, boa.Excluded), tr("n4", boa.PhaseBoot, boa.Excluded),
+			phases: []engine.Phase{engine.PhaseBoot, engine.PhaseConfigure},
+			transitions: []engine.Transition{
+				tr("n1", engine.PhaseBoot, engine.Excluded), tr("n2", engine.PhaseBoot, engine.Excluded),
+				tr("n3", engine.PhaseBoot, engine.Excluded), tr("n4", engine.PhaseBoot, engine.Excluded),
 			},
 			want: []string{
 				"reboot compute: boot started",
@@ -66,9 +66,9 @@ func TestProgressWritesOneLinePerPhaseChangeWhenNotATerminal(t *testing.T) {
 		{
 			name:   "a session stopped midway says where it stood",
 			phases: reboot,
-			transitions: []boa.Transition{
-				tr("n1", boa.PhaseShutdown, boa.InProgress), tr("n1", boa.PhaseShutdown, boa.Succeeded),
-				tr("n2", boa.PhaseShutdown, boa.Failed),
+			transitions: []engine.Transition{
+				tr("n1", engine.PhaseShutdown, engine.InProgress), tr("n1", engine.PhaseShutdown, engine.Succeeded),
+				tr("n2", engine.PhaseShutdown, engine.Failed),
 			},
 			want: []string{
 				"reboot compute: shutdown started",
@@ -77,15 +77,15 @@ func TestProgressWritesOneLinePerPhaseChangeWhenNotATerminal(t *testing.T) {
 		},
 		{
 			name:        "transitions of phases the session does not run are ignored",
-			phases:      []boa.Phase{boa.PhaseShutdown},
-			transitions: []boa.Transition{tr("n1", boa.PhaseBoot, boa.Succeeded)},
+			phases:      []engine.Phase{engine.PhaseShutdown},
+			transitions: []engine.Transition{tr("n1", engine.PhaseBoot, engine.Succeeded)},
 			want:        []string{"reboot compute: stopped: shutdown 0/4"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			p := NewProgress(&buf, ProgressOptions{Terminal: true, Color: true}, "reboot compute", tc.phases, len(nodes))
+			p := New(&buf, Options{Terminal: true, Color: true}, "reboot compute", tc.phases, len(nodes))
 			for _, tr := range tc.transitions {
 				p.Observe(tr)
 			}
@@ -101,12 +101,12 @@ func TestProgressWritesOneLinePerPhaseChangeWhenNotATerminal(t *testing.T) {
 }
 
 func TestProgressLine(t *testing.T) {
-	p := &Progress{label: "reboot compute", phases: []boa.Phase{boa.PhaseShutdown, boa.PhaseBoot}, total: 6000,
-		counts: map[boa.Phase]map[boa.Category]int{
-			boa.PhaseShutdown: {boa.Succeeded: 5997, boa.Failed: 3},
-			boa.PhaseBoot:     {boa.Succeeded: 1200},
+	p := &Progress{label: "reboot compute", phases: []engine.Phase{engine.PhaseShutdown, engine.PhaseBoot}, total: 6000,
+		counts: map[engine.Phase]map[engine.Category]int{
+			engine.PhaseShutdown: {engine.Succeeded: 5997, engine.Failed: 3},
+			engine.PhaseBoot:     {engine.Succeeded: 1200},
 		},
-		done: map[boa.Phase]bool{boa.PhaseShutdown: true}}
+		done: map[engine.Phase]bool{engine.PhaseShutdown: true}}
 	assert.Equal(t, "reboot compute: shutdown 5997✓ 3✗ · boot 1200/5997", p.line(false))
 	assert.Equal(t, "reboot compute: shutdown \x1b[32m5997✓\x1b[0m \x1b[31m3✗\x1b[0m · boot 1200/5997", p.line(true))
 }
