@@ -39,10 +39,7 @@ type CreateOptions struct {
 	forwarded []string
 }
 
-var (
-	operations = []string{string(engine.Boot), string(engine.Shutdown), string(engine.Reboot), string(engine.Configure)}
-	paces      = []string{string(engine.Independent), string(engine.Lockstep)}
-)
+var paces = []string{string(engine.Independent), string(engine.Lockstep)}
 
 // NewCmdCreate returns `bos session create`; runF replaces the run function
 // in tests.
@@ -80,7 +77,7 @@ Exit status: 0 all nodes succeeded, 2 invalid input, 3 some nodes failed,
 	}
 	fl := c.Flags()
 	fl.StringVarP(&opts.TemplateRef, "template", "t", "", "session template: a name in the templates directories, or a file")
-	fl.StringVar(&opts.Operation, "operation", "", "operation: "+strings.Join(operations, ", "))
+	fl.StringVar(&opts.Operation, "operation", "", "operation: "+strings.Join(engine.OperationNames(), ", "))
 	fl.StringVarP(&opts.Limit, "limit", "l", "", "restrict to these nodes (BOS limit syntax: names, groups, roles, partitions, ranges; ',' union, '&' intersection, '!' difference)")
 	fl.BoolVar(&opts.IncludeDisabled, "include-disabled", false, "also act on nodes disabled in the inventory")
 	fl.StringVar(&opts.Pace, "pace", string(engine.Independent), "independent: each node moves on when it is ready; lockstep: every phase waits for all nodes (BOS v1)")
@@ -142,8 +139,8 @@ var engineFlags = []struct{ key, flag, usage string }{
 
 func runCreate(opts *CreateOptions) error {
 	f := opts.Factory
-	if !slices.Contains(operations, opts.Operation) {
-		return cmdutil.UsageError("--operation %q: choose one of %s", opts.Operation, strings.Join(operations, ", "))
+	if _, ok := engine.LookupOperation(engine.Operation(opts.Operation)); !ok {
+		return cmdutil.UsageError("--operation %q: choose one of %s", opts.Operation, strings.Join(engine.OperationNames(), ", "))
 	}
 	if !slices.Contains(paces, opts.Pace) {
 		return cmdutil.UsageError("--pace %q: choose independent or lockstep", opts.Pace)
