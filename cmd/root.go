@@ -122,23 +122,7 @@ state directory.`,
 		return cmdutil.UsageError("%v (see '%s --help')", err, c.CommandPath())
 	})
 
-	pf := root.PersistentFlags()
-	pf.String("config", "", "config file (default $XDG_CONFIG_HOME/bos/config.yaml; env BOS_CONFIG)")
-	pf.String("state-dir", "", "state directory (default $XDG_STATE_HOME/bos; env BOS_STATE_DIR)")
-	pf.String("inventory", "", "inventory file (default inventory.yaml next to the config; env BOS_INVENTORY)")
-	pf.StringSlice("templates", nil, "template directories (default templates/ next to the config, then ./templates; env BOS_TEMPLATES)")
-	pf.StringP("output", "o", "table", "output format: table, wide, json or yaml")
-	pf.BoolP("quiet", "q", false, "print only data: no progress, no warnings")
-	pf.BoolP("verbose", "v", false, "log every BMC request on stderr (credentials are never shown)")
-	pf.Bool("no-color", false, "never colour output (also NO_COLOR)")
-	pf.Bool("progress", false, "show progress on stderr even when it is not a terminal")
-	for key, flag := range map[string]string{
-		config.KeyConfig: "config", config.KeyStateDir: "state-dir", config.KeyInventory: "inventory",
-		config.KeyTemplates: "templates", config.KeyOutput: "output", config.KeyQuiet: "quiet",
-		config.KeyVerbose: "verbose", config.KeyNoColor: "no-color", config.KeyProgress: "progress",
-	} {
-		cobra.CheckErr(v.BindPFlag(key, pf.Lookup(flag)))
-	}
+	cmdutil.GlobalSettingFlags(root.PersistentFlags(), v)
 
 	root.AddCommand(
 		sessioncmd.NewCmdSession(f),

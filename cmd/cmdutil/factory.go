@@ -91,20 +91,16 @@ func (f *Factory) Inventory() (*inventory.Inventory, error) {
 	return inv, nil
 }
 
-// BMCOptions maps the configuration's BMC settings onto the Redfish
-// driver's, with -v diagnostics on stderr. The driver logs from many
-// goroutines: one line at a time keeps lines whole (and race-free) on any
-// writer. Call it after Config succeeded.
+// BMCOptions are the configuration's BMC settings with -v diagnostics on
+// stderr. The driver logs from many goroutines: one line at a time keeps
+// lines whole (and race-free) on any writer. Call it after Config
+// succeeded.
 func (f *Factory) BMCOptions() bmc.Options {
 	cfg, err := f.Config()
 	if err != nil {
 		return bmc.Options{}
 	}
-	o := bmc.Options{MaxRequestsPerBMC: cfg.MaxRequestsPerBMC, RequestTimeout: cfg.RequestTimeout,
-		Retries: cfg.RequestRetries, RetryBackoff: cfg.RetryBackoff}
-	if o.Retries == 0 {
-		o.Retries = -1 // the pool reads 0 as "use the default"; the config means none
-	}
+	o := cfg.BMC
 	if cfg.Verbose {
 		var mu sync.Mutex
 		o.Log = func(format string, args ...any) {

@@ -8,19 +8,48 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/bos-project/bos/internal/config"
 	"github.com/bos-project/bos/internal/inventory"
 )
 
 // configKeyAnnotation marks a flag as the command-line form of a config key.
 const configKeyAnnotation = "bos/config-key"
 
-// ConfigFlag declares that flag name of fs sets config key. The binding to
-// viper happens only for the command that runs (BindConfigFlags): viper
-// keeps one flag per key, so binding every command's flags when the tree is
-// built would let the last command built steal the key from the others.
-func ConfigFlag(fs *pflag.FlagSet, name, key string) {
-	cobra.CheckErr(fs.SetAnnotation(name, configKeyAnnotation, []string{key}))
+// SettingFlags declares the flags of settings on fs, each marked as
+// setting its config key. The binding to viper happens only for the
+// command that runs (BindConfigFlags): viper keeps one flag per key, so
+// binding every command's flags when the tree is built would let the last
+// command built steal the key from the others.
+func SettingFlags(fs *pflag.FlagSet, settings ...config.Setting) {
+	for _, s := range settings {
+		declareSetting(fs, s)
+		cobra.CheckErr(fs.SetAnnotation(s.Flag, configKeyAnnotation, []string{s.Key}))
+	}
 }
+
+// GlobalSettingFlags declares the flags every command takes on fs (the
+// root's persistent flags) and binds them to their keys at once: there is
+// one owner of each, and completion, which runs no command, reads them too.
+func GlobalSettingFlags(fs *pflag.FlagSet, v *viper.Viper) {
+	for _, s := range config.SettingsIn(config.Global) {
+		declareSetting(fs, s)
+		cobra.CheckErr(v.BindPFlag(s.Key, fs.Lookup(s.Flag)))
+	}
+}
+
+func declareSetting(fs *pflag.FlagSet, s config.Setting) {
+	switch s.Kind() {
+	case config.FlagSwitch:
+		fs.BoolP(s.Flag, s.Shorthand, false, s.FlagUsage())
+	case config.FlagList:
+		fs.StringSliceP(s.Flag, s.Shorthand, nil, s.FlagUsage())
+	default:
+		fs.StringP(s.Flag, s.Shorthand, s.FlagDefault(), s.FlagUsage())
+	}
+}
+
+// SetsConfigKey says whether fl is the flag of a setting a command chose.
+func SetsConfigKey(fl *pflag.Flag) bool { return len(fl.Annotations[configKeyAnnotation]) == 1 }
 
 // BindConfigFlags binds the config-key flags of the command about to run.
 func BindConfigFlags(c *cobra.Command, v *viper.Viper) error {

@@ -87,12 +87,13 @@ func Register(root *cobra.Command, f *cmdutil.Factory) error {
 
 // The fixed choices, each with what it means.
 var (
-	operations = []cobra.Completion{
-		cobra.CompletionWithDesc(string(engine.Boot), "power on and boot the template's image"),
-		cobra.CompletionWithDesc(string(engine.Shutdown), "shut down gracefully, then force off"),
-		cobra.CompletionWithDesc(string(engine.Reboot), "shutdown, then boot"),
-		cobra.CompletionWithDesc(string(engine.Configure), "run the template's configuration only"),
-	}
+	operations = func() []cobra.Completion {
+		var choices []cobra.Completion
+		for _, op := range engine.Operations() {
+			choices = append(choices, cobra.CompletionWithDesc(string(op.Name), op.Description))
+		}
+		return choices
+	}()
 	paces = []cobra.Completion{
 		cobra.CompletionWithDesc(string(engine.Independent), "each node moves on when it is ready"),
 		cobra.CompletionWithDesc(string(engine.Lockstep), "every phase waits for all nodes (BOS v1)"),

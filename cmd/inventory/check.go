@@ -87,17 +87,11 @@ could not be used.`,
 		},
 	}
 	addSelectionFlags(c, &opts.Limit, &opts.IncludeDisabled)
-	for _, e := range checkFlags {
-		c.Flags().String(e.flag, "", e.usage)
-		cmdutil.ConfigFlag(c.Flags(), e.flag, e.key)
-	}
+	// What max_concurrency bounds in a check: the BMCs contacted at once.
+	maxConcurrency := config.MustSetting(config.KeyMaxConcurrency)
+	maxConcurrency.Usage = "BMCs contacted at once"
+	cmdutil.SettingFlags(c.Flags(), maxConcurrency, config.MustSetting(config.KeyRequestTimeout))
 	return c
-}
-
-// checkFlags are the config settings `inventory check` also takes as flags.
-var checkFlags = []struct{ key, flag, usage string }{
-	{config.KeyMaxConcurrency, "max-concurrency", "BMCs contacted at once (default 1000)"},
-	{config.KeyRequestTimeout, "request-timeout", "give up on a BMC request after this long (default 20s)"},
 }
 
 func runCheck(opts *CheckOptions) error {
@@ -110,7 +104,7 @@ func runCheck(opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	results, err := checkNodes(f.Context, sel.nodes, cfg.MaxConcurrency, f.BMCOptions(), f.Warnf)
+	results, err := checkNodes(f.Context, sel.nodes, cfg.Engine.MaxConcurrency, f.BMCOptions(), f.Warnf)
 	if err != nil {
 		return err
 	}

@@ -39,10 +39,7 @@ type CreateOptions struct {
 	forwarded []string
 }
 
-var (
-	operations = []string{string(engine.Boot), string(engine.Shutdown), string(engine.Reboot), string(engine.Configure)}
-	paces      = []string{string(engine.Independent), string(engine.Lockstep)}
-)
+var paces = []string{string(engine.Independent), string(engine.Lockstep)}
 
 // NewCmdCreate returns `bos session create`; runF replaces the run function
 // in tests.
@@ -80,70 +77,28 @@ Exit status: 0 all nodes succeeded, 2 invalid input, 3 some nodes failed,
 	}
 	fl := c.Flags()
 	fl.StringVarP(&opts.TemplateRef, "template", "t", "", "session template: a name in the templates directories, or a file")
-	fl.StringVar(&opts.Operation, "operation", "", "operation: "+strings.Join(operations, ", "))
+	fl.StringVar(&opts.Operation, "operation", "", "operation: "+strings.Join(engine.OperationNames(), ", "))
 	fl.StringVarP(&opts.Limit, "limit", "l", "", "restrict to these nodes (BOS limit syntax: names, groups, roles, partitions, ranges; ',' union, '&' intersection, '!' difference)")
 	fl.BoolVar(&opts.IncludeDisabled, "include-disabled", false, "also act on nodes disabled in the inventory")
 	fl.StringVar(&opts.Pace, "pace", string(engine.Independent), "independent: each node moves on when it is ready; lockstep: every phase waits for all nodes (BOS v1)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan (nodes, order, steps) and touch no BMC")
 	fl.BoolVar(&opts.Detach, "detach", false, "print the session id at once and run the session in a background bos process (follow it with 'bos session status ID --watch' or 'bos session logs ID -f')")
-	addEngineFlags(c, f)
+	addRunFlags(c)
 	_ = c.MarkFlagRequired("template")
 	_ = c.MarkFlagRequired("operation")
 	return c
 }
 
-// addEngineFlags exposes every engine setting as a flag bound to its config
-// key, so timeouts can be changed per run without editing files.
-func addEngineFlags(c *cobra.Command, f *cmdutil.Factory) {
-	fl := c.Flags()
-	for _, e := range engineFlags {
-		fl.String(e.flag, "", e.usage)
-		cmdutil.ConfigFlag(fl, e.flag, e.key)
-	}
-	for _, e := range engineSwitches {
-		fl.Bool(e.flag, false, e.usage)
-		cmdutil.ConfigFlag(fl, e.flag, e.key)
-	}
-}
-
-// engineFlag is an engine setting as a flag.
-type engineFlag = struct{ key, flag, usage string }
-
-// isEngineFlag says whether name is the flag of an engine setting.
-func isEngineFlag(name string) bool {
-	named := func(e engineFlag) bool { return e.flag == name }
-	return slices.ContainsFunc(engineFlags, named) || slices.ContainsFunc(engineSwitches, named)
-}
-
-// engineSwitches are the engine settings that are on or off: flags
-// without a value.
-var engineSwitches = []engineFlag{
-	{config.KeyRequireBootProgress, "require-boot-progress", "fail nodes whose BMC reports no boot progress after power on, instead of warning"},
-}
-
-// engineFlags are the engine settings every command that runs a session
-// takes as flags.
-var engineFlags = []struct{ key, flag, usage string }{
-	{config.KeyGracefulTimeout, "graceful-shutdown-timeout", "wait for a graceful shutdown before forcing power off (default 300s)"},
-	{config.KeyForcefulTimeout, "forceful-shutdown-timeout", "wait for a forced power off (default 180s)"},
-	{config.KeyPowerOnWait, "power-on-wait", "wait for power On after each power-on request (default 120s)"},
-	{config.KeyBootWait, "boot-wait", "wait for the OS to be running after power on (default 1200s)"},
-	{config.KeyBootProgressGrace, "boot-progress-grace", "after power on, wait this long for the BMC's boot progress to move; then take the node as booted, with a warning (default 180s)"},
-	{config.KeyPollBase, "poll-base", "first pause between power-state polls; the back-off grows 1,1,1,1,2,2,4… times it (default 1s)"},
-	{config.KeyPollInterval, "poll-interval", "longest pause between power-state polls: the back-off's cap (default 5s)"},
-	{config.KeyRetryPolicy, "retry-policy", "power-on attempts per node (default 3)"},
-	{config.KeyMaxConcurrency, "max-concurrency", "BMC requests in flight at once across all BMCs; nodes waiting between polls hold none (default 1000)"},
-	{config.KeyMaxRequestsPerBMC, "max-requests-per-bmc", "requests in flight per BMC (default 2)"},
-	{config.KeyBatchSize, "batch-size", "power on at most this many nodes per --batch-interval, against inrush (default 0: all at once)"},
-	{config.KeyBatchInterval, "batch-interval", "the interval of --batch-size (default 10s)"},
-	{config.KeyConfigureWait, "configure-wait", "longest run of a configuration over one batch of nodes (default 1800s)"},
-	{config.KeyConfigureBatchSize, "configure-batch-size", "nodes per run of a configuration (default 100)"},
+// addRunFlags declares the settings every command that runs a session
+// takes as flags, so timeouts can be changed per run without editing files.
+func addRunFlags(c *cobra.Command) {
+	cmdutil.SettingFlags(c.Flags(), config.SettingsIn(config.SessionRun)...)
 }
 
 func runCreate(opts *CreateOptions) error {
 	f := opts.Factory
-	if !slices.Contains(operations, opts.Operation) {
-		return cmdutil.UsageError("--operation %q: choose one of %s", opts.Operation, strings.Join(operations, ", "))
+	if _, ok := engine.LookupOperation(engine.Operation(opts.Operation)); !ok {
+		return cmdutil.UsageError("--operation %q: choose one of %s", opts.Operation, strings.Join(engine.OperationNames(), ", "))
 	}
 	if !slices.Contains(paces, opts.Pace) {
 		return cmdutil.UsageError("--pace %q: choose independent or lockstep", opts.Pace)
@@ -209,7 +164,7 @@ func newSessionEnv(f *cmdutil.Factory) (*sessionEnv, error) {
 	runner := &sessionrun.Runner{
 		Store:     store,
 		Inventory: inv,
-		Engine:    engineOptions(cfg),
+		Engine:    cfg.Engine,
 		Clock:     engine.RealClock(),
 		ConnectBMC: func(nodes []inventory.Node) sessionrun.BMCPool {
 			return bmc.NewPool(nodes, f.BMCOptions())
@@ -267,25 +222,6 @@ func outcomeError(rec *session.Record) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitNodesFailed, Err: fmt.Errorf("session %s: %d of %d nodes failed", rec.ID, rec.Summary.Failed, rec.Summary.Total)}
 	}
 	return nil
-}
-
-func engineOptions(cfg *config.Config) engine.Options {
-	o := engine.DefaultOptions()
-	o.GracefulShutdownTimeout = cfg.Timeouts.GracefulShutdown
-	o.ForcefulShutdownTimeout = cfg.Timeouts.ForcefulShutdown
-	o.PowerOnWait = cfg.Timeouts.PowerOnWait
-	o.BootWait = cfg.Timeouts.BootWait
-	o.BootProgressGrace = cfg.Timeouts.BootProgressGrace
-	o.RequireBootProgress = cfg.RequireBootProgress
-	o.PollInterval = cfg.Timeouts.PollInterval
-	o.PollBase = cfg.Timeouts.PollBase
-	o.RetryPolicy = cfg.RetryPolicy
-	o.MaxConcurrency = cfg.MaxConcurrency
-	o.BatchSize = cfg.BatchSize
-	o.BatchInterval = cfg.BatchInterval
-	o.ConfigureBatchSize = cfg.ConfigureBatchSize
-	o.ConfigureWait = cfg.Timeouts.ConfigureWait
-	return o
 }
 
 // failedByBootSet lists, per boot set, the nodes whose latest state is failed.

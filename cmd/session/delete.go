@@ -130,7 +130,6 @@ Corrupt sessions are kept for a person to look at.`,
 			return deleteOlderThan(f, cfg.SessionRetention)
 		},
 	}
-	c.Flags().String("older-than", "", "keep sessions younger than this (default session_retention from the config: 30d)")
-	cmdutil.ConfigFlag(c.Flags(), "older-than", config.KeySessionRetention)
+	cmdutil.SettingFlags(c.Flags(), config.MustSetting(config.KeySessionRetention))
 	return c
 }

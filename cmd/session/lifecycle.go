@@ -66,13 +66,13 @@ func spawnDetached(store *session.Store, id string, forwarded []string) error {
 }
 
 // forwardedFlags are the flags given to create, resume or retry that a
-// detached run needs: the global settings and the engine's.
+// detached run needs: the settings, global and of the run.
 func forwardedFlags(c *cobra.Command) []string {
 	var args []string
 	c.Flags().Visit(func(fl *pflag.Flag) {
-		engine := isEngineFlag(fl.Name)
+		setting := cmdutil.SetsConfigKey(fl) || c.Root().PersistentFlags().Lookup(fl.Name) != nil
 		// The child's stdout is the session log: it prints for people.
-		if fl.Name == "output" || !engine && c.Root().PersistentFlags().Lookup(fl.Name) == nil {
+		if fl.Name == "output" || !setting {
 			return
 		}
 		if slice, ok := fl.Value.(pflag.SliceValue); ok {
@@ -114,7 +114,7 @@ func NewCmdRunDetached(f *cmdutil.Factory) *cobra.Command {
 		},
 	}
 	c.Flags().IntVar(&lockFD, "lock-fd", detachedLockFD, "descriptor of the inherited session lock")
-	addEngineFlags(c, f)
+	addRunFlags(c)
 	return c
 }
 
@@ -147,7 +147,7 @@ A running session is refused (exit 4); a finished one cannot be resumed: use
 		},
 	}
 	c.Flags().BoolVar(&opts.Detach, "detach", false, "continue it in a background bos process and print its id")
-	addEngineFlags(c, f)
+	addRunFlags(c)
 	return c
 }
 
@@ -237,7 +237,7 @@ limited to the nodes that failed in it.`,
 	}
 	c.Flags().BoolVar(&opts.Create.DryRun, "dry-run", false, "print the plan and touch no BMC")
 	c.Flags().BoolVar(&opts.Create.Detach, "detach", false, "print the new session's id at once and run it in the background")
-	addEngineFlags(c, f)
+	addRunFlags(c)
 	return c
 }
 

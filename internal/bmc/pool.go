@@ -57,6 +57,13 @@ const (
 	closeConcurrency = 64
 )
 
+// DefaultOptions are the settings a zero field of Options takes; the
+// settings that tune the driver take their defaults from them.
+func DefaultOptions() Options {
+	return Options{MaxRequestsPerBMC: defaultMaxRequestsPerBMC, RequestTimeout: defaultRequestTimeout,
+		Retries: defaultRetries, RetryBackoff: defaultRetryBackoff, LogoutTimeout: defaultLogoutTimeout}
+}
+
 func (o Options) withDefaults() Options {
 	if o.MaxRequestsPerBMC <= 0 {
 		o.MaxRequestsPerBMC = defaultMaxRequestsPerBMC

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,13 +18,14 @@ import (
 
 	"github.com/spf13/viper"
 
-	"github.com/bos-project/bos/internal/safetext"
+	"github.com/bos-project/bos/internal/bmc"
+	"github.com/bos-project/bos/internal/engine"
 )
 
 // ErrInvalid marks a configuration problem the user must fix (exit code 2).
 var ErrInvalid = errors.New("invalid configuration")
 
-// Keys, in one place so flags, env and files agree.
+// Keys, the names of the settings (settings.go declares each one).
 const (
 	KeyConfig            = "config"
 	KeyStateDir          = "state_dir"
@@ -74,100 +76,43 @@ const (
 	KeyRequireBootProgress = "require_boot_progress"
 )
 
-var defaults = map[string]any{
-	KeyOutput:            "table",
-	KeyGracefulTimeout:   "300s",
-	KeyForcefulTimeout:   "180s",
-	KeyPowerOnWait:       "120s",
-	KeyBootWait:          "1200s",
-	KeyPollInterval:      "5s",
-	KeyPollBase:          "1s",
-	KeyRetryPolicy:       3,
-	KeyMaxConcurrency:    1000,
-	KeyMaxRequestsPerBMC: 2,
-	KeyRequestTimeout:    "20s",
-	KeyRequestRetries:    3,
-	KeyRetryBackoff:      "1s",
-	KeyRequireLimit:      false,
-
-	KeyConfigureWait:      "1800s",
-	KeyConfigureBatchSize: 100,
-	KeyBatchSize:          0,
-	KeyBatchInterval:      "10s",
-	KeySessionRetention:   "30d",
-
-	KeyBootProgressGrace:   "180s",
-	KeyRequireBootProgress: false,
-}
-
 // knownKeys are accepted in a config file; anything else is a typo worth
 // reporting rather than silently ignoring.
 var knownKeys = func() map[string]bool {
 	m := map[string]bool{}
-	for _, k := range []string{KeyStateDir, KeyInventory, KeyTemplates, KeyOutput, KeyQuiet,
-		KeyVerbose, KeyNoColor, KeyProgress, KeyRequireLimit, KeyGracefulTimeout,
-		KeyForcefulTimeout, KeyPowerOnWait, KeyBootWait, KeyPollInterval, KeyPollBase,
-		KeyRetryPolicy, KeyMaxConcurrency, KeyMaxRequestsPerBMC, KeyRequestTimeout,
-		KeyRequestRetries, KeyRetryBackoff, KeyBootDir, KeyBootBaseURL, KeyS3Endpoint,
-		KeyConfigureWait, KeyConfigureBatchSize, KeyBatchSize, KeyBatchInterval, KeySessionRetention,
-		KeyBootProgressGrace, KeyRequireBootProgress} {
-		m[k] = true
+	for _, s := range settings {
+		if !s.fileless {
+			m[s.Key] = true
+		}
 	}
 	return m
 }()
 
-// Timeouts are the engine's waits; all adjustable without editing templates.
-type Timeouts struct {
-	GracefulShutdown time.Duration `json:"graceful_shutdown_timeout"`
-	ForcefulShutdown time.Duration `json:"forceful_shutdown_timeout"`
-	PowerOnWait      time.Duration `json:"power_on_wait"`
-	BootWait         time.Duration `json:"boot_wait"`
-	PollInterval     time.Duration `json:"poll_interval"`
-	PollBase         time.Duration `json:"poll_base"`
-
-	// ConfigureWait bounds one run of a configuration over a batch of nodes.
-	ConfigureWait time.Duration `json:"configure_wait"`
-
-	// BootProgressGrace: see KeyBootProgressGrace.
-	BootProgressGrace time.Duration `json:"boot_progress_grace"`
-}
-
 // Config is the resolved configuration of one bos invocation.
 type Config struct {
-	File              string // the config file read, "" when none
-	StateDir          string
-	Inventory         string
-	Templates         []string
-	Output            string
-	Quiet             bool
-	Verbose           bool
-	NoColor           bool
-	Progress          bool
-	RequireLimit      bool
-	Timeouts          Timeouts
-	RetryPolicy       int
-	MaxConcurrency    int
-	MaxRequestsPerBMC int
-	RequestTimeout    time.Duration
-	RequestRetries    int
-	RetryBackoff      time.Duration
-	BootDir           string
-	BootBaseURL       string
-	S3Endpoint        string
-
-	// ConfigureBatchSize is how many nodes one run of a configuration gets.
-	ConfigureBatchSize int
-	// BatchSize and BatchInterval stagger power-on (0: no staggering).
-	BatchSize     int
-	BatchInterval time.Duration
+	File         string // the config file read, "" when none
+	StateDir     string
+	Inventory    string
+	Templates    []string
+	Output       string
+	Quiet        bool
+	Verbose      bool
+	NoColor      bool
+	Progress     bool
+	RequireLimit bool
+	// Engine are a session's timings and bounds, every field set (those no
+	// setting names at their defaults).
+	Engine engine.Options
+	// BMC are the Redfish driver's settings; its Log is the caller's to set.
+	BMC         bmc.Options
+	BootDir     string
+	BootBaseURL string
+	S3Endpoint  string
 	// SessionRetention is how long prune keeps finished sessions.
 	SessionRetention time.Duration
 	// Configurations are the named configurations templates select with
 	// cfs.configuration.
 	Configurations map[string]Configuration
-	// RequireBootProgress fails a node whose BMC reports no boot progress
-	// since its power-on, instead of warning (KeyBootProgressGrace).
-	RequireBootProgress bool
 }
 
 // New returns a viper instance with bos's defaults and environment binding.
@@ -175,11 +120,13 @@ type Config struct {
 // tests.
 func New() *viper.Viper {
 	v := viper.New()
-	for k, val := range defaults {
-		v.SetDefault(k, val)
+	for _, s := range settings {
+		if s.Default != "" {
+			v.SetDefault(s.Key, s.Default)
+		}
 	}
 	v.SetEnvPrefix("BOS")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.SetEnvKeyReplacer(envKeys)
 	v.AutomaticEnv()
 	return v
 }
@@ -209,88 +156,16 @@ func Load(v *viper.Viper) (*Config, error) {
 		return nil, fmt.Errorf("%w: config file %s: %v (check --config or BOS_CONFIG)", ErrInvalid, file, err)
 	}
 
-	cfg.StateDir = expand(v.GetString(KeyStateDir))
-	if cfg.StateDir == "" {
-		cfg.StateDir = filepath.Join(stateHome(), "bos")
-	}
-	cfg.Inventory = expand(v.GetString(KeyInventory))
-	if cfg.Inventory == "" {
-		cfg.Inventory = filepath.Join(filepath.Dir(file), "inventory.yaml")
-	}
-	cfg.Templates = templateDirs(v, file)
-	cfg.Output = v.GetString(KeyOutput)
-	cfg.Quiet = v.GetBool(KeyQuiet)
-	cfg.Verbose = v.GetBool(KeyVerbose)
-	cfg.NoColor = v.GetBool(KeyNoColor) || os.Getenv("NO_COLOR") != ""
-	cfg.Progress = v.GetBool(KeyProgress)
-	cfg.RequireLimit = v.GetBool(KeyRequireLimit)
-	cfg.RequireBootProgress = v.GetBool(KeyRequireBootProgress)
-	cfg.BootDir = expand(v.GetString(KeyBootDir))
-	if cfg.BootDir == "" {
-		cfg.BootDir = filepath.Join(cfg.StateDir, "boot")
-	}
-	cfg.BootBaseURL = v.GetString(KeyBootBaseURL)
-	cfg.S3Endpoint = v.GetString(KeyS3Endpoint)
-
+	cfg.Engine, cfg.BMC = engine.DefaultOptions(), bmc.DefaultOptions()
 	var errs []error
-	durations := []struct {
-		key string
-		dst *time.Duration
-	}{
-		{KeyGracefulTimeout, &cfg.Timeouts.GracefulShutdown},
-		{KeyForcefulTimeout, &cfg.Timeouts.ForcefulShutdown},
-		{KeyPowerOnWait, &cfg.Timeouts.PowerOnWait},
-		{KeyBootWait, &cfg.Timeouts.BootWait},
-		{KeyPollInterval, &cfg.Timeouts.PollInterval},
-		{KeyPollBase, &cfg.Timeouts.PollBase},
-		{KeyRequestTimeout, &cfg.RequestTimeout},
-		{KeyRetryBackoff, &cfg.RetryBackoff},
-		{KeyBatchInterval, &cfg.BatchInterval},
-		{KeySessionRetention, &cfg.SessionRetention},
-		{KeyConfigureWait, &cfg.Timeouts.ConfigureWait},
-		{KeyBootProgressGrace, &cfg.Timeouts.BootProgressGrace},
-	}
-	for _, d := range durations {
-		val, err := Duration(v.GetString(d.key))
+	l := loader{v: v, file: file}
+	for _, s := range settings {
+		err := s.field.load(l, s.Key, cfg)
+		if value := v.GetString(s.Key); err == nil && len(s.Choices) > 0 && !slices.Contains(s.Choices, value) {
+			err = fmt.Errorf("%q is not one of %s", value, strings.Join(s.Choices, ", "))
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", d.key, err))
-		}
-		*d.dst = val
-	}
-	ints := []struct {
-		key string
-		min int
-		dst *int
-	}{
-		{KeyRetryPolicy, 1, &cfg.RetryPolicy},
-		{KeyMaxConcurrency, 1, &cfg.MaxConcurrency},
-		{KeyMaxRequestsPerBMC, 1, &cfg.MaxRequestsPerBMC},
-		{KeyRequestRetries, 0, &cfg.RequestRetries},
-		{KeyConfigureBatchSize, 1, &cfg.ConfigureBatchSize},
-		{KeyBatchSize, 0, &cfg.BatchSize},
-	}
-	for _, i := range ints {
-		n, err := strconv.Atoi(strings.TrimSpace(v.GetString(i.key)))
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%s: %q is not a whole number", i.key, v.GetString(i.key)))
-		case n < i.min:
-			errs = append(errs, fmt.Errorf("%s: %d is below the minimum %d", i.key, n, i.min))
-		}
-		*i.dst = n
-	}
-	switch cfg.Output {
-	case "table", "wide", "json", "yaml":
-	default:
-		errs = append(errs, fmt.Errorf("output: %q is not one of table, wide, json, yaml", cfg.Output))
-	}
-	// Both begin the artifact URLs written into every node's iPXE script.
-	for _, u := range []struct{ key, value string }{{KeyBootBaseURL, cfg.BootBaseURL}, {KeyS3Endpoint, cfg.S3Endpoint}} {
-		if u.value == "" {
-			continue
-		}
-		if err := safetext.CheckIPXEWord(u.value); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", u.key, err))
+			errs = append(errs, fmt.Errorf("%s: %w", s.Key, err))
 		}
 	}
 	if len(errs) > 0 {
@@ -344,16 +219,18 @@ func checkKeys(v *viper.Viper, file string) error {
 }
 
 // isFlagOnly covers keys viper learns from bound flags rather than the file.
-func isFlagOnly(k string) bool { return k == KeyConfig }
+func isFlagOnly(k string) bool {
+	return slices.ContainsFunc(settings, func(s Setting) bool { return s.fileless && s.Key == k })
+}
 
-func templateDirs(v *viper.Viper, file string) []string {
+func templateDirs(v *viper.Viper, key, file string) []string {
 	var dirs []string
-	raw := v.Get(KeyTemplates)
+	raw := v.Get(key)
 	switch t := raw.(type) {
 	case string:
 		dirs = filepath.SplitList(t)
 	default:
-		dirs = v.GetStringSlice(KeyTemplates)
+		dirs = v.GetStringSlice(key)
 	}
 	if len(dirs) == 0 {
 		dirs = []string{filepath.Join(filepath.Dir(file), "templates"), "templates"}

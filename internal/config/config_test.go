@@ -29,16 +29,16 @@ func TestLoadPrecedence(t *testing.T) {
 		{
 			name: "defaults",
 			check: func(t *testing.T, c *Config) {
-				assert.Equal(t, 300*time.Second, c.Timeouts.GracefulShutdown)
-				assert.Equal(t, 180*time.Second, c.Timeouts.ForcefulShutdown)
-				assert.Equal(t, 120*time.Second, c.Timeouts.PowerOnWait)
-				assert.Equal(t, 1200*time.Second, c.Timeouts.BootWait)
-				assert.Equal(t, 180*time.Second, c.Timeouts.BootProgressGrace)
-				assert.False(t, c.RequireBootProgress)
-				assert.Equal(t, 5*time.Second, c.Timeouts.PollInterval)
-				assert.Equal(t, 3, c.RetryPolicy)
-				assert.Equal(t, 1000, c.MaxConcurrency)
-				assert.Equal(t, 2, c.MaxRequestsPerBMC)
+				assert.Equal(t, 300*time.Second, c.Engine.GracefulShutdownTimeout)
+				assert.Equal(t, 180*time.Second, c.Engine.ForcefulShutdownTimeout)
+				assert.Equal(t, 120*time.Second, c.Engine.PowerOnWait)
+				assert.Equal(t, 1200*time.Second, c.Engine.BootWait)
+				assert.Equal(t, 180*time.Second, c.Engine.BootProgressGrace)
+				assert.False(t, c.Engine.RequireBootProgress)
+				assert.Equal(t, 5*time.Second, c.Engine.PollInterval)
+				assert.Equal(t, 3, c.Engine.RetryPolicy)
+				assert.Equal(t, 1000, c.Engine.MaxConcurrency)
+				assert.Equal(t, 2, c.BMC.MaxRequestsPerBMC)
 				assert.Equal(t, "/var/tmp/xdg-state/bos", c.StateDir)
 				assert.Equal(t, "/var/tmp/xdg-state/bos/boot", c.BootDir)
 				assert.Equal(t, "table", c.Output)
@@ -50,10 +50,10 @@ func TestLoadPrecedence(t *testing.T) {
 			file: "graceful_shutdown_timeout: 90\npower_on_wait: 2m\nstate_dir: /srv/bos\nretry_policy: 5\nboot:\n  base_url: http://10.0.0.1/boot\ns3:\n  endpoint: https://rgw.example.com\n",
 			env:  map[string]string{"BOS_RETRY_POLICY": "7", "BOS_TEMPLATES": "/a:/b"},
 			check: func(t *testing.T, c *Config) {
-				assert.Equal(t, 90*time.Second, c.Timeouts.GracefulShutdown)
-				assert.Equal(t, 2*time.Minute, c.Timeouts.PowerOnWait)
+				assert.Equal(t, 90*time.Second, c.Engine.GracefulShutdownTimeout)
+				assert.Equal(t, 2*time.Minute, c.Engine.PowerOnWait)
 				assert.Equal(t, "/srv/bos", c.StateDir)
-				assert.Equal(t, 7, c.RetryPolicy, "env beats file")
+				assert.Equal(t, 7, c.Engine.RetryPolicy, "env beats file")
 				assert.Equal(t, []string{"/a", "/b"}, c.Templates)
 				assert.Equal(t, "http://10.0.0.1/boot", c.BootBaseURL)
 				assert.Equal(t, "https://rgw.example.com", c.S3Endpoint)
@@ -66,15 +66,15 @@ func TestLoadPrecedence(t *testing.T) {
 			file: "boot_progress_grace: 5m\nrequire_boot_progress: true\n",
 			env:  map[string]string{"BOS_BOOT_PROGRESS_GRACE": "90"},
 			check: func(t *testing.T, c *Config) {
-				assert.Equal(t, 90*time.Second, c.Timeouts.BootProgressGrace, "env beats file")
-				assert.True(t, c.RequireBootProgress)
+				assert.Equal(t, 90*time.Second, c.Engine.BootProgressGrace, "env beats file")
+				assert.True(t, c.Engine.RequireBootProgress)
 			},
 		},
 		{
 			name: "boot progress required by env",
 			env:  map[string]string{"BOS_REQUIRE_BOOT_PROGRESS": "true"},
 			check: func(t *testing.T, c *Config) {
-				assert.True(t, c.RequireBootProgress)
+				assert.True(t, c.Engine.RequireBootProgress)
 			},
 		},
 	}

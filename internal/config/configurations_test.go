@@ -43,8 +43,8 @@ configurations:
 `)
 	require.NoError(t, err)
 	dir := filepath.Dir(c.File)
-	assert.Equal(t, 10*time.Minute, c.Timeouts.ConfigureWait)
-	assert.Equal(t, 25, c.ConfigureBatchSize)
+	assert.Equal(t, 10*time.Minute, c.Engine.ConfigureWait)
+	assert.Equal(t, 25, c.Engine.ConfigureBatchSize)
 	require.Len(t, c.Configurations, 4)
 
 	cos := c.Configurations["cos-config-2.0.38"]
@@ -70,8 +70,8 @@ configurations:
 func TestConfigureDefaults(t *testing.T) {
 	c, err := loadFile(t, "output: table\n")
 	require.NoError(t, err)
-	assert.Equal(t, 1800*time.Second, c.Timeouts.ConfigureWait)
-	assert.Equal(t, 100, c.ConfigureBatchSize)
+	assert.Equal(t, 1800*time.Second, c.Engine.ConfigureWait)
+	assert.Equal(t, 100, c.Engine.ConfigureBatchSize)
 	assert.Empty(t, c.Configurations)
 }
 

@@ -46,16 +46,6 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-// Operation is what a session does to its nodes.
-type Operation string
-
-const (
-	Boot      Operation = "boot"
-	Shutdown  Operation = "shutdown"
-	Reboot    Operation = "reboot"
-	Configure Operation = "configure"
-)
-
 // Phase is one step of an operation, named as in the BOS v1 status tree.
 type Phase string
 

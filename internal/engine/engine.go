@@ -38,11 +38,11 @@ type Engine struct {
 // With plan.Resume it carries on an interrupted session (rules in
 // resume.go); nodes that run finished are not in the Result.
 //
-// Phases per operation: shutdown; boot then configure; reboot: shutdown,
-// boot, configure; configure alone. Configure after a boot runs only for
-// boot sets naming a Configuration; the configure operation checks no power
-// state (the configuration reports unreachable nodes) and excludes the
-// nodes of boot sets naming none.
+// Each operation's phases are in its row of the operation table
+// (operations.go). Configure after a boot runs only for boot sets naming a
+// Configuration; the configure operation checks no power state (the
+// configuration reports unreachable nodes) and excludes the nodes of boot
+// sets naming none.
 // The error is for what ends the whole session: an invalid plan
 // (ErrInvalidPlan), a Recorder failure, or ctx ending. In the last two
 // cases Run stops every node promptly and the Result shows where each one
@@ -55,7 +55,7 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	phases, err := operationPhases(plan.Operation)
+	operation, phases, err := operationPhases(plan.Operation)
 	if err != nil {
 		return Result{}, err
 	}
@@ -68,7 +68,7 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 		clock = RealClock()
 	}
 	r := &runner{
-		sessionID: plan.SessionID, operation: plan.Operation,
+		sessionID: plan.SessionID, operation: operation,
 		recorder: e.Recorder, configurer: e.Configure,
 		clock: clock, options: options, progress: newProgressQueue(e.Progress),
 		powerOns: newStagger(clock, options.BatchSize, options.BatchInterval),

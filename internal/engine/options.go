@@ -60,7 +60,8 @@ type Options struct {
 }
 
 // DefaultOptions are BOS v1's defaults, and bos's own for what BOS v1 did
-// not have.
+// not have. They are declared here only: the settings that tune the engine
+// take their defaults (and their help) from them.
 func DefaultOptions() Options {
 	return Options{
 		GracefulShutdownTimeout: 300 * time.Second,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
@@ -40,58 +41,55 @@ type phaseSpec struct {
 	// batched phases are run by the scheduler in batches per boot set
 	// (runConfigureBatch) instead of node by node.
 	batched bool
-	// skips says a boot set has no such phase: its nodes finish with the
-	// phase before. nil: every boot set has it.
+	// skips says a boot set has no such phase in this operation: its nodes
+	// finish with the phase before (OperationSpec.Skips).
 	skips func(BootSetPlan) bool
 }
 
-var (
-	shutdownSpec = phaseSpec{
+// phaseWork is the work of each phase; the operation table
+// (operations.go) says which phases an operation runs.
+var phaseWork = map[Phase]phaseSpec{
+	PhaseShutdown: {
 		phase:   PhaseShutdown,
 		ordinal: func(b BootSetPlan) int { return b.ShutdownOrdinal },
 		run:     (*nodePhase).shutdown,
-	}
-	bootSpec = phaseSpec{
+	},
+	PhaseBoot: {
 		phase:   PhaseBoot,
 		ordinal: func(b BootSetPlan) int { return b.BootOrdinal },
 		run:     (*nodePhase).boot,
-	}
-	// configureSpec is the configure operation's only phase: a boot set
-	// without a configuration has its nodes excluded, saying why.
-	configureSpec = phaseSpec{
+	},
+	// A boot set without a configuration has its nodes excluded, saying
+	// why, where the operation gives every boot set the phase.
+	PhaseConfigure: {
 		phase:   PhaseConfigure,
 		ordinal: func(b BootSetPlan) int { return b.BootOrdinal },
 		batched: true,
-	}
-	// configureAfterBootSpec follows a boot: only boot sets with a
-	// configuration have it (enable_cfs and a configuration named).
-	configureAfterBootSpec = phaseSpec{
-		phase:   PhaseConfigure,
-		ordinal: configureSpec.ordinal,
-		batched: true,
-		skips:   func(b BootSetPlan) bool { return b.Configuration == "" },
-	}
-)
+	},
+}
 
-func operationPhases(op Operation) ([]phaseSpec, error) {
-	switch op {
-	case Shutdown:
-		return []phaseSpec{shutdownSpec}, nil
-	case Boot:
-		return []phaseSpec{bootSpec, configureAfterBootSpec}, nil
-	case Reboot:
-		return []phaseSpec{shutdownSpec, bootSpec, configureAfterBootSpec}, nil
-	case Configure:
-		return []phaseSpec{configureSpec}, nil
-	default:
-		return nil, fmt.Errorf("%w: unknown operation %q (want boot, shutdown, reboot or configure)", ErrInvalidPlan, op)
+// operationPhases are the phases op runs, as the scheduler runs them.
+func operationPhases(op Operation) (OperationSpec, []phaseSpec, error) {
+	spec, ok := LookupOperation(op)
+	if !ok {
+		return OperationSpec{}, nil, fmt.Errorf("%w: unknown operation %q (want one of %s)", ErrInvalidPlan, op, strings.Join(OperationNames(), ", "))
 	}
+	phases := make([]phaseSpec, len(spec.Phases))
+	for i, phase := range spec.Phases {
+		work, ok := phaseWork[phase]
+		if !ok {
+			return OperationSpec{}, nil, fmt.Errorf("%w: operation %s: phase %q has no work", ErrInvalidPlan, op, phase)
+		}
+		work.skips = func(b BootSetPlan) bool { return spec.Skips(phase, b) }
+		phases[i] = work
+	}
+	return spec, phases, nil
 }
 
 // runner holds what every node phase shares within one Run.
 type runner struct {
 	sessionID string
-	operation Operation
+	operation OperationSpec
 	// bmc, resetChecker, bootProgress, preparer and finisher talk to BMCs:
 	// each of their calls holds one of the session's bmcSlots (see
 	// boundBMCCalls).
@@ -201,7 +199,7 @@ func (p *nodePhase) warn(warnings ...string) {
 
 func (p *nodePhase) shutdown(ctx context.Context) (Category, string, error) {
 	category, reason, err := p.powerOff(ctx)
-	if category == Failed && p.preflighted && p.operation == Reboot {
+	if category == Failed && p.preflighted && p.operation.Boots {
 		// The boot prepared before the shutdown will not come: a one-time
 		// override left behind would surprise the node's next reboot.
 		p.finishBoot(ctx)
@@ -217,7 +215,7 @@ func (p *nodePhase) powerOff(ctx context.Context) (Category, string, error) {
 		return p.failRead(ctx, err)
 	}
 	// A reboot checks a node already off too: its boot comes next.
-	if state != power.Off || p.operation == Reboot {
+	if state != power.Off || p.operation.Boots {
 		if reason, err := p.preflight(ctx, state != power.Off); err != nil || reason != "" {
 			return Failed, reason, err
 		}

@@ -26,7 +26,7 @@ func (p *nodePhase) preflight(ctx context.Context, poweringOff bool) (string, er
 	if p.preflighted {
 		return "", nil
 	}
-	booting := p.phase == PhaseBoot || p.operation == Reboot
+	booting := p.operation.Boots
 	var problems []string
 	if poweringOff {
 		noGraceful, err := p.whyNoReset(ctx, power.GracefulOff)

@@ -416,7 +416,7 @@ func TestResumeLeavesFinishedNodesAlone(t *testing.T) {
 			t.Run(string(op)+"/"+string(category), func(t *testing.T) {
 				s := openStore(t)
 				plan := engine.Plan{Operation: op, BootSets: []engine.BootSetPlan{{Name: "compute", Nodes: []string{"n1"}, Configuration: "site"}}}
-				rec := &Record{Operation: string(op), Phases: Phases(op, true), Nodes: []string{"n1"}}
+				rec := &Record{Operation: string(op), Phases: allPhases(op), Nodes: []string{"n1"}}
 				require.NoError(t, s.Create(rec))
 				plan.SessionID = rec.ID
 				r, err := s.NewRecorder(t.Context(), rec, plan)

@@ -44,7 +44,8 @@ type Record struct {
 	Limit        string          `json:"limit,omitempty"`
 	Pace         string          `json:"pace"`
 	// Phases the operation runs, in order. NewRecorder fills it from the
-	// operation when empty; set it with Phases(op, true) to include configure.
+	// operation when empty (engine.OperationSpec.PhasesRun(false)); set it
+	// to PhasesRun(true) to include the configure phase after a boot.
 	Phases     []engine.Phase `json:"phases"`
 	Nodes      []string       `json:"nodes"`
 	PID        int            `json:"pid,omitempty"`
@@ -153,27 +154,6 @@ type ListRow struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Phases returns the phases op runs, in order; configure adds the configure
-// phase to boot and reboot (when the template enables CFS and names a
-// configuration).
-func Phases(op engine.Operation, configure bool) []engine.Phase {
-	var phases []engine.Phase
-	switch op {
-	case engine.Shutdown:
-		return []engine.Phase{engine.PhaseShutdown}
-	case engine.Configure:
-		return []engine.Phase{engine.PhaseConfigure}
-	case engine.Boot:
-		phases = []engine.Phase{engine.PhaseBoot}
-	case engine.Reboot:
-		phases = []engine.Phase{engine.PhaseShutdown, engine.PhaseBoot}
-	}
-	if configure {
-		phases = append(phases, engine.PhaseConfigure)
-	}
-	return phases
-}
-
 // categoryOrder is the order categories appear in within a phase.
 var categoryOrder = []engine.Category{engine.NotStarted, engine.InProgress, engine.Succeeded, engine.Failed, engine.Excluded}
 
@@ -186,7 +166,8 @@ var phaseOrder = map[engine.Phase]int{engine.PhaseShutdown: 0, engine.PhaseBoot:
 // detached or resumed run rebuilds its plan from it.
 func InitStatus(rec *Record, plan engine.Plan) {
 	if len(rec.Phases) == 0 {
-		rec.Phases = Phases(plan.Operation, false)
+		operation, _ := engine.LookupOperation(plan.Operation)
+		rec.Phases = operation.PhasesRun(false)
 	}
 	t := newTree(plan, rec.Phases)
 	rec.Phases = t.phaseNames()

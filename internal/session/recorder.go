@@ -77,7 +77,7 @@ type pendingLine struct {
 
 // NewRecorder starts recording session rec (already created) running plan.
 // The tree starts with every node not_started in every phase of
-// rec.Phases (Phases(op, false) when empty); transitions already in
+// rec.Phases (the operation's PhasesRun(false) when empty); transitions already in
 // events.jsonl are replayed on top, so resuming an interrupted session
 // continues from its durable truth. It takes the session lock (from Create
 // in this process, or afresh: ErrRunning when another process holds it)
@@ -95,12 +95,13 @@ func (s *Store) newRecorder(ctx context.Context, rec *Record, plan engine.Plan, 
 	if plan.SessionID != "" && plan.SessionID != rec.ID {
 		return nil, fmt.Errorf("record session %s: plan is for session %s", rec.ID, plan.SessionID)
 	}
+	operation, ok := engine.LookupOperation(plan.Operation)
+	if !ok {
+		return nil, fmt.Errorf("record session %s: unknown operation %q", rec.ID, plan.Operation)
+	}
 	phases := rec.Phases
 	if len(phases) == 0 {
-		phases = Phases(plan.Operation, false)
-	}
-	if len(phases) == 0 {
-		return nil, fmt.Errorf("record session %s: unknown operation %q", rec.ID, plan.Operation)
+		phases = operation.PhasesRun(false)
 	}
 	lock, err := s.takeLock(ctx, rec.ID)
 	if err != nil {

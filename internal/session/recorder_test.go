@@ -455,7 +455,7 @@ func TestConfigurePhaseOnlyWhereConfigured(t *testing.T) {
 			plan := rebootPlan()
 			plan.Operation = tc.op
 			plan.BootSets[0].Configuration = "site"
-			rec := &Record{Operation: string(tc.op), Phases: Phases(tc.op, true), StartTime: time.Now()}
+			rec := &Record{Operation: string(tc.op), Phases: allPhases(tc.op), StartTime: time.Now()}
 			InitStatus(rec, plan)
 			phasesOf := map[string][]engine.Phase{}
 			for _, bs := range rec.BootSets {
@@ -480,4 +480,11 @@ func TestSnapshotIntervalGrowsWithTheSession(t *testing.T) {
 	} {
 		assert.Equal(t, want, snapshotIntervalFor(nodes), "%d nodes", nodes)
 	}
+}
+
+// allPhases are every phase of op, the configure phase after a boot
+// included.
+func allPhases(op engine.Operation) []engine.Phase {
+	spec, _ := engine.LookupOperation(op)
+	return spec.PhasesRun(true)
 }

@@ -50,14 +50,15 @@ type tree struct {
 
 func newTree(plan engine.Plan, phases []engine.Phase) *tree {
 	t := emptyTree(len(plan.BootSets))
+	operation, _ := engine.LookupOperation(plan.Operation)
 	for _, bsPlan := range plan.BootSets {
 		bs := &bootSetState{name: bsPlan.Name, nodes: slices.Clone(bsPlan.Nodes)}
 		for _, phase := range phases {
-			// A boot set that names no configuration has no configure
-			// phase after its boot: its nodes finish when booted, not
-			// pending forever (the configure operation still lists it,
-			// with its nodes excluded by the engine).
-			if phase == engine.PhaseConfigure && plan.Operation != engine.Configure && bsPlan.Configuration == "" {
+			// A boot set without a phase in this operation (a configure
+			// phase after a boot, for one naming no configuration) does
+			// not list it: its nodes finish with the phase before, not
+			// pending forever.
+			if operation.Skips(phase, bsPlan) {
 				continue
 			}
 			bs.phases = append(bs.phases, bs.newPhase(phase))

@@ -12,15 +12,8 @@ import (
 	"github.com/bos-project/bos/internal/bootimage"
 	"github.com/bos-project/bos/internal/configure"
 	"github.com/bos-project/bos/internal/engine"
-	"github.com/bos-project/bos/internal/session"
 	"github.com/bos-project/bos/internal/template"
 )
-
-// bootingOperations are those whose nodes are pointed at an image first.
-func booting(op engine.Operation) bool { return op == engine.Boot || op == engine.Reboot }
-
-// configuring reports whether op may run a configure phase.
-func configuring(op engine.Operation) bool { return op != engine.Shutdown }
 
 // configurationOf names the configuration a boot set's configure phase
 // runs: the boot set's own cfs.configuration, else the template's; none
@@ -60,7 +53,7 @@ func repositoryOf(tmpl *template.Template) *configure.Repository {
 // any node is touched. A template naming a git repository the BOS v1 way
 // gets it cloned into the state directory.
 func (r *Runner) resolveConfigurations(ctx context.Context, p *Prepared) error {
-	if !configuring(p.Plan.Operation) {
+	if !p.operation().Configures {
 		return nil
 	}
 	p.configureLog = &switchableWriter{}
@@ -109,7 +102,14 @@ func (p *Prepared) hasConfiguration() bool {
 
 // Phases are the phases the session runs, in order.
 func (p *Prepared) Phases() []engine.Phase {
-	return session.Phases(p.Plan.Operation, p.hasConfiguration())
+	return p.operation().PhasesRun(p.hasConfiguration())
+}
+
+// operation is the operation the session runs; an unknown one (refused by
+// the engine) boots nothing and configures nothing.
+func (p *Prepared) operation() engine.OperationSpec {
+	spec, _ := engine.LookupOperation(p.Plan.Operation)
+	return spec
 }
 
 // bootSpecs are the template's boot sets as the boot preparer reads them.
@@ -142,7 +142,7 @@ func (r *Runner) preparer(p *Prepared, control bootimage.BootControl) *bootimage
 // calls it too, so a bad manifest fails the session before any node is
 // shut down rather than leaving every node off.
 func (r *Runner) DescribeBoot(ctx context.Context, p *Prepared) ([]bootimage.BootSetDescription, error) {
-	if !booting(p.Plan.Operation) {
+	if !p.operation().Boots {
 		return nil, nil
 	}
 	descriptions, err := r.preparer(p, nil).Describe(ctx, "<session id>")
@@ -155,7 +155,7 @@ func (r *Runner) DescribeBoot(ctx context.Context, p *Prepared) ([]bootimage.Boo
 // hooks wires the boot preparer and the configuration runner of p into an
 // engine for a run whose BMC pool is pool and whose log is log.
 func (r *Runner) hooks(engine *engine.Engine, p *Prepared, pool BMCPool, log io.Writer) {
-	if booting(p.Plan.Operation) {
+	if p.operation().Boots {
 		engine.Boot = r.preparer(p, pool)
 	}
 	if p.configurer != nil && p.hasConfiguration() {
