@@ -17,11 +17,12 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/bos-project/bos/internal/exitcode"
 	"github.com/bos-project/bos/internal/safetext"
 )
 
 // ErrInvalid marks a configuration problem the user must fix (exit code 2).
-var ErrInvalid = errors.New("invalid configuration")
+var ErrInvalid = exitcode.New(exitcode.Invalid, "invalid configuration")
 
 // Keys, in one place so flags, env and files agree.
 const (
