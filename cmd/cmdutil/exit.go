@@ -5,27 +5,22 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/bos-project/bos/internal/config"
-	"github.com/bos-project/bos/internal/engine"
-	"github.com/bos-project/bos/internal/inventory"
-	"github.com/bos-project/bos/internal/session"
-	"github.com/bos-project/bos/internal/sessionrun"
-	"github.com/bos-project/bos/internal/sim"
-	"github.com/bos-project/bos/internal/template"
+	"github.com/bos-project/bos/internal/exitcode"
 )
 
-// Exit codes are part of the CLI contract (DESIGN §5): scripts branch on them.
+// Exit codes are part of the CLI contract (DESIGN §5): scripts branch on
+// them. They are the exitcode package's, as ints for os.Exit.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1
-	ExitInvalid     = 2
-	ExitNodesFailed = 3
-	ExitConflict    = 4
-	ExitInterrupted = 130
+	ExitOK          = int(exitcode.OK)
+	ExitFailure     = int(exitcode.Failure)
+	ExitInvalid     = int(exitcode.Invalid)
+	ExitNodesFailed = int(exitcode.NodesFailed)
+	ExitConflict    = int(exitcode.Conflict)
+	ExitInterrupted = int(exitcode.Interrupted)
 )
 
 // ErrUsage marks a mistake in how a command was called (exit 2).
-var ErrUsage = errors.New("invalid usage")
+var ErrUsage = exitcode.New(exitcode.Invalid, "invalid usage")
 
 // UsageError returns an ErrUsage error with a message that says how to fix it.
 func UsageError(format string, args ...any) error {
@@ -39,38 +34,24 @@ type ExitError struct {
 	Err  error
 }
 
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
+func (e *ExitError) Error() string           { return e.Err.Error() }
+func (e *ExitError) Unwrap() error           { return e.Err }
+func (e *ExitError) ExitCode() exitcode.Code { return exitcode.Code(e.Code) }
 
-// invalidInput are the sentinels of the packages whose errors mean "fix
-// your input"; conflict those meaning "a running session holds this".
-var (
-	invalidInput = []error{ErrUsage, config.ErrInvalid, inventory.ErrInvalid, inventory.ErrInvalidLimit,
-		template.ErrInvalid, sessionrun.ErrInvalid, engine.ErrInvalidPlan, sim.ErrInvalidOptions, session.ErrUnsafeStateDir}
-	conflict = []error{session.ErrConflict, session.ErrRunning}
-)
-
-// ExitCode maps an error returned by a command to the process exit code.
+// ExitCode maps an error returned by a command to the process exit code:
+// the code the error carries (exitcode.Coder), or 1. Cancellation comes
+// first: an interruption while, say, a template was being checked is still
+// an interruption.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	var exit *ExitError
-	if errors.As(err, &exit) {
-		return exit.Code
-	}
 	if errors.Is(err, context.Canceled) {
 		return ExitInterrupted
 	}
-	for _, sentinel := range invalidInput {
-		if errors.Is(err, sentinel) {
-			return ExitInvalid
-		}
-	}
-	for _, sentinel := range conflict {
-		if errors.Is(err, sentinel) {
-			return ExitConflict
-		}
+	var coder exitcode.Coder
+	if errors.As(err, &coder) {
+		return int(coder.ExitCode())
 	}
 	return ExitFailure
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stmcginnis/gofish"
 	"github.com/stmcginnis/gofish/schemas"
 
+	"github.com/bos-project/bos/internal/bmc/httpconn"
 	"github.com/bos-project/bos/internal/inventory"
 )
 
@@ -136,7 +137,7 @@ type tlsSettings struct {
 type transportCache map[tlsSettings]*sharedTransport
 
 type sharedTransport struct {
-	own       *connTransport
+	own       *httpconn.Transport
 	proxied   *http.Transport // made for the first BMC reached through a proxy
 	tlsConfig *tls.Config
 	err       error // bad TLS settings, reported for every BMC using them
@@ -154,7 +155,7 @@ func (c transportCache) get(access inventory.BMC, url string, opts Options) (htt
 		shared = &sharedTransport{}
 		shared.tlsConfig, shared.err = newTLSConfig(key)
 		if shared.err == nil {
-			shared.own = newConnTransport(shared.tlsConfig, opts)
+			shared.own = newOwnTransport(shared.tlsConfig, opts)
 		}
 		c[key] = shared
 	}
@@ -189,7 +190,7 @@ func (c transportCache) dialed() int64 {
 	var total int64
 	for _, shared := range c {
 		if shared.own != nil {
-			total += shared.own.dialed.Load()
+			total += shared.own.Dialed()
 		}
 	}
 	return total
@@ -213,7 +214,7 @@ func (c transportCache) cacheTLSSessions() {
 func (c transportCache) closeIdle() {
 	for _, shared := range c {
 		if shared.own != nil {
-			shared.own.closeIdle()
+			shared.own.CloseIdle()
 		}
 		if shared.proxied != nil {
 			shared.proxied.CloseIdleConnections()
@@ -242,8 +243,14 @@ func newTLSConfig(settings tlsSettings) (*tls.Config, error) {
 	return tlsConfig, nil
 }
 
+// newOwnTransport is bos's own transport, for BMCs reached directly.
+func newOwnTransport(tlsConfig *tls.Config, opts Options) *httpconn.Transport {
+	return httpconn.New(tlsConfig, httpconn.Options{
+		RequestTimeout: opts.RequestTimeout, MaxConnsPerHost: opts.MaxRequestsPerBMC, IdleTimeout: idleConnTimeout})
+}
+
 // newProxyTransport is the transport for BMCs behind a proxy, with the
-// same bounds as connTransport.
+// same bounds as bos's own.
 func newProxyTransport(tlsConfig *tls.Config, opts Options) *http.Transport {
 	dialer := &net.Dialer{Timeout: opts.RequestTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
@@ -252,7 +259,7 @@ func newProxyTransport(tlsConfig *tls.Config, opts Options) *http.Transport {
 		TLSClientConfig:        tlsConfig,
 		TLSHandshakeTimeout:    opts.RequestTimeout,
 		ResponseHeaderTimeout:  opts.RequestTimeout,
-		MaxResponseHeaderBytes: maxAnswerHeader,
+		MaxResponseHeaderBytes: httpconn.MaxAnswerHeader,
 		MaxConnsPerHost:        opts.MaxRequestsPerBMC,
 		MaxIdleConnsPerHost:    opts.MaxRequestsPerBMC,
 		IdleConnTimeout:        idleConnTimeout,
@@ -273,7 +280,10 @@ type sessionTransport struct {
 
 func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.endpoint.origin.holds(req.URL) {
-		closeRequestBody(req)
+		// A RoundTripper closes the request body, even when it fails.
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
 		return nil, t.endpoint.refusal("request", req.URL)
 	}
 	t.endpoint.pool.stats.requests.Add(1)
@@ -563,7 +573,7 @@ func (c *serviceRootCapture) RoundTrip(req *http.Request) (*http.Response, error
 		return nil, fmt.Errorf("read service root: %w", err)
 	}
 	if len(body) > maxServiceRoot {
-		return nil, &AnswerTooLargeError{Part: "service root", Limit: maxServiceRoot}
+		return nil, &httpconn.AnswerTooLargeError{Part: "service root", Limit: maxServiceRoot}
 	}
 	c.body = body
 	resp.Body = io.NopCloser(bytes.NewReader(body))

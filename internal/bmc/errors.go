@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/stmcginnis/gofish/schemas"
+
+	"github.com/bos-project/bos/internal/bmc/httpconn"
 )
 
 // ErrClosed is returned for calls made after Close.
@@ -72,26 +74,6 @@ func (e *ForeignLinkError) Error() string {
 	return fmt.Sprintf("bmc %s: refused %s %s (%s): a BMC may only link to itself", e.Endpoint, e.Kind, e.Reason, e.Target)
 }
 
-// AnswerTooLargeError is an answer with a header or body larger than bos
-// reads from a BMC. It is not retried: the BMC would send the same again.
-type AnswerTooLargeError struct {
-	Endpoint string // the BMC, once explain has named it
-	Part     string // "answer header", "answer body", "service root"
-	Limit    int64  // bytes
-}
-
-func (e *AnswerTooLargeError) Error() string {
-	limit := fmt.Sprintf("%d KiB", e.Limit>>10)
-	if e.Limit%(1<<20) == 0 {
-		limit = fmt.Sprintf("%d MiB", e.Limit>>20)
-	}
-	text := fmt.Sprintf("%s over %s (a broken or hostile BMC)", e.Part, limit)
-	if e.Endpoint != "" {
-		text = "bmc " + e.Endpoint + ": " + text
-	}
-	return text
-}
-
 // maxMessageLen keeps a non-Redfish error page (HTML from a proxy, say)
 // from flooding a per-node failure reason.
 const maxMessageLen = 200
@@ -106,7 +88,7 @@ func explain(err error, endpoint, secret string) error {
 		httpErr     *HTTPError
 		unreachable *UnreachableError
 		foreign     *ForeignLinkError
-		tooLarge    *AnswerTooLargeError
+		tooLarge    *httpconn.AnswerTooLargeError
 	)
 	if errors.As(err, &foreign) {
 		var urlErr *url.Error
@@ -133,8 +115,8 @@ func explain(err error, endpoint, secret string) error {
 		if redfishErr.HTTPReturnedStatusCode == 0 {
 			// gofish keeps only the text of an error met reading an error
 			// answer's body; that text is the transport's, not the BMC's.
-			if redfishErr.Message == errAnswerBodyTooLarge.Error() {
-				return explain(errAnswerBodyTooLarge, endpoint, secret)
+			if redfishErr.Message == httpconn.ErrAnswerBodyTooLarge.Error() {
+				return explain(httpconn.ErrAnswerBodyTooLarge, endpoint, secret)
 			}
 			return &UnreachableError{Endpoint: endpoint, Reason: scrub(redfishErr.Message, secret), err: err}
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -327,4 +328,16 @@ func writeRedfishError(w http.ResponseWriter, status int, messageID, message str
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(redfishErrorBody(messageID, message)))
+}
+
+// shortenRequestTimeout gives the pool's one BMC a transport whose
+// requests time out after timeout, for a test that connected and logged in
+// with the normal one.
+func shortenRequestTimeout(pool *Pool, timeout time.Duration) {
+	shared := pool.transports[tlsSettings{}]
+	shared.own.CloseIdle()
+	opts := pool.opts
+	opts.RequestTimeout = timeout
+	shared.own = newOwnTransport(shared.tlsConfig, opts)
+	pool.endpoints[0].httpClient.Transport.(*sessionTransport).base = shared.own
 }

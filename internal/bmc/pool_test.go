@@ -355,7 +355,7 @@ func TestResetWhoseAnswerIsLost(t *testing.T) {
 			// Connect with the normal timeout, then make a held answer time out.
 			_, err := pool.PowerState(context.Background(), "n1")
 			require.NoError(t, err)
-			pool.transports[tlsSettings{}].own.requestTimeout = 100 * time.Millisecond
+			shortenRequestTimeout(pool, 100*time.Millisecond)
 
 			_, err = pool.Reset(context.Background(), "n1", tt.action)
 			if tt.wantErr == "" {

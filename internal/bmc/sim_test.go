@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,6 +189,38 @@ func TestConnectingCostsThreeRequests(t *testing.T) {
 			require.NoError(t, errOf(pool.Reset(ctx, name, power.PowerOn)))
 			assert.Equal(t, before+1, pool.Stats().Requests, "a later reset is its POST alone")
 			assert.Equal(t, []string{"ForceOff", "On"}, actionsOf(simStatus(t, fleet, name), "Reset"))
+		})
+	}
+}
+
+// TestPoolTLSSettings: the inventory's ca_file and insecure decide which
+// BMC certificates are trusted; by default, none the system does not know.
+func TestPoolTLSSettings(t *testing.T) {
+	fleet := startSim(t, sim.Options{Nodes: 1, TLS: true})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, fleet.CACertPEM(), 0o600))
+	tests := []struct {
+		name     string
+		caFile   string
+		insecure bool
+		wantErr  string
+	}{
+		{name: "CA from ca_file", caFile: caFile},
+		{name: "insecure by choice", insecure: true},
+		{name: "unknown CA refused", wantErr: "certificate signed by unknown authority"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nodes := simInventory(fleet)
+			require.True(t, strings.HasPrefix(nodes[0].BMC.Endpoint, "https://"), nodes[0].BMC.Endpoint)
+			nodes[0].BMC.CAFile, nodes[0].BMC.Insecure = tt.caFile, tt.insecure
+			pool := newTestPool(t, nodes, testOptions())
+			_, err := pool.PowerState(context.Background(), nodes[0].Name)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
 		})
 	}
 }

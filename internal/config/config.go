@@ -20,10 +20,11 @@ import (
 
 	"github.com/bos-project/bos/internal/bmc"
 	"github.com/bos-project/bos/internal/engine"
+	"github.com/bos-project/bos/internal/exitcode"
 )
 
 // ErrInvalid marks a configuration problem the user must fix (exit code 2).
-var ErrInvalid = errors.New("invalid configuration")
+var ErrInvalid = exitcode.New(exitcode.Invalid, "invalid configuration")
 
 // Keys, the names of the settings (settings.go declares each one).
 const (

@@ -1,14 +1,15 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bos-project/bos/internal/exitcode"
 )
 
 // ErrInvalidPlan marks input the engine refuses to run (bad plan or
-// options); callers map it to exit status 2.
-var ErrInvalidPlan = errors.New("invalid plan")
+// options); it means exit code 2.
+var ErrInvalidPlan = exitcode.New(exitcode.Invalid, "invalid plan")
 
 // Options are the per-session timings and bounds (DESIGN §4). A zero field
 // takes its default, so callers can set only what the user overrode.

@@ -14,13 +14,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bos-project/bos/internal/exitcode"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/yamlstrict"
 )
 
 // ErrInvalid is matched (errors.Is) by every error about an inventory's
-// content; callers map it to exit code 2.
-var ErrInvalid = errors.New("invalid inventory")
+// content; it means exit code 2.
+var ErrInvalid = exitcode.New(exitcode.Invalid, "invalid inventory")
 
 // Warning is something accepted but worth fixing, as "file:line:col: message".
 type Warning string

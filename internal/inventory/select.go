@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bos-project/bos/internal/exitcode"
 	"github.com/bos-project/bos/internal/hostlist"
 )
 
 // ErrInvalidLimit is matched by every error ParseLimit returns.
-var ErrInvalidLimit = errors.New("invalid limit")
+var ErrInvalidLimit = exitcode.New(exitcode.Invalid, "invalid limit")
 
 // ErrEmptyLimit is a limit that was given but names nothing (blank, or only
 // commas); it matches ErrInvalidLimit too. It is refused rather than read
@@ -23,7 +24,7 @@ func (emptyLimitError) Error() string {
 	return "--limit is empty: give node names, groups or 'all' (an empty limit would select every node)"
 }
 
-func (emptyLimitError) Is(target error) bool { return target == ErrInvalidLimit }
+func (emptyLimitError) Unwrap() error { return ErrInvalidLimit }
 
 // Limit is a parsed BOS limit expression: comma-separated terms folded left
 // to right, "x" adding, "&x" intersecting and "!x" removing nodes. A term is

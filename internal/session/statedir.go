@@ -1,16 +1,17 @@
 package session
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/bos-project/bos/internal/exitcode"
 )
 
 // ErrUnsafeStateDir: the state directory is open to other users and bos
 // cannot close it, because another user owns it.
-var ErrUnsafeStateDir = errors.New("unsafe state directory")
+var ErrUnsafeStateDir = exitcode.New(exitcode.Invalid, "unsafe state directory")
 
 // euid is the user bos runs as; a variable so tests can play another user.
 var euid = os.Geteuid

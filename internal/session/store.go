@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/bos-project/bos/internal/exitcode"
 )
 
 const (
@@ -37,11 +39,11 @@ var (
 	// ErrNotFound: no session has that ID or prefix.
 	ErrNotFound = errors.New("session not found")
 	// ErrRunning: the session's process is alive (it holds the session lock).
-	ErrRunning = errors.New("session is running")
+	ErrRunning = exitcode.New(exitcode.Conflict, "session is running")
 	// ErrCorrupt: a state file cannot be parsed; the error names the file.
 	ErrCorrupt = errors.New("corrupt state file")
 	// ErrConflict: nodes are reserved by another running session.
-	ErrConflict = errors.New("nodes reserved by a running session")
+	ErrConflict = exitcode.New(exitcode.Conflict, "nodes reserved by a running session")
 	// ErrClosed: the recorder was closed.
 	ErrClosed = errors.New("session recorder closed")
 )

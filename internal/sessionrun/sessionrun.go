@@ -23,6 +23,7 @@ import (
 	"github.com/bos-project/bos/internal/config"
 	"github.com/bos-project/bos/internal/configure"
 	"github.com/bos-project/bos/internal/engine"
+	"github.com/bos-project/bos/internal/exitcode"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/session"
@@ -33,7 +34,7 @@ var (
 	// ErrInvalid marks a request that cannot run as asked (exit code 2): no
 	// nodes selected, a node in two boot sets, a missing limit where one is
 	// required.
-	ErrInvalid = errors.New("invalid session request")
+	ErrInvalid = exitcode.New(exitcode.Invalid, "invalid session request")
 	// ErrNotResumable: the session finished (or was cancelled); only an
 	// interrupted session can be resumed.
 	ErrNotResumable = errors.New("session cannot be resumed")

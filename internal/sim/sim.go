@@ -25,17 +25,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/bos-project/bos/internal/exitcode"
 )
 
 // ErrInvalidOptions marks options Start cannot run with (bad input: the
 // command should exit 2).
-var ErrInvalidOptions = errors.New("invalid simulator options")
+var ErrInvalidOptions = exitcode.New(exitcode.Invalid, "invalid simulator options")
 
 // maxBMCs is how many distinct 127.1.x.y addresses the scheme hands out.
 const maxBMCs = 254 * 256

@@ -6,7 +6,6 @@
 package template
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -15,15 +14,15 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bos-project/bos/internal/exitcode"
 	"github.com/bos-project/bos/internal/hostlist"
 	"github.com/bos-project/bos/internal/safetext"
 	"github.com/bos-project/bos/internal/yamlstrict"
 )
 
 // ErrInvalid is matched (errors.Is) by every error about a template's
-// content or about a template that cannot be found; callers map it to exit
-// code 2.
-var ErrInvalid = errors.New("invalid template")
+// content or about a template that cannot be found; it means exit code 2.
+var ErrInvalid = exitcode.New(exitcode.Invalid, "invalid template")
 
 // ValidationError lists every problem in one template file; its Error()
 // prints one "file:line:col: path: message" line per problem.

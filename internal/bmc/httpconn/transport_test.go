@@ -1,15 +1,14 @@
-package bmc
+package httpconn
 
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,12 +48,18 @@ func newCountingServer(t *testing.T, handler http.HandlerFunc) *countingServer {
 	return s
 }
 
-func newTestTransport(t *testing.T) *connTransport {
+// testOptions are bmc's defaults, with a request timeout that a test can
+// wait out.
+func testOptions() Options {
+	return Options{RequestTimeout: 5 * time.Second, MaxConnsPerHost: 2, IdleTimeout: 30 * time.Second}
+}
+
+// newTestTransport is a Transport trusting no server's certificate, or
+// every one with insecure.
+func newTestTransport(t *testing.T, insecure bool) *Transport {
 	t.Helper()
-	tlsConfig, err := newTLSConfig(tlsSettings{})
-	require.NoError(t, err)
-	transport := newConnTransport(tlsConfig, testOptions().withDefaults())
-	t.Cleanup(transport.closeIdle)
+	transport := New(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure}, testOptions()) //nolint:gosec
+	t.Cleanup(transport.CloseIdle)
 	return transport
 }
 
@@ -108,7 +113,7 @@ func TestTransportKeepsConnectionsAlive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			server := newCountingServer(t, tt.handler)
-			transport := newTestTransport(t)
+			transport := newTestTransport(t, false)
 			for i := range 3 {
 				req, err := http.NewRequest(tt.method, server.URL+"/x", nil)
 				require.NoError(t, err)
@@ -139,7 +144,7 @@ func TestTransportBodyClosedEarly(t *testing.T) {
 			server := newCountingServer(t, func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = w.Write([]byte(strings.Repeat("x", tt.size)))
 			})
-			transport := newTestTransport(t)
+			transport := newTestTransport(t, false)
 			for range 2 {
 				req, err := http.NewRequest(http.MethodGet, server.URL, nil)
 				require.NoError(t, err)
@@ -169,7 +174,7 @@ func TestTransportBoundsRequestsPerHost(t *testing.T) {
 		inFlight.Add(-1)
 		_, _ = io.WriteString(w, "ok")
 	})
-	transport := newTestTransport(t)
+	transport := newTestTransport(t, false)
 	const callers = 6
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
@@ -179,7 +184,8 @@ func TestTransportBoundsRequestsPerHost(t *testing.T) {
 			errs <- err
 		})
 	}
-	require.Eventually(t, func() bool { return inFlight.Load() == defaultMaxRequestsPerBMC }, 5*time.Second, time.Millisecond)
+	maxConns := int64(testOptions().MaxConnsPerHost)
+	require.Eventually(t, func() bool { return inFlight.Load() == maxConns }, 5*time.Second, time.Millisecond)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	waiting := make(chan error, 1)
@@ -196,8 +202,8 @@ func TestTransportBoundsRequestsPerHost(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	assert.Equal(t, int64(defaultMaxRequestsPerBMC), maxInFlight.Load())
-	assert.Equal(t, int64(defaultMaxRequestsPerBMC), server.conns.Load())
+	assert.Equal(t, maxConns, maxInFlight.Load())
+	assert.Equal(t, maxConns, server.conns.Load())
 }
 
 // TestTransportResendsOnlyIdempotentRequests: a kept-alive connection the
@@ -232,7 +238,7 @@ func TestTransportResendsOnlyIdempotentRequests(t *testing.T) {
 				}
 				_, _ = w.Write(body)
 			})
-			transport := newTestTransport(t)
+			transport := newTestTransport(t, false)
 			_, err := send(context.Background(), transport, http.MethodGet, server.URL+"/warm", "")
 			require.NoError(t, err)
 
@@ -267,7 +273,7 @@ func TestTransportSkipsIdleConnectionsTheServerClosed(t *testing.T) {
 				_ = conn.Close()
 				closed <- struct{}{}
 			}
-			transport := newTestTransport(t)
+			transport := newTestTransport(t, false)
 			_, err := send(context.Background(), transport, http.MethodGet, server.URL, "")
 			require.NoError(t, err)
 			<-closed
@@ -298,7 +304,7 @@ func TestTransportReapsClosedIdleConnections(t *testing.T) {
 		closed <- struct{}{}
 	}
 	second := newCountingServer(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	transport := newTestTransport(t)
+	transport := newTestTransport(t, false)
 	_, err := send(context.Background(), transport, http.MethodGet, first.URL, "")
 	require.NoError(t, err)
 	<-closed
@@ -350,7 +356,7 @@ func TestTransportCancellation(t *testing.T) {
 				}
 				_, _ = io.WriteString(w, "ok")
 			})
-			transport := newTestTransport(t)
+			transport := newTestTransport(t, false)
 			_, err := send(context.Background(), transport, http.MethodGet, server.URL, "")
 			require.NoError(t, err)
 
@@ -373,37 +379,38 @@ func TestTransportTimesOut(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	server := newCountingServer(t, func(http.ResponseWriter, *http.Request) { <-release })
-	transport := newTestTransport(t)
+	transport := newTestTransport(t, false)
 	transport.requestTimeout = 20 * time.Millisecond
 	_, err := send(context.Background(), transport, http.MethodGet, server.URL, "")
-	require.Error(t, err)
-	assert.True(t, isTimeout(err), "got %v", err)
+	var netErr net.Error
+	require.ErrorAs(t, err, &netErr)
+	assert.True(t, netErr.Timeout(), "got %v", err)
 }
 
 // TestTransportTLS talks to the simulator's HTTPS BMCs, verifying them
 // with its generated CA, over one kept-alive connection.
 func TestTransportTLS(t *testing.T) {
-	fleet := startSim(t, sim.Options{Nodes: 1, TLS: true})
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(caFile, fleet.CACertPEM(), 0o600))
+	fleet, err := sim.Start(context.Background(), sim.Options{Nodes: 1, TLS: true, TimeScale: 0.001})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fleet.Close() })
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(fleet.CACertPEM()))
 	endpoint := fleet.Nodes()[0].Endpoint
 	require.True(t, strings.HasPrefix(endpoint, "https://"), endpoint)
 
 	tests := []struct {
-		name     string
-		settings tlsSettings
-		wantErr  string
+		name      string
+		tlsConfig *tls.Config
+		wantErr   string
 	}{
-		{name: "CA from ca_file", settings: tlsSettings{caFile: caFile}},
-		{name: "insecure by choice", settings: tlsSettings{insecure: true}},
-		{name: "unknown CA refused", wantErr: "certificate signed by unknown authority"},
+		{name: "CA trusted", tlsConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}},
+		{name: "insecure by choice", tlsConfig: &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}}, //nolint:gosec
+		{name: "unknown CA refused", tlsConfig: &tls.Config{MinVersion: tls.VersionTLS12}, wantErr: "certificate signed by unknown authority"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tlsConfig, err := newTLSConfig(tt.settings)
-			require.NoError(t, err)
-			transport := newConnTransport(tlsConfig, testOptions().withDefaults())
-			defer transport.closeIdle()
+			transport := New(tt.tlsConfig, testOptions())
+			defer transport.CloseIdle()
 			for range 2 {
 				body, err := send(context.Background(), transport, http.MethodGet, endpoint+"/redfish/v1/", "")
 				if tt.wantErr != "" {

@@ -1,4 +1,7 @@
-package bmc
+// Package httpconntest serves tests of HTTP clients (package httpconn,
+// and bmc above it) with misbehaviours net/http's own server would never
+// commit.
+package httpconntest
 
 import (
 	"bufio"
@@ -9,7 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -22,10 +25,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// rawServer is a loopback server that answers with whatever bytes its test
-// writes: the misbehaviours under test are ones net/http's own server
-// would never commit.
-type rawServer struct {
+// RawServer is a loopback server that answers with whatever bytes its test
+// writes.
+type RawServer struct {
 	URL   string
 	conns atomic.Int64 // connections accepted
 
@@ -33,10 +35,11 @@ type rawServer struct {
 	open []net.Conn
 }
 
-// rawConn is the server's end of one connection.
-type rawConn struct {
+// RawConn is the server's end of one connection.
+type RawConn struct {
 	net.Conn // TLS when the server speaks TLS
-	requests *bufio.Reader
+	// Requests reads what the client sent.
+	Requests *bufio.Reader
 	wire     *coalescingConn
 }
 
@@ -56,9 +59,9 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// together runs write with the connection's output held back, then sends
+// Together runs write with the connection's output held back, then sends
 // all of it at once.
-func (c *rawConn) together(write func()) error {
+func (c *RawConn) Together(write func()) error {
 	c.wire.holding = true
 	write()
 	c.wire.holding = false
@@ -67,10 +70,10 @@ func (c *rawConn) together(write func()) error {
 	return err
 }
 
-// readRequest reads the next request whole; nil when the client closed the
+// ReadRequest reads the next request whole; nil when the client closed the
 // connection or sent something else.
-func (c *rawConn) readRequest() *http.Request {
-	req, err := http.ReadRequest(c.requests)
+func (c *RawConn) ReadRequest() *http.Request {
+	req, err := http.ReadRequest(c.Requests)
 	if err != nil {
 		return nil
 	}
@@ -78,14 +81,14 @@ func (c *rawConn) readRequest() *http.Request {
 	return req
 }
 
-// newRawServer serves every connection with serve, on 127.0.0.1, over TLS
+// NewRawServer serves every connection with serve, on 127.0.0.1, over TLS
 // when tlsServer is set. Connections close when serve returns, and all of
 // them when the test ends.
-func newRawServer(tb testing.TB, tlsServer bool, serve func(c *rawConn)) *rawServer {
+func NewRawServer(tb testing.TB, tlsServer bool, serve func(c *RawConn)) *RawServer {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
-	s := &rawServer{URL: "http://" + ln.Addr().String()}
+	s := &RawServer{URL: "http://" + ln.Addr().String()}
 	var config *tls.Config
 	if tlsServer {
 		config = &tls.Config{Certificates: []tls.Certificate{selfSignedCertificate(tb)}, MinVersion: tls.VersionTLS12}
@@ -99,12 +102,12 @@ func newRawServer(tb testing.TB, tlsServer bool, serve func(c *rawConn)) *rawSer
 				return
 			}
 			s.conns.Add(1)
-			c := &rawConn{wire: &coalescingConn{Conn: conn}}
+			c := &RawConn{wire: &coalescingConn{Conn: conn}}
 			c.Conn = c.wire
 			if config != nil {
 				c.Conn = tls.Server(c.wire, config)
 			}
-			c.requests = bufio.NewReader(c.Conn)
+			c.Requests = bufio.NewReader(c.Conn)
 			s.mu.Lock()
 			s.open = append(s.open, conn)
 			s.mu.Unlock()
@@ -144,61 +147,11 @@ func selfSignedCertificate(tb testing.TB) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// pollAnswer is what a BMC answers a poll with, give or take.
-const pollAnswer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 19\r\n\r\n" +
-	`{"PowerState":"On"}`
+// Conns is how many connections the server has accepted.
+func (s *RawServer) Conns() int64 { return s.conns.Load() }
 
-// BenchmarkTransportKeepAlive is one poll over a kept-alive connection,
-// the request most of bos's traffic is; allocs/op is the transport's own
-// plus the request's (the server reads requests without allocating).
-func BenchmarkTransportKeepAlive(b *testing.B) {
-	for _, useTLS := range []bool{false, true} {
-		name := "http"
-		if useTLS {
-			name = "https"
-		}
-		b.Run(name, func(b *testing.B) {
-			server := newRawServer(b, useTLS, func(c *rawConn) {
-				for {
-					// Requests carry no body: the empty line ends each.
-					for {
-						line, err := c.requests.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := io.WriteString(c, pollAnswer); err != nil {
-						return
-					}
-				}
-			})
-			tlsConfig, err := newTLSConfig(tlsSettings{insecure: true})
-			require.NoError(b, err)
-			transport := newConnTransport(tlsConfig, Options{}.withDefaults())
-			b.Cleanup(transport.closeIdle)
-			req, err := http.NewRequest(http.MethodGet, server.URL+"/redfish/v1/Systems/1", nil)
-			require.NoError(b, err)
-			buf := make([]byte, 512)
-			b.ReportAllocs()
-			for b.Loop() {
-				resp, err := transport.RoundTrip(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for err == nil {
-					_, err = resp.Body.Read(buf)
-				}
-				if !errors.Is(err, io.EOF) {
-					b.Fatal(err)
-				}
-				_ = resp.Body.Close()
-			}
-			if server.conns.Load() != 1 {
-				b.Fatalf("%d connections, want 1", server.conns.Load())
-			}
-		})
-	}
+// Answerf is a final answer with a Content-Length body.
+func Answerf(format string, args ...any) string {
+	body := fmt.Sprintf(format, args...)
+	return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package bmc
+package httpconn
 
 import (
 	"errors"

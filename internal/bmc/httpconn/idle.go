@@ -1,4 +1,4 @@
-package bmc
+package httpconn
 
 import "time"
 
@@ -40,7 +40,7 @@ func (l *idleList) remove(pc *persistConn) {
 // it can carry another request, else it is closed; either way the slot is
 // freed. The idle connection is in place before the slot frees, so a
 // waiting caller finds it.
-func (t *connTransport) release(pc *persistConn, reusable bool) {
+func (t *Transport) release(pc *persistConn, reusable bool) {
 	if reusable {
 		t.mu.Lock()
 		pc.idleSince = time.Now()
@@ -49,9 +49,9 @@ func (t *connTransport) release(pc *persistConn, reusable bool) {
 		if !t.armed {
 			t.armed = true
 			if t.sweeper == nil {
-				t.sweeper = time.AfterFunc(idleConnTimeout, t.sweep)
+				t.sweeper = time.AfterFunc(t.idleTimeout, t.sweep)
 			} else {
-				t.sweeper.Reset(idleConnTimeout)
+				t.sweeper.Reset(t.idleTimeout)
 			}
 		}
 		t.mu.Unlock()
@@ -62,7 +62,7 @@ func (t *connTransport) release(pc *persistConn, reusable bool) {
 }
 
 // unlistIdle takes pc out of the idle pool. The caller holds t.mu.
-func (t *connTransport) unlistIdle(pc *persistConn) {
+func (t *Transport) unlistIdle(pc *persistConn) {
 	idle := pc.host.idle
 	for i := range idle {
 		if idle[i] == pc {
@@ -83,7 +83,7 @@ func (t *connTransport) unlistIdle(pc *persistConn) {
 // budget) would leave a socket in CLOSE_WAIT per BMC until reuse or
 // expiry. Checking a few per new connection keeps pace with the BMCs'
 // closes for one system call each.
-func (t *connTransport) reapClosed() {
+func (t *Transport) reapClosed() {
 	var closed [reapPerDial]*persistConn
 	t.mu.Lock()
 	for i := range reapPerDial {
@@ -107,20 +107,20 @@ func (t *connTransport) reapClosed() {
 	}
 }
 
-// sweep closes connections idle for idleConnTimeout, as a BMC would, so a
+// sweep closes connections idle for the idle timeout, as a BMC would, so a
 // finished session does not keep thousands of sockets open.
-func (t *connTransport) sweep() {
-	t.closeIdleSince(time.Now().Add(-idleConnTimeout))
+func (t *Transport) sweep() {
+	t.closeIdleSince(time.Now().Add(-t.idleTimeout))
 }
 
-// closeIdle drops every idle connection; requests in flight finish.
-func (t *connTransport) closeIdle() {
+// CloseIdle closes every idle connection; requests in flight finish.
+func (t *Transport) CloseIdle() {
 	t.closeIdleSince(time.Now().Add(time.Hour))
 }
 
 // closeIdleSince closes the connections idle since before cutoff and
 // keeps the sweeper armed while others remain.
-func (t *connTransport) closeIdleSince(cutoff time.Time) {
+func (t *Transport) closeIdleSince(cutoff time.Time) {
 	var expired []*persistConn
 	var oldest time.Time
 	t.mu.Lock()
@@ -137,7 +137,7 @@ func (t *connTransport) closeIdleSince(cutoff time.Time) {
 	t.armed = !oldest.IsZero()
 	if t.sweeper != nil {
 		if t.armed {
-			t.sweeper.Reset(time.Until(oldest.Add(idleConnTimeout)))
+			t.sweeper.Reset(time.Until(oldest.Add(t.idleTimeout)))
 		} else {
 			t.sweeper.Stop()
 		}

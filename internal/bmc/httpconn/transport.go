@@ -1,4 +1,7 @@
-package bmc
+// Package httpconn is bos's HTTP/1.1 keep-alive client transport for many
+// small servers: the BMCs. It knows nothing of Redfish, logins or
+// credentials; package bmc gives it requests and reads the answers.
+package httpconn
 
 import (
 	"bufio"
@@ -16,25 +19,26 @@ import (
 	"time"
 )
 
-// connTransport is bos's own HTTP/1.1 keep-alive client transport. Unlike
-// net/http.Transport it runs no goroutine per connection: the caller's
-// goroutine writes the request and reads the answer, and buffers are
-// borrowed from pools only while a request is in flight. At 10,000 BMCs
-// http.Transport's read and write loops (two goroutine stacks and two
-// buffers per kept-alive connection, plus a hand-off per request) were
-// most of the driver's CPU and about 30 KB per BMC; here an idle
-// connection costs its socket and a few words.
+// Transport is an http.RoundTripper. Unlike net/http.Transport it runs no
+// goroutine per connection: the caller's goroutine writes the request and
+// reads the answer, and buffers are borrowed from pools only while a
+// request is in flight. At 10,000 BMCs http.Transport's read and write
+// loops (two goroutine stacks and two buffers per kept-alive connection,
+// plus a hand-off per request) were most of the driver's CPU and about
+// 30 KB per BMC; here an idle connection costs its socket and a few words.
 //
-// Per BMC (scheme, host and port) at most maxConnsPerHost requests are in
-// flight, each on its own connection; callers beyond that wait. Finished
-// connections are kept for the next request until idleConnTimeout.
-type connTransport struct {
+// Per server (scheme, host and port) at most Options.MaxConnsPerHost
+// requests are in flight, each on its own connection; callers beyond that
+// wait. Finished connections are kept for the next request until
+// Options.IdleTimeout.
+type Transport struct {
 	tlsConfig       *tls.Config // cloned per connection with its ServerName
 	dialer          net.Dialer
 	requestTimeout  time.Duration // bounds each exchange, from dial to the body's end
+	idleTimeout     time.Duration
 	maxConnsPerHost int
-	// dialed counts connections opened: one per BMC is the goal; more
-	// means BMCs (or bos's own idle timeout) closed kept-alive ones.
+	// dialed counts connections opened: one per server is the goal; more
+	// means servers (or the idle timeout) closed kept-alive ones.
 	dialed atomic.Int64
 
 	mu    sync.Mutex // guards the fields below and every hostConns.idle
@@ -43,6 +47,19 @@ type connTransport struct {
 	idle    idleList
 	sweeper *time.Timer // runs sweep while any connection is idle
 	armed   bool
+}
+
+// Options bound a Transport; every field must be set.
+type Options struct {
+	// RequestTimeout bounds each exchange, from dialling (and the TLS
+	// handshake) to the answer body's end.
+	RequestTimeout time.Duration
+	// MaxConnsPerHost bounds the requests in flight, and so the open
+	// connections, per server.
+	MaxConnsPerHost int
+	// IdleTimeout is how long a finished connection is kept for the next
+	// request.
+	IdleTimeout time.Duration
 }
 
 // hostKey names one BMC's connections.
@@ -66,12 +83,32 @@ type persistConn struct {
 	net.Conn
 	host       *hostConns
 	idleSince  time.Time
-	prev, next *persistConn // in connTransport.idle
+	prev, next *persistConn // in Transport.idle
 	probe      socketProbe
 	// readBudget is how many more bytes the answer being read may take
 	// from the connection; past it, reads fail with overBudget.
 	readBudget int64
 	overBudget *AnswerTooLargeError
+}
+
+// AnswerTooLargeError is an answer with a header or body larger than bos
+// reads from a BMC. It is not retried: the BMC would send the same again.
+type AnswerTooLargeError struct {
+	Endpoint string // the BMC, once the caller has named it; the transport leaves it empty
+	Part     string // "answer header", "answer body", or a caller's own ("service root")
+	Limit    int64  // bytes
+}
+
+func (e *AnswerTooLargeError) Error() string {
+	limit := fmt.Sprintf("%d KiB", e.Limit>>10)
+	if e.Limit%(1<<20) == 0 {
+		limit = fmt.Sprintf("%d MiB", e.Limit>>20)
+	}
+	text := fmt.Sprintf("%s over %s (a broken or hostile BMC)", e.Part, limit)
+	if e.Endpoint != "" {
+		text = "bmc " + e.Endpoint + ": " + text
+	}
+	return text
 }
 
 // Bounds on what bos reads of one answer. Without them a BMC streaming
@@ -85,13 +122,16 @@ type persistConn struct {
 // 10,000-system aggregator stays under 1 MiB) and a ComputerSystem (tens
 // of kilobytes with vendor extensions); no real one comes near 1 MiB.
 const (
-	maxAnswerHeader = 64 << 10
-	maxAnswerBody   = 1 << 20
+	MaxAnswerHeader = 64 << 10
+	MaxAnswerBody   = 1 << 20
 )
 
 var (
-	errAnswerHeaderTooLarge = &AnswerTooLargeError{Part: "answer header", Limit: maxAnswerHeader}
-	errAnswerBodyTooLarge   = &AnswerTooLargeError{Part: "answer body", Limit: maxAnswerBody}
+	errAnswerHeaderTooLarge = &AnswerTooLargeError{Part: "answer header", Limit: MaxAnswerHeader}
+	// ErrAnswerBodyTooLarge is what reading past MaxAnswerBody returns.
+	// Readers above that keep only an error's text (gofish, reading an
+	// error answer) can tell it by its text.
+	ErrAnswerBodyTooLarge = &AnswerTooLargeError{Part: "answer body", Limit: MaxAnswerBody}
 )
 
 // maxInformational is how many informational (1xx) answers may come
@@ -113,19 +153,26 @@ var (
 // errBodyClosed is a read after Close, as net/http reports it.
 var errBodyClosed = errors.New("http: read on closed response body")
 
-func newConnTransport(tlsConfig *tls.Config, opts Options) *connTransport {
-	return &connTransport{
+// New returns a Transport dialling TLS with (a clone of) tlsConfig, which
+// the caller may share and keep configuring (its session cache, say)
+// until the first request.
+func New(tlsConfig *tls.Config, opts Options) *Transport {
+	return &Transport{
 		tlsConfig:       tlsConfig,
 		dialer:          net.Dialer{Timeout: opts.RequestTimeout, KeepAlive: 30 * time.Second},
 		requestTimeout:  opts.RequestTimeout,
-		maxConnsPerHost: opts.MaxRequestsPerBMC,
+		idleTimeout:     opts.IdleTimeout,
+		maxConnsPerHost: opts.MaxConnsPerHost,
 		hosts:           make(map[hostKey]*hostConns),
 	}
 }
 
+// Dialed is how many connections the Transport has opened.
+func (t *Transport) Dialed() int64 { return t.dialed.Load() }
+
 // RoundTrip sends req on a kept-alive connection to its host, or a new
 // one, and returns the answer; its body hands the connection back.
-func (t *connTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	key, err := hostKeyOf(req.URL)
 	if err != nil {
 		closeRequestBody(req)
@@ -179,7 +226,7 @@ func hostKeyOf(u *url.URL) (hostKey, error) {
 	return key, nil
 }
 
-func (t *connTransport) host(key hostKey) *hostConns {
+func (t *Transport) host(key hostKey) *hostConns {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	host, ok := t.hosts[key]
@@ -192,7 +239,7 @@ func (t *connTransport) host(key hostKey) *hostConns {
 
 // conn returns the host's most recently used idle connection, or dials.
 // The caller holds one of the host's slots.
-func (t *connTransport) conn(ctx context.Context, host *hostConns) (pc *persistConn, reused bool, err error) {
+func (t *Transport) conn(ctx context.Context, host *hostConns) (pc *persistConn, reused bool, err error) {
 	for {
 		t.mu.Lock()
 		if n := len(host.idle); n > 0 {
@@ -223,7 +270,7 @@ func (t *connTransport) conn(ctx context.Context, host *hostConns) (pc *persistC
 	return pc, false, nil
 }
 
-func (t *connTransport) dial(ctx context.Context, key hostKey) (net.Conn, error) {
+func (t *Transport) dial(ctx context.Context, key hostKey) (net.Conn, error) {
 	conn, err := t.dialer.DialContext(ctx, "tcp", key.addr)
 	if err != nil {
 		return nil, err
@@ -252,7 +299,7 @@ func (t *connTransport) dial(ctx context.Context, key hostKey) (net.Conn, error)
 // connection belongs to the answer's body (or is already back in the
 // pool); on failure it is closed, and unanswered says whether the failure
 // came before any byte of an answer.
-func (t *connTransport) exchange(ctx context.Context, pc *persistConn, req *http.Request) (resp *http.Response, unanswered bool, err error) {
+func (t *Transport) exchange(ctx context.Context, pc *persistConn, req *http.Request) (resp *http.Response, unanswered bool, err error) {
 	stopWatch := alwaysStopped
 	fail := func(err error, unanswered bool) (*http.Response, bool, error) {
 		stopWatch()
@@ -284,7 +331,7 @@ func (t *connTransport) exchange(ctx context.Context, pc *persistConn, req *http
 	}
 	reader := readerPool.Get().(*bufio.Reader)
 	reader.Reset(pc)
-	pc.limitReads(maxAnswerHeader, errAnswerHeaderTooLarge)
+	pc.limitReads(MaxAnswerHeader, errAnswerHeaderTooLarge)
 	if _, err := reader.Peek(1); err != nil {
 		putReader(reader)
 		return fail(err, true)
@@ -295,7 +342,7 @@ func (t *connTransport) exchange(ctx context.Context, pc *persistConn, req *http
 		return fail(err, false)
 	}
 	// What the reader holds already is the body's start.
-	pc.limitReads(maxAnswerBody-int64(reader.Buffered()), errAnswerBodyTooLarge)
+	pc.limitReads(MaxAnswerBody-int64(reader.Buffered()), ErrAnswerBodyTooLarge)
 	body := &connBody{
 		body: resp.Body, ctx: ctx, transport: t, pc: pc, reader: reader, stopWatch: stopWatch,
 		keepAlive: !resp.Close && !req.Close,
@@ -409,7 +456,7 @@ func putReader(reader *bufio.Reader) {
 type connBody struct {
 	body      io.ReadCloser // the answer's own body reader, over reader
 	ctx       context.Context
-	transport *connTransport
+	transport *Transport
 	pc        *persistConn // nil once released
 	reader    *bufio.Reader
 	stopWatch func() bool
