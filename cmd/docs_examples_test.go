@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,7 +102,8 @@ var needsLine = regexp.MustCompile(`^<!-- needs: (\S+) -->$`)
 
 // docShell is the little shell the examples need: bos commands (also
 // backgrounded with &, or piped into jq), VAR=$(...), export, cd, mkdir -p,
-// cat > FILE <<'EOF' here-documents, && and kill %1.
+// rm -f, until [ -s FILE ]; do sleep N; done, cat > FILE <<'EOF'
+// here-documents, && and kill %1.
 type docShell struct {
 	t    *testing.T
 	vars map[string]string
@@ -164,6 +167,7 @@ var (
 	heredoc    = regexp.MustCompile(`^cat > (\S+) <<'?(\w+)'?$`)
 	assignment = regexp.MustCompile(`^(\w+)=\$\((.*)\)$`)
 	wantExit   = regexp.MustCompile(`exits? (\d+)`)
+	untilFile  = regexp.MustCompile(`^until \[ -s (\S+) \]; do sleep [0-9.]+; done$`)
 )
 
 // run executes one simple command; a trailing comment "# exits N" says the
@@ -199,6 +203,20 @@ func (sh *docShell) run(at, cmd string) {
 				require.NoError(t, os.MkdirAll(d, 0o755), at)
 			}
 		}
+	case "rm":
+		require.True(t, len(words) > 2 && words[1] == "-f", "%s: only rm -f FILE... is supported", at)
+		for _, f := range words[2:] {
+			if err := os.Remove(f); !errors.Is(err, fs.ErrNotExist) {
+				require.NoError(t, err, at)
+			}
+		}
+	case "until":
+		m := untilFile.FindStringSubmatch(strings.TrimSpace(stripComment(cmd)))
+		require.NotNil(t, m, "%s: only 'until [ -s FILE ]; do sleep N; done' is supported", at)
+		require.Eventually(t, func() bool {
+			fi, err := os.Stat(sh.expand(m[1]))
+			return err == nil && fi.Size() > 0
+		}, 10*time.Second, 5*time.Millisecond, "%s: %s never came", at, m[1])
 	case "cd":
 		require.Len(t, words, 2, at)
 		t.Chdir(words[1])

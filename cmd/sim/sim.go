@@ -49,7 +49,10 @@ then the prefix and i zero-padded to the width of --nodes (--name-prefix nid
 --nodes 100: nid001..nid100), which lets several simulators run side by side
 without name collisions. --write-inventory writes an inventory for the fleet,
 every node with its BMC and system (the password goes to FILE.password, mode
-0600) so bos can drive it at once. A JSON control endpoint (printed at start)
+0600) so bos can drive it at once. It appears whole (written aside, then
+renamed) once every BMC listens, before the "running" line: a script that
+starts bos sim in the background waits for it (rm -f FILE first, then
+until [ -s FILE ]; do sleep 0.1; done). A JSON control endpoint (printed at start)
 lists every node's state, boot override and every action it received
 (/nodes, /nodes/NAME) and every BMC's logins and sessions (/bmcs).
 Runs until interrupted (Ctrl-C or SIGTERM).

@@ -69,13 +69,6 @@ func (s BootSetSpec) method() string {
 	return s.BootMethod
 }
 
-// isISO says whether the boot set's path is a bootable ISO rather than a
-// manifest: boot_method virtualmedia inserts the path itself when it ends
-// in .iso.
-func (s BootSetSpec) isISO() bool {
-	return strings.HasSuffix(strings.ToLower(s.Path), ".iso")
-}
-
 // NodeInfo is what the preparer needs of an inventory node.
 type NodeInfo struct {
 	MAC string // optional; the node's files are then also written by MAC
@@ -158,9 +151,8 @@ func (p *Preparer) load(ctx context.Context, spec BootSetSpec) (*Image, error) {
 	case template.BootMethodNone:
 		return &Image{}, nil
 	case template.BootMethodVirtualMedia:
-		if !spec.isISO() {
-			return nil, fmt.Errorf("%w: boot_method virtualmedia inserts the boot set's path, which must be an ISO image (ending in .iso), not %s",
-				template.ErrInvalid, spec.Path)
+		if err := template.CheckISOPath(spec.Path); err != nil {
+			return nil, fmt.Errorf("%w: %w", template.ErrInvalid, err)
 		}
 		iso, err := p.locator.ArtifactURL(spec.Path)
 		if err != nil {

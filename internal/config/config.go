@@ -142,7 +142,7 @@ func Load(v *viper.Viper) (*Config, error) {
 	if _, err := os.Stat(file); err == nil {
 		v.SetConfigFile(file)
 		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("%w: config file %s: %v", ErrInvalid, file, err)
+			return nil, readError(file, err)
 		}
 		cfg.File = file
 		if err := checkKeys(v, file); err != nil {

@@ -105,7 +105,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{name: "bad int from env", env: "BOS_MAX_CONCURRENCY", envVal: "lots", want: `max_concurrency: "lots" is not a whole number`},
 		{name: "zero retries", file: "retry_policy: 0\n", want: "retry_policy: 0 is below the minimum 1"},
 		{name: "bad output", env: "BOS_OUTPUT", envVal: "xml", want: `output: "xml" is not one of`},
-		{name: "broken yaml", file: "a: [\n", want: "config file"},
+		{name: "broken yaml", file: "a: [\n", want: "config.yaml:2:1: YAML syntax: did not find expected node content"},
 		{name: "line feed in boot.base_url", file: "boot:\n  base_url: \"http://10.1.0.1/boot\\nshell\"\n",
 			want: "boot.base_url: control character U+000A (line feed) at byte 21"},
 		{name: "blank in s3.endpoint", env: "BOS_S3_ENDPOINT", envVal: "https://rgw || shell", want: "s3.endpoint: \"||\" would end the iPXE command"},

@@ -65,9 +65,7 @@ func isConfigurationKey(k string) bool {
 // rather than through viper, because viper lower-cases keys and splits them
 // on dots, and configuration names such as cos-config-2.0.38 keep both.
 func loadConfigurations(v *viper.Viper, file string) (map[string]Configuration, error) {
-	switch strings.ToLower(filepath.Ext(file)) {
-	case ".yaml", ".yml", ".json":
-	default:
+	if !isYAMLFile(file) {
 		if v.IsSet(KeyConfigurations) {
 			return nil, fmt.Errorf("%w: config file %s: configurations: only YAML or JSON config files can define configurations", ErrInvalid, file)
 		}

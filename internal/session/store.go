@@ -403,6 +403,11 @@ func (s *Store) get(id string) (*Record, error) {
 			return nil, err
 		}
 	}
+	if rec.Status == StatusRunning {
+		// The record is saved when the session changes: one whose nodes all
+		// wait has run for longer than its last save says.
+		rec.Summary.Timing = timingAt(rec.StartTime, rec.StopTime, time.Now())
+	}
 	return &rec, nil
 }
 

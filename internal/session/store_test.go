@@ -370,3 +370,29 @@ func BenchmarkList10000Sessions(b *testing.B) {
 		require.Len(b, rows, 10000)
 	}
 }
+
+// TestRunningSessionReadsItsLiveDuration: a running session's record is
+// saved when it changes, so its saved duration stops at the last change;
+// reading it gives the duration up to now. A finished one keeps its own.
+func TestRunningSessionReadsItsLiveDuration(t *testing.T) {
+	s := openStore(t)
+	started := time.Now().Add(-90 * time.Minute)
+	running := &Record{Template: "t", StartTime: started}
+	require.NoError(t, s.Create(running))
+	running.Summary.Timing = timingAt(started, nil, started.Add(time.Second)) // last saved 1s in
+	require.NoError(t, s.Save(running))
+
+	got, err := s.Get(running.ID)
+	require.NoError(t, err)
+	require.Equal(t, StatusRunning, got.Status)
+	live, err := time.ParseDuration(got.Summary.Timing.Duration)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, live, 90*time.Minute)
+
+	stopped := started.Add(time.Minute)
+	done := finished(t, s, Record{Template: "t", StartTime: started, StopTime: &stopped,
+		Summary: Summary{Timing: timingAt(started, &stopped, stopped)}})
+	got, err = s.Get(done.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "1m0s", got.Summary.Timing.Duration)
+}

@@ -317,12 +317,18 @@ func summarize(outcomes map[string]outcome, failedBy map[string][]string, start 
 	for reason, nodes := range failedBy {
 		s.ErrorSummary[reason] = ErrorSummaryEntry{Count: len(nodes), Nodes: nodes[:min(len(nodes), errorSampleSize)]}
 	}
+	s.Timing = timingAt(start, stop, now)
+	return s
+}
+
+// timingAt is the span of a session from start to stop, or to now while it
+// runs.
+func timingAt(start time.Time, stop *time.Time, now time.Time) Timing {
 	end := now
 	if stop != nil {
 		end = *stop
 	}
-	s.Timing = Timing{StartTime: start, EndTime: stop, Duration: end.Sub(start).Round(time.Millisecond).String()}
-	return s
+	return Timing{StartTime: start, EndTime: stop, Duration: end.Sub(start).Round(time.Millisecond).String()}
 }
 
 // percent rounds to two decimals, as BOS v2 reports.

@@ -114,12 +114,15 @@ func (p *Prepared) operation() engine.OperationSpec {
 
 // bootSpecs are the template's boot sets as the boot preparer reads them.
 // A manifest given as a relative file path is found next to the template,
-// wherever bos runs from.
+// wherever bos runs from. An ISO's relative path is left as written: the
+// BMC fetches it from boot.base_url.
 func (p *Prepared) bootSpecs() map[string]bootimage.BootSetSpec {
 	specs := make(map[string]bootimage.BootSetSpec, len(p.Template.BootSets))
 	for name, bs := range p.Template.BootSets {
 		spec := bootimage.SpecFromTemplate(bs)
-		if spec.Path != "" && !strings.Contains(spec.Path, "://") && !filepath.IsAbs(spec.Path) && p.TemplateFile != "" {
+		manifestFile := spec.Path != "" && !strings.Contains(spec.Path, "://") && !filepath.IsAbs(spec.Path) &&
+			bs.BootMethod != template.BootMethodVirtualMedia
+		if manifestFile && p.TemplateFile != "" {
 			spec.Path = filepath.Join(filepath.Dir(p.TemplateFile), spec.Path)
 		}
 		specs[name] = spec

@@ -339,10 +339,32 @@ func (p *parser) bootSet(name string, keyAt, n *yaml.Node, path string) *BootSet
 	if at, ok := present["path"]; ok && at.Kind == yaml.ScalarNode && bs.Path == "" {
 		p.Problemf(at, yamlstrict.Join(path, "path"), "empty: give the image manifest's path or URL")
 	}
+	if at, ok := present["path"]; ok && bs.Path != "" && bs.BootMethod == BootMethodVirtualMedia {
+		if err := CheckISOPath(bs.Path); err != nil {
+			p.Problemf(at, yamlstrict.Join(path, "path"), "%v", err)
+		}
+	}
 	if len(bs.NodeList)+len(bs.NodeGroups)+len(bs.NodeRolesGroups) == 0 {
 		p.Problemf(keyAt, path, "no nodes: give at least one of node_list, node_groups or node_roles_groups")
 	}
 	return bs
+}
+
+// CheckISOPath checks the path of a boot set with boot_method
+// virtualmedia. The BMC inserts it as it is, so it must be an ISO image the
+// BMC can fetch: an http(s):// or s3:// URL, or a path relative to
+// boot.base_url, never a file of the machine bos runs on. The template
+// check and the boot preparer share it, so what a session refuses
+// `bos template validate` refuses too.
+func CheckISOPath(path string) error {
+	if !strings.HasSuffix(strings.ToLower(path), ".iso") {
+		return fmt.Errorf("boot_method virtualmedia inserts the boot set's path, which must be an ISO image (ending in .iso), not %s", path)
+	}
+	if strings.HasPrefix(path, "/") || strings.HasPrefix(path, "file://") {
+		return fmt.Errorf("%s is a file on this machine, which a BMC cannot fetch: give the ISO's http(s):// or s3:// URL, "+
+			"or its path relative to boot.base_url (isos/rescue.iso for <boot.base_url>/isos/rescue.iso)", path)
+	}
+	return nil
 }
 
 // oneOf reads a string that must be one of allowed.

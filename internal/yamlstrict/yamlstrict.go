@@ -12,7 +12,6 @@ package yamlstrict
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,14 +119,12 @@ func (d *Decoder) Problemf(n *yaml.Node, path, format string, args ...any) {
 	d.problems = append(d.problems, p)
 }
 
-var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // Parse reads data into a node tree and returns its top-level value, or nil
 // (with a problem recorded) when the file is empty or not YAML at all.
+// Every key set twice in a mapping is reported here, wherever it is.
 func (d *Decoder) Parse(data []byte) *yaml.Node {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d.syntaxProblem(err)
+	doc := d.document(data)
+	if doc == nil {
 		return nil
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -139,19 +136,8 @@ func (d *Decoder) Parse(data []byte) *yaml.Node {
 		d.Problemf(root, "", "YAML anchors and aliases (&name, *name, <<) are not supported: write the values out")
 		return nil
 	}
+	d.duplicateKeys(root, "")
 	return root
-}
-
-func (d *Decoder) syntaxProblem(err error) {
-	message := err.Error()
-	for _, line := range strings.Split(message, "\n") {
-		if m := syntaxLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			d.Problemf(&yaml.Node{Line: n, Column: 1}, "", "YAML syntax: %s", m[2])
-			return
-		}
-	}
-	d.Problemf(nil, "", "YAML syntax: %s", strings.TrimPrefix(message, "yaml: "))
 }
 
 // hasAlias finds anchors and aliases, refused because walking an alias tree
@@ -178,8 +164,9 @@ type Field struct {
 }
 
 // Fields returns the entries of a mapping in file order. It reports a
-// value that is not a mapping, non-string keys, duplicate keys and keys not
-// in allowed (naming the allowed ones), and leaves those out of the result.
+// value that is not a mapping, non-string keys and keys not in allowed
+// (naming the allowed ones), and leaves those out of the result, as it does
+// the second setting of a key (which Parse reports).
 func (d *Decoder) Fields(n *yaml.Node, path string, allowed []string) []Field {
 	if n == nil || isNull(n) {
 		return nil
@@ -188,7 +175,7 @@ func (d *Decoder) Fields(n *yaml.Node, path string, allowed []string) []Field {
 		d.Problemf(n, path, "expected a mapping of fields, got %s", Describe(n))
 		return nil
 	}
-	seen := map[string]int{}
+	seen := map[string]bool{}
 	var fields []Field
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, value := n.Content[i], n.Content[i+1]
@@ -201,11 +188,10 @@ func (d *Decoder) Fields(n *yaml.Node, path string, allowed []string) []Field {
 			d.refuseUnsafe(key, path, err)
 			continue
 		}
-		if line, dup := seen[key.Value]; dup {
-			d.Problemf(key, fieldPath, "duplicate field (first set on line %d)", line)
+		if seen[key.Value] {
 			continue
 		}
-		seen[key.Value] = key.Line
+		seen[key.Value] = true
 		if allowed != nil && !contains(allowed, key.Value) {
 			d.Problemf(key, fieldPath, "unknown field %q (known fields: %s)", key.Value, strings.Join(allowed, ", "))
 			continue

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bos-project/bos/internal/yamlstrict/yamlstricttest"
 )
 
 var errTest = errors.New("invalid test file")
@@ -75,4 +77,45 @@ func TestScalarTypes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSyntaxErrorsPointAtTheProblem: Parse (templates, inventories) and
+// CheckSyntax (the config file, read by viper) report each slip at the
+// line and column where it is, as PyYAML does, not at the start of the
+// construct yaml.v3 was in.
+func TestSyntaxErrorsPointAtTheProblem(t *testing.T) {
+	for _, tc := range yamlstricttest.SyntaxCases {
+		t.Run(tc.Name, func(t *testing.T) {
+			d := NewDecoder("f.yaml", errTest)
+			root := d.Parse([]byte(tc.YAML))
+			if root != nil {
+				// Callers walk what parsed; the problem is already recorded.
+				d.Fields(root, "", nil)
+			}
+			require.ErrorIs(t, d.Err(), errTest)
+			assert.Equal(t, "f.yaml:"+tc.Want, d.Err().Error())
+
+			err := CheckSyntax("f.yaml", []byte(tc.YAML), errTest)
+			require.ErrorIs(t, err, errTest)
+			assert.Equal(t, "f.yaml:"+tc.Want, err.Error())
+		})
+	}
+}
+
+func TestCheckSyntaxAcceptsWellFormedYAML(t *testing.T) {
+	assert.NoError(t, CheckSyntax("f.yaml", []byte("# only a comment\n"), errTest))
+	assert.NoError(t, CheckSyntax("f.yaml", []byte("a: {b: 1, c: [1, 1]}\nd: [{b: 1}, {b: 2}]\n"), errTest))
+}
+
+func TestDuplicateKeysAreFoundAnywhere(t *testing.T) {
+	d := NewDecoder("f.yaml", errTest)
+	// The second "x" sits in a value no caller walks (an unknown field).
+	root := d.Parse([]byte("known: 1\nunknown:\n  - {x: 1, x: 2}\nknown: 3\n"))
+	require.NotNil(t, root)
+	fields := d.Fields(root, "", []string{"known"})
+	require.Len(t, fields, 1, "the second setting is left out")
+	assert.Equal(t, "1", fields[0].Value.Value)
+	assert.Equal(t, "f.yaml:2:1: unknown: unknown field \"unknown\" (known fields: known)\n"+
+		"f.yaml:3:12: unknown[0].x: duplicate field (first set on line 3)\n"+
+		"f.yaml:4:1: known: duplicate field (first set on line 1)", d.Err().Error())
 }
