@@ -54,8 +54,12 @@ renamed) once every BMC listens, before the "running" line: a script that
 starts bos sim in the background waits for it (rm -f FILE first, then
 until [ -s FILE ]; do sleep 0.1; done). A JSON control endpoint (printed at start)
 lists every node's state, boot override and every action it received
-(/nodes, /nodes/NAME) and every BMC's logins and sessions (/bmcs).
-Runs until interrupted (Ctrl-C or SIGTERM).
+(/nodes, /nodes/NAME) and every BMC's logins, sessions, requests and event
+streams (/bmcs). Every BMC's EventService offers Redfish Server-Sent Events
+as OpenBMC's bmcweb does (ServerSentEventUri /redfish/v1/EventService/SSE, at
+most 10 streams per BMC): each change of a system's power state or
+BootProgress is a ResourceChanged event naming the system, sent the moment
+it happens. Runs until interrupted (Ctrl-C or SIGTERM).
 
 Profiles: dmtf, ilo, cray-ex, gigabyte, openbmc, intel, mixed (round-robin by
 BMC). On cray-ex the reset types are On, Off and ForceOff, and Off is the
@@ -67,7 +71,10 @@ picks that share of the BMCs:
   unreachable, slow, 5xx, wrong-credentials, session-limit,
   no-session-service (Basic auth only), header-bomb (every answer is header
   lines without end), body-bomb (every answer is a 200 with a body without
-  end): the bombs are what a broken or hostile BMC may send
+  end): the bombs are what a broken or hostile BMC may send,
+  no-sse (an EventService without ServerSentEventUri: no event stream),
+  no-event-service (no EventService at all), sse-drops (every event stream
+  ends, its connection closed, after its first event)
 These are one node's own, and a FRACTION picks that share of the nodes:
   conflict-after-off, ignore-graceful, stuck-powering-on, transient-unknown,
   override-persistent (Once stored as Continuous), override-unsupported
@@ -81,6 +88,9 @@ These are one node's own, and a FRACTION picks that share of the nodes:
   # a mixed-vendor fleet in which 1% of BMCs are unreachable and one ignores graceful shutdown
   bos sim --nodes 1000 --profile mixed --fault unreachable=0.01 --fault ignore-graceful=x3000c0s3b0n0 \
       --write-inventory /tmp/sim/inventory.yaml
+
+  # a fleet in which a quarter of the BMCs offer no event stream: clients must poll those
+  bos sim --nodes 100 --fault no-sse=0.25 --write-inventory /tmp/sim/inventory.yaml
 
   # one BMC that answers with an endless header: bos inventory check fails it and moves on
   bos sim --nodes 4 --fault header-bomb=x3000c0s1b0n0 --write-inventory /tmp/sim/inventory.yaml

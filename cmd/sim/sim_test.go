@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -200,4 +203,77 @@ func TestFaultsReachTheirBMC(t *testing.T) {
 	assert.True(t, hasSessionService(inv.Nodes[2].BMC.Endpoint))
 	code, stderr = stop()
 	assert.Equal(t, cmdutil.ExitOK, code, stderr)
+}
+
+// TestEventFaultsReachTheirBMC: every BMC offers an SSE stream but those
+// given no-sse (EventService without ServerSentEventUri) or
+// no-event-service (no EventService); on an sse-drops BMC a stream ends
+// after its first event; /bmcs counts the streams and their events.
+func TestEventFaultsReachTheirBMC(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.yaml")
+	code, stderr, stop := startSim(t, "--nodes", "8", "--nodes-per-bmc", "2", "--time-scale", "0.001", "--write-inventory", path,
+		"--fault", "no-sse=x3000c0s1b0n1", "--fault", "no-event-service=x3000c0s2b0n0", "--fault", "sse-drops=x3000c0s3b0n[0-1]")
+	require.NotNil(t, stop, "exit %d: %s", code, stderr)
+	inv, _, err := inventory.Load(path)
+	require.NoError(t, err)
+	password, err := os.ReadFile(path + ".password")
+	require.NoError(t, err)
+	request := func(ctx context.Context, method, url string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(`{"ResetType": "ForceOff"}`))
+		require.NoError(t, err)
+		req.SetBasicAuth("root", strings.TrimSpace(string(password)))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = resp.Body.Close() })
+		return resp
+	}
+	get := func(url string) map[string]any {
+		t.Helper()
+		resp := request(t.Context(), http.MethodGet, url)
+		require.Equal(t, http.StatusOK, resp.StatusCode, url)
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		return body
+	}
+	bmc := func(i int) string { return inv.Nodes[2*i].BMC.Endpoint }
+
+	assert.Equal(t, "/redfish/v1/EventService/SSE", get(bmc(3) + "/redfish/v1/EventService")["ServerSentEventUri"], "a BMC without faults")
+	assert.NotContains(t, get(bmc(0)+"/redfish/v1/EventService"), "ServerSentEventUri", "no-sse: x3000c0s1b0n0 shares its BMC with x3000c0s1b0n1")
+	assert.Equal(t, http.StatusNotFound, request(t.Context(), http.MethodGet, bmc(0)+"/redfish/v1/EventService/SSE").StatusCode)
+	assert.NotContains(t, get(bmc(1)+"/redfish/v1/"), "EventService", "no-event-service")
+
+	// Bounded: a stream that did not drop would never end.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	stream := request(ctx, http.MethodGet, bmc(2)+"/redfish/v1/EventService/SSE")
+	require.Equal(t, http.StatusOK, stream.StatusCode)
+	assert.Equal(t, "text/event-stream", stream.Header.Get("Content-Type"))
+	reset := request(t.Context(), http.MethodPost, bmc(2)+inv.Nodes[4].BMC.System+"/Actions/ComputerSystem.Reset")
+	require.Equal(t, http.StatusNoContent, reset.StatusCode)
+	events, err := io.ReadAll(stream.Body)
+	require.NoError(t, err, "sse-drops: the stream ends")
+	assert.Equal(t, 1, strings.Count(string(events), "\ndata: {"), "after its first event: %s", events)
+	assert.Contains(t, string(events), `"MessageId":"ResourceEvent.1.0.ResourceChanged"`)
+
+	endpoint := regexp.MustCompile(`control endpoint (\S+)/nodes`).FindStringSubmatch(stderr)
+	require.Len(t, endpoint, 2, stderr)
+	var bmcs []map[string]any
+	resp := request(t.Context(), http.MethodGet, endpoint[1]+"/bmcs")
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&bmcs))
+	require.Len(t, bmcs, 4)
+	assert.Equal(t, map[string]any{"sse_streams": float64(0), "sse_events": float64(1)},
+		map[string]any{"sse_streams": bmcs[2]["sse_streams"], "sse_events": bmcs[2]["sse_events"]})
+	code, stderr = stop()
+	assert.Equal(t, cmdutil.ExitOK, code, stderr)
+}
+
+func TestHelpListsEveryFault(t *testing.T) {
+	out := &bytes.Buffer{}
+	streams := &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: &bytes.Buffer{}}
+	require.Equal(t, cmdutil.ExitOK, cmd.Run(t.Context(), streams, []string{"sim", "--help"}))
+	for _, kind := range []string{"no-sse", "no-event-service", "sse-drops", "no-session-service", "first-reset-hangs"} {
+		assert.Contains(t, out.String(), kind)
+	}
+	assert.Contains(t, out.String(), "Server-Sent Events")
 }

@@ -35,6 +35,7 @@ type bmc struct {
 	// requests counts every HTTP request the BMC received, so benchmarks
 	// can report requests per node.
 	requests atomic.Int64
+	events   eventHub
 
 	mu           sync.Mutex
 	sessions     map[string]string // token → session id
@@ -65,6 +66,10 @@ type BMCStatus struct {
 	FailedLogins   int   `json:"failed_logins"`
 	ActiveSessions int   `json:"active_sessions"`
 	Requests       int64 `json:"requests"` // HTTP requests received, Redfish or not
+	// SSEStreams are the Server-Sent Event streams open now, SSEEvents the
+	// events written to them (one sent on two streams counts twice).
+	SSEStreams int   `json:"sse_streams"`
+	SSEEvents  int64 `json:"sse_events"`
 }
 
 func (b *bmc) status() BMCStatus {
@@ -77,7 +82,7 @@ func (b *bmc) status() BMCStatus {
 	return BMCStatus{
 		Endpoint: b.endpoint, Profile: b.layout.name, Nodes: names,
 		Logins: b.logins, FailedLogins: b.failedLogins, ActiveSessions: len(b.sessions),
-		Requests: b.requests.Load(),
+		Requests: b.requests.Load(), SSEStreams: b.events.openStreams(), SSEEvents: b.events.sent.Load(),
 	}
 }
 
@@ -98,7 +103,7 @@ func (b *bmc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := strings.TrimSuffix(r.URL.Path, "/")
-	if b.faults.has(FaultNoSessionService) && (path == sessionServicePath || strings.HasPrefix(path, sessionServicePath+"/")) {
+	if b.lacks(path) {
 		writeNotFound(w, path)
 		return
 	}
@@ -119,6 +124,14 @@ func (b *bmc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.route(w, r, path)
+}
+
+// lacks says whether path is in a service this BMC's faults take away.
+func (b *bmc) lacks(path string) bool {
+	under := func(service string) bool { return path == service || strings.HasPrefix(path, service+"/") }
+	return b.faults.has(FaultNoSessionService) && under(sessionServicePath) ||
+		b.faults.has(FaultNoEventService) && under(eventServicePath) ||
+		b.faults.has(FaultNoSSE) && under(sseStreamPath)
 }
 
 // delay waits the simulated request latency; false when the client gave up.
@@ -307,6 +320,9 @@ func (b *bmc) serviceRoot() jsonObject {
 	if !b.faults.has(FaultNoSessionService) {
 		root["SessionService"] = b.link(sessionServicePath)
 		root["Links"] = jsonObject{"Sessions": b.link(sessionsPath)}
+	}
+	if !b.faults.has(FaultNoEventService) {
+		root["EventService"] = b.link(eventServicePath)
 	}
 	return root
 }

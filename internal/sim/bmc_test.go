@@ -176,7 +176,7 @@ func TestBMCsEndpoint(t *testing.T) {
 
 	var raw []map[string]any
 	getControl(t, fleet, "/bmcs", &raw)
-	for _, field := range []string{"endpoint", "nodes", "logins", "failed_logins", "active_sessions"} {
+	for _, field := range []string{"endpoint", "nodes", "logins", "failed_logins", "active_sessions", "requests", "sse_streams", "sse_events"} {
 		assert.Contains(t, raw[0], field)
 	}
 }

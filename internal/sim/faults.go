@@ -76,6 +76,20 @@ const (
 	FaultHeaderBomb FaultKind = "header-bomb"
 	// FaultBodyBomb: every request is answered 200 with a body without end.
 	FaultBodyBomb FaultKind = "body-bomb"
+	// FaultNoSSE (per BMC): the EventService is there but names no
+	// ServerSentEventUri, and the SSE stream is 404, as on HPE iLO 5 and
+	// the BMCs that only push events to subscriptions: a client has to
+	// poll.
+	FaultNoSSE FaultKind = "no-sse"
+	// FaultNoEventService (per BMC): the service root names no
+	// EventService and everything under /redfish/v1/EventService is 404,
+	// as on older or stripped-down BMCs.
+	FaultNoEventService FaultKind = "no-event-service"
+	// FaultSSEDrops (per BMC): every SSE stream ends, its connection
+	// closed, right after its first event, as when a BMC restarts its web
+	// server or drops a subscriber: a client has to notice and poll. A new
+	// stream may be opened, and drops the same way.
+	FaultSSEDrops FaultKind = "sse-drops"
 )
 
 var faultKinds = []FaultKind{
@@ -84,13 +98,14 @@ var faultKinds = []FaultKind{
 	FaultNoSessionService, FaultOverridePersistent, FaultOverrideUnsupported,
 	FaultBootProgressNone, FaultBootProgressStale, FaultBusyIgnoresReset,
 	FaultResetAnswerLost, FaultFirstResetHangs, FaultHeaderBomb, FaultBodyBomb,
+	FaultNoSSE, FaultNoEventService, FaultSSEDrops,
 }
 
 // bmcFaultKinds are the kinds that belong to a BMC endpoint rather than to
 // one of its systems. A fraction of them picks BMCs, not nodes.
 var bmcFaultKinds = []FaultKind{
 	FaultUnreachable, FaultSlow, Fault5xx, FaultWrongCredentials, FaultSessionLimit, FaultNoSessionService,
-	FaultHeaderBomb, FaultBodyBomb,
+	FaultHeaderBomb, FaultBodyBomb, FaultNoSSE, FaultNoEventService, FaultSSEDrops,
 }
 
 // Fault gives a kind of misbehaviour to the named nodes plus a share of the

@@ -248,6 +248,39 @@ func TestFaults(t *testing.T) {
 				{Kind: "Reset", Detail: "On", Status: http.StatusNoContent},
 			}, resets)
 		}},
+		{FaultNoSSE, 0, func(t *testing.T, _ *Fleet, _ NodeInfo, client *redfishClient) {
+			client.login()
+			assert.NotNil(t, client.get("/redfish/v1/")["EventService"])
+			service := client.get(eventServicePath)
+			assert.Equal(t, true, service["ServiceEnabled"])
+			assert.NotContains(t, service, "ServerSentEventUri")
+			_, resp, _ := openStream(t, client)
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		}},
+		{FaultNoEventService, 0, func(t *testing.T, _ *Fleet, _ NodeInfo, client *redfishClient) {
+			client.login()
+			assert.NotContains(t, client.get("/redfish/v1/"), "EventService")
+			status, _, _ := client.do(http.MethodGet, eventServicePath, nil)
+			assert.Equal(t, http.StatusNotFound, status)
+			_, resp, _ := openStream(t, client)
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		}},
+		{FaultSSEDrops, 0, func(t *testing.T, fleet *Fleet, info NodeInfo, client *redfishClient) {
+			client.login()
+			events, resp, _ := openStream(t, client)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			status, _, _ := client.do(http.MethodPost, info.System+resetSuffix, resetBody("ForceOff"))
+			require.Equal(t, http.StatusNoContent, status)
+			first, ok := nextEvent(t, events)
+			require.True(t, ok)
+			assert.Equal(t, "1", first.id)
+			_, ok = nextEvent(t, events)
+			assert.False(t, ok, "the stream ends after its first event")
+			client.waitPower(info.System, "Off")
+			assert.Equal(t, BMCStatus{SSEStreams: 0, SSEEvents: 1}, sseCounts(bmcStatusOf(t, fleet, info.Name)))
+			_, resp, _ = openStream(t, client)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "a new stream may be opened")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
@@ -258,6 +291,7 @@ func TestFaults(t *testing.T) {
 			client := newRedfishClient(t, healthy.Endpoint)
 			client.login()
 			assert.Equal(t, "On", client.powerState(healthy.System))
+			assert.Equal(t, sseStreamPath, client.get(eventServicePath)["ServerSentEventUri"])
 		})
 	}
 }
@@ -373,4 +407,9 @@ func resetRecords(actions []ActionRecord) []ActionRecord {
 		}
 	}
 	return out
+}
+
+// sseCounts keeps a BMC status's SSE counters alone.
+func sseCounts(status BMCStatus) BMCStatus {
+	return BMCStatus{SSEStreams: status.SSEStreams, SSEEvents: status.SSEEvents}
 }

@@ -100,6 +100,8 @@ func (l *layout) buildRoutes() {
 		systemsPath:                  {http.MethodGet: (*bmc).getSystems},
 		"/redfish/v1/Managers":       {http.MethodGet: (*bmc).getManagers},
 		l.managerPath():              {http.MethodGet: (*bmc).getManager},
+		eventServicePath:             {http.MethodGet: (*bmc).getEventService},
+		sseStreamPath:                {http.MethodGet: (*bmc).getSSE},
 	}
 	l.systemRoutes = map[string]map[string]systemHandler{
 		"":          {http.MethodGet: (*node).getSystem, http.MethodPatch: (*node).patchSystem},

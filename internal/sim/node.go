@@ -86,7 +86,16 @@ type node struct {
 	// refusedOnSince is the start of the Off phase a conflict-after-off
 	// node has already refused an On in.
 	refusedOnSince time.Time
+	// reported is the state a read showed as of the last phase that began,
+	// upcoming the scheduled phases yet to begin, and announcer the timer
+	// that wakes at the next one's start to announce it (announceDue).
+	reported  reportedState
+	upcoming  []phase
+	announcer *time.Timer
 }
+
+// reportedState is what a read of the system shows of its power timeline.
+type reportedState struct{ power, boot string }
 
 // addNode puts a new node in the BMC's next system slot.
 func (b *bmc) addNode(name string, faults faultSet) *node {
@@ -121,6 +130,7 @@ func (n *node) setPower(state string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.timeline = []phase{{power: state, boot: boot, bootSince: n.fleet.started}}
+	n.announceFrom(time.Now(), n.timeline)
 }
 
 // current drops finished phases and returns the one in force at now.
@@ -146,9 +156,54 @@ func (n *node) schedule(now time.Time, steps []step) {
 		previous, start = timeline[i], start.Add(s.duration)
 	}
 	n.timeline = timeline
+	n.announceFrom(now, timeline)
 	if n.faults.has(FaultTransientUnknown) {
 		n.unknownReads = unknownReadsAfterReset
 	}
+}
+
+// announceFrom replaces what is yet to be announced with the phases of a
+// new timeline and announces the first, which begins now. The caller holds
+// n.mu.
+func (n *node) announceFrom(now time.Time, timeline []phase) {
+	n.upcoming = timeline
+	n.announceDue(now)
+}
+
+// announceDue tells the BMC's event streams of every upcoming phase that
+// has begun by now and that a read shows differently from the one before,
+// in order, and sets the announcer for the next. One timer per node, reset
+// as its timeline is, costs no goroutine until it fires, and a firing that
+// a new timeline made stale finds nothing due. The caller holds n.mu.
+func (n *node) announceDue(now time.Time) {
+	for len(n.upcoming) > 0 && !n.upcoming[0].start.After(now) {
+		began := n.upcoming[0]
+		n.upcoming = n.upcoming[1:]
+		boot, _ := n.bootProgress(began)
+		if state := (reportedState{began.power, boot}); state != n.reported {
+			n.reported = state
+			at := began.start
+			if at.IsZero() { // SetPower's state, in force since the fleet started
+				at = now
+			}
+			n.bmc.announce(n.slot, at)
+		}
+	}
+	if len(n.upcoming) == 0 || !n.bmc.servesSSE() {
+		return
+	}
+	wait := n.upcoming[0].start.Sub(now)
+	if n.announcer == nil {
+		n.announcer = time.AfterFunc(wait, n.announceOnTime)
+		return
+	}
+	n.announcer.Reset(wait)
+}
+
+func (n *node) announceOnTime() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.announceDue(time.Now())
 }
 
 func (n *node) powerOnSteps() []step {

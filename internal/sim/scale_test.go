@@ -3,11 +3,15 @@ package sim
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,4 +137,132 @@ func TestConnectionBudgetNeedsFiles(t *testing.T) {
 	budget, err := connectionBudget(10, 7)
 	require.NoError(t, err)
 	assert.Equal(t, 7, budget)
+}
+
+// maxHeapPerStream bounds the heap an open SSE stream costs the fleet:
+// net/http's connection buffers (10 KiB: a 4 KiB reader and writer, the
+// answer's 2 KiB), its request and answer, and the stream's queue. The
+// stacks of its two goroutines come on top: 10 KiB, more with -race.
+const maxHeapPerStream = 20 << 10
+
+// TestSSEStreamsAtScale: a stream on each of thousands of BMCs costs the
+// fleet two goroutines and a bounded few kilobytes each, and an event of
+// every node reaches its BMC's stream.
+func TestSSEStreamsAtScale(t *testing.T) {
+	fleet, conns, perStream := startStreamingFleet(t, sseScaleBMCs(2000))
+	t.Logf("%d BMCs with a stream each, per stream: %.1f KiB heap, %.1f KiB stacks, %.2f goroutines",
+		len(conns), float64(perStream.heap)/1024, float64(perStream.stacks)/1024, perStream.goroutines)
+	assert.Less(t, perStream.heap, int64(maxHeapPerStream))
+	assert.LessOrEqual(t, perStream.goroutines, 2.01, "net/http's two: the handler, and the read that notices a client hang up")
+
+	for _, n := range fleet.nodes {
+		require.Equal(t, resetAccepted, n.reset("ForceOff"))
+	}
+	// PoweringOff at once, Off a power-off time later.
+	require.Eventually(t, func() bool { return sentEvents(fleet) == int64(2*len(conns)) }, 30*time.Second, 10*time.Millisecond,
+		"events sent %d of %d", sentEvents(fleet), 2*len(conns))
+}
+
+// BenchmarkSSEStreams: one event of every node fanned out to its BMC's
+// stream, at as many BMCs up to 10,000 as one process's open files allow.
+func BenchmarkSSEStreams(b *testing.B) {
+	fleet, conns, perStream := startStreamingFleet(b, sseScaleBMCs(10000))
+	want := sentEvents(fleet)
+	for b.Loop() {
+		now := time.Now()
+		for _, bmc := range fleet.bmcs {
+			bmc.announce(0, now)
+		}
+		want += int64(len(conns))
+		for sentEvents(fleet) < want {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	// After the loop, which would clear them.
+	b.ReportMetric(float64(len(conns)), "streams")
+	b.ReportMetric(float64(perStream.heap+perStream.stacks), "fleet-B/stream")
+	b.ReportMetric(perStream.goroutines, "goroutines/stream")
+}
+
+// sseScaleBMCs is how many BMCs, up to want, may have a stream each in one
+// process: each takes three open files (its listener and the stream's two
+// ends), and 10,000 need more than the 20,000 a process may often open.
+func sseScaleBMCs(want int) int {
+	return min(want, (openFileLimit()-reservedFiles)/3)
+}
+
+// streamCost is what one SSE stream costs the fleet on average.
+type streamCost struct {
+	heap, stacks int64
+	goroutines   float64
+}
+
+// startStreamingFleet starts a fleet of one-node BMCs and opens an SSE
+// stream on each, and says what the streams cost the fleet.
+func startStreamingFleet(tb testing.TB, bmcs int) (*Fleet, []net.Conn, streamCost) {
+	tb.Helper()
+	fleet, err := Start(tb.Context(), Options{Nodes: bmcs, TimeScale: testScale, Password: testPassword, MaxConnections: bmcs})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { require.NoError(tb, fleet.Close()) })
+	heapBefore, stacksBefore := liveBytes()
+	goroutinesBefore := runtime.NumGoroutine()
+	conns := openRawStreams(tb, fleet)
+	require.Eventually(tb, func() bool {
+		open := 0
+		for _, b := range fleet.bmcs {
+			open += b.events.openStreams()
+		}
+		return open == bmcs
+	}, 30*time.Second, 10*time.Millisecond)
+	heap, stacks := liveBytes()
+	cost := streamCost{
+		heap:       (heap - heapBefore) / int64(bmcs),
+		stacks:     (stacks - stacksBefore) / int64(bmcs),
+		goroutines: float64(runtime.NumGoroutine()-goroutinesBefore) / float64(bmcs),
+	}
+	return fleet, conns, cost
+}
+
+// openRawStreams opens an SSE stream on every BMC of the fleet over a bare
+// connection read no further than the status: the client side holds no
+// goroutine or buffer, so memory measured meanwhile is the fleet's.
+func openRawStreams(tb testing.TB, fleet *Fleet) []net.Conn {
+	tb.Helper()
+	request := "GET " + sseStreamPath + " HTTP/1.1\r\nHost: bmc\r\nAccept: text/event-stream\r\n" +
+		"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("root:"+testPassword)) + "\r\n\r\n"
+	conns := make([]net.Conn, 0, len(fleet.bmcs))
+	tb.Cleanup(func() {
+		for _, conn := range conns {
+			_ = conn.Close()
+		}
+	})
+	status := make([]byte, len("HTTP/1.1 200"))
+	for _, b := range fleet.bmcs {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(b.endpoint, "http://"))
+		require.NoError(tb, err)
+		conns = append(conns, conn)
+		_, err = io.WriteString(conn, request)
+		require.NoError(tb, err)
+		_, err = io.ReadFull(conn, status)
+		require.NoError(tb, err)
+		require.Equal(tb, "HTTP/1.1 200", string(status))
+	}
+	return conns
+}
+
+func sentEvents(fleet *Fleet) int64 {
+	var sent int64
+	for _, b := range fleet.bmcs {
+		sent += b.events.sent.Load()
+	}
+	return sent
+}
+
+// liveBytes is the memory the process's live objects and its goroutine
+// stacks hold, after a collection.
+func liveBytes() (heap, stacks int64) {
+	runtime.GC()
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	return int64(stats.HeapAlloc), int64(stats.StackInuse)
 }
