@@ -1,6 +1,7 @@
 package bmc
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/stmcginnis/gofish/schemas"
+
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // ErrClosed is returned for calls made after Close.
@@ -44,7 +47,10 @@ func (e *HTTPError) Error() string {
 
 func (e *HTTPError) Unwrap() error { return e.err }
 
-// UnreachableError is a BMC that could not be talked to at all.
+// UnreachableError is a BMC that could not be talked to at all. Its text
+// names the cause only ("BMC unreachable: connection refused"), the same
+// for every BMC it happens to, so that their nodes' failures group; the
+// caller's error or log line names the BMC (see Pool.nodeError).
 type UnreachableError struct {
 	Endpoint string
 	Reason   string
@@ -52,7 +58,7 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("bmc %s unreachable: %s", e.Endpoint, e.Reason)
+	return "BMC unreachable: " + e.Reason
 }
 
 func (e *UnreachableError) Unwrap() error { return e.err }
@@ -60,24 +66,32 @@ func (e *UnreachableError) Unwrap() error { return e.err }
 // ForeignLinkError is a link, redirect or request that would leave the
 // BMC's origin (scheme, host and port) or carries user info. It is refused
 // so that credentials and session tokens go nowhere but the BMC, and it is
-// not retried: the BMC would send the same link again.
+// not retried: the BMC would send the same link again. Its text shows
+// where the link led; its reason (package reason) does not, as that often
+// differs from BMC to BMC (an iLO linking to its own DNS name) while the
+// cause is one.
 type ForeignLinkError struct {
 	Endpoint string // the BMC's URL
 	Kind     string // "link", "redirect" or "request"
-	Reason   string // "to another host", "to another port", "to another scheme" or "with user info"
+	Why      string // "to another host", "to another port", "to another scheme" or "with user info"
 	Target   string // where it led, shortened, without user info or query
 }
 
 func (e *ForeignLinkError) Error() string {
-	return fmt.Sprintf("bmc %s: refused %s %s (%s): a BMC may only link to itself", e.Endpoint, e.Kind, e.Reason, e.Target)
+	return fmt.Sprintf("refused %s %s (%s): a BMC may only link to itself", e.Kind, e.Why, e.Target)
+}
+
+// Reason is the refusal without where the link led.
+func (e *ForeignLinkError) Reason() string {
+	return fmt.Sprintf("refused %s %s: a BMC may only link to itself", e.Kind, e.Why)
 }
 
 // AnswerTooLargeError is an answer with a header or body larger than bos
 // reads from a BMC. It is not retried: the BMC would send the same again.
+// Like UnreachableError, it names the cause only.
 type AnswerTooLargeError struct {
-	Endpoint string // the BMC, once explain has named it
-	Part     string // "answer header", "answer body", "service root"
-	Limit    int64  // bytes
+	Part  string // "answer header", "answer body", "service root"
+	Limit int64  // bytes
 }
 
 func (e *AnswerTooLargeError) Error() string {
@@ -85,11 +99,7 @@ func (e *AnswerTooLargeError) Error() string {
 	if e.Limit%(1<<20) == 0 {
 		limit = fmt.Sprintf("%d MiB", e.Limit>>20)
 	}
-	text := fmt.Sprintf("%s over %s (a broken or hostile BMC)", e.Part, limit)
-	if e.Endpoint != "" {
-		text = "bmc " + e.Endpoint + ": " + text
-	}
-	return text
+	return fmt.Sprintf("%s over %s (a broken or hostile BMC)", e.Part, limit)
 }
 
 // maxMessageLen keeps a non-Redfish error page (HTML from a proxy, say)
@@ -98,7 +108,8 @@ const maxMessageLen = 200
 
 // explain turns the errors gofish and net/http return into readable ones:
 // the HTTP status with the Redfish message instead of a JSON blob, and
-// "bmc … unreachable: …" for transport failures. secret, when not empty, is
+// "BMC unreachable: …" for transport failures, in words that name no
+// address or port. secret, when not empty, is
 // scrubbed from any text the BMC sent back. Callers handle their own
 // context's cancellation first: a timeout here is the BMC's.
 func explain(err error, endpoint, secret string) error {
@@ -121,12 +132,7 @@ func explain(err error, endpoint, secret string) error {
 		return err
 	}
 	if errors.As(err, &tooLarge) {
-		if tooLarge.Endpoint != "" {
-			return err
-		}
-		named := *tooLarge
-		named.Endpoint = endpoint
-		return &named
+		return tooLarge
 	}
 	var redfishErr *schemas.Error
 	if errors.As(err, &redfishErr) {
@@ -169,8 +175,16 @@ func redfishMessage(e *schemas.Error) (message, messageID string) {
 	return message, messageID
 }
 
+// transportReason says why a request never got an answer, in words that
+// are the same for every BMC it happens to: no address, port or host name
+// (the caller names the BMC).
 func transportReason(err error) string {
-	var dnsErr *net.DNSError
+	var (
+		dnsErr       *net.DNSError
+		hostnameErr  x509.HostnameError
+		authorityErr x509.UnknownAuthorityError
+		invalidErr   x509.CertificateInvalidError
+	)
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
@@ -179,14 +193,22 @@ func transportReason(err error) string {
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return "no route to host"
 	case errors.As(err, &dnsErr):
-		return "cannot resolve " + dnsErr.Name
+		return "cannot resolve its host name"
 	case isTimeout(err):
 		return "timed out"
+	// x509's own texts name the host and the certificate's names and
+	// validity times.
+	case errors.As(err, &hostnameErr):
+		return "TLS certificate not valid for the BMC's host name"
+	case errors.As(err, &authorityErr):
+		return "TLS certificate signed by unknown authority (set ca_file, or insecure: true)"
+	case errors.As(err, &invalidErr) && invalidErr.Reason == x509.Expired:
+		return "TLS certificate expired or not yet valid"
 	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		// url.Error repeats method and URL; the endpoint is already named.
-		return urlErr.Err.Error()
+		return reason.Of(urlErr.Err)
 	}
 	return ""
 }
