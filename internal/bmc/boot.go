@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/stmcginnis/gofish/schemas"
 )
@@ -101,17 +100,7 @@ const maxValueLen = 64
 // reason or warning: bounded, and with anything unprintable (terminal
 // escapes included) replaced. Real values are plain words and pass as
 // they are.
-func shownValue(v string) string {
-	if len(v) > maxValueLen {
-		v = v[:maxValueLen] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return '?'
-	}, v)
-}
+func shownValue(v string) string { return shownText(v, maxValueLen) }
 
 // active says whether the setting overrides the boot order at all: a
 // disabled override boots alike whatever target it names.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/stmcginnis/gofish/schemas"
 
@@ -142,7 +143,7 @@ func explain(err error, endpoint, secret string) error {
 			if redfishErr.Message == errAnswerBodyTooLarge.Error() {
 				return explain(errAnswerBodyTooLarge, endpoint, secret)
 			}
-			return &UnreachableError{Endpoint: endpoint, Reason: scrub(redfishErr.Message, secret), err: err}
+			return &UnreachableError{Endpoint: endpoint, Reason: shownText(scrub(redfishErr.Message, secret), maxMessageLen), err: err}
 		}
 		message, messageID := redfishMessage(redfishErr)
 		return &HTTPError{
@@ -168,11 +169,23 @@ func redfishMessage(e *schemas.Error) (message, messageID string) {
 			break
 		}
 	}
-	message = strings.Join(strings.Fields(message), " ")
-	if len(message) > maxMessageLen {
-		message = message[:maxMessageLen] + "…"
+	return shownText(message, maxMessageLen), shownText(messageID, maxValueLen)
+}
+
+// shownText is text a BMC sent, fit for a reason, a warning or a table
+// cell: on one line, with anything unprintable (a terminal escape) shown
+// as '?', and at most limit bytes of it. Real texts pass as they are.
+func shownText(text string, limit int) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if len(text) > limit {
+		text = strings.ToValidUTF8(text[:limit], "") + "…"
 	}
-	return message, messageID
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '?'
+	}, text)
 }
 
 // transportReason says why a request never got an answer, in words that

@@ -264,6 +264,15 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 			wantResets: []string{"On"},
 			wantErr:    []string{"HTTP 403 Forbidden: <html> <b>Forbidden</b></html>"},
 		},
+		{
+			name: "a hostile message is bounded and shows no terminal escape",
+			answer: func(string, int) resetAnswer {
+				return resetAnswer{status: http.StatusForbidden, body: "\x1b]0;owned\x07\x1b[2J" + strings.Repeat("é", 300)}
+			},
+			action:     power.PowerOn,
+			wantResets: []string{"On"},
+			wantErr:    []string{"HTTP 403 Forbidden: ?]0;owned??[2J" + strings.Repeat("é", 93) + "…"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,6 +291,7 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 					assert.Contains(t, err.Error(), fragment)
 				}
 				assert.NotContains(t, err.Error(), "{", "error text must not be a JSON blob")
+				assert.NotContains(t, err.Error(), "\x1b")
 			}
 			var types []string
 			for _, reset := range f.receivedResets() {
