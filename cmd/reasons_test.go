@@ -143,12 +143,15 @@ type failuresRecord struct {
 		Name   string              `json:"name"`
 		Errors map[string][]string `json:"errors"`
 	} `json:"boot_sets"`
-	NodeStates map[string]struct {
-		Category string   `json:"category"`
-		Phase    string   `json:"phase"`
-		Reason   string   `json:"reason"`
-		Warnings []string `json:"warnings"`
-	} `json:"node_states"`
+	NodeStates map[string]nodeRecord `json:"node_states"`
+}
+
+// nodeRecord is a node's entry in node_states.
+type nodeRecord struct {
+	Category string   `json:"category"`
+	Phase    string   `json:"phase"`
+	Reason   string   `json:"reason"`
+	Warnings []string `json:"warnings"`
 }
 
 func (e *testEnv) failures(id string) failuresRecord {
