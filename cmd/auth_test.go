@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"encoding/json"
-	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,7 +46,7 @@ func TestInventoryCheckLogsInOncePerBMC(t *testing.T) {
 	assert.Equal(t, cmdutil.ExitNodesFailed, code)
 	require.Len(t, nodes, 8)
 	for _, n := range nodes {
-		assert.Equal(t, fmt.Sprintf("node %s: power state: %s", n.Node, wrongPassword), n.Error)
+		assert.Equal(t, wrongPassword, n.Error, n.Node)
 	}
 	env.requireOneFailedLoginPerBMC(2)
 }

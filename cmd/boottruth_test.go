@@ -56,15 +56,7 @@ func (e *testEnv) actionsAfter(node, after, kind string) []string {
 	e.t.Helper()
 	status, ok := e.fleet.Node(node)
 	require.True(e.t, ok, node)
-	var out []string
-	seen := false
-	for _, a := range status.Actions {
-		seen = seen || a.Kind == after || a.Kind+" "+a.Detail == after
-		if seen && a.Kind == kind {
-			out = append(out, a.Detail)
-		}
-	}
-	return out
+	return actionsAfter(status.Actions, after, kind)
 }
 
 func TestBootOverrideToldTruthfully(t *testing.T) {

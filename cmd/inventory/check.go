@@ -17,6 +17,7 @@ import (
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // CheckOptions are the flags of `bos inventory check`.
@@ -213,7 +214,9 @@ func checkNode(ctx context.Context, pool *bmc.Pool, r *CheckResult) {
 	if err != nil {
 		var unreachable *bmc.UnreachableError
 		r.unreachable = errors.As(err, &unreachable)
-		r.Error = err.Error()
+		// The node and its BMC have columns of their own: the error
+		// says the cause alone, which reads alike on every node it hit.
+		r.Error = reason.Of(err)
 		return
 	}
 	r.Reachable = true

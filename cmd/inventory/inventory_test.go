@@ -204,7 +204,7 @@ func TestCheckMixedFleet(t *testing.T) {
 
 	code, out, _ = run(t, "--inventory", inv, "inventory", "check")
 	require.Equal(t, cmdutil.ExitNodesFailed, code)
-	assert.Regexp(t, `x3000c0s4b0n0\s+http://\S+\s+-\s+node x3000c0s4b0n0: power state: bmc http://\S+ unreachable`, out)
+	assert.Regexp(t, `(?m)^x3000c0s4b0n0\s+http://\S+\s+-\s+BMC unreachable: connection refused$`, out)
 	assert.True(t, strings.HasSuffix(out, "10 nodes: 8 reachable (On 5, Off 3), 1 unreachable, 1 failed\n"), out)
 }
 

@@ -282,12 +282,7 @@ func printOutcome(w io.Writer, format output.Format, rec *session.Record, retry 
 			continue
 		}
 		fmt.Fprintf(w, "\nboot set %s: %d failed: %s\n", bs.Name, len(nodes), hostlist.Compress(nodes))
-		rows := make([][]string, 0, len(nodes))
-		for _, n := range nodes {
-			st := rec.NodeStates[n]
-			rows = append(rows, []string{n, string(st.Phase), st.Reason})
-		}
-		if err := output.Table(w, []string{"node", "phase", "reason"}, rows); err != nil {
+		if err := printFailures(w, rec, nodes); err != nil {
 			return err
 		}
 	}

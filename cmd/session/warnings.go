@@ -11,36 +11,75 @@ import (
 	"github.com/bos-project/bos/internal/session"
 )
 
-// warningGroup is one warning and the nodes that met it, in plan order.
-type warningGroup struct {
+// nodeGroup is what some nodes met alike (a warning; a failure, in its
+// phase) and those nodes, in plan order.
+type nodeGroup struct {
+	phase string // a failure's phase; "" for a warning
 	text  string
 	nodes []string
 }
 
-// warningGroups groups the nodes' warnings by text, the most widespread
+// groupNodes groups nodes by what met says each met, the most widespread
 // first: the same cause on a thousand nodes is one line.
-func warningGroups(rec *session.Record) []warningGroup {
-	byText := map[string]*warningGroup{}
-	var groups []*warningGroup
-	for _, node := range rec.Nodes {
-		for _, text := range rec.NodeStates[node].Warnings {
-			group, ok := byText[text]
+func groupNodes(nodes []string, met func(node string) []nodeGroup) []nodeGroup {
+	type key struct{ phase, text string }
+	byKey := map[key]*nodeGroup{}
+	var groups []*nodeGroup
+	for _, node := range nodes {
+		for _, m := range met(node) {
+			group, ok := byKey[key{m.phase, m.text}]
 			if !ok {
-				group = &warningGroup{text: text}
-				byText[text] = group
+				group = &nodeGroup{phase: m.phase, text: m.text}
+				byKey[key{m.phase, m.text}] = group
 				groups = append(groups, group)
 			}
 			group.nodes = append(group.nodes, node)
 		}
 	}
-	slices.SortStableFunc(groups, func(a, b *warningGroup) int {
-		return cmp.Or(cmp.Compare(len(b.nodes), len(a.nodes)), cmp.Compare(a.text, b.text))
+	slices.SortStableFunc(groups, func(a, b *nodeGroup) int {
+		return cmp.Or(cmp.Compare(len(b.nodes), len(a.nodes)), cmp.Compare(a.phase, b.phase), cmp.Compare(a.text, b.text))
 	})
-	out := make([]warningGroup, len(groups))
+	out := make([]nodeGroup, len(groups))
 	for i, group := range groups {
 		out[i] = *group
 	}
 	return out
+}
+
+// warningGroups groups the nodes' warnings by text.
+func warningGroups(rec *session.Record) []nodeGroup {
+	return groupNodes(rec.Nodes, func(node string) []nodeGroup {
+		warnings := rec.NodeStates[node].Warnings
+		met := make([]nodeGroup, len(warnings))
+		for i, text := range warnings {
+			met[i] = nodeGroup{text: text}
+		}
+		return met
+	})
+}
+
+// printFailures prints why failed, nodes of rec, failed: one line per
+// phase and reason, with how many nodes and which (hostlist-compressed).
+func printFailures(w io.Writer, rec *session.Record, failed []string) error {
+	groups := groupNodes(failed, func(node string) []nodeGroup {
+		st := rec.NodeStates[node]
+		return []nodeGroup{{phase: string(st.Phase), text: st.Reason}}
+	})
+	compressed := compressAll(groupLists(groups))
+	rows := make([][]string, len(groups))
+	for i, group := range groups {
+		rows[i] = []string{fmt.Sprint(len(group.nodes)), compressed[i], group.phase, group.text}
+	}
+	return output.Table(w, []string{"nodes", "node list", "phase", "reason"}, rows)
+}
+
+// groupLists are the groups' node lists.
+func groupLists(groups []nodeGroup) [][]string {
+	lists := make([][]string, len(groups))
+	for i, group := range groups {
+		lists[i] = group.nodes
+	}
+	return lists
 }
 
 // printWarnings prints the session's warnings, grouped (nothing when
@@ -51,11 +90,7 @@ func printWarnings(w io.Writer, rec *session.Record) error {
 	if len(groups) == 0 {
 		return nil
 	}
-	lists := make([][]string, len(groups))
-	for i, group := range groups {
-		lists[i] = group.nodes
-	}
-	compressed := compressAll(lists)
+	compressed := compressAll(groupLists(groups))
 	rows := make([][]string, len(groups))
 	for i, group := range groups {
 		rows[i] = []string{fmt.Sprint(len(group.nodes)), compressed[i], group.text}

@@ -359,8 +359,8 @@ func (ep *endpoint) createSession(ctx context.Context, client *gofish.APIClient,
 	}
 	token = resp.Header.Get("X-Auth-Token")
 	if token == "" {
-		return "", "", fmt.Errorf("session login: bmc %s answered %d without an X-Auth-Token; set auth: basic for it",
-			ep.url, resp.StatusCode)
+		return "", "", fmt.Errorf("session login: the BMC answered %d without an X-Auth-Token; set auth: basic for it",
+			resp.StatusCode)
 	}
 	link := resp.Header.Get("Location")
 	if link == "" {

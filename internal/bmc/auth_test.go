@@ -13,6 +13,7 @@ import (
 
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/reason"
 	"github.com/bos-project/bos/internal/sim"
 )
 
@@ -48,9 +49,9 @@ func readAllConcurrently(pool *Pool, nodes []inventory.Node) map[string]error {
 func reasonOf(t *testing.T, node string, err error) string {
 	t.Helper()
 	require.Error(t, err, node)
-	reason, found := strings.CutPrefix(err.Error(), fmt.Sprintf("node %s: power state: ", node))
-	require.True(t, found, "%s: %v", node, err)
-	return reason
+	assert.Contains(t, err.Error(), fmt.Sprintf("node %s (bmc ", node), "the error names the node and its BMC")
+	assert.Contains(t, err.Error(), "): power state: ")
+	return reason.Of(err)
 }
 
 // TestOneFailedLoginPerBMC: with a wrong password, the nodes behind one BMC

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/stmcginnis/gofish/schemas"
 )
@@ -101,17 +100,7 @@ const maxValueLen = 64
 // reason or warning: bounded, and with anything unprintable (terminal
 // escapes included) replaced. Real values are plain words and pass as
 // they are.
-func shownValue(v string) string {
-	if len(v) > maxValueLen {
-		v = v[:maxValueLen] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return '?'
-	}, v)
-}
+func shownValue(v string) string { return shownText(v, maxValueLen) }
 
 // active says whether the setting overrides the boot order at all: a
 // disabled override boots alike whatever target it names.
@@ -196,7 +185,7 @@ func (ep *endpoint) decodeSystem(c *call, sys *systemRef, fields any) error {
 		return err
 	}
 	if err := json.Unmarshal(body.Bytes(), fields); err != nil {
-		return fmt.Errorf("system of bmc %s: %w", ep.url, err)
+		return fmt.Errorf("decode system: %w", err)
 	}
 	sys.learnFacts(body.Bytes())
 	return nil
@@ -258,7 +247,7 @@ func (b *bootObject) override() BootOverrideSetting {
 func (p *Pool) SetBootOverride(ctx context.Context, node string, o BootOverride) (BootOverrideChange, error) {
 	change := BootOverrideChange{Asked: o}
 	wrap := func(err error) error {
-		return fmt.Errorf("node %s: boot override %s/%s: %w", node, o.Target, o.enabled(), err)
+		return p.nodeError(node, "boot override "+o.Target+"/"+o.enabled(), err)
 	}
 	unsupported := func(cause string, err error) error {
 		return &BootOverrideUnsupportedError{Cause: cause, err: wrap(err)}
@@ -324,7 +313,7 @@ func (p *Pool) patchBoot(ctx context.Context, ref *nodeRef, systemPath string, p
 // set since, is left alone. The BMC must read back the restored override.
 func (p *Pool) RestoreBootOverride(ctx context.Context, node string, change BootOverrideChange) (BootOverrideSetting, bool, error) {
 	wrap := func(err error) error {
-		return fmt.Errorf("node %s: restore boot override %s: %w", node, change.Before, err)
+		return p.nodeError(node, "restore boot override "+change.Before.String(), err)
 	}
 	ref, err := p.node(node)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/reason"
 	"github.com/bos-project/bos/internal/sim"
 )
 
@@ -91,8 +92,8 @@ func TestBootCapabilitiesPerSimProfile(t *testing.T) {
 					return
 				}
 				assert.ErrorIs(t, err, sentinel)
-				assert.ErrorContains(t, err, "node "+name+": ")
-				assert.ErrorContains(t, err, sentinel.Error())
+				assert.ErrorContains(t, err, "node "+name+" (bmc ")
+				assert.True(t, strings.HasPrefix(reason.Of(err), sentinel.Error()+": "), "the reason is the cause: %s", reason.Of(err))
 			}
 
 			_, err := pool.SetBootOverride(ctx, name, BootOverride{Target: BootTargetPxe, Once: true})

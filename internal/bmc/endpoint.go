@@ -22,6 +22,7 @@ import (
 
 	"github.com/bos-project/bos/internal/bmc/httpconn"
 	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // idleConnTimeout keeps a BMC's connection open across the engine's polls
@@ -110,7 +111,7 @@ func newEndpoint(p *Pool, endpointURL string, access inventory.BMC) *endpoint {
 	ep.origin = originOf(base)
 	transport, err := p.transports.get(access, endpointURL, p.opts)
 	if err != nil {
-		ep.setupErr = fmt.Errorf("bmc %s: %w", endpointURL, err)
+		ep.setupErr = err
 		return ep
 	}
 	ep.httpClient = &http.Client{
@@ -441,7 +442,7 @@ func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed lande
 			case ctx.Err() != nil:
 				return false, ctx.Err()
 			case checkErr != nil:
-				return false, fmt.Errorf("%w; not sent again, as whether the BMC carried it out could not be read: %v", err, checkErr)
+				return false, fmt.Errorf("%w; not sent again, as whether the BMC carried it out could not be read: %s", err, reason.Of(checkErr))
 			case carriedOut:
 				return true, nil
 			}

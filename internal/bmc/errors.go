@@ -1,6 +1,7 @@
 package bmc
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -8,10 +9,12 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/stmcginnis/gofish/schemas"
 
 	"github.com/bos-project/bos/internal/bmc/httpconn"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // ErrClosed is returned for calls made after Close.
@@ -46,7 +49,10 @@ func (e *HTTPError) Error() string {
 
 func (e *HTTPError) Unwrap() error { return e.err }
 
-// UnreachableError is a BMC that could not be talked to at all.
+// UnreachableError is a BMC that could not be talked to at all. Its text
+// names the cause only ("BMC unreachable: connection refused"), the same
+// for every BMC it happens to, so that their nodes' failures group; the
+// caller's error or log line names the BMC (see Pool.nodeError).
 type UnreachableError struct {
 	Endpoint string
 	Reason   string
@@ -54,7 +60,7 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("bmc %s unreachable: %s", e.Endpoint, e.Reason)
+	return "BMC unreachable: " + e.Reason
 }
 
 func (e *UnreachableError) Unwrap() error { return e.err }
@@ -62,16 +68,24 @@ func (e *UnreachableError) Unwrap() error { return e.err }
 // ForeignLinkError is a link, redirect or request that would leave the
 // BMC's origin (scheme, host and port) or carries user info. It is refused
 // so that credentials and session tokens go nowhere but the BMC, and it is
-// not retried: the BMC would send the same link again.
+// not retried: the BMC would send the same link again. Its text shows
+// where the link led; its reason (package reason) does not, as that often
+// differs from BMC to BMC (an iLO linking to its own DNS name) while the
+// cause is one.
 type ForeignLinkError struct {
 	Endpoint string // the BMC's URL
 	Kind     string // "link", "redirect" or "request"
-	Reason   string // "to another host", "to another port", "to another scheme" or "with user info"
+	Why      string // "to another host", "to another port", "to another scheme" or "with user info"
 	Target   string // where it led, shortened, without user info or query
 }
 
 func (e *ForeignLinkError) Error() string {
-	return fmt.Sprintf("bmc %s: refused %s %s (%s): a BMC may only link to itself", e.Endpoint, e.Kind, e.Reason, e.Target)
+	return fmt.Sprintf("refused %s %s (%s): a BMC may only link to itself", e.Kind, e.Why, e.Target)
+}
+
+// Reason is the refusal without where the link led.
+func (e *ForeignLinkError) Reason() string {
+	return fmt.Sprintf("refused %s %s: a BMC may only link to itself", e.Kind, e.Why)
 }
 
 // maxMessageLen keeps a non-Redfish error page (HTML from a proxy, say)
@@ -80,7 +94,8 @@ const maxMessageLen = 200
 
 // explain turns the errors gofish and net/http return into readable ones:
 // the HTTP status with the Redfish message instead of a JSON blob, and
-// "bmc … unreachable: …" for transport failures. secret, when not empty, is
+// "BMC unreachable: …" for transport failures, in words that name no
+// address or port. secret, when not empty, is
 // scrubbed from any text the BMC sent back. Callers handle their own
 // context's cancellation first: a timeout here is the BMC's.
 func explain(err error, endpoint, secret string) error {
@@ -103,12 +118,7 @@ func explain(err error, endpoint, secret string) error {
 		return err
 	}
 	if errors.As(err, &tooLarge) {
-		if tooLarge.Endpoint != "" {
-			return err
-		}
-		named := *tooLarge
-		named.Endpoint = endpoint
-		return &named
+		return tooLarge
 	}
 	var redfishErr *schemas.Error
 	if errors.As(err, &redfishErr) {
@@ -118,7 +128,7 @@ func explain(err error, endpoint, secret string) error {
 			if redfishErr.Message == httpconn.ErrAnswerBodyTooLarge.Error() {
 				return explain(httpconn.ErrAnswerBodyTooLarge, endpoint, secret)
 			}
-			return &UnreachableError{Endpoint: endpoint, Reason: scrub(redfishErr.Message, secret), err: err}
+			return &UnreachableError{Endpoint: endpoint, Reason: shownText(scrub(redfishErr.Message, secret), maxMessageLen), err: err}
 		}
 		message, messageID := redfishMessage(redfishErr)
 		return &HTTPError{
@@ -144,15 +154,35 @@ func redfishMessage(e *schemas.Error) (message, messageID string) {
 			break
 		}
 	}
-	message = strings.Join(strings.Fields(message), " ")
-	if len(message) > maxMessageLen {
-		message = message[:maxMessageLen] + "…"
-	}
-	return message, messageID
+	return shownText(message, maxMessageLen), shownText(messageID, maxValueLen)
 }
 
+// shownText is text a BMC sent, fit for a reason, a warning or a table
+// cell: on one line, with anything unprintable (a terminal escape) shown
+// as '?', and at most limit bytes of it. Real texts pass as they are.
+func shownText(text string, limit int) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if len(text) > limit {
+		text = strings.ToValidUTF8(text[:limit], "") + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '?'
+	}, text)
+}
+
+// transportReason says why a request never got an answer, in words that
+// are the same for every BMC it happens to: no address, port or host name
+// (the caller names the BMC).
 func transportReason(err error) string {
-	var dnsErr *net.DNSError
+	var (
+		dnsErr       *net.DNSError
+		hostnameErr  x509.HostnameError
+		authorityErr x509.UnknownAuthorityError
+		invalidErr   x509.CertificateInvalidError
+	)
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
@@ -161,14 +191,22 @@ func transportReason(err error) string {
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		return "no route to host"
 	case errors.As(err, &dnsErr):
-		return "cannot resolve " + dnsErr.Name
+		return "cannot resolve its host name"
 	case isTimeout(err):
 		return "timed out"
+	// x509's own texts name the host and the certificate's names and
+	// validity times.
+	case errors.As(err, &hostnameErr):
+		return "TLS certificate not valid for the BMC's host name"
+	case errors.As(err, &authorityErr):
+		return "TLS certificate signed by unknown authority (set ca_file, or insecure: true)"
+	case errors.As(err, &invalidErr) && invalidErr.Reason == x509.Expired:
+		return "TLS certificate expired or not yet valid"
 	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		// url.Error repeats method and URL; the endpoint is already named.
-		return urlErr.Err.Error()
+		return reason.Of(urlErr.Err)
 	}
 	return ""
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/bos-project/bos/internal/bmc/httpconn"
 	"github.com/bos-project/bos/internal/bmc/httpconn/httpconntest"
 	"github.com/bos-project/bos/internal/inventory"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // TestPoolNamesAnswersTooLarge: an answer too large fails the node with
@@ -60,8 +61,9 @@ func TestPoolNamesAnswersTooLarge(t *testing.T) {
 			_, err := pool.PowerState(context.Background(), "n1")
 			var tooLarge *httpconn.AnswerTooLargeError
 			require.ErrorAs(t, err, &tooLarge)
-			assert.Equal(t, server.URL, tooLarge.Endpoint)
-			assert.ErrorContains(t, err, "bmc "+server.URL+": "+tt.want+" (a broken or hostile BMC)")
+			assert.ErrorContains(t, err, "node n1 (bmc "+server.URL+"): ", "the log names the BMC")
+			assert.Contains(t, reason.Of(err), tt.want+" (a broken or hostile BMC)")
+			assert.NotContains(t, reason.Of(err), server.URL, "the reason does not")
 			assert.False(t, retryable(err))
 			assert.Zero(t, pool.Stats().Retries)
 			assert.LessOrEqual(t, requests.Load(), int64(2), "no request was sent again")

@@ -98,7 +98,7 @@ func (ep *endpoint) resolveSlot(slot *mediaSlot, memberPath string) error {
 // ErrVirtualMediaUnsupported means this BMC cannot do it.
 func (p *Pool) InsertMedia(ctx context.Context, node, imageURL string) error {
 	wrap := func(err error) error {
-		return fmt.Errorf("node %s: insert virtual media %s: %w", node, redactURL(imageURL), err)
+		return p.nodeError(node, "insert virtual media "+redactURL(imageURL), err)
 	}
 	ref, err := p.node(node)
 	if err != nil {
@@ -132,7 +132,7 @@ func (p *Pool) InsertMedia(ctx context.Context, node, imageURL string) error {
 // media inserted by someone else since is left alone.
 func (p *Pool) EjectMedia(ctx context.Context, node, imageURL string) (bool, error) {
 	wrap := func(err error) error {
-		return fmt.Errorf("node %s: eject virtual media %s: %w", node, redactURL(imageURL), err)
+		return p.nodeError(node, "eject virtual media "+redactURL(imageURL), err)
 	}
 	ref, err := p.node(node)
 	if err != nil {

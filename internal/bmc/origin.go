@@ -68,7 +68,7 @@ func (ep *endpoint) resolve(link string) (string, error) {
 	}
 	ref, err := url.Parse(link)
 	if err != nil {
-		return "", fmt.Errorf("bmc %s: unusable link %q: not a URL", ep.url, ep.shown(link))
+		return "", fmt.Errorf("unusable link %q: not a URL", ep.shown(link))
 	}
 	// Parsed again rather than kept: links are few, BMCs many.
 	base, err := url.Parse(ep.url)
@@ -90,7 +90,7 @@ func (ep *endpoint) checkRedirect(req *http.Request, via []*http.Request) error 
 		return ep.refusal("redirect", req.URL)
 	}
 	if len(via) >= maxRedirects {
-		return fmt.Errorf("bmc %s: stopped after %d redirects", ep.url, maxRedirects)
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
 	return nil
 }
@@ -105,21 +105,21 @@ const maxLinkShown = 96
 // BMC's origin.
 func (ep *endpoint) refusal(kind string, target *url.URL) *ForeignLinkError {
 	where := originOf(target)
-	reason := "to another host"
+	why := "to another host"
 	switch {
 	case target.User != nil && where == ep.origin:
-		reason = "with user info"
+		why = "with user info"
 	case where.host == ep.origin.host && where.scheme != ep.origin.scheme:
-		reason = "to another scheme"
+		why = "to another scheme"
 	case where.host == ep.origin.host:
-		reason = "to another port"
+		why = "to another port"
 	}
 	// User info and query are left out: either may carry a secret.
 	shown := target.Scheme + "://" + net.JoinHostPort(where.host, where.port) + target.EscapedPath()
 	if target.Opaque != "" {
 		shown = target.Scheme + ":" + target.Opaque
 	}
-	return &ForeignLinkError{Endpoint: ep.url, Kind: kind, Reason: reason, Target: ep.shown(shown)}
+	return &ForeignLinkError{Endpoint: ep.url, Kind: kind, Why: why, Target: ep.shown(shown)}
 }
 
 // shown is text the BMC sent, fit for an error: bounded, and without the

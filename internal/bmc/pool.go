@@ -18,6 +18,7 @@ import (
 
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // Options tune how hard a Pool leans on each BMC.
@@ -141,7 +142,7 @@ func NewPool(nodes []inventory.Node, opts Options) *Pool {
 		// The endpoint is scheme and host; a pasted service root URL works too.
 		url := strings.TrimSuffix(strings.TrimRight(node.BMC.Endpoint, "/"), "/redfish/v1")
 		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
-			p.nodes[node.Name] = &nodeRef{err: fmt.Errorf("bmc endpoint %q is not an http:// or https:// URL", node.BMC.Endpoint)}
+			p.nodes[node.Name] = &nodeRef{err: reason.At(fmt.Sprintf("bmc endpoint %q", node.BMC.Endpoint), errNotHTTP)}
 			continue
 		}
 		ep, seen := byURL[url]
@@ -151,9 +152,7 @@ func NewPool(nodes []inventory.Node, opts Options) *Pool {
 			firstNode[url] = node.Name
 			p.endpoints = append(p.endpoints, ep)
 		} else if !sameAccess(ep.access, node.BMC) {
-			p.nodes[node.Name] = &nodeRef{err: fmt.Errorf(
-				"bmc %s is shared with node %s but with different credentials, auth or TLS settings; one BMC takes one set",
-				url, firstNode[url])}
+			p.nodes[node.Name] = &nodeRef{err: reason.At(fmt.Sprintf("bmc %s (as node %s's)", url, firstNode[url]), errSharedAccess)}
 			continue
 		}
 		p.nodes[node.Name] = &nodeRef{endpoint: ep, system: ep.systemRef(node.BMC.System)}
@@ -161,6 +160,11 @@ func NewPool(nodes []inventory.Node, opts Options) *Pool {
 	p.transports.cacheTLSSessions()
 	return p
 }
+
+var (
+	errNotHTTP      = errors.New("not an http:// or https:// URL")
+	errSharedAccess = errors.New("shared with another node but with different credentials, auth or TLS settings; one BMC takes one set")
+)
 
 func sameAccess(a, b inventory.BMC) bool {
 	return a.Username == b.Username && a.Password == b.Password && a.CAFile == b.CAFile &&
@@ -184,6 +188,18 @@ func (p *Pool) Stats() Stats {
 	}
 }
 
+// nodeError is err, met doing op on node, as the Pool's callers get it: its
+// text names the node and its BMC, for logs; its reason (package reason)
+// is err's alone, the same on every node with that cause, so that their
+// failures group.
+func (p *Pool) nodeError(node, op string, err error) error {
+	where := "node " + node
+	if ref := p.nodes[node]; ref != nil && ref.endpoint != nil {
+		where += " (bmc " + ref.endpoint.url + ")"
+	}
+	return reason.At(where+": "+op, err)
+}
+
 func (p *Pool) node(name string) (*nodeRef, error) {
 	if p.closed.Load() {
 		return nil, ErrClosed
@@ -203,11 +219,11 @@ func (p *Pool) node(name string) (*nodeRef, error) {
 func (p *Pool) PowerState(ctx context.Context, node string) (power.State, error) {
 	ref, err := p.node(node)
 	if err != nil {
-		return power.Unknown, fmt.Errorf("node %s: power state: %w", node, err)
+		return power.Unknown, p.nodeError(node, "power state", err)
 	}
 	var fields struct{ PowerState schemas.PowerState }
 	if err := p.readFields(ctx, ref, &fields); err != nil {
-		return power.Unknown, fmt.Errorf("node %s: power state: %w", node, err)
+		return power.Unknown, p.nodeError(node, "power state", err)
 	}
 	return powerState(fields.PowerState), nil
 }
@@ -239,11 +255,11 @@ func powerState(state schemas.PowerState) power.State {
 func (p *Pool) Reset(ctx context.Context, node string, action power.Action) (string, error) {
 	ref, err := p.node(node)
 	if err != nil {
-		return "", fmt.Errorf("node %s: reset %s: %w", node, action, err)
+		return "", p.nodeError(node, "reset "+string(action), err)
 	}
 	info, candidates, err := p.resetCandidates(ctx, ref, action)
 	if err != nil {
-		return "", fmt.Errorf("node %s: reset %s: %w", node, action, err)
+		return "", p.nodeError(node, "reset "+string(action), err)
 	}
 	// A reset whose answer was lost may have been carried out: sent again
 	// blindly, a GracefulShutdown would meet a node already powering off
@@ -268,7 +284,7 @@ func (p *Pool) Reset(ctx context.Context, node string, action power.Action) (str
 			p.logf("node %s: reset %s: sent %s", node, action, resetType)
 			return string(resetType), nil
 		}
-		lastErr = fmt.Errorf("node %s: reset %s (%s): %w", node, action, resetType, err)
+		lastErr = p.nodeError(node, "reset "+string(action), fmt.Errorf("reset type %s: %w", resetType, err))
 		if !unsupportedAnswer(err) {
 			return "", lastErr
 		}
@@ -288,14 +304,14 @@ func (p *Pool) Reset(ctx context.Context, node string, action power.Action) (str
 func (p *Pool) WhyNoReset(ctx context.Context, node string, action power.Action) (string, error) {
 	ref, err := p.node(node)
 	if err != nil {
-		return "", fmt.Errorf("node %s: reset %s: %w", node, action, err)
+		return "", p.nodeError(node, "reset "+string(action), err)
 	}
 	_, _, err = p.resetCandidates(ctx, ref, action)
 	if errors.Is(err, ErrResetUnsupported) {
 		return err.Error(), nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("node %s: reset %s: %w", node, action, err)
+		return "", p.nodeError(node, "reset "+string(action), err)
 	}
 	return "", nil
 }

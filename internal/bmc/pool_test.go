@@ -18,6 +18,7 @@ import (
 	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 var _ engine.BMC = (*Pool)(nil)
@@ -119,7 +120,7 @@ func TestResetChoosesTypePerVendor(t *testing.T) {
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Empty(t, f.receivedResets(), "no reset may be sent when none fits")
-				assert.Equal(t, err.Error(), fmt.Sprintf("node n1: reset %s: %s", tt.action, why), "WhyNoReset says so beforehand")
+				assert.Equal(t, reason.Of(err), why, "WhyNoReset says so beforehand")
 				return
 			}
 			require.NoError(t, err)
@@ -232,7 +233,7 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 			action:      power.PowerOn,
 			wantResets:  []string{"On", "On", "On", "On"},
 			wantRetries: 3,
-			wantErr:     []string{"node n1: reset on (On): HTTP 503 Service Unavailable: The service is temporarily unavailable. (Base.1.8.ServiceTemporarilyUnavailable)"},
+			wantErr:     []string{"node n1 (bmc ", "): reset on: reset type On: HTTP 503 Service Unavailable: The service is temporarily unavailable. (Base.1.8.ServiceTemporarilyUnavailable)"},
 		},
 		{
 			name: "400 unsupported type: next preference",
@@ -252,7 +253,7 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 			unknown:    true,
 			action:     power.PowerOn,
 			wantResets: []string{"On", "ForceOn"},
-			wantErr:    []string{"node n1: reset on (ForceOn): HTTP 501 Not Implemented"},
+			wantErr:    []string{"node n1 (bmc ", "): reset on: reset type ForceOn: HTTP 501 Not Implemented"},
 		},
 		{
 			name: "403 with an HTML page reads plainly and is not retried",
@@ -262,6 +263,15 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 			action:     power.PowerOn,
 			wantResets: []string{"On"},
 			wantErr:    []string{"HTTP 403 Forbidden: <html> <b>Forbidden</b></html>"},
+		},
+		{
+			name: "a hostile message is bounded and shows no terminal escape",
+			answer: func(string, int) resetAnswer {
+				return resetAnswer{status: http.StatusForbidden, body: "\x1b]0;owned\x07\x1b[2J" + strings.Repeat("é", 300)}
+			},
+			action:     power.PowerOn,
+			wantResets: []string{"On"},
+			wantErr:    []string{"HTTP 403 Forbidden: ?]0;owned??[2J" + strings.Repeat("é", 93) + "…"},
 		},
 	}
 	for _, tt := range tests {
@@ -281,6 +291,7 @@ func TestResetRetriesAndFallsBack(t *testing.T) {
 					assert.Contains(t, err.Error(), fragment)
 				}
 				assert.NotContains(t, err.Error(), "{", "error text must not be a JSON blob")
+				assert.NotContains(t, err.Error(), "\x1b")
 			}
 			var types []string
 			for _, reset := range f.receivedResets() {
@@ -602,7 +613,7 @@ func TestErrorsNeverCarryCredentials(t *testing.T) {
 
 	_, err := pool.Reset(context.Background(), "n1", power.PowerOn)
 	require.Error(t, err)
-	assert.Equal(t, "node n1: reset on: wrong username or password (HTTP 401 on session login)", err.Error())
+	assert.Equal(t, "node n1 (bmc "+f.server.URL+"): reset on: wrong username or password (HTTP 401 on session login)", err.Error())
 	assert.NotContains(t, err.Error(), fixturePassword)
 
 	require.NoError(t, errOf(pool.Reset(context.Background(), "n2", power.ForceOff)))
@@ -625,7 +636,8 @@ func TestUnreachableBMC(t *testing.T) {
 	pool := newTestPool(t, []inventory.Node{node}, testOptions())
 	_, err = pool.PowerState(context.Background(), "n1")
 	require.Error(t, err)
-	assert.Equal(t, fmt.Sprintf("node n1: power state: bmc %s unreachable: connection refused", endpoint), err.Error())
+	assert.Equal(t, fmt.Sprintf("node n1 (bmc %s): power state: BMC unreachable: connection refused", endpoint), err.Error())
+	assert.Equal(t, "BMC unreachable: connection refused", reason.Of(err), "the reason names no BMC")
 	var unreachable *UnreachableError
 	assert.ErrorAs(t, err, &unreachable)
 	assert.Equal(t, int64(3), pool.Stats().Retries)
@@ -636,8 +648,8 @@ func TestSystemResolutionErrors(t *testing.T) {
 	tests := []struct {
 		name, vendor, system, want string
 	}{
-		{name: "unknown id", vendor: "cray-ex", system: "Node7", want: "system Node7 not found on bmc %s (it has: Node0, Node1)"},
-		{name: "several systems, none named", vendor: "cray-ex", want: "bmc %s has 2 systems (Node0, Node1): name the node's system in the inventory"},
+		{name: "unknown id", vendor: "cray-ex", system: "Node7", want: "system Node7 not found on the BMC (it has: Node0, Node1)"},
+		{name: "several systems, none named", vendor: "cray-ex", want: "the BMC has 2 systems (Node0, Node1): name the node's system in the inventory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -645,7 +657,8 @@ func TestSystemResolutionErrors(t *testing.T) {
 			pool := newTestPool(t, []inventory.Node{f.node("n1", tt.system)}, testOptions())
 			_, err := pool.PowerState(context.Background(), "n1")
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), fmt.Sprintf(tt.want, f.server.URL))
+			assert.Equal(t, "node n1 (bmc "+f.server.URL+"): power state: "+tt.want, err.Error())
+			assert.Equal(t, tt.want, reason.Of(err))
 			assert.Zero(t, pool.Stats().Retries, "a wrong inventory is not worth retrying")
 		})
 	}
@@ -663,18 +676,21 @@ func TestBadNodesAreReportedPerNode(t *testing.T) {
 	}
 	pool := newTestPool(t, nodes, testOptions())
 	tests := []struct {
-		node, want string
+		node, want, wantReason string
 	}{
-		{"n1", "is shared with node n0 but with different credentials"},
-		{"n2", `bmc endpoint "x3000c0s1b0" is not an http:// or https:// URL`},
-		{"n3", "bmc https://x3000c0s1b0: read ca_file: open /nonexistent/ca.pem"},
-		{"n9", ErrUnknownNode.Error()},
+		{"n1", "(as node n0's): shared with another node but with different credentials",
+			"shared with another node but with different credentials, auth or TLS settings; one BMC takes one set"},
+		{"n2", `bmc endpoint "x3000c0s1b0": not an http:// or https:// URL`, "not an http:// or https:// URL"},
+		{"n3", "node n3 (bmc https://x3000c0s1b0): reset on: read ca_file: open /nonexistent/ca.pem",
+			"read ca_file: open: no such file or directory"},
+		{"n9", ErrUnknownNode.Error(), ErrUnknownNode.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.node, func(t *testing.T) {
 			_, err := pool.Reset(context.Background(), tt.node, power.PowerOn)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
+			assert.Equal(t, tt.wantReason, reason.Of(err))
 		})
 	}
 	state, err := pool.PowerState(context.Background(), "n0")

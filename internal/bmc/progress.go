@@ -2,7 +2,6 @@ package bmc
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
@@ -17,7 +16,7 @@ import (
 func (p *Pool) BootProgress(ctx context.Context, node string) (power.BootProgress, error) {
 	ref, err := p.node(node)
 	if err != nil {
-		return power.BootProgress{}, fmt.Errorf("node %s: boot progress: %w", node, err)
+		return power.BootProgress{}, p.nodeError(node, "boot progress", err)
 	}
 	var fields struct {
 		BootProgress *struct {
@@ -26,7 +25,7 @@ func (p *Pool) BootProgress(ctx context.Context, node string) (power.BootProgres
 		}
 	}
 	if err := p.readFields(ctx, ref, &fields); err != nil {
-		return power.BootProgress{}, fmt.Errorf("node %s: boot progress: %w", node, err)
+		return power.BootProgress{}, p.nodeError(node, "boot progress", err)
 	}
 	reported := fields.BootProgress
 	if reported == nil || reported.LastState == nil {

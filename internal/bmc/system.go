@@ -110,8 +110,8 @@ func (ep *endpoint) systemPath(c *call, sys *systemRef) (string, bool, error) {
 			return "", false, err
 		}
 		if len(members) != 1 {
-			return "", false, fmt.Errorf("bmc %s has %d systems (%s): name the node's system in the inventory",
-				ep.url, len(members), memberIDs(members))
+			return "", false, fmt.Errorf("the BMC has %d systems (%s): name the node's system in the inventory",
+				len(members), memberIDs(members))
 		}
 		sys.setPath(members[0], true)
 		return members[0], true, nil
@@ -138,7 +138,7 @@ func (ep *endpoint) matchSystem(c *call, sys *systemRef) (string, error) {
 			return member, nil
 		}
 	}
-	return "", fmt.Errorf("system %s not found on bmc %s (it has: %s)", sys.configured, ep.url, memberIDs(members))
+	return "", fmt.Errorf("system %s not found on the BMC (it has: %s)", sys.configured, memberIDs(members))
 }
 
 func (ep *endpoint) systemMembers(c *call) ([]string, error) {
@@ -152,7 +152,7 @@ func (ep *endpoint) systemMembers(c *call) ([]string, error) {
 	}
 	var collection schemas.LinksCollection
 	if err := json.NewDecoder(resp.Body).Decode(&collection); err != nil {
-		return nil, fmt.Errorf("bmc %s: systems collection: %w", ep.url, err)
+		return nil, fmt.Errorf("systems collection: %w", err)
 	}
 	members := make([]string, 0, len(collection.Members))
 	for _, member := range collection.Members {

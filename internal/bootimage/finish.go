@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/bos-project/bos/internal/bmc"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // bmcChanges remembers, per node, what PrepareBoot changed on its BMC
@@ -84,7 +85,7 @@ func (p *Preparer) FinishBoot(ctx context.Context, bootSet, node string) []strin
 	}
 	if change.media != "" {
 		if _, err := p.bmc.EjectMedia(ctx, node, change.media); err != nil {
-			warnings = append(warnings, "could not eject the virtual media bos inserted: "+err.Error())
+			warnings = append(warnings, "could not eject the virtual media bos inserted: "+reason.Of(err))
 		}
 	}
 	return warnings
@@ -100,9 +101,9 @@ func (p *Preparer) restoreOverride(ctx context.Context, node string, change bmc.
 	held, restored, err := p.bmc.RestoreBootOverride(ctx, node, change)
 	switch {
 	case err != nil && found != "":
-		return fmt.Sprintf("%s; could not restore %s after boot: %v", found, change.Before, err)
+		return fmt.Sprintf("%s; could not restore %s after boot: %s", found, change.Before, reason.Of(err))
 	case err != nil:
-		return fmt.Sprintf("could not restore the boot override %s after boot: %v", change.Before, err)
+		return fmt.Sprintf("could not restore the boot override %s after boot: %s", change.Before, reason.Of(err))
 	case restored && found != "":
 		return fmt.Sprintf("%s; restored %s after boot", found, change.Before)
 	case restored:

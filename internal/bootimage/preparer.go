@@ -193,7 +193,7 @@ func (p *Preparer) PrepareBoot(ctx context.Context, sessionID, bootSet, node str
 	if spec.method() == template.BootMethodHTTP {
 		loader, err := p.locator.ArtifactURL(p.cfg.HTTPBootLoader)
 		if err != nil {
-			return nil, fmt.Errorf("node %s: HttpBootUri: %w", node, err)
+			return nil, fmt.Errorf("HttpBootUri: %w", err)
 		}
 		_, err = p.setOverride(ctx, node, bmc.BootOverride{Target: bmc.BootTargetUefiHTTP, URI: loader, Once: true})
 		return nil, withHint(err, "use boot_method pxe")

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/bos-project/bos/internal/reason"
 	"github.com/bos-project/bos/internal/safetext"
 )
 
@@ -64,14 +65,14 @@ func RenderNode(node, mac string, img *Image, kernelParams string) (NodeFiles, e
 		{"kernel parameters", kernelParams, safetext.CheckIPXEArguments},
 	} {
 		if err := v.check(v.value); err != nil {
-			return NodeFiles{}, fmt.Errorf("node %q: refusing to write its boot script: %s: %w", node, v.what, err)
+			return NodeFiles{}, reason.At(fmt.Sprintf("node %q", node), fmt.Errorf("refusing to write its boot script: %s: %w", v.what, err))
 		}
 	}
 	params := BootParameters{Hosts: []string{node}, Kernel: img.Kernel, Initrd: img.Initrd, Params: kernelParams}
 	if mac != "" {
 		hw, err := net.ParseMAC(mac)
 		if err != nil {
-			return NodeFiles{}, fmt.Errorf("node %s: mac %q: %w", node, mac, err)
+			return NodeFiles{}, reason.At("node "+node, macError(mac, err))
 		}
 		params.MACs = []string{hw.String()}
 	}
@@ -80,7 +81,7 @@ func RenderNode(node, mac string, img *Image, kernelParams string) (NodeFiles, e
 	encoder.SetEscapeHTML(false) // kernel parameters may hold < > &
 	encoder.SetIndent("", "  ")
 	if err := encoder.Encode(params); err != nil {
-		return NodeFiles{}, fmt.Errorf("node %s: render boot parameters: %w", node, err)
+		return NodeFiles{}, reason.At("node "+node, fmt.Errorf("render boot parameters: %w", err))
 	}
 	var script strings.Builder
 	fmt.Fprintf(&script, "#!ipxe\n# written by bos for node %s\n", node)
@@ -103,9 +104,15 @@ func NodeScriptPath(node string) string { return nodesDir + "/" + node + ".ipxe"
 func macFileName(mac string) (string, error) {
 	hw, err := net.ParseMAC(mac)
 	if err != nil {
-		return "", fmt.Errorf("mac %q: %w", mac, err)
+		return "", macError(mac, err)
 	}
 	return strings.ReplaceAll(hw.String(), ":", "-"), nil
+}
+
+// macError is err about a node's MAC address: the reason (package reason)
+// says what is wrong with it, not which it is.
+func macError(mac string, err error) error {
+	return reason.At(fmt.Sprintf("mac %q", mac), err)
 }
 
 // checkNodeName keeps a node name from escaping its directory.

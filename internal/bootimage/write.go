@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // fsyncCount counts the calls that wait for the disk (fsync, syncfs), so
@@ -34,7 +36,7 @@ func WriteNode(bootDir, node, mac string, files NodeFiles) error {
 	if mac != "" {
 		name, err := macFileName(mac)
 		if err != nil {
-			return fmt.Errorf("node %s: %w", node, err)
+			return reason.At("node "+node, err)
 		}
 		stems = append(stems, filepath.Join(bootDir, macDir, name))
 	}
@@ -48,7 +50,7 @@ func WriteNode(bootDir, node, mac string, files NodeFiles) error {
 			createdDir, err := stage(file.path, file.data)
 			if err != nil {
 				discardStaged(req.files)
-				return fmt.Errorf("node %s: %w", node, err)
+				return reason.At("node "+node, err)
 			}
 			if createdDir {
 				// The new directory's own entry must be durable too.
@@ -58,10 +60,24 @@ func WriteNode(bootDir, node, mac string, files NodeFiles) error {
 		}
 	}
 	if err := commits.commit(req); err != nil {
-		return fmt.Errorf("node %s: %w", node, err)
+		return reason.At("node "+node, err)
 	}
 	return nil
 }
+
+// writeError is err, met writing the boot file at path. Its reason
+// (package reason) leaves out the path, a file of one node's, so that a
+// full or read-only boot directory fails every node alike.
+type writeError struct {
+	path string
+	err  error
+}
+
+func writeFailed(path string, err error) error { return &writeError{path: path, err: err} }
+
+func (e *writeError) Error() string  { return "write " + e.path + ": " + e.err.Error() }
+func (e *writeError) Unwrap() error  { return e.err }
+func (e *writeError) Reason() string { return "write boot files: " + reason.Of(e.err) }
 
 // tempPath is where path is staged: a fixed name, so that staging costs
 // one open and a crash leaves at most one stray file per target, which
@@ -86,13 +102,13 @@ func stage(path string, data []byte) (createdDir bool, err error) {
 	f, err := createTemp(tmp)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := mkdirAll(filepath.Dir(path)); err != nil {
-			return false, fmt.Errorf("write %s: create directory: %w", path, err)
+			return false, writeFailed(path, fmt.Errorf("create directory: %w", err))
 		}
 		createdDir = true
 		f, err = createTemp(tmp)
 	}
 	if err != nil {
-		return false, fmt.Errorf("write %s: %w", path, err)
+		return false, writeFailed(path, err)
 	}
 	err = writeTemp(f, data)
 	if closeErr := f.Close(); err == nil {
@@ -100,7 +116,7 @@ func stage(path string, data []byte) (createdDir bool, err error) {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return false, fmt.Errorf("write %s: %w", path, err)
+		return false, writeFailed(path, err)
 	}
 	return createdDir, nil
 }
@@ -214,7 +230,7 @@ func (r *commitRequest) rename() error {
 	for i, path := range r.files {
 		if err := os.Rename(tempPath(path), path); err != nil {
 			discardStaged(r.files[i:])
-			return fmt.Errorf("write %s: %w", path, err)
+			return writeFailed(path, err)
 		}
 	}
 	return nil
@@ -298,7 +314,7 @@ func commitBatch(batch []*commitRequest) {
 				dirs[path] = d
 			}
 			if d.err != nil && r.err == nil {
-				r.err = fmt.Errorf("write %s: open directory: %w", r.files[0], d.err)
+				r.err = writeFailed(r.files[0], fmt.Errorf("open directory: %w", d.err))
 			}
 		}
 		if r.err == nil && syncfsWorks() {
@@ -308,7 +324,7 @@ func commitBatch(batch []*commitRequest) {
 				fsSynced[r.bootDir] = err
 			}
 			if err != nil {
-				r.err = fmt.Errorf("write %s: flush the file system of %s: %w", r.files[0], r.bootDir, err)
+				r.err = writeFailed(r.files[0], fmt.Errorf("flush the file system of %s: %w", r.bootDir, err))
 			}
 		}
 		if r.err != nil {
@@ -329,7 +345,7 @@ func commitBatch(batch []*commitRequest) {
 	for _, r := range batch {
 		for _, path := range r.dirs {
 			if d := dirs[path]; d.touched && d.err != nil && r.err == nil {
-				r.err = fmt.Errorf("write %s: sync directory %s: %w", r.files[0], path, d.err)
+				r.err = writeFailed(r.files[0], fmt.Errorf("sync directory %s: %w", path, d.err))
 			}
 		}
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // writtenFile is a file of a boot directory as a test sees it.
@@ -121,6 +123,9 @@ func TestWriteNodeFailsOnlyTheBrokenNode(t *testing.T) {
 		mac     string
 		setup   func(t *testing.T, dir string)
 		wantErr string // "" when the node must succeed anyway
+		// wantReason is wantErr without what names the node or its
+		// files: the same for every node that meets it.
+		wantReason string
 		// wantKept are files of the broken node that stay as set up or
 		// as written before the failure.
 		wantKept map[string]writtenFile
@@ -130,7 +135,8 @@ func TestWriteNodeFailsOnlyTheBrokenNode(t *testing.T) {
 			setup: func(t *testing.T, dir string) {
 				require.NoError(t, os.MkdirAll(filepath.Join(dir, "nodes", "broken.ipxe", "keep"), 0o755))
 			},
-			wantErr: "node broken: write DIR/nodes/broken.ipxe: rename DIR/nodes/.broken.ipxe.tmp DIR/nodes/broken.ipxe: file exists",
+			wantErr:    "node broken: write DIR/nodes/broken.ipxe: rename DIR/nodes/.broken.ipxe.tmp DIR/nodes/broken.ipxe: file exists",
+			wantReason: "write boot files: rename: file exists",
 			// The parameters come first and are replaced.
 			wantKept: map[string]writtenFile{"nodes/broken.json": {data: "{}\n", mode: 0o644}},
 		},
@@ -141,7 +147,8 @@ func TestWriteNodeFailsOnlyTheBrokenNode(t *testing.T) {
 				require.NoError(t, os.MkdirAll(filepath.Join(dir, "nodes"), 0o755))
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "mac"), []byte("not a directory"), 0o644))
 			},
-			wantErr: "node broken: write DIR/mac/b4-2e-99-ff-ff-ff.json: open DIR/mac/.b4-2e-99-ff-ff-ff.json.tmp: not a directory",
+			wantErr:    "node broken: write DIR/mac/b4-2e-99-ff-ff-ff.json: open DIR/mac/.b4-2e-99-ff-ff-ff.json.tmp: not a directory",
+			wantReason: "write boot files: open: not a directory",
 			// Staged but not committed: the files by name stay unwritten.
 			wantKept: map[string]writtenFile{"mac": {data: "not a directory", mode: 0o644}},
 		},
@@ -181,6 +188,7 @@ func TestWriteNodeFailsOnlyTheBrokenNode(t *testing.T) {
 				assert.NoError(t, errs["broken"])
 			} else {
 				assert.EqualError(t, errs["broken"], strings.ReplaceAll(tt.wantErr, "DIR", dir))
+				assert.Equal(t, tt.wantReason, reason.Of(errs["broken"]))
 			}
 			got := readTree(t, dir)
 			delete(got, "nodes/broken.ipxe/keep") // the obstacle itself

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // configureBatch is up to ConfigureBatchSize nodes of one boot set waiting
@@ -82,7 +84,7 @@ func (r *runner) configureNodes(ctx context.Context, bootSet, configuration stri
 	case err != nil && timedOut:
 		return Failed, fmt.Sprintf("configuration %q did not finish within %s", configuration, r.options.ConfigureWait), nil, nil
 	case err != nil:
-		return Failed, fmt.Sprintf("configuration %q: %v", configuration, err), nil, nil
+		return Failed, fmt.Sprintf("configuration %q: %s", configuration, reason.Of(err)), nil, nil
 	case perNode == nil:
 		return Failed, noResult, nil, nil
 	}
@@ -95,7 +97,7 @@ func nodeOutcome(perNode map[string]error, node string) (Category, string) {
 	case !reported:
 		return Failed, noResult
 	case err != nil:
-		return Failed, err.Error()
+		return Failed, reason.Of(err)
 	}
 	return Succeeded, ""
 }

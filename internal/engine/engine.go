@@ -31,6 +31,12 @@ type Engine struct {
 	// goroutine of its own, one at a time and in the order they were
 	// recorded; every call has returned when Run does.
 	Progress func(Transition)
+	// Log, if set, receives what failure reasons leave out: the whole text
+	// of each error a node's reason was made from, naming the node, its
+	// BMC and what it sent. A reason names the cause alone (see package
+	// reason), so that nodes failed by one cause group. It may be called
+	// by every node at once.
+	Log func(format string, args ...any)
 }
 
 // Run takes every node of plan through the operation's phases and returns
@@ -69,7 +75,7 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 	}
 	r := &runner{
 		sessionID: plan.SessionID, operation: operation,
-		recorder: e.Recorder, configurer: e.Configure,
+		recorder: e.Recorder, configurer: e.Configure, log: e.Log,
 		clock: clock, options: options, progress: newProgressQueue(e.Progress),
 		powerOns: newStagger(clock, options.BatchSize, options.BatchInterval),
 		settle:   newSettleTimes(),

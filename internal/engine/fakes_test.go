@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // Tests run inside synctest bubbles, where time.Now and time.After are
@@ -169,10 +170,10 @@ func (b *fakeBMC) PowerState(ctx context.Context, name string) (power.State, err
 	defer b.mu.Unlock()
 	switch {
 	case n.brokenReads:
-		return "", errors.New("connection refused")
+		return "", atNode(name, "power state", errors.New("connection refused"))
 	case n.target != "" && n.pollErrors > 0:
 		n.pollErrors--
-		return "", errors.New("503 Service Unavailable")
+		return "", atNode(name, "power state", errors.New("503 Service Unavailable"))
 	case n.target == power.Off:
 		return power.PoweringOff, nil
 	case n.target == power.On:
@@ -220,9 +221,15 @@ func (b *fakeBMC) Reset(ctx context.Context, name string, action power.Action) (
 		return fakeResetTypes[action], nil
 	}
 	if err := n.apply(action); err != nil {
-		return "", err
+		return "", atNode(name, "reset "+string(action), err)
 	}
 	return fakeResetTypes[action], nil
+}
+
+// atNode is err as the real driver returns it: its text names the node and
+// its BMC, its reason (package reason) does not.
+func atNode(node, op string, err error) error {
+	return reason.At(fmt.Sprintf("node %s (bmc https://bmc-%s): %s", node, node, op), err)
 }
 
 // apply starts the change action asks for; the caller holds the BMC's lock.

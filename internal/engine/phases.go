@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/reason"
 )
 
 // BootProgressReader is an optional BMC capability: Redfish BootProgress
@@ -105,6 +106,8 @@ type runner struct {
 	powerOns     *stagger // nil: power-on is not staggered
 	settle       *settleTimes
 	progress     *progressQueue // nil: no Progress
+	// log is Engine.Log; nil: none.
+	log func(format string, args ...any)
 }
 
 // boundBMCCalls sets the runner's BMC-facing dependencies to bmc and
@@ -289,7 +292,7 @@ func (p *nodePhase) prepareBoot(ctx context.Context) (string, error) {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		return "prepare boot: " + err.Error(), nil
+		return p.because("prepare boot", err), nil
 	}
 	p.warn(warnings...)
 	return "", nil
@@ -412,7 +415,7 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 		if ctx.Err() != nil {
 			return false, "", ctx.Err()
 		}
-		return false, fmt.Sprintf("%s: %v", action, err), nil
+		return false, p.because(string(action), err), nil
 	}
 	// Like every transition, durable before the node's next action. Only
 	// polls come before that, so the confirmation could share that
@@ -512,7 +515,11 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 		now := p.clock.Now()
 		remaining := deadline.Sub(now)
 		if remaining <= 0 {
-			return false, fmt.Sprintf("%s %s not reached within %s (%s)", subject, want, timeout, lastRead(subject, read, lastObserved, lastErr)), nil
+			last := lastRead(subject, read, lastObserved)
+			if lastErr != nil {
+				last = p.because("last read error", lastErr)
+			}
+			return false, fmt.Sprintf("%s %s not reached within %s (%s)", subject, want, timeout, last), nil
 		}
 		delay := p.options.pollDelay(attempt)
 		switch {
@@ -549,13 +556,9 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 	}
 }
 
-// lastRead says what the last poll of subject read: its error, else its
-// value, else that no poll read anything.
-func lastRead(subject string, read bool, observed string, err error) string {
-	switch {
-	case err != nil:
-		return "last read error: " + err.Error()
-	case read:
+// lastRead says what the last poll of subject read, if it read anything.
+func lastRead(subject string, read bool, observed string) string {
+	if read {
 		return "last " + subject + " " + observed
 	}
 	return "nothing read"
@@ -604,5 +607,17 @@ func (p *nodePhase) failRead(ctx context.Context, err error) (Category, string, 
 	if ctx.Err() != nil {
 		return InProgress, "", ctx.Err()
 	}
-	return Failed, "read power state: " + err.Error(), nil
+	return Failed, p.because("read power state", err), nil
+}
+
+// because is the reason a node fails from err, met while doing what: what
+// and err's cause (see package reason), which names neither the node nor
+// its BMC, so that nodes failed alike group. The whole error, which does,
+// goes to the log.
+func (p *nodePhase) because(what string, err error) string {
+	cause := reason.Of(err)
+	if full := err.Error(); full != cause && p.log != nil {
+		p.log("%s %s %s: %s: %s", p.node, p.bootSet, p.phase, what, full)
+	}
+	return what + ": " + cause
 }

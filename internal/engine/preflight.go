@@ -31,11 +31,11 @@ func (p *nodePhase) preflight(ctx context.Context, poweringOff bool) (string, er
 	if poweringOff {
 		noGraceful, err := p.whyNoReset(ctx, power.GracefulOff)
 		if err != nil {
-			return preflightFailed(ctx, err)
+			return p.preflightFailed(ctx, err)
 		}
 		noForce, err := p.whyNoReset(ctx, power.ForceOff)
 		if err != nil {
-			return preflightFailed(ctx, err)
+			return p.preflightFailed(ctx, err)
 		}
 		if noGraceful != "" && noForce != "" {
 			problems = append(problems, fmt.Sprintf("cannot power off: %s: %s; %s: %s", power.GracefulOff, noGraceful, power.ForceOff, noForce))
@@ -46,7 +46,7 @@ func (p *nodePhase) preflight(ctx context.Context, poweringOff bool) (string, er
 	if booting {
 		noOn, err := p.whyNoReset(ctx, power.PowerOn)
 		if err != nil {
-			return preflightFailed(ctx, err)
+			return p.preflightFailed(ctx, err)
 		}
 		if noOn != "" {
 			problems = append(problems, "cannot power on: "+noOn)
@@ -78,9 +78,9 @@ func (p *nodePhase) whyNoReset(ctx context.Context, action power.Action) (string
 
 // preflightFailed fails the node on a BMC that could not tell what it
 // offers, unless the check ended because ctx did.
-func preflightFailed(ctx context.Context, err error) (string, error) {
+func (p *nodePhase) preflightFailed(ctx context.Context, err error) (string, error) {
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
-	return "check reset types: " + err.Error() + preflightUntouched, nil
+	return p.because("check reset types", err) + preflightUntouched, nil
 }

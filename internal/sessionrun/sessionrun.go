@@ -399,7 +399,8 @@ func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*se
 			if r.Progress != nil {
 				r.Progress(t)
 			}
-		}}
+		},
+		Log: log.printf}
 	r.hooks(engine, p, pool, logFile)
 	_, runErr := engine.Run(runCtx, plan)
 	stopWatching()

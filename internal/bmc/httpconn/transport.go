@@ -93,10 +93,11 @@ type persistConn struct {
 
 // AnswerTooLargeError is an answer with a header or body larger than bos
 // reads from a BMC. It is not retried: the BMC would send the same again.
+// Like every error of a BMC's, it names the cause only: the node's wrapper
+// says which BMC.
 type AnswerTooLargeError struct {
-	Endpoint string // the BMC, once the caller has named it; the transport leaves it empty
-	Part     string // "answer header", "answer body", or a caller's own ("service root")
-	Limit    int64  // bytes
+	Part  string // "answer header", "answer body", or a caller's own ("service root")
+	Limit int64  // bytes
 }
 
 func (e *AnswerTooLargeError) Error() string {
@@ -104,11 +105,7 @@ func (e *AnswerTooLargeError) Error() string {
 	if e.Limit%(1<<20) == 0 {
 		limit = fmt.Sprintf("%d MiB", e.Limit>>20)
 	}
-	text := fmt.Sprintf("%s over %s (a broken or hostile BMC)", e.Part, limit)
-	if e.Endpoint != "" {
-		text = "bmc " + e.Endpoint + ": " + text
-	}
-	return text
+	return fmt.Sprintf("%s over %s (a broken or hostile BMC)", e.Part, limit)
 }
 
 // Bounds on what bos reads of one answer. Without them a BMC streaming
