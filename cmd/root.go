@@ -128,9 +128,9 @@ state directory.`,
 		sessioncmd.NewCmdSession(f),
 		templatecmd.NewCmdTemplate(f),
 		inventorycmd.NewCmdInventory(f),
-		simcmd.NewCmdSim(f),
-		versioncmd.NewCmdVersion(f),
-		completioncmd.NewCmdCompletion(f),
+		simcmd.NewCmdSim(f, nil),
+		versioncmd.NewCmdVersion(f, nil),
+		completioncmd.NewCmdCompletion(f, nil),
 		docscmd.NewCmdDocs(f),
 	)
 	for _, group := range root.Commands() {

@@ -92,9 +92,7 @@ func (f *Factory) Inventory() (*inventory.Inventory, error) {
 }
 
 // BMCOptions are the configuration's BMC settings with -v diagnostics on
-// stderr. The driver logs from many goroutines: one line at a time keeps
-// lines whole (and race-free) on any writer. Call it after Config
-// succeeded.
+// stderr. Call it after Config succeeded.
 func (f *Factory) BMCOptions() bmc.Options {
 	cfg, err := f.Config()
 	if err != nil {
@@ -102,12 +100,7 @@ func (f *Factory) BMCOptions() bmc.Options {
 	}
 	o := cfg.BMC
 	if cfg.Verbose {
-		var mu sync.Mutex
-		o.Log = func(format string, args ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			fmt.Fprintf(f.IO.ErrOut, format+"\n", args...)
-		}
+		o.Log = bmc.LogTo(f.IO.ErrOut)
 	}
 	return o
 }

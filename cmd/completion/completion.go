@@ -15,10 +15,19 @@ import (
 // shells are the shells bos writes completion scripts for.
 var shells = []string{"bash", "zsh", "fish"}
 
+// Options are the arguments of `bos completion`.
+type Options struct {
+	Factory *cmdutil.Factory
+	Shell   string
+	// Root is the command tree the script completes.
+	Root *cobra.Command
+}
+
 // NewCmdCompletion returns `bos completion SHELL`. It replaces cobra's
 // default completion command so the install instructions speak of bos and
 // of the shells HPC sites use.
-func NewCmdCompletion(f *cmdutil.Factory) *cobra.Command {
+func NewCmdCompletion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
 	return &cobra.Command{
 		Use:   "completion bash|zsh|fish",
 		Short: "Print the shell completion script for bash, zsh or fish",
@@ -58,20 +67,28 @@ Start a new shell after installing.`,
 		Args:                  cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		DisableFlagsInUseLine: true,
 		RunE: func(c *cobra.Command, args []string) error {
-			root, out := c.Root(), f.IO.Out
-			var err error
-			switch args[0] {
-			case "bash":
-				err = root.GenBashCompletionV2(out, true)
-			case "zsh":
-				err = root.GenZshCompletion(out)
-			case "fish":
-				err = root.GenFishCompletion(out, true)
+			opts.Shell, opts.Root = args[0], c.Root()
+			if runF != nil {
+				return runF(opts)
 			}
-			if err != nil {
-				return fmt.Errorf("write the %s completion script: %w", args[0], err)
-			}
-			return nil
+			return runCompletion(opts)
 		},
 	}
+}
+
+func runCompletion(opts *Options) error {
+	out := opts.Factory.IO.Out
+	var err error
+	switch opts.Shell {
+	case "bash":
+		err = opts.Root.GenBashCompletionV2(out, true)
+	case "zsh":
+		err = opts.Root.GenZshCompletion(out)
+	case "fish":
+		err = opts.Root.GenFishCompletion(out, true)
+	}
+	if err != nil {
+		return fmt.Errorf("write the %s completion script: %w", opts.Shell, err)
+	}
+	return nil
 }

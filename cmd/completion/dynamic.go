@@ -1,22 +1,21 @@
 package completion
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/session"
+	"github.com/bos-project/bos/internal/template"
 )
 
 // Requested says whether args ask for completions (the hidden __complete
@@ -87,28 +86,32 @@ func Register(root *cobra.Command, f *cmdutil.Factory) error {
 
 // The fixed choices, each with what it means.
 var (
-	operations = func() []cobra.Completion {
-		var choices []cobra.Completion
-		for _, op := range engine.Operations() {
-			choices = append(choices, cobra.CompletionWithDesc(string(op.Name), op.Description))
-		}
-		return choices
-	}()
-	paces = []cobra.Completion{
-		cobra.CompletionWithDesc(string(engine.Independent), "each node moves on when it is ready"),
-		cobra.CompletionWithDesc(string(engine.Lockstep), "every phase waits for all nodes (BOS v1)"),
-	}
-	statuses = []cobra.Completion{
-		string(session.StatusRunning), string(session.StatusComplete), string(session.StatusFailed),
-		string(session.StatusInterrupted), string(session.StatusCancelled), string(session.StatusCorrupt),
-	}
-	formats = []cobra.Completion{
+	operations = choicesOf(engine.Operations(), func(op engine.OperationSpec) (string, string) {
+		return string(op.Name), op.Description
+	})
+	paces    = choicesOf(engine.Paces(), func(p engine.PaceSpec) (string, string) { return string(p.Name), p.Description })
+	statuses = choicesOf(session.Statuses, func(s session.Status) (string, string) { return string(s), "" })
+	formats  = []cobra.Completion{
 		cobra.CompletionWithDesc(string(output.FormatTable), "tables for people"),
 		cobra.CompletionWithDesc(string(output.FormatWide), "tables with more columns"),
 		cobra.CompletionWithDesc(string(output.FormatJSON), "stable JSON for scripts"),
 		cobra.CompletionWithDesc(string(output.FormatYAML), "the JSON fields, as YAML"),
 	}
 )
+
+// choicesOf makes completions of items, each named and described by
+// describe (no description when it gives "").
+func choicesOf[T any](items []T, describe func(T) (name, description string)) []cobra.Completion {
+	choices := make([]cobra.Completion, len(items))
+	for i, item := range items {
+		name, description := describe(item)
+		choices[i] = name
+		if description != "" {
+			choices[i] = cobra.CompletionWithDesc(name, description)
+		}
+	}
+	return choices
+}
 
 // fixed offers the choices that begin with what is typed.
 func fixed(choices []cobra.Completion) cobra.CompletionFunc {
@@ -133,12 +136,8 @@ type completer struct {
 	f *cmdutil.Factory
 }
 
-// minIDPrefix is how much of a session id is offered at least: what
-// `bos session list` shows.
-const minIDPrefix = 8
-
 // sessionIDs completes session ids, only those in status when it is not
-// empty, as the shortest prefix (at least minIDPrefix characters) that
+// empty, as the shortest prefix (at least session.MinIDPrefix characters) that
 // names one session, described by operation, template, status and start.
 // Ids already on the command line are not offered again.
 func (c *completer) sessionIDs(status session.Status) cobra.CompletionFunc {
@@ -148,7 +147,7 @@ func (c *completer) sessionIDs(status session.Status) cobra.CompletionFunc {
 		for i, r := range rows {
 			ids[i] = r.ID
 		}
-		prefixLen := uniquePrefixLengths(ids)
+		prefixLen := session.UniquePrefixLengths(ids)
 		toComplete = strings.ToLower(toComplete)
 		var out []cobra.Completion
 		for _, r := range rows {
@@ -157,58 +156,21 @@ func (c *completer) sessionIDs(status session.Status) cobra.CompletionFunc {
 			}
 			id := r.ID[:min(len(r.ID), max(prefixLen[r.ID], len(toComplete)))]
 			out = append(out, cobra.CompletionWithDesc(id, fmt.Sprintf("%s %s, %s, %s",
-				r.Operation, r.Template, r.Status, r.StartTime.Local().Format(time.DateTime))))
+				r.Operation, r.Template, r.Status, output.Time(r.StartTime))))
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
-// sessions lists the state directory's sessions, newest first; a state
-// directory that does not exist yet is not created for a completion, nor
-// one open to other users made private (the shell would hide the notice:
-// the next command does it and says so).
+// sessions lists the state directory's sessions, newest first, leaving
+// the directory as it is (session.Peek).
 func (c *completer) sessions() []session.ListRow {
 	cfg, err := c.f.Config()
 	if err != nil {
 		return nil
 	}
-	if info, err := os.Stat(cfg.StateDir); err != nil || info.Mode().Perm()&0o077 != 0 {
-		return nil
-	}
-	store, err := session.Open(cfg.StateDir)
-	if err != nil {
-		return nil
-	}
-	defer store.Close()
-	rows, _ := store.List(session.Filter{})
+	rows, _ := session.Peek(cfg.StateDir)
 	return rows
-}
-
-// uniquePrefixLengths gives, per id, the length of its shortest prefix no
-// other id shares, at least minIDPrefix.
-func uniquePrefixLengths(ids []string) map[string]int {
-	sorted := slices.Clone(ids)
-	slices.Sort(sorted)
-	lengths := make(map[string]int, len(sorted))
-	for i, id := range sorted {
-		n := minIDPrefix
-		// In sorted order the id sharing the longest prefix is a neighbour.
-		for _, j := range []int{i - 1, i + 1} {
-			if j >= 0 && j < len(sorted) {
-				n = max(n, commonPrefix(id, sorted[j])+1)
-			}
-		}
-		lengths[id] = n
-	}
-	return lengths
-}
-
-func commonPrefix(a, b string) int {
-	n := 0
-	for n < len(a) && n < len(b) && a[n] == b[n] {
-		n++
-	}
-	return n
 }
 
 func onCommandLine(id string, args []string) bool {
@@ -228,44 +190,21 @@ func (c *completer) templateNames(_ *cobra.Command, _ []string, toComplete strin
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveDefault
 	}
+	files, _ := template.Files(cfg.Templates)
 	seen := map[string]bool{}
 	var out []cobra.Completion
-	for _, dir := range cfg.Templates {
-		for _, ext := range []string{".yaml", ".yml", ".json"} {
-			files, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
-			for _, file := range files {
-				name, description := templateHeader(file)
-				if seen[name] || !strings.HasPrefix(name, toComplete) {
-					continue
-				}
-				seen[name] = true
-				out = append(out, cobra.CompletionWithDesc(name, description))
-			}
+	for _, file := range files {
+		// A file that does not parse is still offered, by its file name,
+		// as `bos template validate` will say what is wrong with it.
+		header, _ := template.ReadHeader(file)
+		name := cmp.Or(header.Name, strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
+		if seen[name] || !strings.HasPrefix(name, toComplete) {
+			continue
 		}
+		seen[name] = true
+		out = append(out, cobra.CompletionWithDesc(name, cmp.Or(header.Description, file)))
 	}
 	return out, cobra.ShellCompDirectiveDefault
-}
-
-// templateHeader reads a template file's name and description; a file
-// that does not parse is still offered, by its file name, as
-// `bos template validate` will say what is wrong with it.
-func templateHeader(file string) (name, description string) {
-	var header struct {
-		Name        string `yaml:"name"`
-		Description string `yaml:"description"`
-	}
-	if data, err := os.ReadFile(file); err == nil {
-		_ = yaml.Unmarshal(data, &header)
-	}
-	name = header.Name
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	}
-	description = header.Description
-	if description == "" {
-		description = file
-	}
-	return name, description
 }
 
 // nodesOfferedUnasked is how many inventory nodes --limit offers before
@@ -287,7 +226,7 @@ func (c *completer) limitTerms(_ *cobra.Command, _ []string, toComplete string) 
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	head, term := splitLastTerm(toComplete)
+	head, term := inventory.SplitLastLimitTerm(toComplete)
 	var out []cobra.Completion
 	offered := map[string]bool{}
 	offer := func(value, description string) {
@@ -298,8 +237,8 @@ func (c *completer) limitTerms(_ *cobra.Command, _ []string, toComplete string) 
 		}
 	}
 	offer("all", fmt.Sprintf("every node (%d)", len(inv.Nodes)))
-	for _, set := range nodeSets(inv) {
-		offer(set.name, fmt.Sprintf("%s (%d nodes)", set.kind, set.nodes))
+	for _, set := range inv.NodeSets() {
+		offer(set.Name, fmt.Sprintf("%s (%d nodes)", set.Kind, set.Nodes))
 	}
 	if term != "" || len(inv.Nodes) <= nodesOfferedUnasked {
 		for _, n := range inv.Nodes {
@@ -307,62 +246,6 @@ func (c *completer) limitTerms(_ *cobra.Command, _ []string, toComplete string) 
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
-}
-
-// splitLastTerm splits a limit expression being typed into what precedes
-// its last term (earlier terms and the term's operator) and the term. A
-// comma inside a hostlist range's brackets does not separate terms.
-func splitLastTerm(expr string) (head, term string) {
-	start, depth := 0, 0
-	for i, r := range expr {
-		switch r {
-		case '[':
-			depth++
-		case ']':
-			depth = max(0, depth-1)
-		case ',':
-			if depth == 0 {
-				start = i + 1
-			}
-		}
-	}
-	if start < len(expr) && (expr[start] == '&' || expr[start] == '!') {
-		start++
-	}
-	return expr[:start], expr[start:]
-}
-
-type nodeSet struct {
-	kind, name string
-	nodes      int
-}
-
-// nodeSets are the inventory's groups, roles, subroles and partitions, in
-// order of first appearance, with how many nodes each holds.
-func nodeSets(inv *inventory.Inventory) []nodeSet {
-	var sets []nodeSet
-	index := map[[2]string]int{}
-	add := func(kind, name string) {
-		if name == "" {
-			return
-		}
-		key := [2]string{kind, name}
-		if i, ok := index[key]; ok {
-			sets[i].nodes++
-			return
-		}
-		index[key] = len(sets)
-		sets = append(sets, nodeSet{kind: kind, name: name, nodes: 1})
-	}
-	for _, n := range inv.Nodes {
-		for _, g := range n.Groups {
-			add("group", g)
-		}
-		add("role", n.Role)
-		add("subrole", n.SubRole)
-		add("partition", n.Partition)
-	}
-	return sets
 }
 
 func nodeDescription(n inventory.Node) string {

@@ -16,46 +16,6 @@ import (
 	"github.com/bos-project/bos/internal/config"
 )
 
-func TestUniquePrefixLengths(t *testing.T) {
-	tests := []struct {
-		name string
-		ids  []string
-		want map[string]int
-	}{
-		{"distinct within eight characters", []string{"aaaa1111-x", "bbbb2222-y"},
-			map[string]int{"aaaa1111-x": 8, "bbbb2222-y": 8}},
-		{"sharing eleven characters", []string{"abcdef1234-1", "abcdef1234-2", "ffffffff-3"},
-			map[string]int{"abcdef1234-1": 12, "abcdef1234-2": 12, "ffffffff-3": 8}},
-		{"a neighbour sharing more than the other", []string{"abcdefgh-1", "abcdefgh-12", "abcdefgx"},
-			map[string]int{"abcdefgh-1": 11, "abcdefgh-12": 11, "abcdefgx": 8}},
-		{"one session", []string{"3f2a0000-0000"}, map[string]int{"3f2a0000-0000": 8}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, uniquePrefixLengths(tc.ids))
-		})
-	}
-}
-
-func TestSplitLastTerm(t *testing.T) {
-	tests := []struct{ expr, head, term string }{
-		{"", "", ""},
-		{"Comp", "", "Comp"},
-		{"Compute,", "Compute,", ""},
-		{"Compute,&p", "Compute,&", "p"},
-		{"!x3000", "!", "x3000"},
-		{"all,!x[1,2],gp", "all,!x[1,2],", "gp"},
-		{"x[1,2", "", "x[1,2"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.expr, func(t *testing.T) {
-			head, term := splitLastTerm(tc.expr)
-			assert.Equal(t, tc.head, head)
-			assert.Equal(t, tc.term, term)
-		})
-	}
-}
-
 // limitCompleter returns a completer reading an inventory of nodes
 // nid[0001-count] in group "rack1" (role Compute) that never reaches a BMC.
 func limitCompleter(t *testing.T, count int) *completer {

@@ -3,8 +3,6 @@
 package inventory
 
 import (
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
@@ -32,58 +30,22 @@ all, a node name, a hostlist range, a group, a role or a partition.`,
 	return c
 }
 
-// selection is the nodes a command acts on, and how many enabled ones
-// --include-disabled would add.
-type selection struct {
-	inventory *inventory.Inventory
-	nodes     []inventory.Node
-	disabled  int
-}
-
 // selectNodes loads the inventory and applies --limit and
 // --include-disabled the way a session does, warning about limit terms that
 // match nothing.
-func selectNodes(f *cmdutil.Factory, limit string, includeDisabled bool) (*selection, error) {
+func selectNodes(f *cmdutil.Factory, limit string, includeDisabled bool) (*inventory.Inventory, *inventory.Selection, error) {
 	inv, err := f.Inventory()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var limited map[string]bool
-	// Only "" means no limit: a blank one is refused by ParseLimit.
-	if limit != "" {
-		l, err := inventory.ParseLimit(limit)
-		if err != nil {
-			return nil, err
-		}
-		names, unmatched := inv.Select(l)
-		if len(unmatched) > 0 {
-			f.Warnf("limit terms matched no node in %s: %s", inv.Path, strings.Join(unmatched, ", "))
-		}
-		limited = make(map[string]bool, len(names))
-		for _, n := range names {
-			limited[n] = true
-		}
+	sel, err := inv.SelectNodes(limit, includeDisabled)
+	if err != nil {
+		return nil, nil, err
 	}
-	sel := &selection{inventory: inv}
-	for _, n := range inv.Nodes {
-		switch {
-		case limited != nil && !limited[n.Name]:
-		case !n.Enabled && !includeDisabled:
-			sel.disabled++
-		default:
-			sel.nodes = append(sel.nodes, n)
-		}
+	if sel.Warning != "" {
+		f.Warnf("%s", sel.Warning)
 	}
-	return sel, nil
-}
-
-// names lists the selected nodes' names in inventory order.
-func (s *selection) names() []string {
-	names := make([]string, len(s.nodes))
-	for i, n := range s.nodes {
-		names[i] = n.Name
-	}
-	return names
+	return inv, sel, nil
 }
 
 // addSelectionFlags gives list and check the same node selection flags.

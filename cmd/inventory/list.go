@@ -54,12 +54,12 @@ func runList(opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	sel, err := selectNodes(f, opts.Limit, opts.IncludeDisabled)
+	_, sel, err := selectNodes(f, opts.Limit, opts.IncludeDisabled)
 	if err != nil {
 		return err
 	}
 	if format.Structured() {
-		nodes := sel.nodes
+		nodes := sel.Nodes
 		if nodes == nil {
 			nodes = []inventory.Node{}
 		}
@@ -70,16 +70,16 @@ func runList(opts *ListOptions) error {
 	if wide {
 		header = append(header, "arch", "mac", "user", "auth")
 	}
-	rows := make([][]string, 0, len(sel.nodes))
-	for _, n := range sel.nodes {
+	rows := make([][]string, 0, len(sel.Nodes))
+	for _, n := range sel.Nodes {
 		role := n.Role
 		if n.SubRole != "" {
 			role += "/" + n.SubRole
 		}
-		row := []string{n.Name, n.BMC.Endpoint, orDash(n.BMC.System), orDash(role),
-			orDash(strings.Join(n.Groups, ",")), orDash(n.Partition), fmt.Sprint(n.Enabled)}
+		row := []string{n.Name, n.BMC.Endpoint, output.OrDash(n.BMC.System), output.OrDash(role),
+			output.OrDash(strings.Join(n.Groups, ",")), output.OrDash(n.Partition), fmt.Sprint(n.Enabled)}
 		if wide {
-			row = append(row, orDash(n.Arch), orDash(n.MAC), orDash(n.BMC.Username), orDash(n.BMC.Auth))
+			row = append(row, output.OrDash(n.Arch), output.OrDash(n.MAC), output.OrDash(n.BMC.Username), output.OrDash(n.BMC.Auth))
 		}
 		rows = append(rows, row)
 	}
@@ -94,20 +94,13 @@ func runList(opts *ListOptions) error {
 
 // printSummary is the line that says which nodes were shown, compressed so
 // it stays one line for 10,000 nodes.
-func printSummary(w io.Writer, sel *selection) {
-	line := fmt.Sprintf("%d nodes", len(sel.nodes))
-	if len(sel.nodes) > 0 {
-		line += ": " + hostlist.Compress(sel.names())
+func printSummary(w io.Writer, sel *inventory.Selection) {
+	line := fmt.Sprintf("%d nodes", len(sel.Nodes))
+	if len(sel.Nodes) > 0 {
+		line += ": " + hostlist.Compress(sel.Names())
 	}
-	if sel.disabled > 0 {
-		line += fmt.Sprintf(" (%d disabled not shown: --include-disabled)", sel.disabled)
+	if sel.Disabled > 0 {
+		line += fmt.Sprintf(" (%d disabled not shown: --include-disabled)", sel.Disabled)
 	}
 	fmt.Fprintln(w, line)
-}
-
-func orDash(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "-"
-	}
-	return s
 }

@@ -13,12 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
-	"github.com/bos-project/bos/internal/bmc"
 	"github.com/bos-project/bos/internal/bootimage"
 	"github.com/bos-project/bos/internal/config"
 	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/hostlist"
-	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/progress"
 	"github.com/bos-project/bos/internal/session"
@@ -38,8 +36,6 @@ type CreateOptions struct {
 	// forwarded are the settings flags a detached run must be given.
 	forwarded []string
 }
-
-var paces = []string{string(engine.Independent), string(engine.Lockstep)}
 
 // NewCmdCreate returns `bos session create`; runF replaces the run function
 // in tests.
@@ -80,13 +76,22 @@ Exit status: 0 all nodes succeeded, 2 invalid input, 3 some nodes failed,
 	fl.StringVar(&opts.Operation, "operation", "", "operation: "+strings.Join(engine.OperationNames(), ", "))
 	fl.StringVarP(&opts.Limit, "limit", "l", "", "restrict to these nodes (BOS limit syntax: names, groups, roles, partitions, ranges; ',' union, '&' intersection, '!' difference)")
 	fl.BoolVar(&opts.IncludeDisabled, "include-disabled", false, "also act on nodes disabled in the inventory")
-	fl.StringVar(&opts.Pace, "pace", string(engine.Independent), "independent: each node moves on when it is ready; lockstep: every phase waits for all nodes (BOS v1)")
+	fl.StringVar(&opts.Pace, "pace", string(engine.Independent), paceHelp())
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan (nodes, order, steps) and touch no BMC")
 	fl.BoolVar(&opts.Detach, "detach", false, "print the session id at once and run the session in a background bos process (follow it with 'bos session status ID --watch' or 'bos session logs ID -f')")
 	addRunFlags(c)
 	_ = c.MarkFlagRequired("template")
 	_ = c.MarkFlagRequired("operation")
 	return c
+}
+
+// paceHelp explains every pace: "independent: each node moves on…; lockstep: …".
+func paceHelp() string {
+	var help []string
+	for _, p := range engine.Paces() {
+		help = append(help, string(p.Name)+": "+p.Description)
+	}
+	return strings.Join(help, "; ")
 }
 
 // addRunFlags declares the settings every command that runs a session
@@ -100,7 +105,7 @@ func runCreate(opts *CreateOptions) error {
 	if _, ok := engine.LookupOperation(engine.Operation(opts.Operation)); !ok {
 		return cmdutil.UsageError("--operation %q: choose one of %s", opts.Operation, strings.Join(engine.OperationNames(), ", "))
 	}
-	if !slices.Contains(paces, opts.Pace) {
+	if !slices.ContainsFunc(engine.Paces(), func(p engine.PaceSpec) bool { return string(p.Name) == opts.Pace }) {
 		return cmdutil.UsageError("--pace %q: choose independent or lockstep", opts.Pace)
 	}
 	env, err := newSessionEnv(f)
@@ -161,17 +166,7 @@ func newSessionEnv(f *cmdutil.Factory) (*sessionEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner := &sessionrun.Runner{
-		Store:     store,
-		Inventory: inv,
-		Engine:    cfg.Engine,
-		Clock:     engine.RealClock(),
-		ConnectBMC: func(nodes []inventory.Node) sessionrun.BMCPool {
-			return bmc.NewPool(nodes, f.BMCOptions())
-		},
-		Boot:           bootimage.PreparerConfig{BootDir: cfg.BootDir, BaseURL: cfg.BootBaseURL, S3Endpoint: cfg.S3Endpoint},
-		Configurations: cfg.Configurations,
-	}
+	runner := sessionrun.NewRunner(cfg, store, inv, f.BMCOptions())
 	return &sessionEnv{f: f, cfg: cfg, format: output.Format(cfg.Output), store: store, runner: runner}, nil
 }
 
@@ -201,7 +196,7 @@ func (e *sessionEnv) follow(templateRef, label string, phases []engine.Phase, no
 	if err != nil {
 		return err
 	}
-	return outcomeError(rec)
+	return rec.Outcome()
 }
 
 // preferSmallHeap halves the garbage collector's headroom for a process
@@ -214,14 +209,6 @@ func preferSmallHeap() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(50)
 	}
-}
-
-// outcomeError is the exit status of a session that ran to its end.
-func outcomeError(rec *session.Record) error {
-	if rec.Status == session.StatusFailed {
-		return &cmdutil.ExitError{Code: cmdutil.ExitNodesFailed, Err: fmt.Errorf("session %s: %d of %d nodes failed", rec.ID, rec.Summary.Failed, rec.Summary.Total)}
-	}
-	return nil
 }
 
 // failedByBootSet lists, per boot set, the nodes whose latest state is failed.
@@ -339,7 +326,7 @@ func printPlan(ctx context.Context, w io.Writer, format output.Format, runner *s
 	rows := make([][]string, 0, len(view.BootSets))
 	for _, bs := range view.BootSets {
 		rows = append(rows, []string{bs.Name, fmt.Sprint(len(bs.Nodes)), hostlist.Compress(bs.Nodes),
-			fmt.Sprint(bs.ShutdownOrdinal), fmt.Sprint(bs.BootOrdinal), strings.Join(bs.Phases, " → "), orDash(bs.Configuration)})
+			fmt.Sprint(bs.ShutdownOrdinal), fmt.Sprint(bs.BootOrdinal), strings.Join(bs.Phases, " → "), output.OrDash(bs.Configuration)})
 	}
 	if err := output.Table(w, []string{"boot set", "count", "nodes", "shutdown ordinal", "boot ordinal", "phases", "configuration"}, rows); err != nil {
 		return err

@@ -9,13 +9,7 @@ import (
 
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/config"
-	"github.com/bos-project/bos/internal/session"
-	"github.com/bos-project/bos/internal/sessionrun"
 )
-
-// forceCancelWait is how long delete --force waits for a running session
-// to stop before deleting it anyway.
-const forceCancelWait = 10 * time.Second
 
 // DeleteOptions are the flags of `bos session delete`.
 type DeleteOptions struct {
@@ -73,29 +67,17 @@ func runDelete(opts *DeleteOptions) error {
 	defer env.store.Close()
 	var errs []error
 	for _, ref := range opts.IDs {
-		if err := deleteOne(f, env.runner, ref, opts.Force); err != nil {
-			errs = append(errs, err)
+		id, cancelErr, err := env.runner.Delete(f.Context, ref, opts.Force)
+		if cancelErr != nil {
+			f.Warnf("%v; deleting it anyway", cancelErr)
 		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(f.IO.Out, "deleted %s\n", id)
 	}
 	return errors.Join(errs...)
-}
-
-func deleteOne(f *cmdutil.Factory, runner *sessionrun.Runner, ref string, force bool) error {
-	rec, err := runner.Store.Get(ref)
-	if err != nil {
-		return err
-	}
-	if rec.Status == session.StatusRunning && force {
-		// A failed or slow cancel does not stop a forced delete.
-		if _, err := runner.Cancel(f.Context, rec.ID, forceCancelWait); err != nil {
-			f.Warnf("%v; deleting it anyway", err)
-		}
-	}
-	if err := runner.Store.Delete(rec.ID, force); err != nil {
-		return err
-	}
-	fmt.Fprintf(f.IO.Out, "deleted %s\n", rec.ID)
-	return nil
 }
 
 func deleteOlderThan(f *cmdutil.Factory, age time.Duration) error {
@@ -111,8 +93,15 @@ func deleteOlderThan(f *cmdutil.Factory, age time.Duration) error {
 	return err
 }
 
+// PruneOptions are the flags of `bos session prune`: only the retention
+// setting, which the configuration resolves.
+type PruneOptions struct {
+	Factory *cmdutil.Factory
+}
+
 // NewCmdPrune returns `bos session prune`.
-func NewCmdPrune(f *cmdutil.Factory) *cobra.Command {
+func NewCmdPrune(f *cmdutil.Factory, runF func(*PruneOptions) error) *cobra.Command {
+	opts := &PruneOptions{Factory: f}
 	c := &cobra.Command{
 		Use:   "prune",
 		Short: "Delete sessions older than the retention setting (never running ones)",
@@ -123,13 +112,20 @@ Corrupt sessions are kept for a person to look at.`,
   bos session prune --older-than 90d`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := f.Config()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			return deleteOlderThan(f, cfg.SessionRetention)
+			return runPrune(opts)
 		},
 	}
 	cmdutil.SettingFlags(c.Flags(), config.MustSetting(config.KeySessionRetention))
 	return c
+}
+
+func runPrune(opts *PruneOptions) error {
+	cfg, err := opts.Factory.Config()
+	if err != nil {
+		return err
+	}
+	return deleteOlderThan(opts.Factory, cfg.SessionRetention)
 }

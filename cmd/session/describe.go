@@ -3,9 +3,8 @@ package session
 import (
 	"fmt"
 	"io"
-	"sort"
-	"strings"
-	"sync"
+	"maps"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -73,10 +72,10 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 		{"template", rec.Template + optional(" (", rec.TemplateFile, ")")},
 		{"operation", rec.Operation},
 		{"pace", rec.Pace},
-		{"limit", orDash(rec.Limit)},
+		{"limit", output.OrDash(rec.Limit)},
 		{"status", string(rec.Status)},
-		{"started", formatTime(rec.StartTime)},
-		{"duration", formatDuration(rec.StartTime, rec.StopTime)},
+		{"started", output.Time(rec.StartTime)},
+		{"duration", output.Elapsed(rec.StartTime, rec.StopTime)},
 		{"nodes", fmt.Sprintf("%d: %d succeeded (%.1f%%), %d failed (%.1f%%), %d excluded, %d pending",
 			s.Total, s.Succeeded, s.PercentSuccessful, s.Failed, s.PercentFailed, s.Excluded, s.Pending)},
 	}
@@ -91,13 +90,10 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 	}
 
 	fmt.Fprintln(w)
-	categories := []engine.Category{engine.NotStarted, engine.InProgress, engine.Succeeded, engine.Failed, engine.Excluded}
-	header := []string{"boot set", "phase"}
-	for _, c := range categories {
-		header = append(header, string(c))
-	}
-	// Node lists are gathered first and compressed together (see
-	// compressAll); cells hold their index in lists until then.
+	categories := session.Categories()
+	header := append([]string{"boot set", "phase"}, categoryColumns(categories)...)
+	// Node lists are gathered first and compressed together
+	// (hostlist.CompressAll); cells hold their index in lists until then.
 	var lists [][]string
 	listCell := func(nodes []string) string {
 		lists = append(lists, nodes)
@@ -116,15 +112,15 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 			}
 			rows = append(rows, row)
 		}
-		for _, r := range sortedKeys(bs.Errors) {
+		for _, r := range slices.Sorted(maps.Keys(bs.Errors)) {
 			errorRows = append(errorRows, []string{bs.Name, fmt.Sprint(len(bs.Errors[r])), listCell(bs.Errors[r]), r})
 		}
 	}
-	compressed := compressAll(lists)
+	compressed := hostlist.CompressAll(lists)
 	next := 0
 	for _, row := range rows {
 		for i := 2; i < len(row); i++ {
-			row[i] = orDash(compressed[next])
+			row[i] = output.OrDash(compressed[next])
 			next++
 		}
 	}
@@ -152,57 +148,11 @@ func printRecord(w io.Writer, rec *session.Record, wide bool) error {
 		for _, n := range rec.Nodes {
 			st := rec.NodeStates[n]
 			rows = append(rows, []string{n, st.BootSet, string(st.Phase), string(st.Category),
-				orDash(string(st.Action)), formatTime(st.Time), orDash(st.Reason), joinWarnings(st.Warnings)})
+				output.OrDash(string(st.Action)), output.Time(st.Time), output.OrDash(st.Reason), joinWarnings(st.Warnings)})
 		}
 		return output.Table(w, []string{"node", "boot set", "phase", "category", "last action", "time", "reason", "warnings"}, rows)
 	}
 	return nil
-}
-
-// compressAll returns the hostlist expression of each list. Compressing
-// 10,000 names is most of describe's time, and lists repeat (every phase of
-// a clean reboot succeeds on the same nodes): each distinct list is
-// compressed once, the distinct ones concurrently.
-func compressAll(lists [][]string) []string {
-	keys := make([]string, len(lists))
-	distinct := map[string][]string{}
-	for i, nodes := range lists {
-		keys[i] = strings.Join(nodes, "\n")
-		distinct[keys[i]] = nodes
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	byKey := make(map[string]string, len(distinct))
-	for key, nodes := range distinct {
-		wg.Go(func() {
-			expr := hostlist.Compress(nodes)
-			mu.Lock()
-			byKey[key] = expr
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	out := make([]string, len(lists))
-	for i, key := range keys {
-		out[i] = byKey[key]
-	}
-	return out
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func orDash(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "-"
-	}
-	return s
 }
 
 func optional(prefix, s, suffix string) string {

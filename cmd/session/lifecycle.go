@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,17 +16,12 @@ import (
 	"github.com/bos-project/bos/internal/sessionrun"
 )
 
-// detachedLockFD is where a detached run finds the session lock its parent
-// handed down: the first of exec.Cmd.ExtraFiles.
-const detachedLockFD = 3
-
 // detach hands session id, already started (record written, nodes
-// reserved, lock held), to a background bos process and prints the id.
-// The child gets the open session lock file, so the session never reads as
-// interrupted in between, starts its own session (setsid) so it outlives
-// the shell, and writes its stdout and stderr to the session log.
+// reserved, lock held), to a background `bos session run-detached`
+// (sessionrun.SpawnDetached) and prints the id.
 func detach(f *cmdutil.Factory, env *sessionEnv, id string, forwarded []string) error {
-	if err := spawnDetached(env.store, id, forwarded); err != nil {
+	args := append([]string{"session", "run-detached", id, "--lock-fd", strconv.Itoa(sessionrun.DetachedLockFD)}, forwarded...)
+	if err := sessionrun.SpawnDetached(env.store, id, args); err != nil {
 		return errors.Join(fmt.Errorf("session %s: start its background process: %w", id, err), env.store.Delete(id, true))
 	}
 	if env.format.Structured() {
@@ -36,33 +29,6 @@ func detach(f *cmdutil.Factory, env *sessionEnv, id string, forwarded []string) 
 	}
 	fmt.Fprintln(f.IO.Out, id)
 	return nil
-}
-
-func spawnDetached(store *session.Store, id string, forwarded []string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	lock, ok := store.HeldLockFile(id)
-	if !ok {
-		return fmt.Errorf("this process does not hold the session lock")
-	}
-	logFile, err := store.OpenLog(id)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	args := append([]string{"session", "run-detached", id, "--lock-fd", strconv.Itoa(detachedLockFD)}, forwarded...)
-	// Deliberately not CommandContext: the child must outlive this process
-	// and its context.
-	child := exec.Command(exe, args...)
-	child.Stdout, child.Stderr = logFile, logFile
-	child.ExtraFiles = []*os.File{lock}
-	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := child.Start(); err != nil {
-		return err
-	}
-	return child.Process.Release()
 }
 
 // forwardedFlags are the flags given to create, resume or retry that a
@@ -86,36 +52,53 @@ func forwardedFlags(c *cobra.Command) []string {
 	return args
 }
 
+// RunDetachedOptions are the arguments of the hidden `bos session
+// run-detached`.
+type RunDetachedOptions struct {
+	Factory *cmdutil.Factory
+	ID      string
+	LockFD  int
+}
+
 // NewCmdRunDetached returns the hidden `bos session run-detached`, the
 // background half of create --detach and resume --detach.
-func NewCmdRunDetached(f *cmdutil.Factory) *cobra.Command {
-	var lockFD int
+func NewCmdRunDetached(f *cmdutil.Factory, runF func(*RunDetachedOptions) error) *cobra.Command {
+	opts := &RunDetachedOptions{Factory: f}
 	c := &cobra.Command{
 		Use:    "run-detached ID",
 		Short:  "Run a started session in this process (used by --detach)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			env, err := newSessionEnv(f)
-			if err != nil {
-				return err
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			defer env.store.Close()
-			lock := os.NewFile(uintptr(lockFD), "session lock")
-			if lock == nil {
-				return fmt.Errorf("session %s: no session lock on descriptor %d", args[0], lockFD)
-			}
-			if err := env.store.AdoptLock(args[0], lock); err != nil {
-				return err
-			}
-			return env.follow("", "session "+args[0], nil, 0, func(runner *sessionrun.Runner) (*session.Record, error) {
-				return runner.RunStored(f.Context, args[0])
-			})
+			return runDetached(opts)
 		},
 	}
-	c.Flags().IntVar(&lockFD, "lock-fd", detachedLockFD, "descriptor of the inherited session lock")
+	c.Flags().IntVar(&opts.LockFD, "lock-fd", sessionrun.DetachedLockFD, "descriptor of the inherited session lock")
 	addRunFlags(c)
 	return c
+}
+
+func runDetached(opts *RunDetachedOptions) error {
+	f := opts.Factory
+	env, err := newSessionEnv(f)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	lock := os.NewFile(uintptr(opts.LockFD), "session lock")
+	if lock == nil {
+		return fmt.Errorf("session %s: no session lock on descriptor %d", opts.ID, opts.LockFD)
+	}
+	if err := env.store.AdoptLock(opts.ID, lock); err != nil {
+		return err
+	}
+	return env.follow("", "session "+opts.ID, nil, 0, func(runner *sessionrun.Runner) (*session.Record, error) {
+		return runner.RunStored(f.Context, opts.ID)
+	})
 }
 
 // ResumeOptions are the flags of `bos session resume`.
@@ -127,7 +110,7 @@ type ResumeOptions struct {
 }
 
 // NewCmdResume returns `bos session resume`.
-func NewCmdResume(f *cmdutil.Factory) *cobra.Command {
+func NewCmdResume(f *cmdutil.Factory, runF func(*ResumeOptions) error) *cobra.Command {
 	opts := &ResumeOptions{Factory: f}
 	c := &cobra.Command{
 		Use:   "resume ID",
@@ -143,6 +126,9 @@ A running session is refused (exit 4); a finished one cannot be resumed: use
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ID, opts.forwarded = args[0], forwardedFlags(c)
+			if runF != nil {
+				return runF(opts)
+			}
 			return runResume(opts)
 		},
 	}
@@ -178,9 +164,16 @@ func runResume(opts *ResumeOptions) error {
 		func(runner *sessionrun.Runner) (*session.Record, error) { return runner.Resume(f.Context, rec.ID) })
 }
 
+// CancelOptions are the flags of `bos session cancel`.
+type CancelOptions struct {
+	Factory *cmdutil.Factory
+	ID      string
+	Wait    time.Duration
+}
+
 // NewCmdCancel returns `bos session cancel`.
-func NewCmdCancel(f *cmdutil.Factory) *cobra.Command {
-	var wait time.Duration
+func NewCmdCancel(f *cmdutil.Factory, runF func(*CancelOptions) error) *cobra.Command {
+	opts := &CancelOptions{Factory: f}
 	c := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Stop a session cleanly: no new actions, BMC sessions logged out, reservations released",
@@ -191,25 +184,34 @@ that (up to --wait). An interrupted session is marked cancelled at once.`,
 		Example: `  bos session cancel 3f2a`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			env, err := newSessionEnv(f)
-			if err != nil {
-				return err
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			defer env.store.Close()
-			rec, err := env.runner.Cancel(f.Context, args[0], wait)
-			if err != nil {
-				return err
-			}
-			if env.format.Structured() {
-				return output.Data(f.IO.Out, env.format, rec)
-			}
-			fmt.Fprintf(f.IO.Out, "session %s cancelled: %d nodes, %d succeeded, %d failed, %d left unfinished\n",
-				rec.ID, rec.Summary.Total, rec.Summary.Succeeded, rec.Summary.Failed, rec.Summary.Pending)
-			return nil
+			return runCancel(opts)
 		},
 	}
-	c.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the session's process to stop")
+	c.Flags().DurationVar(&opts.Wait, "wait", time.Minute, "how long to wait for the session's process to stop")
 	return c
+}
+
+func runCancel(opts *CancelOptions) error {
+	f := opts.Factory
+	env, err := newSessionEnv(f)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	rec, err := env.runner.Cancel(f.Context, opts.ID, opts.Wait)
+	if err != nil {
+		return err
+	}
+	if env.format.Structured() {
+		return output.Data(f.IO.Out, env.format, rec)
+	}
+	fmt.Fprintf(f.IO.Out, "session %s cancelled: %d nodes, %d succeeded, %d failed, %d left unfinished\n",
+		rec.ID, rec.Summary.Total, rec.Summary.Succeeded, rec.Summary.Failed, rec.Summary.Pending)
+	return nil
 }
 
 // RetryOptions are the flags of `bos session retry`.
@@ -220,7 +222,7 @@ type RetryOptions struct {
 }
 
 // NewCmdRetry returns `bos session retry`.
-func NewCmdRetry(f *cmdutil.Factory) *cobra.Command {
+func NewCmdRetry(f *cmdutil.Factory, runF func(*RetryOptions) error) *cobra.Command {
 	opts := &RetryOptions{Factory: f, Create: CreateOptions{Factory: f}}
 	c := &cobra.Command{
 		Use:   "retry ID",
@@ -232,6 +234,9 @@ limited to the nodes that failed in it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ID, opts.Create.forwarded = args[0], forwardedFlags(c)
+			if runF != nil {
+				return runF(opts)
+			}
 			return runRetry(opts)
 		},
 	}

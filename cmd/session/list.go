@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,9 +24,6 @@ type ListOptions struct {
 	MaxAge    string
 }
 
-var listStatuses = []session.Status{session.StatusRunning, session.StatusComplete, session.StatusFailed,
-	session.StatusInterrupted, session.StatusCancelled, session.StatusCorrupt}
-
 // NewCmdList returns `bos session list`.
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{Factory: f}
@@ -45,7 +43,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&opts.Status, "status", "", "only sessions in this status: running, complete, failed, interrupted, cancelled, corrupt")
+	fl.StringVar(&opts.Status, "status", "", "only sessions in this status: "+statusNames())
 	fl.StringVar(&opts.Operation, "operation", "", "only sessions of this operation")
 	fl.StringVar(&opts.Template, "template", "", "only sessions of this template name")
 	fl.StringVar(&opts.MinAge, "min-age", "", "only sessions started at least this long ago (e.g. 1h, 7d)")
@@ -55,8 +53,8 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 
 func runList(opts *ListOptions) error {
 	filter := session.Filter{Status: session.Status(opts.Status), Operation: opts.Operation, Template: opts.Template}
-	if opts.Status != "" && !slices.Contains(listStatuses, filter.Status) {
-		return cmdutil.UsageError("--status %q: choose one of running, complete, failed, interrupted, cancelled, corrupt", opts.Status)
+	if opts.Status != "" && !slices.Contains(session.Statuses, filter.Status) {
+		return cmdutil.UsageError("--status %q: choose one of %s", opts.Status, statusNames())
 	}
 	for _, age := range []struct {
 		flag, val string
@@ -98,11 +96,11 @@ func runList(opts *ListOptions) error {
 	table := make([][]string, 0, len(rows))
 	for _, r := range rows {
 		id := r.ID
-		if format != output.FormatWide && len(id) > 8 {
-			id = id[:8]
+		if format != output.FormatWide && len(id) > session.MinIDPrefix {
+			id = id[:session.MinIDPrefix]
 		}
-		row := []string{id, r.Template, r.Operation, string(r.Status), formatTime(r.StartTime),
-			formatDuration(r.StartTime, r.StopTime), fmt.Sprint(r.Nodes), fmt.Sprint(r.Succeeded), fmt.Sprint(r.Failed),
+		row := []string{id, r.Template, r.Operation, string(r.Status), output.Time(r.StartTime),
+			output.Elapsed(r.StartTime, r.StopTime), fmt.Sprint(r.Nodes), fmt.Sprint(r.Succeeded), fmt.Sprint(r.Failed),
 			fmt.Sprint(r.Warnings)}
 		if format == output.FormatWide {
 			row = append(row, r.Error)
@@ -112,20 +110,11 @@ func runList(opts *ListOptions) error {
 	return output.Table(f.IO.Out, header, table)
 }
 
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
+// statusNames lists the statuses --status takes.
+func statusNames() string {
+	names := make([]string, len(session.Statuses))
+	for i, s := range session.Statuses {
+		names[i] = string(s)
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
-}
-
-func formatDuration(start time.Time, stop *time.Time) string {
-	if start.IsZero() {
-		return "-"
-	}
-	end := time.Now()
-	if stop != nil {
-		end = *stop
-	}
-	return end.Sub(start).Round(100 * time.Millisecond).String()
+	return strings.Join(names, ", ")
 }

@@ -3,8 +3,6 @@ package session
 import (
 	"fmt"
 	"io"
-	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,45 +12,30 @@ import (
 	"github.com/bos-project/bos/internal/session"
 )
 
-// followPoll is how often status --watch and logs -f look again.
-const followPoll = 200 * time.Millisecond
-
-// phaseCounts is one line of `bos session status`.
-type phaseCounts struct {
-	Phase  engine.Phase            `json:"phase"`
-	Counts map[engine.Category]int `json:"counts"`
-}
-
 type statusView struct {
-	ID        string          `json:"id"`
-	Operation string          `json:"operation"`
-	Template  string          `json:"template"`
-	Status    session.Status  `json:"status"`
-	Phases    []phaseCounts   `json:"phases"`
-	Summary   session.Summary `json:"summary"`
+	ID        string               `json:"id"`
+	Operation string               `json:"operation"`
+	Template  string               `json:"template"`
+	Status    session.Status       `json:"status"`
+	Phases    []session.PhaseCount `json:"phases"`
+	Summary   session.Summary      `json:"summary"`
 }
 
 func statusOf(rec *session.Record) statusView {
-	v := statusView{ID: rec.ID, Operation: rec.Operation, Template: rec.Template, Status: rec.Status, Summary: rec.Summary}
-	for _, phase := range rec.Phases {
-		counts := map[engine.Category]int{}
-		for _, bs := range rec.BootSets {
-			for _, ph := range bs.Phases {
-				if ph.Name == phase {
-					for _, c := range ph.Categories {
-						counts[c.Name] += len(c.NodeList)
-					}
-				}
-			}
-		}
-		v.Phases = append(v.Phases, phaseCounts{Phase: phase, Counts: counts})
-	}
-	return v
+	return statusView{ID: rec.ID, Operation: rec.Operation, Template: rec.Template, Status: rec.Status,
+		Phases: rec.PhaseCounts(), Summary: rec.Summary}
+}
+
+// StatusOptions are the flags of `bos session status`.
+type StatusOptions struct {
+	Factory *cmdutil.Factory
+	ID      string
+	Watch   bool
 }
 
 // NewCmdStatus returns `bos session status`.
-func NewCmdStatus(f *cmdutil.Factory) *cobra.Command {
-	var watch bool
+func NewCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{Factory: f}
 	c := &cobra.Command{
 		Use:   "status ID",
 		Short: "Show how many nodes of a session are where, per phase",
@@ -63,49 +46,37 @@ would give it: 0 complete (or still running without --watch), 3 nodes failed,
 		Example: `  bos session status 3f2a --watch`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			format, store, err := f.ReadStore()
-			if err != nil {
-				return err
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			defer store.Close()
-			var last string
-			for {
-				rec, err := store.Get(args[0])
-				if err != nil {
-					return err
-				}
-				view := statusOf(rec)
-				if shown := fmt.Sprint(view.Status, view.Phases); shown != last {
-					last = shown
-					if err := printStatus(f.IO.Out, format, view); err != nil {
-						return err
-					}
-				}
-				if !watch || rec.Status != session.StatusRunning {
-					return statusExit(rec)
-				}
-				select {
-				case <-f.Context.Done():
-					return f.Context.Err()
-				case <-time.After(followPoll):
-				}
-			}
+			return runStatus(opts)
 		},
 	}
-	c.Flags().BoolVarP(&watch, "watch", "w", false, "print again on every change until the session ends")
+	c.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "print again on every change until the session ends")
 	return c
 }
 
-func statusExit(rec *session.Record) error {
-	switch rec.Status {
-	case session.StatusCancelled, session.StatusInterrupted:
-		err := fmt.Errorf("session %s is %s", rec.ID, rec.Status)
-		if rec.Error != "" {
-			err = fmt.Errorf("%w: %s", err, rec.Error)
-		}
-		return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted, Err: err}
+func runStatus(opts *StatusOptions) error {
+	f := opts.Factory
+	format, store, err := f.ReadStore()
+	if err != nil {
+		return err
 	}
-	return outcomeError(rec)
+	defer store.Close()
+	var last string
+	rec, err := store.Watch(f.Context, opts.ID, opts.Watch, func(rec *session.Record) error {
+		view := statusOf(rec)
+		if shown := fmt.Sprint(view.Status, view.Phases); shown != last {
+			last = shown
+			return printStatus(f.IO.Out, format, view)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return rec.Outcome()
 }
 
 func printStatus(w io.Writer, format output.Format, v statusView) error {
@@ -115,11 +86,8 @@ func printStatus(w io.Writer, format output.Format, v statusView) error {
 	s := v.Summary
 	fmt.Fprintf(w, "session %s: %s %s %s: %d nodes, %d succeeded, %d failed, %d excluded, %d pending (%s)\n",
 		v.ID, v.Operation, v.Template, v.Status, s.Total, s.Succeeded, s.Failed, s.Excluded, s.Pending, s.Timing.Duration)
-	categories := []engine.Category{engine.NotStarted, engine.InProgress, engine.Succeeded, engine.Failed, engine.Excluded}
-	header := []string{"phase"}
-	for _, c := range categories {
-		header = append(header, string(c))
-	}
+	categories := session.Categories()
+	header := append([]string{"phase"}, categoryColumns(categories)...)
 	rows := make([][]string, 0, len(v.Phases))
 	for _, ph := range v.Phases {
 		row := []string{string(ph.Phase)}
@@ -131,47 +99,48 @@ func printStatus(w io.Writer, format output.Format, v statusView) error {
 	return output.Table(w, header, rows)
 }
 
+// categoryColumns are the column titles of categories.
+func categoryColumns(categories []engine.Category) []string {
+	titles := make([]string, len(categories))
+	for i, c := range categories {
+		titles[i] = string(c)
+	}
+	return titles
+}
+
+// LogsOptions are the flags of `bos session logs`.
+type LogsOptions struct {
+	Factory *cmdutil.Factory
+	ID      string
+	Follow  bool
+}
+
 // NewCmdLogs returns `bos session logs`.
-func NewCmdLogs(f *cmdutil.Factory) *cobra.Command {
-	var follow bool
+func NewCmdLogs(f *cmdutil.Factory, runF func(*LogsOptions) error) *cobra.Command {
+	opts := &LogsOptions{Factory: f}
 	c := &cobra.Command{
 		Use:     "logs ID",
 		Short:   "Print a session's log: every node transition with its reason",
 		Example: `  bos session logs 3f2a -f`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			store, err := f.Store()
-			if err != nil {
-				return err
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			defer store.Close()
-			rec, err := store.Get(args[0])
-			if err != nil {
-				return err
-			}
-			log, err := os.Open(store.LogPath(rec.ID))
-			if err != nil {
-				return fmt.Errorf("session %s: open its log: %w", rec.ID, err)
-			}
-			defer log.Close()
-			for {
-				// Read what is there before asking whether it ended, so the
-				// last lines are never missed.
-				running := follow && store.Running(rec.ID)
-				if _, err := io.Copy(f.IO.Out, log); err != nil {
-					return fmt.Errorf("session %s: read its log: %w", rec.ID, err)
-				}
-				if !running {
-					return nil
-				}
-				select {
-				case <-f.Context.Done():
-					return f.Context.Err()
-				case <-time.After(followPoll):
-				}
-			}
+			return runLogs(opts)
 		},
 	}
-	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the session ends")
+	c.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines until the session ends")
 	return c
+}
+
+func runLogs(opts *LogsOptions) error {
+	f := opts.Factory
+	store, err := f.Store()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return store.FollowLog(f.Context, opts.ID, f.IO.Out, opts.Follow)
 }

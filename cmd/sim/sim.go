@@ -4,9 +4,6 @@ package sim
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +29,7 @@ type Options struct {
 }
 
 // NewCmdSim returns `bos sim`.
-func NewCmdSim(f *cmdutil.Factory) *cobra.Command {
+func NewCmdSim(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{Factory: f}
 	c := &cobra.Command{
 		Use:   "sim",
@@ -102,7 +99,12 @@ These are one node's own, and a FRACTION picks that share of the nodes:
   bos sim --nodes 64 --nodes-per-bmc 2 --profile cray-ex --fault boot-progress-stale=x3000c0s1b0n1 \
       --write-inventory /tmp/sim/inventory.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runSim(opts) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return runSim(opts)
+		},
 	}
 	fl := c.Flags()
 	fl.IntVarP(&opts.Nodes, "nodes", "n", 16, "number of simulated nodes")
@@ -125,8 +127,8 @@ These are one node's own, and a FRACTION picks that share of the nodes:
 
 func runSim(opts *Options) error {
 	f := opts.Factory
-	if err := validateNamePrefix(opts.NamePrefix); err != nil {
-		return err
+	if err := sim.CheckNamePrefix(opts.NamePrefix); err != nil {
+		return cmdutil.UsageError("--name-prefix %q: %v (e.g. --name-prefix nid)", opts.NamePrefix, err)
 	}
 	if opts.NodesPerBMC < 1 {
 		return cmdutil.UsageError("--nodes-per-bmc %d: give 1 or more", opts.NodesPerBMC)
@@ -166,37 +168,13 @@ func runSim(opts *Options) error {
 	return nil
 }
 
-// namePrefixPattern keeps every generated name a valid inventory node name
-// (which must start with a letter or digit) and a plain hostlist: no '.', no
-// brackets or commas that hostlist expressions would read as ranges.
-var namePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-
-// validateNamePrefix refuses a prefix that would make names the inventory
-// rejects; empty keeps the default xnames.
-func validateNamePrefix(prefix string) error {
-	if prefix == "" || namePrefixPattern.MatchString(prefix) {
-		return nil
-	}
-	return cmdutil.UsageError("--name-prefix %q: use letters, digits, '-' and '_', starting with a letter or digit (e.g. --name-prefix nid)", prefix)
-}
-
-// parseFaults reads KIND=FRACTION or KIND=NODES.
+// parseFaults reads every --fault.
 func parseFaults(specs []string) ([]sim.Fault, error) {
 	faults := make([]sim.Fault, 0, len(specs))
 	for _, spec := range specs {
-		kind, target, ok := strings.Cut(spec, "=")
-		if !ok || kind == "" || target == "" {
-			return nil, cmdutil.UsageError("--fault %q: write KIND=FRACTION (e.g. unreachable=0.1) or KIND=NODES (e.g. 5xx=x3000c0s[1-2]b0n0)", spec)
-		}
-		fault := sim.Fault{Kind: sim.FaultKind(kind)}
-		if frac, err := strconv.ParseFloat(target, 64); err == nil {
-			fault.Fraction = frac
-		} else {
-			names, err := hostlist.Expand(target)
-			if err != nil {
-				return nil, cmdutil.UsageError("--fault %q: %v", spec, err)
-			}
-			fault.Nodes = names
+		fault, err := sim.ParseFault(spec)
+		if err != nil {
+			return nil, cmdutil.UsageError("--fault %q: %v", spec, err)
 		}
 		faults = append(faults, fault)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/hostlist"
-	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/template"
 )
@@ -28,16 +27,7 @@ type Description struct {
 	Template  *template.Template `json:"template"`
 	Inventory string             `json:"inventory,omitempty"`
 	// Selection is keyed by boot set name; absent without an inventory.
-	Selection map[string]*Selection `json:"selection,omitempty"`
-}
-
-// Selection is what one boot set selects from the inventory.
-type Selection struct {
-	Count int      `json:"count"`
-	Nodes []string `json:"nodes"`
-	// Unmatched are names, groups and roles of the boot set that match no
-	// node of the inventory.
-	Unmatched []string `json:"unmatched,omitempty"`
+	Selection map[string]*template.Selection `json:"selection,omitempty"`
 }
 
 // NewCmdDescribe returns `bos template describe`.
@@ -89,7 +79,7 @@ func runDescribe(opts *DescribeOptions) error {
 	d := &Description{File: file, Template: tmpl}
 	if inv := optionalInventory(f); inv != nil {
 		d.Inventory = inv.Path
-		d.Selection = selectNodes(tmpl, inv, opts.IncludeDisabled)
+		d.Selection = tmpl.SelectNodes(inv, opts.IncludeDisabled)
 	}
 	format := output.Format(cfg.Output)
 	if format.Structured() {
@@ -97,18 +87,6 @@ func runDescribe(opts *DescribeOptions) error {
 	}
 	printDescription(f.IO.Out, d)
 	return nil
-}
-
-func selectNodes(tmpl *template.Template, inv *inventory.Inventory, includeDisabled bool) map[string]*Selection {
-	out := make(map[string]*Selection, len(tmpl.BootSets))
-	for _, bs := range tmpl.SortedBootSets() {
-		names, unknown := inv.BootSetNodes(bs.NodeList, bs.NodeGroups, bs.NodeRolesGroups, tmpl.Partition, includeDisabled)
-		if names == nil {
-			names = []string{}
-		}
-		out[bs.Name] = &Selection{Count: len(names), Nodes: names, Unmatched: unknown}
-	}
-	return out
 }
 
 // fieldWriter prints aligned "key: value" lines, skipping empty values so

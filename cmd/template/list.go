@@ -1,12 +1,7 @@
 package template
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +9,7 @@ import (
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/output"
+	"github.com/bos-project/bos/internal/template"
 )
 
 // ListOptions are the flags of `bos template list`.
@@ -35,8 +31,6 @@ type ListEntry struct {
 	Error    string `json:"error,omitempty"`
 	Problems int    `json:"problems,omitempty"`
 }
-
-var templateExtensions = []string{".yaml", ".yml", ".json"}
 
 // NewCmdList returns `bos template list`.
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
@@ -69,7 +63,7 @@ func runList(opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	files, err := templateFiles(cfg.Templates)
+	files, err := template.Files(cfg.Templates)
 	if err != nil {
 		return err
 	}
@@ -105,30 +99,9 @@ func runList(opts *ListOptions) error {
 				description += fmt.Sprintf(" (+%d more: bos template validate %s)", e.Problems-1, e.File)
 			}
 		}
-		rows = append(rows, []string{orDash(name), orDash(strings.Join(e.BootSets, ",")), nodes, e.File, orDash(description)})
+		rows = append(rows, []string{output.OrDash(name), output.OrDash(strings.Join(e.BootSets, ",")), nodes, e.File, output.OrDash(description)})
 	}
 	return output.Table(f.IO.Out, header, rows)
-}
-
-// templateFiles lists the template files of dirs in search order. A
-// directory that does not exist is skipped: the defaults name several.
-func templateFiles(dirs []string) ([]string, error) {
-	var files []string
-	for _, dir := range dirs {
-		entries, err := os.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list templates in %s: %w", dir, err)
-		}
-		for _, e := range entries {
-			if !e.IsDir() && slices.Contains(templateExtensions, filepath.Ext(e.Name())) {
-				files = append(files, filepath.Join(dir, e.Name()))
-			}
-		}
-	}
-	return files, nil
 }
 
 func listEntry(file string, inv *inventory.Inventory) ListEntry {
@@ -143,17 +116,10 @@ func listEntry(file string, inv *inventory.Inventory) ListEntry {
 	}
 	if inv != nil {
 		total := 0
-		for _, sel := range selectNodes(tmpl, inv, false) {
+		for _, sel := range tmpl.SelectNodes(inv, false) {
 			total += sel.Count
 		}
 		e.Nodes = &total
 	}
 	return e
-}
-
-func orDash(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "-"
-	}
-	return s
 }

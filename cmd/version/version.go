@@ -23,23 +23,38 @@ type Info struct {
 	Platform  string `json:"platform"`
 }
 
+// Options are the flags of `bos version`: none but -o.
+type Options struct {
+	Factory *cmdutil.Factory
+}
+
 // NewCmdVersion returns `bos version`.
-func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
+func NewCmdVersion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
 	return &cobra.Command{
 		Use:     "version",
 		Short:   "Print the bos version",
 		Args:    cobra.NoArgs,
 		Example: "  bos version\n  bos version -o json",
 		RunE: func(c *cobra.Command, _ []string) error {
-			format := output.Format(f.Viper.GetString("output"))
-			info := current()
-			if format.Structured() {
-				return output.Data(f.IO.Out, format, info)
+			if runF != nil {
+				return runF(opts)
 			}
-			_, err := fmt.Fprintf(f.IO.Out, "bos %s (%s, %s)\n", info.Version, info.GoVersion, info.Platform)
-			return err
+			return runVersion(opts)
 		},
 	}
+}
+
+func runVersion(opts *Options) error {
+	f := opts.Factory
+	// Not f.Format: the version prints even when the configuration is broken.
+	format := output.Format(f.Viper.GetString("output"))
+	info := current()
+	if format.Structured() {
+		return output.Data(f.IO.Out, format, info)
+	}
+	_, err := fmt.Fprintf(f.IO.Out, "bos %s (%s, %s)\n", info.Version, info.GoVersion, info.Platform)
+	return err
 }
 
 func current() Info {

@@ -75,6 +75,21 @@ const (
 	Lockstep    Pace = "lockstep"
 )
 
+// PaceSpec is one pace with what it means, in the words of the command
+// line (help, completion).
+type PaceSpec struct {
+	Name        Pace
+	Description string
+}
+
+// Paces lists the paces, the default first.
+func Paces() []PaceSpec {
+	return []PaceSpec{
+		{Independent, "each node moves on when it is ready"},
+		{Lockstep, "every phase waits for all nodes (BOS v1)"},
+	}
+}
+
 // Transition is one node moving to a category within a phase.
 type Transition struct {
 	Time     time.Time `json:"time"`

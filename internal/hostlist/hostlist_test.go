@@ -141,3 +141,14 @@ func BenchmarkCompressTenThousandXnames(b *testing.B) {
 		Compress(names)
 	}
 }
+
+func TestCompressAllKeepsEachListsPlace(t *testing.T) {
+	lists := [][]string{
+		{"nid1", "nid2", "nid3"},
+		nil,
+		{"x1", "x2"},
+		{"nid1", "nid2", "nid3"},
+	}
+	assert.Equal(t, []string{"nid[1-3]", "", "x[1-2]", "nid[1-3]"}, CompressAll(lists))
+	assert.Empty(t, CompressAll(nil))
+}

@@ -155,3 +155,22 @@ func TestLongSliceJSONMatchesEncoder(t *testing.T) {
 		})
 	}
 }
+
+func TestCells(t *testing.T) {
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.Local)
+	stop := start.Add(90*time.Second + 149*time.Millisecond)
+	tests := []struct{ name, got, want string }{
+		{"value kept", OrDash("x3000c0s1b0n0"), "x3000c0s1b0n0"},
+		{"empty is a dash", OrDash(""), "-"},
+		{"blank is a dash", OrDash(" \t"), "-"},
+		{"time to the second", Time(start.Add(999 * time.Millisecond)), "2024-05-01 10:00:00"},
+		{"no time", Time(time.Time{}), "-"},
+		{"elapsed until stop", Elapsed(start, &stop), "1m30.1s"},
+		{"never started", Elapsed(time.Time{}, nil), "-"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.got)
+		})
+	}
+}

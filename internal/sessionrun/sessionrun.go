@@ -120,35 +120,26 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 		p.Warnings = append(p.Warnings, w.String())
 	}
 
-	var limited map[string]bool
-	// Only "" means no limit: a blank one is refused by ParseLimit.
-	if req.Limit != "" {
-		limit, err := inventory.ParseLimit(req.Limit)
-		if err != nil {
-			return nil, err
-		}
-		names, unmatched := r.Inventory.Select(limit)
-		if len(unmatched) > 0 {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("limit terms matched no node in %s: %s",
-				r.Inventory.Path, strings.Join(unmatched, ", ")))
-		}
-		limited = make(map[string]bool, len(names))
-		for _, n := range names {
-			limited[n] = true
-		}
+	limited, warning, err := r.Inventory.ApplyLimit(req.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if warning != "" {
+		p.Warnings = append(p.Warnings, warning)
 	}
 
 	owner := map[string]string{}
 	p.Plan = engine.Plan{Operation: req.Operation, Pace: req.Pace}
+	selections := tmpl.SelectNodes(r.Inventory, req.IncludeDisabled)
 	for _, bs := range tmpl.SortedBootSets() {
-		names, unknown := r.Inventory.BootSetNodes(bs.NodeList, bs.NodeGroups, bs.NodeRolesGroups, tmpl.Partition, req.IncludeDisabled)
-		if len(unknown) > 0 {
+		sel := selections[bs.Name]
+		if len(sel.Unmatched) > 0 {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("boot set %s: names matched no node in %s: %s",
-				bs.Name, r.Inventory.Path, strings.Join(unknown, ", ")))
+				bs.Name, r.Inventory.Path, strings.Join(sel.Unmatched, ", ")))
 		}
 		var selected []string
-		for _, n := range names {
-			if limited != nil && !limited[n] {
+		for _, n := range sel.Nodes {
+			if !limited.Has(n) {
 				continue
 			}
 			if other, dup := owner[n]; dup {

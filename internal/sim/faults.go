@@ -1,12 +1,16 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/bos-project/bos/internal/hostlist"
 )
 
 // FaultKind names a misbehaviour a BMC can be given.
@@ -200,4 +204,26 @@ func faultKindNames() string {
 		names[i] = string(kind)
 	}
 	return strings.Join(names, ", ")
+}
+
+// ParseFault reads a fault written KIND=FRACTION (unreachable=0.1) or
+// KIND=NODES (5xx=x3000c0s[1-2]b0n0, a hostlist), as `bos sim --fault`
+// takes it. The kind and the names are checked by Start, against the
+// fleet; the caller says where spec came from.
+func ParseFault(spec string) (Fault, error) {
+	kind, target, ok := strings.Cut(spec, "=")
+	if !ok || kind == "" || target == "" {
+		return Fault{}, errors.New("write KIND=FRACTION (e.g. unreachable=0.1) or KIND=NODES (e.g. 5xx=x3000c0s[1-2]b0n0)")
+	}
+	fault := Fault{Kind: FaultKind(kind)}
+	if fraction, err := strconv.ParseFloat(target, 64); err == nil {
+		fault.Fraction = fraction
+		return fault, nil
+	}
+	names, err := hostlist.Expand(target)
+	if err != nil {
+		return Fault{}, err
+	}
+	fault.Nodes = names
+	return fault, nil
 }

@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/netip"
+	"regexp"
 	"strconv"
 )
 
@@ -12,6 +14,20 @@ import (
 // from clients probing, closed connections) that would swamp a 10,000-node
 // fleet's output.
 var discardLogger = log.New(io.Discard, "", 0)
+
+// namePrefixPattern keeps every generated name a valid inventory node name
+// (which must start with a letter or digit) and a plain hostlist: no '.', no
+// brackets or commas that hostlist expressions would read as ranges.
+var namePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+
+// CheckNamePrefix refuses a node name prefix that would make names the
+// inventory rejects; empty keeps the default xnames.
+func CheckNamePrefix(prefix string) error {
+	if prefix == "" || namePrefixPattern.MatchString(prefix) {
+		return nil
+	}
+	return errors.New("use letters, digits, '-' and '_', starting with a letter or digit")
+}
 
 // nodeNames returns the names of a fleet in index order (see the package
 // comment for the scheme).

@@ -249,6 +249,9 @@ func normalize(opts Options) (normalizedOptions, error) {
 	if opts.Nodes < 1 {
 		return cfg, fmt.Errorf("%w: nodes = %d: give between 1 and %d", ErrInvalidOptions, opts.Nodes, maxBMCs*cfg.NodesPerBMC)
 	}
+	if err := CheckNamePrefix(opts.NamePrefix); err != nil {
+		return cfg, fmt.Errorf("%w: name prefix %q: %w", ErrInvalidOptions, opts.NamePrefix, err)
+	}
 	bmcs := (opts.Nodes-1)/cfg.NodesPerBMC + 1
 	if bmcs > maxBMCs {
 		return cfg, fmt.Errorf("%w: nodes = %d at %d per BMC need %d BMCs: at most %d fit the loopback addresses (give more nodes per BMC)",

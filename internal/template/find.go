@@ -73,29 +73,56 @@ func describeDirs(dirs []string) string {
 // that do not parse are skipped: they are reported when loaded by path or
 // by `bos template validate`, and must not hide the other templates.
 func filesNamed(dir, name string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	files, err := Files([]string{dir})
 	if err != nil {
 		return nil, fmt.Errorf("find template %q: %w", name, err)
 	}
 	var matches []string
-	for _, entry := range entries {
-		if entry.IsDir() || !slices.Contains(extensions, filepath.Ext(entry.Name())) {
-			continue
-		}
-		path := filepath.Join(dir, entry.Name())
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		var header struct {
-			Name string `yaml:"name"`
-		}
-		if yaml.Unmarshal(data, &header) == nil && header.Name == name {
-			matches = append(matches, path)
+	for _, file := range files {
+		if header, err := ReadHeader(file); err == nil && header.Name == name {
+			matches = append(matches, file)
 		}
 	}
 	return matches, nil
+}
+
+// Files lists the template files (*.yaml, *.yml, *.json) of dirs in
+// search order: dir by dir, each in file name order. A directory that does
+// not exist is skipped: the default directories are several.
+func Files(dirs []string) ([]string, error) {
+	var files []string
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list templates in %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if !e.IsDir() && slices.Contains(extensions, filepath.Ext(e.Name())) {
+				files = append(files, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return files, nil
+}
+
+// Header is what a template file says of itself, read without validating
+// the file: enough to find it by name or offer it.
+type Header struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+}
+
+// ReadHeader reads file's name: and description:; it fails when the file
+// cannot be read or is not YAML (JSON is YAML).
+func ReadHeader(file string) (Header, error) {
+	var header Header
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return header, err
+	}
+	err = yaml.Unmarshal(data, &header)
+	return header, err
 }

@@ -56,3 +56,29 @@ func TestFind(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.Contains(t, err.Error(), "no template directories (set --templates or BOS_TEMPLATES)")
 }
+
+func TestFilesAndHeaders(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	for file, content := range map[string]string{
+		filepath.Join(first, "b.json"):    `{"name": "b", "description": "from JSON"}`,
+		filepath.Join(first, "a.yml"):     "name: a\n",
+		filepath.Join(first, "notes.txt"): "not a template\n",
+		filepath.Join(second, "c.yaml"):   "name: [\n",
+	} {
+		require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(first, "sub.yaml"), 0o700))
+
+	files, err := Files([]string{second, filepath.Join(first, "missing"), first})
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(second, "c.yaml"), filepath.Join(first, "a.yml"), filepath.Join(first, "b.json")}, files,
+		"search order, then file name order; directories and other files left out")
+
+	header, err := ReadHeader(filepath.Join(first, "b.json"))
+	require.NoError(t, err)
+	assert.Equal(t, Header{Name: "b", Description: "from JSON"}, header)
+	_, err = ReadHeader(filepath.Join(second, "c.yaml"))
+	assert.Error(t, err)
+	_, err = ReadHeader(filepath.Join(second, "none.yaml"))
+	assert.Error(t, err)
+}
