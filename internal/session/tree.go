@@ -131,9 +131,11 @@ func (bs *bootSetState) phase(name engine.Phase) (*phaseState, error) {
 	return ps, nil
 }
 
-// apply moves one node. A node that fails leaves the session's remaining
-// phases: it is placed as excluded, reason "failed in <phase>", in every
-// later phase it had not started, so describe shows why it never got there.
+// apply moves one node. A node that fails or is excluded leaves the
+// session's remaining phases: it is placed as excluded, reason "failed in
+// <phase>" or "excluded in <phase>", in every later phase it had not
+// started, so describe shows why it never got there (and the session does
+// not count it pending there forever).
 func (t *tree) apply(tr engine.Transition) error {
 	bs := t.byName[tr.BootSet]
 	if bs == nil {
@@ -154,11 +156,11 @@ func (t *tree) apply(tr engine.Transition) error {
 		placed.action, placed.sent = ps.placed[tr.Node].action, ps.placed[tr.Node].sent
 	}
 	ps.placed[tr.Node] = placed
-	if tr.Category == engine.Failed {
+	if tr.Category == engine.Failed || tr.Category == engine.Excluded {
 		later := bs.phases[slices.Index(bs.phases, ps)+1:]
 		for _, next := range later {
 			if next.placed[tr.Node].category == engine.NotStarted {
-				next.placed[tr.Node] = placement{category: engine.Excluded, reason: fmt.Sprintf("failed in %s", tr.Phase)}
+				next.placed[tr.Node] = placement{category: engine.Excluded, reason: fmt.Sprintf("%s in %s", tr.Category, tr.Phase)}
 			}
 		}
 	}
