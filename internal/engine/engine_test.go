@@ -452,6 +452,33 @@ func TestRunSingleNode(t *testing.T) {
 	}
 }
 
+// TestTransitionsCarryThePowerStateLastRead: each transition after the
+// phase's first read says what that read (or a later one) found, so a
+// session stopped mid-operation can tell where each node was left.
+func TestTransitionsCarryThePowerStateLastRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSession(map[string]nodeScript{"n1": {initial: power.On, gracefulDelay: 10 * time.Second, onDelay: time.Second}})
+		_, err := s.engine.Run(t.Context(), plan(Reboot, Independent, oneBootSet("n1")))
+		require.NoError(t, err)
+		var got []string
+		for _, e := range s.log.snapshot() {
+			if isTransitionEvent(e) && e.node == "n1" {
+				got = append(got, fmt.Sprintf("%s/%s/%s/%s", e.transition.Phase, e.transition.Category, e.transition.Action, e.transition.PowerState))
+			}
+		}
+		assert.Equal(t, []string{
+			"shutdown/in_progress//",               // nothing read yet
+			"shutdown/in_progress/graceful-off/On", // the intent: read On
+			"shutdown/in_progress/graceful-off/On", // sent while On
+			"shutdown/succeeded//Off",
+			"boot/in_progress//",
+			"boot/in_progress/on/Off",
+			"boot/in_progress/on/Off",
+			"boot/succeeded//On",
+		}, got)
+	})
+}
+
 // Every Reset is preceded by an in_progress transition naming it, with no
 // other event of that node in between: the durable intent resume relies on.
 func TestRunRecordsIntentBeforeEachReset(t *testing.T) {
