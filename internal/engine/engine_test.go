@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -892,27 +891,6 @@ func TestOptionsDefaults(t *testing.T) {
 	want := DefaultOptions()
 	want.BootWait = time.Minute
 	assert.Equal(t, want, got)
-}
-
-func TestResultLists(t *testing.T) {
-	result := Result{Nodes: map[string]NodeResult{
-		"b2": {Node: "b2", BootSet: "b", Category: Failed},
-		"a9": {Node: "a9", BootSet: "a", Category: Failed},
-		"a1": {Node: "a1", BootSet: "a", Category: Failed},
-		"a3": {Node: "a3", BootSet: "a", Category: Excluded},
-		"c1": {Node: "c1", BootSet: "c", Category: InProgress},
-		"c2": {Node: "c2", BootSet: "c", Category: NotStarted},
-	}}
-	names := func(nodes []NodeResult) string {
-		var out []string
-		for _, n := range nodes {
-			out = append(out, n.Node)
-		}
-		return strings.Join(out, ",")
-	}
-	assert.Equal(t, "a1,a9,b2", names(result.Failed()))
-	assert.Equal(t, "c1,c2", names(result.Unfinished()))
-	assert.Equal(t, map[Category]int{Failed: 3, Excluded: 1, InProgress: 1, NotStarted: 1}, result.Counts())
 }
 
 func TestProgressSeesEveryRecordedTransitionBeforeRunReturns(t *testing.T) {
