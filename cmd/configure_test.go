@@ -144,8 +144,8 @@ func TestBootOfANodeAlreadyOnWithAConfiguration(t *testing.T) {
 	code, out, errOut := env.run("session", "create", "--template", tmpl, "--operation", "boot", "-o", "json")
 	require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	var rec struct {
-		Status  string `json:"status"`
-		Summary struct{ Succeeded, Excluded, Pending int }
+		Status   string `json:"status"`
+		Summary  struct{ Succeeded, Excluded, Pending int }
 		BootSets []struct {
 			Phases []struct {
 				Name       string `json:"name"`
