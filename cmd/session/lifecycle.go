@@ -223,6 +223,11 @@ that (up to --wait). An interrupted session is marked cancelled at once.`,
 		Example: `  bos session cancel 3f2a`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			// Its nodes' BMCs are found in its own inventory, wherever
+			// cancel runs.
+			if _, err := useSessionInputs(f, givenInputs(c), args[0]); err != nil {
+				return err
+			}
 			env, err := newSessionEnv(f)
 			if err != nil {
 				return err
