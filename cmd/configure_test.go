@@ -130,3 +130,49 @@ func TestConfigureRunnerGetsNoBMCPassword(t *testing.T) {
 	assert.NotContains(t, string(seen), strings.TrimSpace(string(password)))
 	assert.Contains(t, string(seen), "BOS_SESSION_ID=", "the runner's own variables are set")
 }
+
+// TestBootOfANodeAlreadyOnWithAConfiguration: a boot whose boot set names a
+// configuration excludes a node found On from the boot and from the
+// configuration after it, so the session completes (exit 0); it used to
+// leave that node pending in the configure phase, and the session "failed"
+// with "0 of 2 nodes failed".
+func TestBootOfANodeAlreadyOnWithAConfiguration(t *testing.T) {
+	const off, on = "x3000c0s1b0n0", "x3000c0s2b0n0"
+	env := newTestEnv(t, sim.Options{Nodes: 2, TimeScale: 0.001})
+	require.NoError(t, env.fleet.SetPower(off, "Off"))
+	tmpl := env.withConfiguration(t, "site")
+	code, out, errOut := env.run("session", "create", "--template", tmpl, "--operation", "boot", "-o", "json")
+	require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	var rec struct {
+		Status   string `json:"status"`
+		Summary  struct{ Succeeded, Excluded, Pending int }
+		BootSets []struct {
+			Phases []struct {
+				Name       string `json:"name"`
+				Categories []struct {
+					Name     string   `json:"name"`
+					NodeList []string `json:"node_list"`
+				} `json:"categories"`
+			} `json:"phases"`
+		} `json:"boot_sets"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rec), out)
+	assert.Equal(t, "complete", rec.Status)
+	assert.Equal(t, 1, rec.Summary.Succeeded)
+	assert.Equal(t, 1, rec.Summary.Excluded)
+	assert.Zero(t, rec.Summary.Pending)
+	require.Len(t, rec.BootSets, 1)
+	placed := map[string]map[string][]string{}
+	for _, phase := range rec.BootSets[0].Phases {
+		placed[phase.Name] = map[string][]string{}
+		for _, c := range phase.Categories {
+			if len(c.NodeList) > 0 {
+				placed[phase.Name][c.Name] = c.NodeList
+			}
+		}
+	}
+	assert.Equal(t, map[string]map[string][]string{
+		"boot":      {"succeeded": {off}, "excluded": {on}},
+		"configure": {"succeeded": {off}, "excluded": {on}},
+	}, placed)
+}

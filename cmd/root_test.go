@@ -118,10 +118,13 @@ func TestRebootWithUnreachableBMCs(t *testing.T) {
 	sort.Strings(want)
 	assert.Equal(t, want, failed)
 
-	// The retry command selects exactly the failed nodes.
-	m := regexp.MustCompile(`^bos session create --template (\S+) --operation reboot --limit (\S+)$`).FindStringSubmatch(result.RetryCommand)
+	// The retry command selects exactly the failed nodes, with the
+	// session's own inventory and settings.
+	m := regexp.MustCompile(`^bos session create --template (\S+) --operation reboot --limit (\S+) --inventory (\S+) (.*)$`).FindStringSubmatch(result.RetryCommand)
 	require.NotNil(t, m, "retry command %q", result.RetryCommand)
 	assert.Equal(t, env.template, m[1])
+	assert.Equal(t, env.inventory, m[3])
+	assert.Equal(t, "--poll-base 0.002 --poll-interval 0.01", m[4], "the settings of newTestEnv's environment")
 	retryNodes, err := hostlist.Expand(strings.Trim(m[2], "'"))
 	require.NoError(t, err)
 	assert.ElementsMatch(t, unreachable, retryNodes)

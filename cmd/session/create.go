@@ -1,8 +1,6 @@
 package session
 
 import (
-	"cmp"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -126,21 +124,27 @@ func runCreate(opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
+	return env.runPrepared(prepared, opts.DryRun, opts.Detach, opts.forwarded)
+}
+
+// runPrepared prints the plan of a prepared new session (dryRun), runs it
+// in a background process or in the foreground.
+func (e *sessionEnv) runPrepared(prepared *sessionrun.Prepared, dryRun, background bool, forwarded []string) error {
+	f := e.f
 	for _, w := range prepared.Warnings {
 		f.Warnf("%s", w)
 	}
-	if opts.DryRun {
-		return printPlan(f.Context, f.IO.Out, env.format, env.runner, prepared)
+	if dryRun {
+		return printPlan(f.IO.Out, e.format, prepared)
 	}
-	if opts.Detach {
-		rec, err := env.runner.Start(f.Context, prepared)
+	if background {
+		rec, err := e.runner.Start(f.Context, prepared)
 		if err != nil {
 			return err
 		}
-		return detach(f, env, rec.ID, opts.forwarded)
+		return detach(f, e, rec.ID, forwarded)
 	}
-	return env.follow(opts.TemplateRef, fmt.Sprintf("%s %s", opts.Operation, prepared.Template.Name),
-		prepared.Phases(), len(prepared.Nodes),
+	return e.follow(fmt.Sprintf("%s %s", prepared.Plan.Operation, prepared.Template.Name), prepared.Phases(), len(prepared.Nodes),
 		func(runner *sessionrun.Runner) (*session.Record, error) { return runner.Execute(f.Context, prepared) })
 }
 
@@ -173,7 +177,7 @@ func newSessionEnv(f *cmdutil.Factory) (*sessionEnv, error) {
 // follow runs a session in the foreground with a progress display, prints
 // its outcome and returns the error whose exit code the contract gives it:
 // 3 when nodes failed, 130 when cancelled.
-func (e *sessionEnv) follow(templateRef, label string, phases []engine.Phase, nodes int, run func(*sessionrun.Runner) (*session.Record, error)) error {
+func (e *sessionEnv) follow(label string, phases []engine.Phase, nodes int, run func(*sessionrun.Runner) (*session.Record, error)) error {
 	f := e.f
 	preferSmallHeap()
 	var display *progress.Progress
@@ -189,8 +193,7 @@ func (e *sessionEnv) follow(templateRef, label string, phases []engine.Phase, no
 	if rec == nil {
 		return err
 	}
-	retry := retryCommand(cmp.Or(templateRef, rec.TemplateFile, rec.Template), rec)
-	if printErr := printOutcome(f.IO.Out, e.format, rec, retry); printErr != nil && err == nil {
+	if printErr := printOutcome(f.IO.Out, e.format, rec); printErr != nil && err == nil {
 		err = printErr
 	}
 	if err != nil {
@@ -211,58 +214,21 @@ func preferSmallHeap() {
 	}
 }
 
-// failedByBootSet lists, per boot set, the nodes whose latest state is failed.
-func failedByBootSet(rec *session.Record) map[string][]string {
-	out := map[string][]string{}
-	for _, n := range rec.Nodes {
-		st, ok := rec.NodeStates[n]
-		if ok && st.Category == engine.Failed {
-			out[st.BootSet] = append(out[st.BootSet], n)
-		}
-	}
-	return out
-}
-
-// retryCommand is the create command that retries exactly the failed nodes,
-// or "" when none failed.
-func retryCommand(templateRef string, rec *session.Record) string {
-	var failed []string
-	for _, nodes := range failedByBootSet(rec) {
-		failed = append(failed, nodes...)
-	}
-	if len(failed) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("bos session create --template %s --operation %s --limit %s",
-		shellQuote(templateRef), rec.Operation, shellQuote(sessionrun.RetryLimit(failed)))
-}
-
-// shellQuote quotes s for a POSIX shell when it holds anything but plain
-// word characters.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./,:=@", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// createResult is `create -o json`: the session record plus the retry
-// command.
-type createResult struct {
-	*session.Record
-	RetryCommand string `json:"retry_command,omitempty"`
-}
-
-func printOutcome(w io.Writer, format output.Format, rec *session.Record, retry string) error {
+// printOutcome prints how a session run ended: its counts, its failed
+// nodes with their reasons, its warnings and what is left to do.
+func printOutcome(w io.Writer, format output.Format, rec *session.Record) error {
+	view := viewOf(rec)
 	if format.Structured() {
-		return output.Data(w, format, createResult{Record: rec, RetryCommand: retry})
+		return output.Data(w, format, view)
 	}
 	s := rec.Summary
 	fmt.Fprintf(w, "session %s: %s %s %s: %d nodes, %d succeeded, %d failed, %d excluded (%s)\n",
 		rec.ID, rec.Operation, rec.Template, rec.Status, s.Total, s.Succeeded, s.Failed, s.Excluded, s.Timing.Duration)
-	failed := failedByBootSet(rec)
+	failed := map[string][]string{}
+	for _, node := range rec.FailedNodes() {
+		bootSet := rec.NodeStates[node].BootSet
+		failed[bootSet] = append(failed[bootSet], node)
+	}
 	for _, bs := range rec.BootSets {
 		nodes := failed[bs.Name]
 		if len(nodes) == 0 {
@@ -276,10 +242,7 @@ func printOutcome(w io.Writer, format output.Format, rec *session.Record, retry 
 	if err := printWarnings(w, rec); err != nil {
 		return err
 	}
-	if retry != "" {
-		fmt.Fprintf(w, "\nretry the failed nodes with:\n  %s\n", retry)
-	}
-	return nil
+	return view.print(w)
 }
 
 // planView is `create --dry-run -o json`.
@@ -303,13 +266,9 @@ type bootSetView struct {
 	Configuration   string   `json:"configuration,omitempty"`
 }
 
-func printPlan(ctx context.Context, w io.Writer, format output.Format, runner *sessionrun.Runner, p *sessionrun.Prepared) error {
-	boot, err := runner.DescribeBoot(ctx, p)
-	if err != nil {
-		return err
-	}
+func printPlan(w io.Writer, format output.Format, p *sessionrun.Prepared) error {
 	view := planView{Template: p.Template.Name, File: p.TemplateFile, Operation: string(p.Plan.Operation),
-		Pace: string(p.Plan.Pace), Limit: p.Request.Limit, Boot: boot}
+		Pace: string(p.Plan.Pace), Limit: p.Request.Limit, Boot: p.Boot}
 	var phases []string
 	for _, ph := range p.Phases() {
 		phases = append(phases, string(ph))
@@ -331,7 +290,7 @@ func printPlan(ctx context.Context, w io.Writer, format output.Format, runner *s
 	if err := output.Table(w, []string{"boot set", "count", "nodes", "shutdown ordinal", "boot ordinal", "phases", "configuration"}, rows); err != nil {
 		return err
 	}
-	for _, d := range boot {
+	for _, d := range p.Boot {
 		fmt.Fprintf(w, "\nboot set %s: boot_method %s\n", d.BootSet, d.BootMethod)
 		for _, kv := range [][2]string{{"manifest", d.Manifest}, {"kernel", d.Kernel}, {"initrd", d.Initrd},
 			{"rootfs", d.Rootfs}, {"iso", d.ISO}, {"kernel parameters", d.KernelParameters}, {"override", d.Override}} {

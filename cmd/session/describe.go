@@ -32,7 +32,11 @@ func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobr
 The table view shows the BOS v1 status tree (boot sets → phases → categories,
 node lists hostlist-compressed), the failure reasons and the warnings (what
 went wrong without failing a node, e.g. a boot not confirmed by the BMC);
--o wide adds one line per node; -o json prints the whole record (see
+-o wide adds one line per node. A session that ended with nodes left to do
+ends with them: the unfinished nodes (where each stands, with its last power
+action and power state) and the command that finishes them, and the command
+that retries the failed nodes with the session's own inputs. -o json prints
+the whole record with retry_command, unfinished and finish_command (see
 docs/session-record.md).`,
 		Example: `  bos session describe 3f2a
   bos session describe 3f2a -o wide
@@ -59,10 +63,14 @@ func runDescribe(opts *DescribeOptions) error {
 	if err != nil {
 		return err
 	}
+	view := viewOf(rec)
 	if format.Structured() {
-		return output.Data(f.IO.Out, format, rec)
+		return output.Data(f.IO.Out, format, view)
 	}
-	return printRecord(f.IO.Out, rec, format == output.FormatWide)
+	if err := printRecord(f.IO.Out, rec, format == output.FormatWide); err != nil {
+		return err
+	}
+	return view.print(f.IO.Out)
 }
 
 func printRecord(w io.Writer, rec *session.Record, wide bool) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
+	"github.com/bos-project/bos/internal/config"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/session"
 	"github.com/bos-project/bos/internal/sessionrun"
@@ -52,12 +53,44 @@ func forwardedFlags(c *cobra.Command) []string {
 	return args
 }
 
+// givenInputs are the inputs of a session that command line c gives
+// explicitly, which win over those the session ran with.
+func givenInputs(c *cobra.Command) sessionrun.Given {
+	given := map[string]bool{}
+	for _, s := range config.SettingsIn(config.SessionRun) {
+		given[s.Key] = c.Flags().Changed(s.Flag)
+	}
+	return sessionrun.Given{Inventory: c.Flags().Changed("inventory"), Setting: func(key string) bool { return given[key] }}
+}
+
+// useSessionInputs makes the configuration of this process the one session
+// id ran with (its inventory and run settings), except what given gives,
+// and returns the session's record: a resume, retry or detached run then
+// runs as the session did, from any directory.
+func useSessionInputs(f *cmdutil.Factory, given sessionrun.Given, id string) (*session.Record, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	store, err := f.Store()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := store.Get(id)
+	store.Close()
+	if err != nil {
+		return nil, err
+	}
+	return rec, sessionrun.UseSessionInputs(cfg, rec, given)
+}
+
 // RunDetachedOptions are the arguments of the hidden `bos session
 // run-detached`.
 type RunDetachedOptions struct {
 	Factory *cmdutil.Factory
 	ID      string
 	LockFD  int
+	given   sessionrun.Given
 }
 
 // NewCmdRunDetached returns the hidden `bos session run-detached`, the
@@ -70,7 +103,7 @@ func NewCmdRunDetached(f *cmdutil.Factory, runF func(*RunDetachedOptions) error)
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ID = args[0]
+			opts.ID, opts.given = args[0], givenInputs(c)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -84,6 +117,9 @@ func NewCmdRunDetached(f *cmdutil.Factory, runF func(*RunDetachedOptions) error)
 
 func runDetached(opts *RunDetachedOptions) error {
 	f := opts.Factory
+	if _, err := useSessionInputs(f, opts.given, opts.ID); err != nil {
+		return err
+	}
 	env, err := newSessionEnv(f)
 	if err != nil {
 		return err
@@ -96,7 +132,7 @@ func runDetached(opts *RunDetachedOptions) error {
 	if err := env.store.AdoptLock(opts.ID, lock); err != nil {
 		return err
 	}
-	return env.follow("", "session "+opts.ID, nil, 0, func(runner *sessionrun.Runner) (*session.Record, error) {
+	return env.follow("session "+opts.ID, nil, 0, func(runner *sessionrun.Runner) (*session.Record, error) {
 		return runner.RunStored(f.Context, opts.ID)
 	})
 }
@@ -107,6 +143,7 @@ type ResumeOptions struct {
 	ID        string
 	Detach    bool
 	forwarded []string
+	given     sessionrun.Given
 }
 
 // NewCmdResume returns `bos session resume`.
@@ -117,15 +154,17 @@ func NewCmdResume(f *cmdutil.Factory, runF func(*ResumeOptions) error) *cobra.Co
 		Short: "Continue an interrupted session where its process left it",
 		Long: `Continue a session whose bos process died (it shows as interrupted), under the
 same id and history. Finished nodes stay finished; a node caught mid-action has
-its power state read again, so it is not reset a second time needlessly. The
-engine settings are this invocation's (config, environment and flags).
-A running session is refused (exit 4); a finished one cannot be resumed: use
-'bos session retry ID' for its failed nodes.`,
+its power state read again, so it is not reset a second time needlessly. It
+runs with the session's own inventory and settings, from any directory; flags
+given here override them.
+A running session is refused (exit 4); a finished one cannot be resumed: the
+error says what is left to do ('bos session retry ID' for its failed nodes,
+'bos session retry ID --unfinished' for those a cancel left unfinished).`,
 		Example: `  bos session resume 3f2a
   bos session resume 3f2a --detach`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ID, opts.forwarded = args[0], forwardedFlags(c)
+			opts.ID, opts.forwarded, opts.given = args[0], forwardedFlags(c), givenInputs(c)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -139,28 +178,22 @@ A running session is refused (exit 4); a finished one cannot be resumed: use
 
 func runResume(opts *ResumeOptions) error {
 	f := opts.Factory
+	rec, err := useSessionInputs(f, opts.given, opts.ID)
+	if err != nil {
+		return err
+	}
 	env, err := newSessionEnv(f)
 	if err != nil {
 		return err
 	}
 	defer env.store.Close()
-	rec, err := env.store.Get(opts.ID)
-	if err != nil {
-		return err
-	}
 	if opts.Detach {
-		if rec.Status != session.StatusInterrupted {
-			return fmt.Errorf("resume session %s: it is %s: %w", rec.ID, rec.Status, sessionrun.ErrNotResumable)
-		}
-		if err := env.store.Acquire(f.Context, rec.ID); err != nil {
-			return err
-		}
-		if err := env.store.ClearCancelRequest(rec.ID); err != nil {
+		if _, err := env.runner.ClaimForResume(f.Context, rec.ID); err != nil {
 			return err
 		}
 		return detach(f, env, rec.ID, opts.forwarded)
 	}
-	return env.follow(rec.TemplateFile, fmt.Sprintf("%s %s", rec.Operation, rec.Template), rec.Phases, len(rec.Nodes),
+	return env.follow(fmt.Sprintf("%s %s", rec.Operation, rec.Template), rec.Phases, len(rec.Nodes),
 		func(runner *sessionrun.Runner) (*session.Record, error) { return runner.Resume(f.Context, rec.ID) })
 }
 
@@ -169,6 +202,7 @@ type CancelOptions struct {
 	Factory *cmdutil.Factory
 	ID      string
 	Wait    time.Duration
+	given   sessionrun.Given
 }
 
 // NewCmdCancel returns `bos session cancel`.
@@ -184,7 +218,7 @@ that (up to --wait). An interrupted session is marked cancelled at once.`,
 		Example: `  bos session cancel 3f2a`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ID = args[0]
+			opts.ID, opts.given = args[0], givenInputs(c)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -197,6 +231,10 @@ that (up to --wait). An interrupted session is marked cancelled at once.`,
 
 func runCancel(opts *CancelOptions) error {
 	f := opts.Factory
+	// Its nodes' BMCs are found in its own inventory, wherever cancel runs.
+	if _, err := useSessionInputs(f, opts.given, opts.ID); err != nil {
+		return err
+	}
 	env, err := newSessionEnv(f)
 	if err != nil {
 		return err
@@ -206,69 +244,76 @@ func runCancel(opts *CancelOptions) error {
 	if err != nil {
 		return err
 	}
+	view := viewOf(rec)
 	if env.format.Structured() {
-		return output.Data(f.IO.Out, env.format, rec)
+		return output.Data(f.IO.Out, env.format, view)
 	}
 	fmt.Fprintf(f.IO.Out, "session %s cancelled: %d nodes, %d succeeded, %d failed, %d left unfinished\n",
 		rec.ID, rec.Summary.Total, rec.Summary.Succeeded, rec.Summary.Failed, rec.Summary.Pending)
-	return nil
+	return view.print(f.IO.Out)
 }
 
 // RetryOptions are the flags of `bos session retry`.
 type RetryOptions struct {
-	Factory *cmdutil.Factory
-	ID      string
-	Create  CreateOptions
+	Factory    *cmdutil.Factory
+	ID         string
+	Unfinished bool
+	DryRun     bool
+	Detach     bool
+	forwarded  []string
+	given      sessionrun.Given
 }
 
 // NewCmdRetry returns `bos session retry`.
 func NewCmdRetry(f *cmdutil.Factory, runF func(*RetryOptions) error) *cobra.Command {
-	opts := &RetryOptions{Factory: f, Create: CreateOptions{Factory: f}}
+	opts := &RetryOptions{Factory: f}
 	c := &cobra.Command{
 		Use:   "retry ID",
-		Short: "Run a new session on the failed nodes of a session",
-		Long: `Create a new session with the same template, operation and pace as session ID,
-limited to the nodes that failed in it.`,
+		Short: "Run a new session on the failed (or unfinished) nodes of a session",
+		Long: `Create a new session on the nodes that failed in session ID, or with
+--unfinished (or when none failed) on those it left unfinished: a session
+cancelled, or stopped by an error, before they were done. The new session runs
+them as session ID did: with its template (the copy it kept), boot sets,
+operation, pace, inventory and settings, from any directory; flags given here
+override the settings. An interrupted session is not retried but resumed
+('bos session resume ID'), which finishes its unfinished nodes where each stands.`,
 		Example: `  bos session retry 3f2a
+  bos session retry 3f2a --unfinished
   bos session retry 3f2a --dry-run`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ID, opts.Create.forwarded = args[0], forwardedFlags(c)
+			opts.ID, opts.forwarded, opts.given = args[0], forwardedFlags(c), givenInputs(c)
 			if runF != nil {
 				return runF(opts)
 			}
 			return runRetry(opts)
 		},
 	}
-	c.Flags().BoolVar(&opts.Create.DryRun, "dry-run", false, "print the plan and touch no BMC")
-	c.Flags().BoolVar(&opts.Create.Detach, "detach", false, "print the new session's id at once and run it in the background")
+	c.Flags().BoolVar(&opts.Unfinished, "unfinished", false, "retry the nodes the session left unfinished (the default when none failed)")
+	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and touch no BMC")
+	c.Flags().BoolVar(&opts.Detach, "detach", false, "print the new session's id at once and run it in the background")
 	addRunFlags(c)
 	return c
 }
 
 func runRetry(opts *RetryOptions) error {
-	store, err := opts.Factory.Store()
+	f := opts.Factory
+	rec, err := useSessionInputs(f, opts.given, opts.ID)
 	if err != nil {
 		return err
 	}
-	rec, err := store.Get(opts.ID)
-	store.Close()
+	retry, err := sessionrun.NewRetry(rec, opts.Unfinished)
 	if err != nil {
 		return err
 	}
-	var failed []string
-	for _, nodes := range failedByBootSet(rec) {
-		failed = append(failed, nodes...)
+	env, err := newSessionEnv(f)
+	if err != nil {
+		return err
 	}
-	if len(failed) == 0 {
-		return fmt.Errorf("session %s (%s) has no failed nodes to retry", rec.ID, rec.Status)
+	defer env.store.Close()
+	prepared, err := env.runner.PrepareRetry(f.Context, retry)
+	if err != nil {
+		return err
 	}
-	create := opts.Create
-	create.TemplateRef = rec.Template
-	if _, err := os.Stat(rec.TemplateFile); rec.TemplateFile != "" && err == nil {
-		create.TemplateRef = rec.TemplateFile
-	}
-	create.Operation, create.Pace = rec.Operation, rec.Pace
-	create.Limit = sessionrun.RetryLimit(failed)
-	return runCreate(&create)
+	return env.runPrepared(prepared, opts.DryRun, opts.Detach, opts.forwarded)
 }

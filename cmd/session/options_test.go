@@ -12,14 +12,39 @@ import (
 
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/sessionrun"
 )
 
 // capture is a runF that keeps the options it is given.
 func capture[T any](got *any) func(*T) error {
 	return func(opts *T) error {
-		*got = opts
+		*got = withoutGiven(opts)
 		return nil
 	}
+}
+
+// withoutGiven drops what a command line gives explicitly (a function,
+// which no two values share) after checking it was taken;
+// TestGivenInputs checks what it says.
+func withoutGiven(opts any) any {
+	var given *sessionrun.Given
+	switch o := opts.(type) {
+	case *ResumeOptions:
+		given = &o.given
+	case *RetryOptions:
+		given = &o.given
+	case *CancelOptions:
+		given = &o.given
+	case *RunDetachedOptions:
+		given = &o.given
+	default:
+		return opts
+	}
+	if given.Setting == nil {
+		panic("the command line's given inputs were not taken")
+	}
+	*given = sessionrun.Given{}
+	return opts
 }
 
 // TestFlagsReachOptions drives every `bos session` command's flag parsing
@@ -68,8 +93,9 @@ func TestFlagsReachOptions(t *testing.T) {
 		{"resume", NewCmdResume(f, capture[ResumeOptions](&got)), []string{"3f2a", "--detach", "--boot-wait", "10m"},
 			&ResumeOptions{Factory: f, ID: "3f2a", Detach: true, forwarded: []string{"--boot-wait=10m"}}, ""},
 		{"retry", NewCmdRetry(f, capture[RetryOptions](&got)), []string{"3f2a", "--dry-run", "--max-concurrency", "50"},
-			&RetryOptions{Factory: f, ID: "3f2a", Create: CreateOptions{Factory: f, DryRun: true,
-				forwarded: []string{"--max-concurrency=50"}}}, ""},
+			&RetryOptions{Factory: f, ID: "3f2a", DryRun: true, forwarded: []string{"--max-concurrency=50"}}, ""},
+		{"retry unfinished", NewCmdRetry(f, capture[RetryOptions](&got)), []string{"3f2a", "--unfinished"},
+			&RetryOptions{Factory: f, ID: "3f2a", Unfinished: true}, ""},
 		{"run-detached", NewCmdRunDetached(f, capture[RunDetachedOptions](&got)), []string{"3f2a", "--lock-fd", "7"},
 			&RunDetachedOptions{Factory: f, ID: "3f2a", LockFD: 7}, ""},
 		{"run-detached takes the lock on 3", NewCmdRunDetached(f, capture[RunDetachedOptions](&got)), []string{"3f2a"},
@@ -91,4 +117,22 @@ func TestFlagsReachOptions(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// TestGivenInputs: the inputs a resume's command line gives are the ones
+// that win over the session's own.
+func TestGivenInputs(t *testing.T) {
+	ios, _, _ := cmdutil.Test()
+	f := cmdutil.NewFactory(context.Background(), ios, config.New())
+	var given sessionrun.Given
+	c := NewCmdResume(f, func(opts *ResumeOptions) error {
+		given = opts.given
+		return nil
+	})
+	c.SetArgs([]string{"3f2a", "--boot-wait", "10m"})
+	c.SetOut(io.Discard)
+	require.NoError(t, c.Execute())
+	assert.False(t, given.Inventory, "--inventory not given")
+	assert.True(t, given.Setting(config.KeyBootWait))
+	assert.False(t, given.Setting(config.KeyPowerOnWait))
 }

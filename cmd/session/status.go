@@ -19,11 +19,12 @@ type statusView struct {
 	Status    session.Status       `json:"status"`
 	Phases    []session.PhaseCount `json:"phases"`
 	Summary   session.Summary      `json:"summary"`
+	nextSteps
 }
 
 func statusOf(rec *session.Record) statusView {
 	return statusView{ID: rec.ID, Operation: rec.Operation, Template: rec.Template, Status: rec.Status,
-		Phases: rec.PhaseCounts(), Summary: rec.Summary}
+		Phases: rec.PhaseCounts(), Summary: rec.Summary, nextSteps: nextStepsOf(rec)}
 }
 
 // StatusOptions are the flags of `bos session status`.
@@ -40,9 +41,11 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(*StatusOptions) error) *cobra.Co
 		Use:   "status ID",
 		Short: "Show how many nodes of a session are where, per phase",
 		Long: `Show a session's counts per phase and category. --watch prints them again as
-they change until the session ends. The exit status is the session's, as create
-would give it: 0 complete (or still running without --watch), 3 nodes failed,
-130 cancelled or interrupted.`,
+they change until the session ends. Once it ended, what is left to do follows:
+the nodes it left unfinished, where each stands, with the command that finishes
+them, and the command that retries its failed nodes. The exit status is the
+session's, as create would give it: 0 complete (or still running without
+--watch), 3 nodes failed, 130 cancelled or interrupted.`,
 		Example: `  bos session status 3f2a --watch`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -96,7 +99,10 @@ func printStatus(w io.Writer, format output.Format, v statusView) error {
 		}
 		rows = append(rows, row)
 	}
-	return output.Table(w, header, rows)
+	if err := output.Table(w, header, rows); err != nil {
+		return err
+	}
+	return v.nextSteps.print(w)
 }
 
 // categoryColumns are the column titles of categories.

@@ -114,6 +114,10 @@ type Config struct {
 	// Configurations are the named configurations templates select with
 	// cfs.configuration.
 	Configurations map[string]Configuration
+	// RunSettings are the settings that tune a session run whose value
+	// differs from the default, by key, as given (see runsettings.go): a
+	// session keeps them in its record.
+	RunSettings map[string]string
 }
 
 // New returns a viper instance with bos's defaults and environment binding.
@@ -172,6 +176,7 @@ func Load(v *viper.Viper) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
 	}
+	cfg.RunSettings = runSettings(v)
 	return cfg, nil
 }
 

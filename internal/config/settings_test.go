@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +149,15 @@ func changedFields(a, b reflect.Value, prefix string) []string {
 		case fa.Kind() == reflect.Struct && fa.Type() != reflect.TypeFor[time.Time]():
 			changed = append(changed, changedFields(fa, fb, name+".")...)
 		case fa.Kind() == reflect.Func:
+		case fa.Kind() == reflect.Map && fa.Type().Key().Kind() == reflect.String:
+			// Per key: RunSettings holds one per setting.
+			for _, key := range append(fa.MapKeys(), fb.MapKeys()...) {
+				va, vb := fa.MapIndex(key), fb.MapIndex(key)
+				differs := va.IsValid() != vb.IsValid() || va.IsValid() && !reflect.DeepEqual(va.Interface(), vb.Interface())
+				if field := name + "." + key.String(); differs && !slices.Contains(changed, field) {
+					changed = append(changed, field)
+				}
+			}
 		case !reflect.DeepEqual(fa.Interface(), fb.Interface()):
 			changed = append(changed, name)
 		}

@@ -112,6 +112,10 @@ type Transition struct {
 	// Reason is why the node failed or was excluded; on an action's intent,
 	// why the engine escalated to it.
 	Reason string `json:"reason,omitempty"`
+	// PowerState is the node's power state as last read in this phase
+	// before the transition, when one was read: where a node stands if
+	// the session stops before its next transition.
+	PowerState power.State `json:"power_state,omitempty"`
 	// Warnings are what the node met since its previous transition that
 	// went wrong without failing it, and that an administrator should see:
 	// "no one-time boot override (HTTP 405): relied on the boot order".

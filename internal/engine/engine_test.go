@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -452,6 +451,33 @@ func TestRunSingleNode(t *testing.T) {
 	}
 }
 
+// TestTransitionsCarryThePowerStateLastRead: each transition after the
+// phase's first read says what that read (or a later one) found, so a
+// session stopped mid-operation can tell where each node was left.
+func TestTransitionsCarryThePowerStateLastRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSession(map[string]nodeScript{"n1": {initial: power.On, gracefulDelay: 10 * time.Second, onDelay: time.Second}})
+		_, err := s.engine.Run(t.Context(), plan(Reboot, Independent, oneBootSet("n1")))
+		require.NoError(t, err)
+		var got []string
+		for _, e := range s.log.snapshot() {
+			if isTransitionEvent(e) && e.node == "n1" {
+				got = append(got, fmt.Sprintf("%s/%s/%s/%s", e.transition.Phase, e.transition.Category, e.transition.Action, e.transition.PowerState))
+			}
+		}
+		assert.Equal(t, []string{
+			"shutdown/in_progress//",               // nothing read yet
+			"shutdown/in_progress/graceful-off/On", // the intent: read On
+			"shutdown/in_progress/graceful-off/On", // sent while On
+			"shutdown/succeeded//Off",
+			"boot/in_progress//",
+			"boot/in_progress/on/Off",
+			"boot/in_progress/on/Off",
+			"boot/succeeded//On",
+		}, got)
+	})
+}
+
 // Every Reset is preceded by an in_progress transition naming it, with no
 // other event of that node in between: the durable intent resume relies on.
 func TestRunRecordsIntentBeforeEachReset(t *testing.T) {
@@ -865,27 +891,6 @@ func TestOptionsDefaults(t *testing.T) {
 	want := DefaultOptions()
 	want.BootWait = time.Minute
 	assert.Equal(t, want, got)
-}
-
-func TestResultLists(t *testing.T) {
-	result := Result{Nodes: map[string]NodeResult{
-		"b2": {Node: "b2", BootSet: "b", Category: Failed},
-		"a9": {Node: "a9", BootSet: "a", Category: Failed},
-		"a1": {Node: "a1", BootSet: "a", Category: Failed},
-		"a3": {Node: "a3", BootSet: "a", Category: Excluded},
-		"c1": {Node: "c1", BootSet: "c", Category: InProgress},
-		"c2": {Node: "c2", BootSet: "c", Category: NotStarted},
-	}}
-	names := func(nodes []NodeResult) string {
-		var out []string
-		for _, n := range nodes {
-			out = append(out, n.Node)
-		}
-		return strings.Join(out, ",")
-	}
-	assert.Equal(t, "a1,a9,b2", names(result.Failed()))
-	assert.Equal(t, "c1,c2", names(result.Unfinished()))
-	assert.Equal(t, map[Category]int{Failed: 3, Excluded: 1, InProgress: 1, NotStarted: 1}, result.Counts())
 }
 
 func TestProgressSeesEveryRecordedTransitionBeforeRunReturns(t *testing.T) {

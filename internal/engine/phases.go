@@ -187,6 +187,7 @@ func (p *nodePhase) recordSent(ctx context.Context, action power.Action, resetTy
 // the last one.
 func (p *nodePhase) commit(ctx context.Context, t Transition) error {
 	t.Time, t.BootSet, t.Node, t.Phase, t.Warnings = p.clock.Now(), p.bootSet, p.node, p.phase, p.warnings
+	t.PowerState = p.lastState
 	if err := p.recorder.Record(ctx, t); err != nil {
 		return fmt.Errorf("node %s: record %s %s: %w", p.node, p.phase, t.Category, err)
 	}

@@ -1,10 +1,5 @@
 package engine
 
-import (
-	"cmp"
-	"slices"
-)
-
 // NodeResult is where one node stands when Run returns.
 type NodeResult struct {
 	Node    string
@@ -17,41 +12,11 @@ type NodeResult struct {
 	Reason   string
 }
 
-// Result is every node's outcome, keyed by node name.
+// Result is every node's outcome, keyed by node name, as this run left it.
+// A session reads its record instead (session.Record): built from the same
+// transitions made durable, it also holds the nodes a resumed run found
+// finished, and it outlives the process. So only the engine's own tests and
+// benchmarks read a Result.
 type Result struct {
 	Nodes map[string]NodeResult
-}
-
-// Failed lists the failed nodes, by boot set then node name.
-func (r Result) Failed() []NodeResult {
-	return r.matching(func(n NodeResult) bool { return n.Category == Failed })
-}
-
-// Unfinished lists the nodes a cancelled or aborted session left not
-// started or in progress, by boot set then node name: the caller marks
-// them cancelled.
-func (r Result) Unfinished() []NodeResult {
-	return r.matching(func(n NodeResult) bool { return n.Category == NotStarted || n.Category == InProgress })
-}
-
-// Counts is the number of nodes per final category.
-func (r Result) Counts() map[Category]int {
-	counts := make(map[Category]int)
-	for _, n := range r.Nodes {
-		counts[n.Category]++
-	}
-	return counts
-}
-
-func (r Result) matching(keep func(NodeResult) bool) []NodeResult {
-	var nodes []NodeResult
-	for _, n := range r.Nodes {
-		if keep(n) {
-			nodes = append(nodes, n)
-		}
-	}
-	slices.SortFunc(nodes, func(a, b NodeResult) int {
-		return cmp.Or(cmp.Compare(a.BootSet, b.BootSet), cmp.Compare(a.Node, b.Node))
-	})
-	return nodes
 }

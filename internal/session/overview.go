@@ -153,8 +153,11 @@ func (e *OutcomeError) ExitCode() exitcode.Code { return e.Code }
 func (r *Record) Outcome() error {
 	switch r.Status {
 	case StatusFailed:
-		return &OutcomeError{Code: exitcode.NodesFailed,
-			Message: fmt.Sprintf("session %s: %d of %d nodes failed", r.ID, r.Summary.Failed, r.Summary.Total)}
+		message := fmt.Sprintf("session %s: %d of %d nodes failed", r.ID, r.Summary.Failed, r.Summary.Total)
+		if r.Summary.Pending > 0 {
+			message += fmt.Sprintf(", %d left unfinished", r.Summary.Pending)
+		}
+		return &OutcomeError{Code: exitcode.NodesFailed, Message: message}
 	case StatusCancelled, StatusInterrupted:
 		message := fmt.Sprintf("session %s is %s", r.ID, r.Status)
 		if r.Error != "" {

@@ -10,6 +10,7 @@ package session
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/bos-project/bos/internal/engine"
@@ -54,6 +55,28 @@ type Record struct {
 	StopTime   *time.Time     `json:"stop_time,omitempty"`
 	Status     Status         `json:"status"`
 	ErrorCount int            `json:"error_count"`
+
+	// Plan is the session's boot sets as they were selected when it was
+	// created: what a resume, a detached run and a retry run, never
+	// selected again from the template or the inventory. Records written
+	// before bos kept it have none; their plan is rebuilt from the status
+	// tree (see EnginePlan).
+	Plan []PlannedBootSet `json:"plan,omitempty"`
+	// Inventory is the inventory file the session ran with, as an absolute
+	// path: a resume or retry finds its nodes' BMCs there, from any
+	// directory.
+	Inventory string `json:"inventory,omitempty"`
+	// IncludeDisabled: the session was asked to act on nodes disabled in
+	// the inventory too.
+	IncludeDisabled bool `json:"include_disabled,omitempty"`
+	// Settings are the settings that tune a session run (those every
+	// command running a session takes as flags) whose value differed from
+	// the default, by config key, as given: {} when none did. A resume or
+	// retry runs with them, and the others at their defaults, unless its
+	// own flags say otherwise. Records written before bos kept them have
+	// none (null).
+	Settings map[string]string `json:"settings"`
+
 	// BootSets is the BOS v1 status tree.
 	BootSets []BootSetStatus `json:"boot_sets"`
 	Summary  Summary         `json:"summary"`
@@ -67,6 +90,51 @@ type Record struct {
 	// of the session clears them.
 	Error string   `json:"error,omitempty"`
 	Notes []string `json:"notes,omitempty"`
+}
+
+// PlannedBootSet is one boot set of a session's plan: its nodes, in the
+// order they were selected, and how they are run.
+type PlannedBootSet struct {
+	Name            string   `json:"name"`
+	Nodes           []string `json:"nodes"`
+	BootOrdinal     int      `json:"boot_ordinal"`
+	ShutdownOrdinal int      `json:"shutdown_ordinal"`
+	// BootMethod is how its nodes are pointed at what they boot (pxe,
+	// http, virtualmedia, none); empty when the operation boots nothing.
+	BootMethod string `json:"boot_method,omitempty"`
+	// Configuration is what its configure phase runs; empty for none.
+	Configuration string `json:"configuration,omitempty"`
+}
+
+// PlannedBootSets is plan as a record keeps it; bootMethods gives each
+// boot set's boot method, by name (nil when the operation boots nothing).
+func PlannedBootSets(plan engine.Plan, bootMethods map[string]string) []PlannedBootSet {
+	planned := make([]PlannedBootSet, len(plan.BootSets))
+	for i, bs := range plan.BootSets {
+		planned[i] = PlannedBootSet{Name: bs.Name, Nodes: slices.Clone(bs.Nodes),
+			BootOrdinal: bs.BootOrdinal, ShutdownOrdinal: bs.ShutdownOrdinal,
+			BootMethod: bootMethods[bs.Name], Configuration: bs.Configuration}
+	}
+	return planned
+}
+
+// EnginePlan is what the engine runs for rec: its stored plan (true), or,
+// for a record written before bos stored plans, one rebuilt from its
+// status tree (false), whose boot sets have their nodes but neither
+// ordinals nor configurations: the caller knows them from the template.
+func (rec *Record) EnginePlan() (engine.Plan, bool) {
+	plan := engine.Plan{SessionID: rec.ID, Operation: engine.Operation(rec.Operation), Pace: engine.Pace(rec.Pace)}
+	if len(rec.Plan) == 0 {
+		for _, status := range rec.BootSets {
+			plan.BootSets = append(plan.BootSets, engine.BootSetPlan{Name: status.Name, Nodes: nodesOfStatus(rec, status)})
+		}
+		return plan, false
+	}
+	for _, bs := range rec.Plan {
+		plan.BootSets = append(plan.BootSets, engine.BootSetPlan{Name: bs.Name, Nodes: slices.Clone(bs.Nodes),
+			BootOrdinal: bs.BootOrdinal, ShutdownOrdinal: bs.ShutdownOrdinal, Configuration: bs.Configuration})
+	}
+	return plan, true
 }
 
 // BootSetStatus is one boot set of the BOS v1 status tree.
@@ -98,9 +166,16 @@ type NodeState struct {
 	BootSet  string          `json:"boot_set"`
 	Phase    engine.Phase    `json:"phase"`
 	Category engine.Category `json:"category"`
-	Action   power.Action    `json:"last_action,omitempty"`
-	Reason   string          `json:"reason,omitempty"`
-	Time     time.Time       `json:"time"`
+	// Action is the last power action recorded in Phase (kept past later
+	// in_progress transitions without one), and ActionSent whether the BMC
+	// was recorded as having accepted it.
+	Action     power.Action `json:"last_action,omitempty"`
+	ActionSent bool         `json:"action_sent,omitempty"`
+	// PowerState is the node's power state as last read in the session
+	// (engine.Transition.PowerState); absent when none was recorded.
+	PowerState power.State `json:"power_state,omitempty"`
+	Reason     string      `json:"reason,omitempty"`
+	Time       time.Time   `json:"time"`
 	// Warnings are the distinct warnings of all the node's transitions,
 	// first seen first; absent when there were none.
 	Warnings []string `json:"warnings,omitempty"`
@@ -162,8 +237,7 @@ var categoryOrder = []engine.Category{engine.NotStarted, engine.InProgress, engi
 var phaseOrder = map[engine.Phase]int{engine.PhaseShutdown: 0, engine.PhaseBoot: 1, engine.PhaseConfigure: 2}
 
 // InitStatus fills rec's status tree with every node of plan not started,
-// so the record written at create already names each boot set's nodes: a
-// detached or resumed run rebuilds its plan from it.
+// so the record written at create already shows each boot set's nodes.
 func InitStatus(rec *Record, plan engine.Plan) {
 	if len(rec.Phases) == 0 {
 		operation, _ := engine.LookupOperation(plan.Operation)

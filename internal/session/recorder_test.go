@@ -96,14 +96,14 @@ func TestRecorderAppliesTransitions(t *testing.T) {
 			wantErrors: map[string][]string{},
 		},
 		{
-			name: "a failed node leaves the later phases",
+			name: "a failed or excluded node leaves the later phases",
 			transitions: []engine.Transition{
 				tr("compute", "n2", sd, engine.Failed, "power off not confirmed after 480s"),
 				tr("compute", "n3", sd, engine.Excluded, "disabled"),
 			},
 			want: map[engine.Phase]map[engine.Category][]string{
 				sd: {engine.NotStarted: {"n1"}, engine.Failed: {"n2"}, engine.Excluded: {"n3"}},
-				bt: {engine.NotStarted: {"n1", "n3"}, engine.Excluded: {"n2"}},
+				bt: {engine.NotStarted: {"n1"}, engine.Excluded: {"n2", "n3"}},
 			},
 			wantErrors: map[string][]string{"power off not confirmed after 480s": {"n2"}},
 		},

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -70,22 +71,19 @@ func newTree(plan engine.Plan, phases []engine.Phase) *tree {
 }
 
 // treeOf is the tree of rec with every node not started: its boot sets,
-// their nodes in rec.Nodes order and their phases, so that events can be
-// replayed onto it without the plan that made it.
+// their nodes and their phases, so that events can be replayed onto it
+// without the process that ran it. The nodes are the stored plan's; a
+// record written before bos stored plans has them gathered from its status
+// tree's first phase, in rec.Nodes order.
 func treeOf(rec *Record) *tree {
-	order := make(map[string]int, len(rec.Nodes))
-	for i, node := range rec.Nodes {
-		order[node] = i
+	plan, _ := rec.EnginePlan()
+	planned := make(map[string][]string, len(plan.BootSets))
+	for _, bs := range plan.BootSets {
+		planned[bs.Name] = bs.Nodes
 	}
 	t := emptyTree(len(rec.BootSets))
 	for _, status := range rec.BootSets {
-		bs := &bootSetState{name: status.Name}
-		if len(status.Phases) > 0 {
-			for _, category := range status.Phases[0].Categories {
-				bs.nodes = append(bs.nodes, category.NodeList...)
-			}
-		}
-		slices.SortFunc(bs.nodes, func(a, b string) int { return order[a] - order[b] })
+		bs := &bootSetState{name: status.Name, nodes: planned[status.Name]}
 		for _, phase := range status.Phases {
 			bs.phases = append(bs.phases, bs.newPhase(phase.Name))
 		}
@@ -93,6 +91,24 @@ func treeOf(rec *Record) *tree {
 		t.byName[bs.name] = bs
 	}
 	return t
+}
+
+// nodesOfStatus are the nodes of one boot set of rec's status tree, in
+// rec.Nodes order: how a record without a stored plan says which nodes a
+// boot set has.
+func nodesOfStatus(rec *Record, status BootSetStatus) []string {
+	order := make(map[string]int, len(rec.Nodes))
+	for i, node := range rec.Nodes {
+		order[node] = i
+	}
+	var nodes []string
+	if len(status.Phases) > 0 {
+		for _, category := range status.Phases[0].Categories {
+			nodes = append(nodes, category.NodeList...)
+		}
+	}
+	slices.SortFunc(nodes, func(a, b string) int { return order[a] - order[b] })
+	return nodes
 }
 
 // emptyTree is a tree to add bootSets boot sets to.
@@ -131,9 +147,11 @@ func (bs *bootSetState) phase(name engine.Phase) (*phaseState, error) {
 	return ps, nil
 }
 
-// apply moves one node. A node that fails leaves the session's remaining
-// phases: it is placed as excluded, reason "failed in <phase>", in every
-// later phase it had not started, so describe shows why it never got there.
+// apply moves one node. A node that fails or is excluded leaves the
+// session's remaining phases: it is placed as excluded, reason "failed in
+// <phase>" or "excluded in <phase>", in every later phase it had not
+// started, so describe shows why it never got there (and the session does
+// not count it pending there forever).
 func (t *tree) apply(tr engine.Transition) error {
 	bs := t.byName[tr.BootSet]
 	if bs == nil {
@@ -154,17 +172,18 @@ func (t *tree) apply(tr engine.Transition) error {
 		placed.action, placed.sent = ps.placed[tr.Node].action, ps.placed[tr.Node].sent
 	}
 	ps.placed[tr.Node] = placed
-	if tr.Category == engine.Failed {
+	if tr.Category == engine.Failed || tr.Category == engine.Excluded {
 		later := bs.phases[slices.Index(bs.phases, ps)+1:]
 		for _, next := range later {
 			if next.placed[tr.Node].category == engine.NotStarted {
-				next.placed[tr.Node] = placement{category: engine.Excluded, reason: fmt.Sprintf("failed in %s", tr.Phase)}
+				next.placed[tr.Node] = placement{category: engine.Excluded, reason: fmt.Sprintf("%s in %s", tr.Category, tr.Phase)}
 			}
 		}
 	}
 	t.latest[tr.Node] = NodeState{
 		BootSet: tr.BootSet, Phase: tr.Phase, Category: tr.Category,
-		Action: tr.Action, Reason: tr.Reason, Time: tr.Time,
+		Action: placed.action, ActionSent: placed.sent, PowerState: cmp.Or(tr.PowerState, t.latest[tr.Node].PowerState),
+		Reason: tr.Reason, Time: tr.Time,
 	}
 	for _, warning := range tr.Warnings {
 		if !slices.Contains(t.warnings[tr.Node], warning) {

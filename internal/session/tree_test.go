@@ -123,3 +123,39 @@ func TestWarningsPerNode(t *testing.T) {
 	require.Len(t, rows, 1)
 	assert.Equal(t, 2, rows[0].Warnings)
 }
+
+// TestExcludedNodeLeavesLaterPhases: a node excluded in a phase (a boot
+// finding it already On) is excluded from the phases after it too, so a
+// session whose other nodes all succeed completes instead of counting it
+// pending in its configure phase.
+func TestExcludedNodeLeavesLaterPhases(t *testing.T) {
+	store, err := Open(filepath.Join(t.TempDir(), "state"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	plan := engine.Plan{Operation: engine.Boot, BootSets: []engine.BootSetPlan{
+		{Name: "compute", Nodes: []string{"n1", "n2"}, Configuration: "site"},
+	}}
+	rec := &Record{Template: "compute", Operation: string(engine.Boot), Nodes: []string{"n1", "n2"},
+		Phases: []engine.Phase{engine.PhaseBoot, engine.PhaseConfigure}}
+	require.NoError(t, store.Create(rec))
+	plan.SessionID = rec.ID
+	r, err := store.NewRecorder(t.Context(), rec, plan)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	for _, transition := range []engine.Transition{
+		tr("compute", "n1", engine.PhaseBoot, engine.Succeeded, ""),
+		tr("compute", "n1", engine.PhaseConfigure, engine.Succeeded, ""),
+		tr("compute", "n2", engine.PhaseBoot, engine.Excluded, "already on (use reboot)"),
+	} {
+		require.NoError(t, r.Record(t.Context(), transition))
+	}
+	require.NoError(t, r.Finish(StatusComplete))
+	got := r.Snapshot()
+	assert.Equal(t, StatusComplete, got.Status)
+	assert.Equal(t, map[engine.Phase]map[engine.Category][]string{
+		engine.PhaseBoot:      {engine.Succeeded: {"n1"}, engine.Excluded: {"n2"}},
+		engine.PhaseConfigure: {engine.Succeeded: {"n1"}, engine.Excluded: {"n2"}},
+	}, categories(got, "compute"))
+	assert.Zero(t, got.Summary.Pending)
+	assert.Equal(t, 1, got.Summary.Excluded)
+}

@@ -18,6 +18,7 @@ func NewRunner(cfg *config.Config, store *session.Store, inv *inventory.Inventor
 		Store:     store,
 		Inventory: inv,
 		Engine:    cfg.Engine,
+		Settings:  cfg.RunSettings,
 		Clock:     engine.RealClock(),
 		ConnectBMC: func(nodes []inventory.Node) BMCPool {
 			return bmc.NewPool(nodes, bmcOpts)

@@ -1,6 +1,7 @@
 package sessionrun
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,9 +73,10 @@ func (r *Runner) resolveConfigurations(ctx context.Context, p *Prepared) error {
 	checked := map[string]error{}
 	for i := range p.Plan.BootSets {
 		plan := &p.Plan.BootSets[i]
-		name := configurationOf(p.Template, p.Template.BootSets[plan.Name])
+		// A plan loaded from a record names the configuration it ran.
+		name := plan.Configuration
 		if name == "" {
-			name = fromRepo
+			name = cmp.Or(configurationOf(p.Template, p.Template.BootSets[plan.Name]), fromRepo)
 		}
 		if name == "" {
 			continue
@@ -140,11 +142,11 @@ func (r *Runner) preparer(p *Prepared, control bootimage.BootControl) *bootimage
 	return bootimage.NewPreparer(r.Boot, p.bootSpecs(), nodes, control)
 }
 
-// DescribeBoot says, per boot set, what its nodes will boot and how they
+// describeBoot says, per boot set, what its nodes will boot and how they
 // are pointed at it, without contacting a BMC or writing a file. Prepare
-// calls it too, so a bad manifest fails the session before any node is
-// shut down rather than leaving every node off.
-func (r *Runner) DescribeBoot(ctx context.Context, p *Prepared) ([]bootimage.BootSetDescription, error) {
+// calls it, so a bad manifest fails the session before any node is shut
+// down rather than leaving every node off.
+func (r *Runner) describeBoot(ctx context.Context, p *Prepared) ([]bootimage.BootSetDescription, error) {
 	if !p.operation().Boots {
 		return nil, nil
 	}
@@ -153,6 +155,16 @@ func (r *Runner) DescribeBoot(ctx context.Context, p *Prepared) ([]bootimage.Boo
 		return nil, fmt.Errorf("%w: template %s: %w", ErrInvalid, p.Template.Name, err)
 	}
 	return descriptions, err
+}
+
+// bootMethods are the boot sets' boot methods as Prepare described them,
+// by boot set name.
+func (p *Prepared) bootMethods() map[string]string {
+	methods := make(map[string]string, len(p.Boot))
+	for _, d := range p.Boot {
+		methods[d.BootSet] = d.BootMethod
+	}
+	return methods
 }
 
 // hooks wires the boot preparer and the configuration runner of p into an

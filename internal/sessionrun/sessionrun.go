@@ -11,7 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +77,10 @@ type Prepared struct {
 	Plan         engine.Plan
 	Nodes        []inventory.Node
 	Warnings     []string
+	// Boot is what each boot set boots and how, described once by Prepare
+	// (reading each manifest once): what --dry-run prints and the record
+	// keeps of it. Empty for an operation that boots nothing.
+	Boot []bootimage.BootSetDescription
 
 	// configurer runs the configure phase; built and checked by Prepare,
 	// its log is switched to the session log once that exists.
@@ -87,6 +94,9 @@ type Runner struct {
 	Inventory  *inventory.Inventory
 	ConnectBMC func(nodes []inventory.Node) BMCPool
 	Engine     engine.Options
+	// Settings are the run settings that differ from their defaults
+	// (config.Config.RunSettings), which the session's record keeps.
+	Settings map[string]string
 	// Boot says where boot artifacts and per-node boot files go.
 	Boot bootimage.PreparerConfig
 	// Configurations are the named configurations templates may select.
@@ -168,7 +178,7 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 	if err := r.resolveConfigurations(ctx, p); err != nil {
 		return nil, err
 	}
-	if _, err := r.DescribeBoot(ctx, p); err != nil {
+	if p.Boot, err = r.describeBoot(ctx, p); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -215,20 +225,25 @@ func (r *Runner) Start(ctx context.Context, p *Prepared) (*session.Record, error
 	}
 	host, _ := os.Hostname()
 	rec := &session.Record{
-		ID:           id,
-		Template:     p.Template.Name,
-		TemplateFile: p.TemplateFile,
-		TemplateCopy: copyOfTemplate,
-		Operation:    string(p.Request.Operation),
-		Limit:        p.Request.Limit,
-		Pace:         string(p.Request.Pace),
-		Nodes:        p.NodeNames(),
-		PID:          os.Getpid(),
-		Host:         host,
-		StartTime:    r.Clock.Now(),
-		Status:       session.StatusRunning,
-		Phases:       p.Phases(),
+		ID:       id,
+		Template: p.Template.Name,
+		// Absolute, as the inventory's: a resume or retry may run from
+		// another directory.
+		TemplateFile:    absolute(p.TemplateFile),
+		TemplateCopy:    copyOfTemplate,
+		Operation:       string(p.Request.Operation),
+		Limit:           p.Request.Limit,
+		Pace:            string(p.Request.Pace),
+		Plan:            session.PlannedBootSets(p.Plan, p.bootMethods()),
+		IncludeDisabled: p.Request.IncludeDisabled,
+		Nodes:           p.NodeNames(),
+		PID:             os.Getpid(),
+		Host:            host,
+		StartTime:       r.Clock.Now(),
+		Status:          session.StatusRunning,
+		Phases:          p.Phases(),
 	}
+	r.keepInputs(rec)
 	session.InitStatus(rec, p.Plan)
 	// The record exists (and its lock is held) before the reservation, so
 	// a concurrent create sees a live holder, never a dead one to clear.
@@ -245,11 +260,47 @@ func (r *Runner) Start(ctx context.Context, p *Prepared) (*session.Record, error
 	return rec, nil
 }
 
+// keepInputs writes into rec what this run runs with beyond its plan and
+// template: the inventory file and the run settings. A resume or retry,
+// from any directory, runs with them too.
+func (r *Runner) keepInputs(rec *session.Record) {
+	rec.Inventory = absolute(r.Inventory.Path)
+	rec.Settings = maps.Clone(r.Settings)
+	if rec.Settings == nil {
+		rec.Settings = map[string]string{} // kept, though none differs from its default
+	}
+}
+
+// absolute is path made absolute, or path itself when it cannot be.
+func absolute(path string) string {
+	if path == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
 // Resume continues an interrupted session under its own ID: finished nodes
 // stay finished and the engine carries every other node on from its last
-// durable transition (engine.Plan.Resume). A running session is refused with
-// session.ErrRunning, a finished one with ErrNotResumable.
+// durable transition (engine.Plan.Resume). See ClaimForResume for the
+// sessions it refuses.
 func (r *Runner) Resume(ctx context.Context, idOrPrefix string) (*session.Record, error) {
+	rec, err := r.ClaimForResume(ctx, idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return r.RunStored(ctx, rec.ID)
+}
+
+// ClaimForResume makes interrupted session idOrPrefix this process's to
+// resume: it takes the session's lock and drops a cancel request a process
+// that died while cancelling left (asking to resume overrules it). Resume
+// runs it next, or a detached child does (Store.HeldLockFile). A running
+// session is refused with session.ErrRunning, a finished one with
+// ErrNotResumable, saying what is left to do instead.
+func (r *Runner) ClaimForResume(ctx context.Context, idOrPrefix string) (*session.Record, error) {
 	rec, err := r.Store.Get(idOrPrefix)
 	if err != nil {
 		return nil, err
@@ -259,18 +310,15 @@ func (r *Runner) Resume(ctx context.Context, idOrPrefix string) (*session.Record
 	case session.StatusRunning:
 		return nil, fmt.Errorf("resume session %s: %w (pid %d on %s); wait for it, or cancel it", rec.ID, session.ErrRunning, rec.PID, rec.Host)
 	default:
-		return nil, fmt.Errorf("resume session %s: %w: it is %s; retry its failed nodes with 'bos session retry %s'",
-			rec.ID, ErrNotResumable, rec.Status, rec.ID)
+		return nil, fmt.Errorf("resume session %s: %w: it is %s; %s", rec.ID, ErrNotResumable, rec.Status, NextStep(rec))
 	}
 	if err := r.Store.Acquire(ctx, rec.ID); err != nil {
 		return nil, fmt.Errorf("resume session %s: %w", rec.ID, err)
 	}
-	// A cancel request left by a process that died while cancelling is
-	// overruled by asking to resume.
 	if err := r.Store.ClearCancelRequest(rec.ID); err != nil {
 		return nil, errors.Join(err, r.Store.Unhold(rec.ID))
 	}
-	return r.RunStored(ctx, rec.ID)
+	return rec, nil
 }
 
 // RunStored runs session id, whose lock this process already holds
@@ -291,57 +339,57 @@ func (r *Runner) RunStored(ctx context.Context, id string) (*session.Record, err
 	return r.Run(ctx, rec, p)
 }
 
-// Load rebuilds what a session runs from its record alone (the template as
-// used, the boot sets' nodes as selected), so a resumed or detached run
-// does what was asked even if the template or limit files changed since.
-// Its nodes must still be in the inventory: their BMCs are found there.
+// Load is what session rec runs, from its record alone: the template as
+// used (its copy) and the plan as selected, so a resumed or detached run
+// does what was asked even if the template, its limit or the inventory's
+// groups changed since. Its nodes must still be in the inventory: their
+// BMCs are found there.
 func (r *Runner) Load(rec *session.Record) (*Prepared, error) {
+	return r.load(rec, nil)
+}
+
+// load is Load of only the nodes keep holds (all when nil).
+func (r *Runner) load(rec *session.Record, keep map[string]bool) (*Prepared, error) {
 	var tmpl template.Template
 	if err := json.Unmarshal(rec.TemplateCopy, &tmpl); err != nil {
 		return nil, fmt.Errorf("session %s: read its copy of template %s: %w", rec.ID, rec.Template, err)
 	}
+	plan, stored := rec.EnginePlan()
+	if len(plan.BootSets) == 0 {
+		return nil, fmt.Errorf("session %s: its record names no boot sets: %w", rec.ID,
+			&session.CorruptError{Path: r.Store.Dir(rec.ID), Err: errors.New("empty plan and status tree")})
+	}
 	p := &Prepared{
 		Request: Request{TemplateRef: rec.TemplateFile, Operation: engine.Operation(rec.Operation),
-			Limit: rec.Limit, Pace: engine.Pace(rec.Pace)},
+			Limit: rec.Limit, Pace: engine.Pace(rec.Pace), IncludeDisabled: rec.IncludeDisabled},
 		Template: &tmpl, TemplateFile: rec.TemplateFile,
-		Plan: engine.Plan{SessionID: rec.ID, Operation: engine.Operation(rec.Operation), Pace: engine.Pace(rec.Pace)},
-	}
-	inBootSet := make(map[string]string, len(rec.Nodes))
-	for _, bs := range rec.BootSets {
-		if len(bs.Phases) == 0 {
-			continue
-		}
-		for _, category := range bs.Phases[0].Categories {
-			for _, node := range category.NodeList {
-				inBootSet[node] = bs.Name
-			}
-		}
+		Plan: engine.Plan{SessionID: rec.ID, Operation: plan.Operation, Pace: plan.Pace},
 	}
 	var missing []string
-	nodesOf := map[string][]string{}
-	for _, name := range rec.Nodes {
-		node, ok := r.Inventory.Node(name)
-		if !ok {
-			missing = append(missing, name)
-			continue
+	for _, bs := range plan.BootSets {
+		if spec := tmpl.BootSets[bs.Name]; !stored && spec != nil {
+			// Before bos stored plans, the ordinals were the template's.
+			bs.BootOrdinal, bs.ShutdownOrdinal = spec.BootOrdinal, spec.ShutdownOrdinal
 		}
-		p.Nodes = append(p.Nodes, node)
-		nodesOf[inBootSet[name]] = append(nodesOf[inBootSet[name]], name)
+		if keep != nil {
+			bs.Nodes = slices.DeleteFunc(bs.Nodes, func(name string) bool { return !keep[name] })
+			if len(bs.Nodes) == 0 {
+				continue
+			}
+		}
+		for _, name := range bs.Nodes {
+			node, ok := r.Inventory.Node(name)
+			if !ok {
+				missing = append(missing, name)
+				continue
+			}
+			p.Nodes = append(p.Nodes, node)
+		}
+		p.Plan.BootSets = append(p.Plan.BootSets, bs)
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: session %s: nodes %s are no longer in inventory %s; restore them, or cancel the session",
 			ErrInvalid, rec.ID, hostlist.Compress(missing), r.Inventory.Path)
-	}
-	for _, bs := range rec.BootSets {
-		plan := engine.BootSetPlan{Name: bs.Name, Nodes: nodesOf[bs.Name]}
-		if spec := tmpl.BootSets[bs.Name]; spec != nil {
-			plan.BootOrdinal, plan.ShutdownOrdinal = spec.BootOrdinal, spec.ShutdownOrdinal
-		}
-		p.Plan.BootSets = append(p.Plan.BootSets, plan)
-	}
-	if len(p.Plan.BootSets) == 0 {
-		return nil, fmt.Errorf("session %s: its record names no boot sets: %w", rec.ID,
-			&session.CorruptError{Path: r.Store.Dir(rec.ID), Err: errors.New("empty status tree")})
 	}
 	return p, nil
 }
@@ -356,6 +404,8 @@ func (r *Runner) Load(rec *session.Record) (*Prepared, error) {
 // context.Canceled returned.
 func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*session.Record, error) {
 	id := rec.ID
+	// This run's inputs: a resume may have been given other ones.
+	r.keepInputs(rec)
 	// Not cancellable: a session cancelled this early must still be
 	// recorded as cancelled, which needs its reservation and recorder.
 	if err := r.Store.Reserve(context.WithoutCancel(ctx), id, rec.Nodes); err != nil {
@@ -470,10 +520,4 @@ func (r *Runner) watchCancel(ctx context.Context, id string, cancel context.Canc
 		close(done)
 		wg.Wait()
 	}
-}
-
-// RetryLimit is the --limit that selects exactly the given nodes: a
-// hostlist, so a retry of thousands of nodes stays one short line.
-func RetryLimit(nodes []string) string {
-	return hostlist.Compress(nodes)
 }
