@@ -63,6 +63,14 @@ func TestLoadPrecedence(t *testing.T) {
 			},
 		},
 		{
+			name: "keys in any case, as viper reads them",
+			file: "State_Dir: /srv/bos\nBOOT:\n  Base_URL: http://10.0.0.1/boot\n",
+			check: func(t *testing.T, c *Config) {
+				assert.Equal(t, "/srv/bos", c.StateDir)
+				assert.Equal(t, "http://10.0.0.1/boot", c.BootBaseURL)
+			},
+		},
+		{
 			name: "boot progress: file then env",
 			file: "boot_progress_grace: 5m\nrequire_boot_progress: true\n",
 			env:  map[string]string{"BOS_BOOT_PROGRESS_GRACE": "90"},

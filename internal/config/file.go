@@ -68,7 +68,7 @@ func checkShape(d *yamlstrict.Decoder, root *yaml.Node) (configurations *yaml.No
 	}
 	sections := fileSections()
 	for _, f := range d.Fields(root, "", nil) {
-		if children, ok := sections[f.Key]; ok {
+		if children, ok := sections[strings.ToLower(f.Key)]; ok {
 			if checkValue(d, f, "a mapping (section) of "+strings.Join(children, ", "), f.Value.Kind == yaml.MappingNode) {
 				checkSection(d, f, children)
 			}
@@ -128,8 +128,9 @@ func checkValue(d *yamlstrict.Decoder, f yamlstrict.Field, mustBe string, ok boo
 }
 
 // fileSetting is the setting of the config file's key, dotted within a
-// section (boot.dir).
+// section (boot.dir). Case does not matter, as it does not to viper.
 func fileSetting(key string) (Setting, bool) {
+	key = strings.ToLower(key)
 	i := slices.IndexFunc(settings, func(s Setting) bool { return s.Key == key && !s.fileless })
 	if i < 0 {
 		return Setting{}, false
