@@ -77,18 +77,6 @@ const (
 	KeyRequireBootProgress = "require_boot_progress"
 )
 
-// knownKeys are accepted in a config file; anything else is a typo worth
-// reporting rather than silently ignoring.
-var knownKeys = func() map[string]bool {
-	m := map[string]bool{}
-	for _, s := range settings {
-		if !s.fileless {
-			m[s.Key] = true
-		}
-	}
-	return m
-}()
-
 // Config is the resolved configuration of one bos invocation.
 type Config struct {
 	File         string // the config file read, "" when none
@@ -144,19 +132,11 @@ func Load(v *viper.Viper) (*Config, error) {
 	}
 	cfg := &Config{}
 	if _, err := os.Stat(file); err == nil {
-		v.SetConfigFile(file)
-		if err := v.ReadInConfig(); err != nil {
-			return nil, readError(file, err)
-		}
-		cfg.File = file
-		if err := checkKeys(v, file); err != nil {
-			return nil, err
-		}
-		configurations, err := loadConfigurations(v, file)
+		configurations, err := readFile(v, file)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Configurations = configurations
+		cfg.File, cfg.Configurations = file, configurations
 	} else if explicit {
 		return nil, fmt.Errorf("%w: config file %s: %v (check --config or BOS_CONFIG)", ErrInvalid, file, err)
 	}
@@ -204,24 +184,30 @@ func Duration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// checkKeys reports the keys of a config file that is not YAML, which
+// viper alone reads (so without their lines), that no setting has.
 func checkKeys(v *viper.Viper, file string) error {
-	var unknown []string
+	var problems, unknown []string
+	sections := fileSections()
 	for _, k := range v.AllKeys() {
-		if !knownKeys[k] && !isFlagOnly(k) && !isConfigurationKey(k) {
+		_, known := fileSetting(k)
+		switch children, section := sections[k]; {
+		case known || isFlagOnly(k) || isConfigurationKey(k):
+		case section:
+			problems = append(problems, fmt.Sprintf("%s must be a mapping (section) of %s", k, strings.Join(children, ", ")))
+		default:
 			unknown = append(unknown, k)
 		}
 	}
-	if len(unknown) == 0 {
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		problems = append(problems, fmt.Sprintf("unknown key(s) %s; known keys: %s", strings.Join(unknown, ", "), strings.Join(fileKeys(), ", ")))
+	}
+	if len(problems) == 0 {
 		return nil
 	}
-	sort.Strings(unknown)
-	known := make([]string, 0, len(knownKeys))
-	for k := range knownKeys {
-		known = append(known, k)
-	}
-	sort.Strings(known)
-	return fmt.Errorf("%w: config file %s: unknown key(s) %s; known keys: %s",
-		ErrInvalid, file, strings.Join(unknown, ", "), strings.Join(known, ", "))
+	sort.Strings(problems)
+	return fmt.Errorf("%w: config file %s: %s", ErrInvalid, file, strings.Join(problems, "; "))
 }
 
 // isFlagOnly covers keys viper learns from bound flags rather than the file.

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,14 @@ func TestLoadPrecedence(t *testing.T) {
 			},
 		},
 		{
+			name: "keys in any case, as viper reads them",
+			file: "State_Dir: /srv/bos\nBOOT:\n  Base_URL: http://10.0.0.1/boot\n",
+			check: func(t *testing.T, c *Config) {
+				assert.Equal(t, "/srv/bos", c.StateDir)
+				assert.Equal(t, "http://10.0.0.1/boot", c.BootBaseURL)
+			},
+		},
+		{
 			name: "boot progress: file then env",
 			file: "boot_progress_grace: 5m\nrequire_boot_progress: true\n",
 			env:  map[string]string{"BOS_BOOT_PROGRESS_GRACE": "90"},
@@ -99,7 +108,17 @@ func TestLoadRejectsBadInput(t *testing.T) {
 	tests := []struct {
 		name, file, env, envVal, want string
 	}{
-		{name: "unknown key", file: "gracefull_shutdown_timeout: 3\n", want: "unknown key(s) gracefull_shutdown_timeout"},
+		{name: "unknown key", file: "output: json\ngracefull_shutdown_timeout: 3\n", want: "config.yaml:2:1: unknown key gracefull_shutdown_timeout; known keys: batch_interval,"},
+		{name: "unknown key in a section", file: "boot:\n  dir: /srv\n  bogus: 1\n", want: "config.yaml:3:3: unknown key boot.bogus; known keys of boot: base_url, dir"},
+		{name: "section not a mapping", file: "boot: 5\n", want: "config.yaml:1:7: boot must be a mapping (section) of base_url, dir, got number 5"},
+		{name: "section a list", file: "s3: [a]\n", want: "config.yaml:1:5: s3 must be a mapping (section) of endpoint, got a list"},
+		{name: "value a mapping", file: "state_dir: {a: 1}\n", want: "config.yaml:1:12: state_dir must be a single value (text, number or true/false), got a mapping"},
+		{name: "value in a section a list", file: "boot: {dir: [1]}\n", want: "config.yaml:1:13: boot.dir must be a single value (text, number or true/false), got a list"},
+		{name: "list a mapping", file: "templates: {a: 1}\n", want: "config.yaml:1:12: templates must be a value or a list of values, got a mapping"},
+		{name: "list of lists", file: "templates: [/a, [b]]\n", want: "config.yaml:1:17: templates[1] must be a single value, got a list"},
+		{name: "not a mapping", file: "- state_dir: /srv\n", want: "config.yaml:1:1: a config file is a mapping of settings (key: value), got a list"},
+		{name: "a number", file: "5\n", want: "config.yaml:1:1: a config file is a mapping of settings (key: value), got number 5"},
+		{name: "the config file's own key", file: "config: other.yaml\n", want: "config.yaml:1:1: unknown key config;"},
 		{name: "bad duration", file: "boot_wait: soon\n", want: `boot_wait: "soon" is not a duration`},
 		{name: "negative", file: "poll_interval: -1\n", want: `poll_interval: "-1" is negative`},
 		{name: "bad int from env", env: "BOS_MAX_CONCURRENCY", envVal: "lots", want: `max_concurrency: "lots" is not a whole number`},
@@ -160,4 +179,75 @@ func TestDuration(t *testing.T) {
 		require.NoError(t, err, tc.in)
 		assert.Equal(t, tc.want, got, tc.in)
 	}
+}
+
+// TestLoadFileThatSetsNothing: a config file of only comments, or nothing
+// at all, is valid, as it is to every YAML reader: every setting keeps its
+// default.
+func TestLoadFileThatSetsNothing(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	defaults, err := Load(New())
+	require.NoError(t, err)
+	for name, body := range map[string]string{
+		"empty":             "",
+		"comments":          "# bos settings, none yet\n# state_dir: /var/lib/bos\n",
+		"blank lines":       "\n  \n",
+		"a document marker": "---\n# nothing\n",
+		"null":              "~\n",
+		"empty mapping":     noSettings,
+		"empty section":     "boot:\nconfigurations:\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := writeConfig(t, body)
+			v := New()
+			v.Set(KeyConfig, file)
+			c, err := Load(v)
+			require.NoError(t, err)
+			assert.Equal(t, file, c.File)
+			assert.Equal(t, defaults.Engine, c.Engine)
+			assert.Equal(t, defaults.StateDir, c.StateDir)
+			assert.Empty(t, c.Configurations)
+		})
+	}
+}
+
+// TestUnknownKeyNamesEveryKey: the known keys a typo is told are those of
+// the settings table, so that none can be left out.
+func TestUnknownKeyNamesEveryKey(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	for _, name := range []string{"config.yaml", "config.toml"} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), name)
+			body := map[string]string{".yaml": "bogus: 1\n", ".toml": "bogus = 1\n"}[filepath.Ext(name)]
+			require.NoError(t, os.WriteFile(file, []byte(body), 0o600))
+			v := New()
+			v.Set(KeyConfig, file)
+			_, err := Load(v)
+			require.ErrorIs(t, err, ErrInvalid)
+			_, known, found := strings.Cut(err.Error(), "known keys: ")
+			require.True(t, found, err.Error())
+			assert.Contains(t, strings.Split(known, ", "), KeyConfigurations)
+			for _, s := range Settings() {
+				if s.Key == KeyConfig {
+					assert.NotContains(t, strings.Split(known, ", "), s.Key, "the config file does not name itself")
+					continue
+				}
+				assert.Contains(t, strings.Split(known, ", "), s.Key)
+			}
+		})
+	}
+}
+
+// TestTOMLSectionOfWrongType: a config file viper alone reads has its
+// sections checked too.
+func TestTOMLSectionOfWrongType(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	file := filepath.Join(t.TempDir(), "config.toml")
+	require.NoError(t, os.WriteFile(file, []byte("boot = 5\nstate_dir = \"/srv\"\n"), 0o600))
+	v := New()
+	v.Set(KeyConfig, file)
+	_, err := Load(v)
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), "config.toml: boot must be a mapping (section) of base_url, dir")
+	assert.NotContains(t, err.Error(), "unknown key")
 }

@@ -3,12 +3,10 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
-	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bos-project/bos/internal/yamlstrict"
@@ -61,35 +59,11 @@ func isConfigurationKey(k string) bool {
 	return k == KeyConfigurations || strings.HasPrefix(k, KeyConfigurations+".")
 }
 
-// loadConfigurations reads `configurations:` straight from the YAML file
-// rather than through viper, because viper lower-cases keys and splits them
-// on dots, and configuration names such as cos-config-2.0.38 keep both.
-func loadConfigurations(v *viper.Viper, file string) (map[string]Configuration, error) {
-	if !isYAMLFile(file) {
-		if v.IsSet(KeyConfigurations) {
-			return nil, fmt.Errorf("%w: config file %s: configurations: only YAML or JSON config files can define configurations", ErrInvalid, file)
-		}
-		return nil, nil
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%w: config file %s: %v", ErrInvalid, file, err)
-	}
-	return parseConfigurations(file, data)
-}
-
-func parseConfigurations(file string, data []byte) (map[string]Configuration, error) {
-	d := yamlstrict.NewDecoder(file, ErrInvalid)
-	root := d.Parse(data)
-	if root == nil || root.Kind != yaml.MappingNode {
-		return nil, d.Err() // viper has read the file already, so this is rare
-	}
-	var section *yaml.Node
-	for _, f := range d.Fields(root, "", nil) {
-		if f.Key == KeyConfigurations {
-			section = f.Value
-		}
-	}
+// parseConfigurations reads the configurations section of the config file
+// straight from its YAML rather than through viper, because viper
+// lower-cases keys and splits them on dots, and configuration names such
+// as cos-config-2.0.38 keep both.
+func parseConfigurations(d *yamlstrict.Decoder, file string, section *yaml.Node) map[string]Configuration {
 	confs := map[string]Configuration{}
 	baseDir := filepath.Dir(file)
 	for _, entry := range d.Fields(section, KeyConfigurations, nil) {
@@ -97,10 +71,7 @@ func parseConfigurations(file string, data []byte) (map[string]Configuration, er
 		c.Source = fmt.Sprintf("%s:%d:%d", file, entry.KeyAt.Line, entry.KeyAt.Column)
 		confs[c.Name] = c
 	}
-	if err := d.Err(); err != nil {
-		return nil, err
-	}
-	return confs, nil
+	return confs
 }
 
 func parseConfiguration(d *yamlstrict.Decoder, entry yamlstrict.Field, baseDir string) Configuration {

@@ -102,7 +102,7 @@ func TestConfigurationsRejectBadInput(t *testing.T) {
 		{"not a mapping", "configurations:\n  site: site.yml\n",
 			`configurations.site: expected a mapping such as {playbook: site.yml}`},
 		{"section not a mapping", "configurations: [site]\n",
-			"configurations: expected a mapping of fields, got a list"},
+			":1:17: configurations must be a mapping (section) of named configurations, got a list"},
 		{"bad batch size", "configure_batch_size: 0\n", "configure_batch_size: 0 is below the minimum 1"},
 		{"bad wait", "configure_wait: forever\n", `configure_wait: "forever" is not a duration`},
 	}

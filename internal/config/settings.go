@@ -42,6 +42,10 @@ type Setting struct {
 	// fileless settings are not read from the config file (the config
 	// file's own path).
 	fileless bool
+	// mapping settings are a section of entries the config file names
+	// (configurations): only a YAML or JSON config file can hold one, not
+	// an environment variable or a flag.
+	mapping bool
 	// field is where Load puts the setting's value, and how.
 	field field
 }
@@ -240,6 +244,9 @@ var settings = []Setting{
 		Default: strconv.Itoa(engineDefaults.ConfigureBatchSize),
 		Usage:   "nodes per run of a configuration",
 		field:   countOf(1, func(c *Config) *int { return &c.Engine.ConfigureBatchSize })},
+	{Key: KeyConfigurations, NoFlag: "a mapping of named configurations, which only the config file can hold", mapping: true,
+		Usage: "named configurations",
+		field: field{load: func(loader, string, *Config) error { return nil }}}, // read with the config file, positions kept (configurations.go)
 
 	{Key: KeyRequestTimeout, Flag: "request-timeout",
 		Default: seconds(bmcDefaults.RequestTimeout),

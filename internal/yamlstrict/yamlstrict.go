@@ -123,21 +123,37 @@ func (d *Decoder) Problemf(n *yaml.Node, path, format string, args ...any) {
 // (with a problem recorded) when the file is empty or not YAML at all.
 // Every key set twice in a mapping is reported here, wherever it is.
 func (d *Decoder) Parse(data []byte) *yaml.Node {
+	root, empty := d.parse(data)
+	if empty {
+		d.Problemf(nil, "", "file is empty")
+	}
+	return root
+}
+
+// ParseOptional is Parse for a file that may hold nothing but comments,
+// or nothing at all, as a settings file may: it returns nil then, without
+// a problem.
+func (d *Decoder) ParseOptional(data []byte) *yaml.Node {
+	root, _ := d.parse(data)
+	return root
+}
+
+// parse is Parse, saying whether the file holds no document.
+func (d *Decoder) parse(data []byte) (root *yaml.Node, empty bool) {
 	doc := d.document(data)
 	if doc == nil {
-		return nil
+		return nil, false
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		d.Problemf(nil, "", "file is empty")
-		return nil
+		return nil, true
 	}
-	root := doc.Content[0]
+	root = doc.Content[0]
 	if hasAlias(root) {
 		d.Problemf(root, "", "YAML anchors and aliases (&name, *name, <<) are not supported: write the values out")
-		return nil
+		return nil, false
 	}
 	d.duplicateKeys(root, "")
-	return root
+	return root, false
 }
 
 // hasAlias finds anchors and aliases, refused because walking an alias tree
@@ -168,7 +184,7 @@ type Field struct {
 // (naming the allowed ones), and leaves those out of the result, as it does
 // the second setting of a key (which Parse reports).
 func (d *Decoder) Fields(n *yaml.Node, path string, allowed []string) []Field {
-	if n == nil || isNull(n) {
+	if n == nil || IsNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
@@ -223,7 +239,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func isNull(n *yaml.Node) bool {
+// IsNull says whether n is YAML's null: "~", "null" or no value at all.
+func IsNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
@@ -313,7 +330,7 @@ func (d *Decoder) NonNegativeInt(n *yaml.Node, path string) int {
 
 // Strings reads a list of strings; null means an empty list.
 func (d *Decoder) Strings(n *yaml.Node, path string) []string {
-	if isNull(n) {
+	if IsNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
