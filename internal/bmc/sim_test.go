@@ -298,34 +298,34 @@ func TestSessionsNeverOutliveThePool(t *testing.T) {
 		opts sim.Options
 		// use drives the pool and returns its error, nil when it should
 		// have gone well.
-		use     func(ctx context.Context, pool *Pool, node string) error
+		use     func(ctx context.Context, fleet *sim.Fleet, pool *Pool, node string) error
 		wantErr string
 		// loginInFlight: the BMC may still be processing a login when Close
 		// returns; wait for it before counting sessions.
 		loginInFlight bool
 	}{
-		{"after success", sim.Options{}, func(ctx context.Context, pool *Pool, node string) error {
+		{"after success", sim.Options{}, func(ctx context.Context, _ *sim.Fleet, pool *Pool, node string) error {
 			_, err := pool.PowerState(ctx, node)
 			return err
 		}, "", false},
 		{"after a refused reset", sim.Options{Profile: "openbmc", Faults: []sim.Fault{{Kind: sim.FaultStuckPoweringOn, Fraction: 1}}},
-			func(ctx context.Context, pool *Pool, node string) error {
+			func(ctx context.Context, _ *sim.Fleet, pool *Pool, node string) error {
 				if _, err := pool.Reset(ctx, node, power.PowerOn); err != nil {
 					return err
 				}
 				// Stuck powering on, the BMC refuses the next one as busy.
 				return errOf(pool.Reset(ctx, node, power.PowerOn))
 			}, "HTTP 409", false},
-		{"after 5xx", sim.Options{Faults: []sim.Fault{{Kind: sim.Fault5xx, Fraction: 1}}}, func(ctx context.Context, pool *Pool, node string) error {
+		{"after 5xx", sim.Options{Faults: []sim.Fault{{Kind: sim.Fault5xx, Fraction: 1}}}, func(ctx context.Context, _ *sim.Fleet, pool *Pool, node string) error {
 			_, err := pool.PowerState(ctx, node)
 			return err
 		}, "HTTP 503", false},
-		{"after a refused login", sim.Options{Faults: []sim.Fault{{Kind: sim.FaultWrongCredentials, Fraction: 1}}}, func(ctx context.Context, pool *Pool, node string) error {
+		{"after a refused login", sim.Options{Faults: []sim.Fault{{Kind: sim.FaultWrongCredentials, Fraction: 1}}}, func(ctx context.Context, _ *sim.Fleet, pool *Pool, node string) error {
 			_, err := pool.PowerState(ctx, node)
 			return err
 		}, "HTTP 401", false},
 		{"after cancellation mid-request", sim.Options{TimeScale: 1, Timing: sim.Timing{RequestLatency: 50 * time.Millisecond, PowerOn: time.Second}},
-			func(ctx context.Context, pool *Pool, node string) error {
+			func(ctx context.Context, _ *sim.Fleet, pool *Pool, node string) error {
 				if _, err := pool.PowerState(ctx, node); err != nil {
 					return err
 				}
@@ -337,12 +337,18 @@ func TestSessionsNeverOutliveThePool(t *testing.T) {
 				return err
 			}, "context canceled", false},
 		{"after cancellation mid-login", sim.Options{TimeScale: 1, Timing: sim.Timing{RequestLatency: 50 * time.Millisecond, PowerOn: time.Second}},
-			func(ctx context.Context, pool *Pool, node string) error {
-				// Connecting reads the service root once (50 ms) and logs
-				// in (50 ms): cancel while the login is at the BMC.
+			func(ctx context.Context, fleet *sim.Fleet, pool *Pool, node string) error {
+				// Connecting reads the service root, then logs in (50 ms
+				// each at the BMC): cancel once the login has arrived, so
+				// it is at the BMC whatever the machine's load.
 				ctx, cancel := context.WithCancel(ctx)
 				defer cancel()
-				time.AfterFunc(75*time.Millisecond, cancel)
+				go func() {
+					for ctx.Err() == nil && fleet.BMCs()[0].Requests < 2 {
+						time.Sleep(time.Millisecond)
+					}
+					cancel()
+				}()
 				_, err := pool.PowerState(ctx, node)
 				return err
 			}, "context canceled", true},
@@ -353,7 +359,7 @@ func TestSessionsNeverOutliveThePool(t *testing.T) {
 			fleet := startSim(t, tt.opts)
 			nodes := simInventory(fleet)
 			pool := NewPool(nodes, testOptions())
-			err := tt.use(context.Background(), pool, nodes[0].Name)
+			err := tt.use(context.Background(), fleet, pool, nodes[0].Name)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 			} else {
