@@ -111,7 +111,7 @@ state directory.`,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
-		if err := cmdutil.RefuseEmptyLimit(c); err != nil {
+		if err := cmdutil.ResolveLimit(c, f.IO.In); err != nil {
 			return err
 		}
 		return cmdutil.BindConfigFlags(c, v)
