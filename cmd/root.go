@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
@@ -136,7 +137,25 @@ state directory.`,
 	for _, group := range root.Commands() {
 		rejectUnknownSubcommands(group)
 	}
+	root.SetGlobalNormalizationFunc(crayFlagNames)
 	return root
+}
+
+// crayFlagAliases are the Cray CLI's names of bos flags ('cray bos v1
+// session create --template-name', '--format json'), so an admin's habit
+// and scripts work unchanged. They are read as the bos flag wherever it
+// exists and stay out of help (docs/cray-bos-mapping.md lists them).
+var crayFlagAliases = map[string]string{
+	"template-name": "template",
+	"template-uuid": "template",
+	"format":        "output",
+}
+
+func crayFlagNames(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if bos, ok := crayFlagAliases[name]; ok {
+		return pflag.NormalizedName(bos)
+	}
+	return pflag.NormalizedName(name)
 }
 
 // rejectUnknownSubcommands makes a command group (bos session, bos

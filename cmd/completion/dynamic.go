@@ -96,6 +96,7 @@ var (
 		cobra.CompletionWithDesc(string(output.FormatWide), "tables with more columns"),
 		cobra.CompletionWithDesc(string(output.FormatJSON), "stable JSON for scripts"),
 		cobra.CompletionWithDesc(string(output.FormatYAML), "the JSON fields, as YAML"),
+		cobra.CompletionWithDesc(string(output.FormatTOML), "the JSON fields, as TOML"),
 	}
 )
 
