@@ -19,6 +19,7 @@ import (
 	completioncmd "github.com/bos-project/bos/cmd/completion"
 	docscmd "github.com/bos-project/bos/cmd/docs"
 	inventorycmd "github.com/bos-project/bos/cmd/inventory"
+	powercmd "github.com/bos-project/bos/cmd/power"
 	sessioncmd "github.com/bos-project/bos/cmd/session"
 	simcmd "github.com/bos-project/bos/cmd/sim"
 	templatecmd "github.com/bos-project/bos/cmd/template"
@@ -129,6 +130,7 @@ state directory.`,
 		sessioncmd.NewCmdSession(f),
 		templatecmd.NewCmdTemplate(f),
 		inventorycmd.NewCmdInventory(f),
+		powercmd.NewCmdPower(f),
 		simcmd.NewCmdSim(f, nil),
 		versioncmd.NewCmdVersion(f, nil),
 		completioncmd.NewCmdCompletion(f, nil),

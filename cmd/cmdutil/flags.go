@@ -98,3 +98,18 @@ func LimitArg(arg string, stdin io.Reader) (string, error) {
 	}
 	return expr, err
 }
+
+// OneLimit is the Args of a command whose one argument is the LIMIT of
+// nodes it acts on: a command that acts on nodes named on its command line
+// has no default of every node, so a missing LIMIT says how to name them.
+func OneLimit(c *cobra.Command, args []string) error {
+	switch len(args) {
+	case 1:
+		return nil
+	case 0:
+		return UsageError("%s needs LIMIT, the nodes to act on: names, a hostlist range, groups, 'all', @FILE or - "+
+			"(e.g. %s 'x3000c0s[1-4]b0n0')", c.CommandPath(), c.CommandPath())
+	}
+	return UsageError("%s takes one LIMIT, got %d arguments: join terms with commas (e.g. %s a,b)",
+		c.CommandPath(), len(args), c.CommandPath())
+}
