@@ -101,7 +101,9 @@ func TestCompletionOfTemplatesLimitsAndChoices(t *testing.T) {
 		{"pace", []string{"session", "create", "--pace", ""}, []string{"independent", "lockstep"}, ":4"},
 		{"status", []string{"session", "list", "--status", ""},
 			[]string{"running", "complete", "failed", "interrupted", "cancelled", "corrupt"}, ":4"},
-		{"output on any command", []string{"template", "list", "-o", ""}, []string{"table", "wide", "json", "yaml"}, ":4"},
+		{"output on any command", []string{"template", "list", "-o", ""}, []string{"table", "wide", "json", "yaml", "toml"}, ":4"},
+		{"power LIMIT", []string{"power", "reboot", "x3000c0s2"}, []string{"x3000c0s2b0n0"}, ":4"},
+		{"power takes one LIMIT", []string{"power", "status", "all", ""}, []string{}, ":4"},
 		{"shells", []string{"completion", ""}, []string{"bash", "zsh", "fish"}, ":4"},
 	}
 	for _, tc := range tests {

@@ -12,12 +12,14 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/bos-project/bos/cmd/cmdutil"
 	completioncmd "github.com/bos-project/bos/cmd/completion"
 	docscmd "github.com/bos-project/bos/cmd/docs"
 	inventorycmd "github.com/bos-project/bos/cmd/inventory"
+	powercmd "github.com/bos-project/bos/cmd/power"
 	sessioncmd "github.com/bos-project/bos/cmd/session"
 	simcmd "github.com/bos-project/bos/cmd/sim"
 	templatecmd "github.com/bos-project/bos/cmd/template"
@@ -111,7 +113,7 @@ state directory.`,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
-		if err := cmdutil.RefuseEmptyLimit(c); err != nil {
+		if err := cmdutil.ResolveLimit(c, f.IO.In); err != nil {
 			return err
 		}
 		return cmdutil.BindConfigFlags(c, v)
@@ -128,6 +130,7 @@ state directory.`,
 		sessioncmd.NewCmdSession(f),
 		templatecmd.NewCmdTemplate(f),
 		inventorycmd.NewCmdInventory(f),
+		powercmd.NewCmdPower(f),
 		simcmd.NewCmdSim(f, nil),
 		versioncmd.NewCmdVersion(f, nil),
 		completioncmd.NewCmdCompletion(f, nil),
@@ -136,7 +139,25 @@ state directory.`,
 	for _, group := range root.Commands() {
 		rejectUnknownSubcommands(group)
 	}
+	root.SetGlobalNormalizationFunc(crayFlagNames)
 	return root
+}
+
+// crayFlagAliases are the Cray CLI's names of bos flags ('cray bos v1
+// session create --template-name', '--format json'), so an admin's habit
+// and scripts work unchanged. They are read as the bos flag wherever it
+// exists and stay out of help (docs/cray-bos-mapping.md lists them).
+var crayFlagAliases = map[string]string{
+	"template-name": "template",
+	"template-uuid": "template",
+	"format":        "output",
+}
+
+func crayFlagNames(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if bos, ok := crayFlagAliases[name]; ok {
+		return pflag.NormalizedName(bos)
+	}
+	return pflag.NormalizedName(name)
 }
 
 // rejectUnknownSubcommands makes a command group (bos session, bos

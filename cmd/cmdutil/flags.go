@@ -3,6 +3,7 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -62,17 +63,53 @@ func BindConfigFlags(c *cobra.Command, v *viper.Viper) error {
 	return err
 }
 
-// RefuseEmptyLimit refuses a --limit that was given but names nothing
-// (inventory.ErrEmptyLimit). A given but empty value cannot be told from no
-// --limit at all once parsed, and no limit means every node: the check
-// must see whether the flag was given, so it runs here, before any command.
-func RefuseEmptyLimit(c *cobra.Command) error {
+// ResolveLimit reads the terms of a --limit given as @FILE or - (stdin)
+// into the flag (inventory.ReadLimit), so the session, its record and its
+// retry command see the nodes themselves, and refuses a --limit that was
+// given but names nothing (inventory.ErrEmptyLimit). A given but empty
+// value cannot be told from no --limit at all once parsed, and no limit
+// means every node: the check must see whether the flag was given, so it
+// runs here, before any command.
+func ResolveLimit(c *cobra.Command, stdin io.Reader) error {
 	fl := c.Flags().Lookup("limit")
 	if fl == nil || !fl.Changed {
 		return nil
 	}
-	if _, err := inventory.ParseLimit(fl.Value.String()); errors.Is(err, inventory.ErrEmptyLimit) {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	expr, err := LimitArg(fl.Value.String(), stdin)
+	if err != nil {
+		return err
 	}
-	return nil
+	return fl.Value.Set(expr)
+}
+
+// LimitArg is a limit given on the command line (a --limit or a command's
+// LIMIT argument) with its terms read from @FILE or stdin. An empty one is
+// a usage error; other syntax errors are left to where the limit is
+// applied, which says against which inventory.
+func LimitArg(arg string, stdin io.Reader) (string, error) {
+	expr, err := inventory.ReadLimit(arg, stdin)
+	if err == nil {
+		if _, parseErr := inventory.ParseLimit(expr); errors.Is(parseErr, inventory.ErrEmptyLimit) {
+			err = parseErr
+		}
+	}
+	if errors.Is(err, inventory.ErrEmptyLimit) {
+		return "", fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return expr, err
+}
+
+// OneLimit is the Args of a command whose one argument is the LIMIT of
+// nodes it acts on: a command that acts on nodes named on its command line
+// has no default of every node, so a missing LIMIT says how to name them.
+func OneLimit(c *cobra.Command, args []string) error {
+	switch len(args) {
+	case 1:
+		return nil
+	case 0:
+		return UsageError("%s needs LIMIT, the nodes to act on: names, a hostlist range, groups, 'all', @FILE or - "+
+			"(e.g. %s 'x3000c0s[1-4]b0n0')", c.CommandPath(), c.CommandPath())
+	}
+	return UsageError("%s takes one LIMIT, got %d arguments: join terms with commas (e.g. %s a,b)",
+		c.CommandPath(), len(args), c.CommandPath())
 }

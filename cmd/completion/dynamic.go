@@ -45,6 +45,10 @@ func Register(root *cobra.Command, f *cmdutil.Factory) error {
 		"bos session retry":     c.sessionIDs(session.StatusFailed),
 		"bos template describe": c.templateNames,
 		"bos template validate": c.templateNames,
+		"bos power on":          c.limitArg,
+		"bos power off":         c.limitArg,
+		"bos power reboot":      c.limitArg,
+		"bos power status":      c.limitArg,
 	}
 	flags := map[string]cobra.CompletionFunc{
 		"template":  c.templateNames,
@@ -96,6 +100,7 @@ var (
 		cobra.CompletionWithDesc(string(output.FormatWide), "tables with more columns"),
 		cobra.CompletionWithDesc(string(output.FormatJSON), "stable JSON for scripts"),
 		cobra.CompletionWithDesc(string(output.FormatYAML), "the JSON fields, as YAML"),
+		cobra.CompletionWithDesc(string(output.FormatTOML), "the JSON fields, as TOML"),
 	}
 )
 
@@ -246,6 +251,14 @@ func (c *completer) limitTerms(_ *cobra.Command, _ []string, toComplete string) 
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// limitArg completes the LIMIT argument of bos power, as --limit is.
+func (c *completer) limitArg(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return c.limitTerms(cmd, args, toComplete)
 }
 
 func nodeDescription(n inventory.Node) string {

@@ -53,11 +53,17 @@ could not be used.`,
 		},
 	}
 	addSelectionFlags(c, &opts.Limit, &opts.IncludeDisabled)
+	addCheckSettingFlags(c)
+	return c
+}
+
+// addCheckSettingFlags gives check and power status the settings of their
+// BMC reads as flags.
+func addCheckSettingFlags(c *cobra.Command) {
 	// What max_concurrency bounds in a check: the BMCs contacted at once.
 	maxConcurrency := config.MustSetting(config.KeyMaxConcurrency)
 	maxConcurrency.Usage = "BMCs contacted at once"
 	cmdutil.SettingFlags(c.Flags(), maxConcurrency, config.MustSetting(config.KeyRequestTimeout))
-	return c
 }
 
 func runCheck(opts *CheckOptions) error {

@@ -280,8 +280,8 @@ func printPlan(w io.Writer, format output.Format, p *sessionrun.Prepared) error 
 	if format.Structured() {
 		return output.Data(w, format, view)
 	}
-	fmt.Fprintf(w, "dry run: %s of template %s (%s), pace %s; no BMC is contacted\n\n",
-		view.Operation, view.Template, view.File, view.Pace)
+	fmt.Fprintf(w, "dry run: %s of template %s%s, pace %s; no BMC is contacted\n\n",
+		view.Operation, view.Template, optional(" (", view.File, ")"), view.Pace)
 	rows := make([][]string, 0, len(view.BootSets))
 	for _, bs := range view.BootSets {
 		rows = append(rows, []string{bs.Name, fmt.Sprint(len(bs.Nodes)), hostlist.Compress(bs.Nodes),

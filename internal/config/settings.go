@@ -164,8 +164,8 @@ var settings = []Setting{
 			return nil
 		}}},
 	{Key: KeyOutput, Flag: "output", Shorthand: "o", Scope: Global, Default: "table",
-		Choices: []string{"table", "wide", "json", "yaml"},
-		Usage:   "output format: table, wide, json or yaml",
+		Choices: []string{"table", "wide", "json", "yaml", "toml"},
+		Usage:   "output format: table, wide, json, yaml or toml (also --format, as the Cray CLI)",
 		field:   textOf(func(c *Config) *string { return &c.Output })},
 	{Key: KeyQuiet, Flag: "quiet", Shorthand: "q", Scope: Global,
 		Usage: "print only data: no progress, no warnings",

@@ -1,7 +1,7 @@
 // Package output renders command results: kubectl-style plain tables for
-// people, JSON and YAML for scripts. JSON field names come from the data
-// types' json tags and are the documented, stable contract; YAML is derived
-// from the JSON so both always agree.
+// people, JSON, YAML and TOML for scripts. JSON field names come from the
+// data types' json tags and are the documented, stable contract; YAML and
+// TOML are derived from the JSON so all agree.
 package output
 
 import (
@@ -16,6 +16,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/pelletier/go-toml/v2"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
 )
@@ -28,36 +29,64 @@ const (
 	FormatWide  Format = "wide"
 	FormatJSON  Format = "json"
 	FormatYAML  Format = "yaml"
+	// FormatTOML is for the Cray CLI's --format toml.
+	FormatTOML Format = "toml"
 )
 
-// Structured reports whether the format is meant for programs.
-func (f Format) Structured() bool { return f == FormatJSON || f == FormatYAML }
+// TOMLListKey holds a list in TOML output: a TOML document is a table, and
+// results is where the Cray CLI puts a list.
+const TOMLListKey = "results"
 
-// Data writes v as JSON or YAML.
+// Structured reports whether the format is meant for programs.
+func (f Format) Structured() bool { return f == FormatJSON || f == FormatYAML || f == FormatTOML }
+
+// Data writes v as JSON, YAML or TOML. TOML has no null: a null field is
+// left out, and a list is written under TOMLListKey.
 func Data(w io.Writer, f Format, v any) error {
 	switch f {
 	case FormatJSON:
 		return writeJSON(w, v)
 	case FormatYAML:
-		raw, err := json.Marshal(v)
+		generic, err := fromJSON(v)
 		if err != nil {
-			return err
-		}
-		var generic any
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&generic); err != nil {
 			return err
 		}
 		enc := yaml.NewEncoder(w)
 		enc.SetIndent(2)
-		if err := enc.Encode(numbersAsYAML(generic)); err != nil {
+		if err := enc.Encode(generic); err != nil {
 			return err
 		}
 		return enc.Close()
+	case FormatTOML:
+		generic, err := fromJSON(v)
+		if err != nil {
+			return err
+		}
+		if _, table := generic.(map[string]any); !table {
+			generic = map[string]any{TOMLListKey: generic}
+		}
+		enc := toml.NewEncoder(w)
+		enc.SetIndentTables(true)
+		return enc.Encode(generic)
 	default:
 		return fmt.Errorf("output format %q is not structured", f)
 	}
+}
+
+// fromJSON is v as its JSON says, in maps, slices and numbers that keep
+// their type: what YAML and TOML write, so they agree with the JSON.
+func fromJSON(v any) (any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var generic any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return numbersAsYAML(generic), nil
 }
 
 // parallelJSONMinItems is the slice length from which writeJSON encodes the
@@ -103,8 +132,8 @@ func writeJSON(w io.Writer, v any) error {
 	return bw.Flush()
 }
 
-// numbersAsYAML turns json.Number back into ints or floats so YAML shows
-// 3 rather than "3".
+// numbersAsYAML turns json.Number back into ints or floats so YAML and
+// TOML show 3 rather than "3".
 func numbersAsYAML(v any) any {
 	switch t := v.(type) {
 	case map[string]any:

@@ -33,20 +33,26 @@ func TestTableIsPlainAndAligned(t *testing.T) {
 
 func TestDataFormats(t *testing.T) {
 	type rec struct {
-		ID    string `json:"id"`
-		Count int    `json:"error_count"`
+		ID    string  `json:"id"`
+		Count int     `json:"error_count"`
+		Note  *string `json:"note"`
 	}
 	tests := []struct {
+		name   string
 		format Format
+		data   any
 		want   string
 	}{
-		{FormatJSON, "{\n  \"id\": \"a\",\n  \"error_count\": 3\n}\n"},
-		{FormatYAML, "error_count: 3\nid: a\n"},
+		{"json", FormatJSON, rec{ID: "a", Count: 3}, "{\n  \"id\": \"a\",\n  \"error_count\": 3,\n  \"note\": null\n}\n"},
+		{"yaml", FormatYAML, rec{ID: "a", Count: 3}, "error_count: 3\nid: a\nnote: null\n"},
+		{"toml leaves out null", FormatTOML, rec{ID: "a", Count: 3}, "error_count = 3\nid = 'a'\n"},
+		{"toml list under results", FormatTOML, []rec{{ID: "a"}, {ID: "b", Count: 1}},
+			"[[results]]\n  error_count = 0\n  id = 'a'\n\n[[results]]\n  error_count = 1\n  id = 'b'\n"},
 	}
 	for _, tc := range tests {
-		t.Run(string(tc.format), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			require.NoError(t, Data(&buf, tc.format, rec{ID: "a", Count: 3}))
+			require.NoError(t, Data(&buf, tc.format, tc.data))
 			assert.Equal(t, tc.want, buf.String())
 		})
 	}

@@ -61,7 +61,7 @@ func NewRetry(rec *session.Record, unfinished bool) (*Retry, error) {
 // hostlist, so a retry of thousands of nodes stays one short line.
 func (r *Retry) Limit() string { return hostlist.Compress(r.Nodes) }
 
-// Command is the `bos session create` command line that runs the retry's
+// Command is the `bos session create` (or `bos power`) command line that runs the retry's
 // nodes with the inputs of the session retried: its template file, and
 // every input that differs from what bos takes when not told (its pace,
 // include-disabled, its inventory, its run settings as flags), shell-quoted,
@@ -72,6 +72,9 @@ func (r *Retry) Command() string {
 		"--template", cmp.Or(rec.TemplateFile, rec.Template),
 		"--operation", rec.Operation,
 		"--limit", r.Limit()}
+	if verb, ok := powerVerb(rec.Template, engine.Operation(rec.Operation)); ok {
+		args = []string{"bos", "power", verb, r.Limit()}
+	}
 	if rec.Pace != "" && rec.Pace != string(engine.Independent) {
 		args = append(args, "--pace", rec.Pace)
 	}

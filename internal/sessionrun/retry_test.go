@@ -104,3 +104,17 @@ func TestFinishCommandAndNextStep(t *testing.T) {
 	assert.Empty(t, FinishCommand(complete))
 	assert.Equal(t, "nothing is left to do", NextStep(complete))
 }
+
+// TestRetryCommandOfPowerSession: a `bos power` session has no template
+// file to name; its retry command is the bos power command again.
+func TestRetryCommandOfPowerSession(t *testing.T) {
+	for _, action := range PowerActions {
+		rec := stoppedRecord(session.StatusFailed, false)
+		rec.Template, rec.TemplateFile, rec.Operation = PowerTemplateName, "", string(action.Operation)
+		rec.Settings = map[string]string{"boot_wait": "10m"}
+		assert.Equal(t, "bos power "+action.Verb+" n2 --inventory /site/inventory.yaml --boot-wait 10m", RetryCommand(rec))
+	}
+	named := stoppedRecord(session.StatusFailed, false)
+	named.Template, named.TemplateFile = "power", "/site/power.yaml"
+	assert.Contains(t, RetryCommand(named), "bos session create --template /site/power.yaml", "a template named power is a template")
+}

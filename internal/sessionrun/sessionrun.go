@@ -59,7 +59,10 @@ type BMCPool interface {
 
 // Request is what the user asked for.
 type Request struct {
-	TemplateRef     string // name in the templates dirs, or a file path
+	TemplateRef string // name in the templates dirs, or a file path
+	// Template, when set, is the template itself, made in memory rather
+	// than found by TemplateRef (PreparePower).
+	Template        *template.Template
 	TemplateDirs    []string
 	Operation       engine.Operation
 	Limit           string
@@ -117,18 +120,22 @@ func (r *Runner) Prepare(ctx context.Context, req Request) (*Prepared, error) {
 		return nil, fmt.Errorf("%w: this installation requires --limit (require_limit: true in the config); "+
 			"name the nodes, e.g. --limit all or --limit 'x3000c0s[1-4]b0n0'", ErrInvalid)
 	}
-	file, err := template.Find(req.TemplateRef, req.TemplateDirs)
-	if err != nil {
-		return nil, err
+	tmpl, file := req.Template, ""
+	p := &Prepared{Request: req}
+	if tmpl == nil {
+		var err error
+		if file, err = template.Find(req.TemplateRef, req.TemplateDirs); err != nil {
+			return nil, err
+		}
+		var tmplWarnings []template.Warning
+		if tmpl, tmplWarnings, err = template.Load(file); err != nil {
+			return nil, err
+		}
+		for _, w := range tmplWarnings {
+			p.Warnings = append(p.Warnings, w.String())
+		}
 	}
-	tmpl, tmplWarnings, err := template.Load(file)
-	if err != nil {
-		return nil, err
-	}
-	p := &Prepared{Request: req, Template: tmpl, TemplateFile: file}
-	for _, w := range tmplWarnings {
-		p.Warnings = append(p.Warnings, w.String())
-	}
+	p.Template, p.TemplateFile = tmpl, file
 
 	limited, warning, err := r.Inventory.ApplyLimit(req.Limit)
 	if err != nil {
