@@ -423,7 +423,7 @@ func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed lande
 		}
 		mayHaveLanded := !idempotent && maybeDelivered(err)
 		if mayHaveLanded && landed == nil {
-			return false, err
+			return false, noAnswer(err, ep.pool.opts.RequestTimeout, attempt+1)
 		}
 		again := retryable(err) && attempt < ep.pool.opts.Retries
 		if again {
@@ -448,7 +448,7 @@ func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed lande
 			}
 		}
 		if !again {
-			return false, err
+			return false, noAnswer(err, ep.pool.opts.RequestTimeout, attempt+1)
 		}
 		ep.pool.stats.retries.Add(1)
 	}
