@@ -239,10 +239,10 @@ func printOutcome(w io.Writer, format output.Format, rec *session.Record) error 
 			return err
 		}
 	}
-	if err := printWarnings(w, rec); err != nil {
+	if err := printWarnings(w, rec, true); err != nil {
 		return err
 	}
-	return view.print(w)
+	return view.print(w, true)
 }
 
 // planView is `create --dry-run -o json`.
