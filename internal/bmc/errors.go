@@ -77,7 +77,7 @@ func (e *UnreachableError) Error() string {
 // Every other error stays as it is.
 func noAnswer(err error, timeout time.Duration, attempts int) error {
 	unreachable, ok := err.(*UnreachableError)
-	if !ok || !isTimeout(unreachable.err) {
+	if !ok || !gotNoAnswer(unreachable) {
 		return err
 	}
 	tries := "1 attempt"
@@ -86,6 +86,12 @@ func noAnswer(err error, timeout time.Duration, attempts int) error {
 	}
 	return &UnreachableError{Endpoint: unreachable.Endpoint, Silent: true, err: unreachable.err,
 		Reason: fmt.Sprintf("no answer within %s (%s)", shortDuration(timeout), tries)}
+}
+
+// gotNoAnswer says whether err is a request that got no answer in time.
+func gotNoAnswer(err error) bool {
+	var unreachable *UnreachableError
+	return errors.As(err, &unreachable) && isTimeout(unreachable.err)
 }
 
 // shortDuration is d as a user writes a timeout: "20s", "90s", "1.5s", "500ms".

@@ -524,3 +524,31 @@ func TestSilentBMCReason(t *testing.T) {
 		})
 	}
 }
+
+// TestNotAnswering counts the nodes whose requests wait on BMCs that have
+// stopped answering: none while a BMC has not yet failed to answer in
+// time, each waiting node once one has, and none again when they give up.
+func TestNotAnswering(t *testing.T) {
+	fleet := startSim(t, sim.Options{Nodes: 6, NodesPerBMC: 2, Faults: []sim.Fault{{Kind: sim.FaultSilent, Nodes: []string{"x3000c0s1b0n0"}}}})
+	nodes := simInventory(fleet)
+	pool := newTestPool(t, nodes, Options{RequestTimeout: 200 * time.Millisecond, Retries: 5, RetryBackoff: 10 * time.Millisecond})
+	for _, node := range nodes[2:] {
+		_, err := pool.PowerState(context.Background(), node.Name)
+		require.NoError(t, err, "the other BMCs answer")
+	}
+	assert.Zero(t, pool.NotAnswering())
+
+	done := make(chan error, 2)
+	for _, node := range nodes[:2] { // the silent BMC's two nodes
+		go func() {
+			_, err := pool.PowerState(context.Background(), node.Name)
+			done <- err
+		}()
+	}
+	assert.Zero(t, pool.NotAnswering(), "not before a request has gone unanswered for the request timeout")
+	require.Eventually(t, func() bool { return pool.NotAnswering() == 2 }, 5*time.Second, 5*time.Millisecond)
+	for range 2 {
+		require.Error(t, <-done)
+	}
+	assert.Zero(t, pool.NotAnswering(), "given up: waiting no more")
+}
