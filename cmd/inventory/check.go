@@ -11,8 +11,10 @@ import (
 	"github.com/bos-project/bos/cmd/cmdutil"
 	"github.com/bos-project/bos/internal/bmc"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/engine"
 	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/progress"
 )
 
 // CheckOptions are the flags of `bos inventory check`.
@@ -37,6 +39,8 @@ func NewCmdCheck(f *cmdutil.Factory, runF func(*CheckOptions) error) *cobra.Comm
 out again, with at most max_concurrency BMCs contacted at once (nodes that
 share a BMC are read one after another over its one session). Prints one line per node (power state, or why
 the BMC could not be used) and a summary line. Nothing is changed on any node.
+On a terminal, stderr shows how far it is, and how many nodes wait on BMCs
+that do not answer.
 
 Exit status: 0 every BMC answered, 2 invalid inventory or limit, 3 some BMCs
 could not be used.`,
@@ -76,7 +80,22 @@ func runCheck(opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	report, warnings, err := bmc.Check(f.Context, sel.Nodes, cfg.Engine.MaxConcurrency, f.BMCOptions())
+	var watch bmc.CheckWatch
+	stopDisplay := func() {}
+	if f.IO.StderrTTY && !cfg.Quiet {
+		display := progress.New(f.IO.ErrOut, progress.Options{Terminal: true, Color: !cfg.NoColor},
+			"inventory check", []engine.Phase{checkPhase}, len(sel.Nodes))
+		watch = bmc.CheckWatch{Checked: func(r bmc.CheckResult) {
+			category := engine.Failed
+			if r.Reachable {
+				category = engine.Succeeded
+			}
+			display.Observe(engine.Transition{Node: r.Node, Phase: checkPhase, Category: category})
+		}, WatchNotAnswering: display.WatchNotAnswering}
+		stopDisplay = display.Stop
+	}
+	report, warnings, err := bmc.CheckWatched(f.Context, sel.Nodes, cfg.Engine.MaxConcurrency, f.BMCOptions(), watch)
+	stopDisplay()
 	for _, w := range warnings {
 		f.Warnf("%s", w)
 	}
@@ -98,6 +117,10 @@ func runCheck(opts *CheckOptions) error {
 	}
 	return nil
 }
+
+// checkPhase is how a check's progress line names its one step: "inventory
+// check: power state 120/1000 3✗".
+const checkPhase engine.Phase = "power state"
 
 // summaryLine is "10 nodes: 8 reachable (On 5, Off 3), 2 unreachable".
 func summaryLine(s bmc.CheckSummary) string {

@@ -184,7 +184,7 @@ func (e *sessionEnv) follow(label string, phases []engine.Phase, nodes int, run 
 	if !e.cfg.Quiet && (f.IO.StderrTTY || e.cfg.Progress) {
 		display = progress.New(f.IO.ErrOut,
 			progress.Options{Terminal: f.IO.StderrTTY, Color: f.IO.StderrTTY && !e.cfg.NoColor}, label, phases, nodes)
-		e.runner.Progress = display.Observe
+		e.runner.Progress, e.runner.WatchNotAnswering = display.Observe, display.WatchNotAnswering
 	}
 	rec, err := run(e.runner)
 	if display != nil {
@@ -239,10 +239,10 @@ func printOutcome(w io.Writer, format output.Format, rec *session.Record) error 
 			return err
 		}
 	}
-	if err := printWarnings(w, rec); err != nil {
+	if err := printWarnings(w, rec, true); err != nil {
 		return err
 	}
-	return view.print(w)
+	return view.print(w, true)
 }
 
 // planView is `create --dry-run -o json`.

@@ -250,7 +250,7 @@ func runCancel(opts *CancelOptions) error {
 	}
 	fmt.Fprintf(f.IO.Out, "session %s cancelled: %d nodes, %d succeeded, %d failed, %d left unfinished\n",
 		rec.ID, rec.Summary.Total, rec.Summary.Succeeded, rec.Summary.Failed, rec.Summary.Pending)
-	return view.print(f.IO.Out)
+	return view.print(f.IO.Out, true)
 }
 
 // RetryOptions are the flags of `bos session retry`.

@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/bos-project/bos/internal/hostlist"
-	"github.com/bos-project/bos/internal/output"
 	"github.com/bos-project/bos/internal/session"
 	"github.com/bos-project/bos/internal/sessionrun"
 )
@@ -32,44 +31,61 @@ type nextSteps struct {
 	// them.
 	Unfinished    []session.UnfinishedGroup `json:"unfinished,omitempty"`
 	FinishCommand string                    `json:"finish_command,omitempty"`
+	// id is the session's, for the short retry command; scattered says
+	// the failed nodes' hostlist is too long for the retry command line to
+	// fit a screen.
+	id        string
+	scattered bool
 }
 
 func nextStepsOf(rec *session.Record) nextSteps {
 	if rec.Status == session.StatusRunning {
 		return nextSteps{}
 	}
-	return nextSteps{RetryCommand: sessionrun.RetryCommand(rec),
+	n := nextSteps{id: rec.ID, RetryCommand: sessionrun.RetryCommand(rec),
 		Unfinished: session.GroupUnfinished(rec.UnfinishedNodes()), FinishCommand: sessionrun.FinishCommand(rec)}
+	n.scattered = n.RetryCommand != "" && len(hostlist.Compress(rec.FailedNodes())) > maxLimit
+	return n
 }
+
+// maxLimit is the longest --limit of a retry command line the default
+// tables print whole: beyond it the failed nodes are scattered over the
+// fleet, and the command would fill the screen.
+const maxLimit = 80
 
 // print prints the next steps: the nodes left unfinished, where each group
 // stands (its last power action and the power state last read) with the
 // one command that finishes them, and the command that retries the failed
-// nodes. Nothing when nothing is left.
-func (n nextSteps) print(w io.Writer) error {
+// nodes. Nothing when nothing is left. Without lists the groups show no
+// node list, and a retry command line whose --limit lists scattered nodes
+// gives way to 'bos session retry ID', which runs the same.
+func (n nextSteps) print(w io.Writer, lists bool) error {
 	if len(n.Unfinished) > 0 {
-		lists := make([][]string, len(n.Unfinished))
+		groups := make([]session.NodeGroup, len(n.Unfinished))
 		unfinished := 0
 		for i, group := range n.Unfinished {
-			lists[i] = group.Nodes
+			groups[i] = session.NodeGroup{Nodes: group.Nodes, Text: orUnknown(string(group.PowerState))}
 			unfinished += len(group.Nodes)
 		}
-		compressed := hostlist.CompressAll(lists)
-		rows := make([][]string, len(n.Unfinished))
-		for i, group := range n.Unfinished {
-			rows[i] = []string{fmt.Sprint(len(group.Nodes)), compressed[i], string(group.Phase), string(group.Category),
-				lastAction(group), orUnknown(string(group.PowerState))}
-		}
 		fmt.Fprintf(w, "\nunfinished: %s, where the session left them:\n", nodeCount(unfinished))
-		if err := output.Table(w, []string{"nodes", "node list", "phase", "category", "last action", "power state (last read)"}, rows); err != nil {
+		err := printGroups(w, groups, lists, []string{"phase", "category", "last action"}, func(i int) []string {
+			group := n.Unfinished[i]
+			return []string{string(group.Phase), string(group.Category), lastAction(group)}
+		}, "power state (last read)")
+		if err != nil {
 			return err
 		}
 		if n.FinishCommand != "" {
 			fmt.Fprintf(w, "\nfinish them with:\n  %s\n", n.FinishCommand)
 		}
 	}
-	if n.RetryCommand != "" {
+	switch {
+	case n.RetryCommand == "":
+	case lists || !n.scattered:
 		fmt.Fprintf(w, "\nretry the failed nodes with:\n  %s\n", n.RetryCommand)
+	default:
+		fmt.Fprintf(w, "\nretry the failed nodes with:\n  bos session retry %s\n"+
+			"(as one create command line: retry_command in -o json, or -o wide)\n", n.id)
 	}
 	return nil
 }

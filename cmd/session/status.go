@@ -102,7 +102,7 @@ func printStatus(w io.Writer, format output.Format, v statusView) error {
 	if err := output.Table(w, header, rows); err != nil {
 		return err
 	}
-	return v.nextSteps.print(w)
+	return v.nextSteps.print(w, true)
 }
 
 // categoryColumns are the column titles of categories.

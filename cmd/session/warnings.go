@@ -11,38 +11,58 @@ import (
 )
 
 // printWarnings prints the session's warnings, grouped (nothing when
-// there are none): how many nodes met each, which (hostlist-compressed),
-// and the warning.
-func printWarnings(w io.Writer, rec *session.Record) error {
+// there are none): how many nodes met each, with lists which
+// (hostlist-compressed), and the warning.
+func printWarnings(w io.Writer, rec *session.Record, lists bool) error {
 	groups := rec.WarningGroups()
 	if len(groups) == 0 {
 		return nil
 	}
 	fmt.Fprintf(w, "\nwarnings: %s\n", nodeCount(rec.Summary.Warnings))
-	return printGroups(w, groups, "warning", func(group session.NodeGroup) []string { return []string{group.Text} })
+	return printGroups(w, groups, lists, nil, nil, "warning")
 }
 
 // printFailures prints why the failed nodes of rec failed: one line per
 // phase and reason, with how many nodes and which (hostlist-compressed).
 func printFailures(w io.Writer, rec *session.Record, failed []string) error {
-	return printGroups(w, rec.FailureGroups(failed), "phase", func(group session.NodeGroup) []string {
-		return []string{string(group.Phase), group.Text}
-	}, "reason")
+	groups := rec.FailureGroups(failed)
+	return printGroups(w, groups, true, []string{"phase"}, func(i int) []string { return []string{string(groups[i].Phase)} }, "reason")
 }
 
-// printGroups prints one row per group: its node count, its nodes
-// (hostlist-compressed) and the columns what gives.
-func printGroups(w io.Writer, groups []session.NodeGroup, column string, what func(session.NodeGroup) []string, more ...string) error {
-	lists := make([][]string, len(groups))
-	for i, group := range groups {
-		lists[i] = group.Nodes
+// printGroups prints one row per group: its node count, with lists its
+// nodes (hostlist-compressed), the columns before gives for group i, and
+// its text. Without lists the row stays within a screen at any fleet
+// size: a long text is wrapped.
+func printGroups(w io.Writer, groups []session.NodeGroup, lists bool, before []string, cells func(i int) []string, text string) error {
+	header := []string{"nodes"}
+	if lists {
+		header = append(header, "node list")
 	}
-	compressed := hostlist.CompressAll(lists)
+	header = append(append(header, before...), text)
+	var compressed []string
+	if lists {
+		nodes := make([][]string, len(groups))
+		for i, group := range groups {
+			nodes[i] = group.Nodes
+		}
+		compressed = hostlist.CompressAll(nodes)
+	}
 	rows := make([][]string, len(groups))
 	for i, group := range groups {
-		rows[i] = append([]string{fmt.Sprint(len(group.Nodes)), compressed[i]}, what(group)...)
+		row := []string{fmt.Sprint(len(group.Nodes))}
+		if lists {
+			row = append(row, compressed[i])
+		}
+		if cells != nil {
+			row = append(row, cells(i)...)
+		}
+		if lists {
+			row = append(row, group.Text)
+		} else {
+			row = append(row, output.Wrap(group.Text, maxCell))
+		}
+		rows[i] = row
 	}
-	header := append([]string{"nodes", "node list", column}, more...)
 	return output.Table(w, header, rows)
 }
 

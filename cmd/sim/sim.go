@@ -71,7 +71,8 @@ picks that share of the BMCs:
   end): the bombs are what a broken or hostile BMC may send,
   no-sse (an EventService without ServerSentEventUri: no event stream),
   no-event-service (no EventService at all), sse-drops (every event stream
-  ends, its connection closed, after its first event)
+  ends, its connection closed, after its first event), silent (requests
+  are taken but never answered: a hung BMC)
 These are one node's own, and a FRACTION picks that share of the nodes:
   conflict-after-off, ignore-graceful, stuck-powering-on, transient-unknown,
   override-persistent (Once stored as Continuous), override-unsupported

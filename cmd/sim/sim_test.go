@@ -272,7 +272,7 @@ func TestHelpListsEveryFault(t *testing.T) {
 	out := &bytes.Buffer{}
 	streams := &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: &bytes.Buffer{}}
 	require.Equal(t, cmdutil.ExitOK, cmd.Run(t.Context(), streams, []string{"sim", "--help"}))
-	for _, kind := range []string{"no-sse", "no-event-service", "sse-drops", "no-session-service", "first-reset-hangs"} {
+	for _, kind := range []string{"no-sse", "no-event-service", "sse-drops", "no-session-service", "first-reset-hangs", "silent"} {
 		assert.Contains(t, out.String(), kind)
 	}
 	assert.Contains(t, out.String(), "Server-Sent Events")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -53,6 +54,24 @@ type CheckResult struct {
 // failure is its result. The warnings are one line for every failed
 // logout and one per kind of advice about the inventory (GroupHints).
 func Check(ctx context.Context, nodes []inventory.Node, concurrency int, opts Options) (CheckReport, []string, error) {
+	return CheckWatched(ctx, nodes, concurrency, opts, CheckWatch{})
+}
+
+// CheckWatch is what a display of a check in progress is given, each when
+// set: every node's result as it comes (from several goroutines at once),
+// and at the start how to count the nodes waiting now on BMCs that do not
+// answer (see Pool.NotAnswering).
+type CheckWatch struct {
+	Checked           func(CheckResult)
+	WatchNotAnswering func(count func() int)
+}
+
+// CheckWatched is Check, reporting its progress to watch.
+func CheckWatched(ctx context.Context, nodes []inventory.Node, concurrency int, opts Options, watch CheckWatch) (CheckReport, []string, error) {
+	var live livePools
+	if watch.WatchNotAnswering != nil {
+		watch.WatchNotAnswering(live.notAnswering)
+	}
 	results := make([]CheckResult, len(nodes))
 	for i, n := range nodes {
 		results[i] = CheckResult{Node: n.Name, Endpoint: n.BMC.Endpoint, System: n.BMC.System}
@@ -72,9 +91,14 @@ func Check(ctx context.Context, nodes []inventory.Node, concurrency int, opts Op
 				members[j] = nodes[i]
 			}
 			pool := NewPool(members, opts)
+			live.add(pool)
 			for _, i := range group {
 				checkNode(ctx, pool, &results[i])
+				if watch.Checked != nil {
+					watch.Checked(results[i])
+				}
 			}
+			live.remove(pool)
 			logoutErrs[gi] = pool.Close(ctx)
 			hints[gi] = pool.Hints()
 			return nil
@@ -90,6 +114,37 @@ func Check(ctx context.Context, nodes []inventory.Node, concurrency int, opts Op
 		return CheckReport{}, warnings, fmt.Errorf("inventory check: %w", err)
 	}
 	return CheckReport{Summary: summarize(results), Nodes: results}, warnings, nil
+}
+
+// livePools are the pools of a check that are reading their nodes.
+type livePools struct {
+	mu    sync.Mutex
+	pools map[*Pool]bool
+}
+
+func (l *livePools) add(p *Pool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pools == nil {
+		l.pools = map[*Pool]bool{}
+	}
+	l.pools[p] = true
+}
+
+func (l *livePools) remove(p *Pool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.pools, p)
+}
+
+func (l *livePools) notAnswering() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for p := range l.pools {
+		n += p.NotAnswering()
+	}
+	return n
 }
 
 // byBMC groups node indexes by BMC endpoint, in inventory order, so nodes

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stmcginnis/gofish"
@@ -47,6 +48,12 @@ type endpoint struct {
 	// connectGate serialises connecting and logging in, so concurrent first
 	// calls share one login; waiting for it honours the caller's context.
 	connectGate gate
+
+	// waiting counts the exchanges under way (one node's each), retries
+	// and their back-off included; silent says the last attempt got no
+	// answer in time. Pool.NotAnswering reads both.
+	waiting atomic.Int64
+	silent  atomic.Bool
 
 	mu     sync.Mutex // guards the fields below
 	client *gofish.APIClient
@@ -400,6 +407,8 @@ func (ep *endpoint) doUnlessLanded(ctx context.Context, landed landedCheck, exch
 }
 
 func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed landedCheck, exchange func(c *call) error) (bool, error) {
+	ep.waiting.Add(1)
+	defer ep.waiting.Add(-1)
 	reloggedIn := false
 	for attempt := 0; ; {
 		client, generation, err := ep.connect(ctx)
@@ -416,14 +425,16 @@ func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed lande
 			}
 		}
 		if err == nil {
+			ep.silent.Store(false)
 			return false, nil
 		}
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
+		ep.silent.Store(gotNoAnswer(err))
 		mayHaveLanded := !idempotent && maybeDelivered(err)
 		if mayHaveLanded && landed == nil {
-			return false, err
+			return false, noAnswer(err, ep.pool.opts.RequestTimeout, attempt+1)
 		}
 		again := retryable(err) && attempt < ep.pool.opts.Retries
 		if again {
@@ -436,8 +447,11 @@ func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed lande
 		}
 		if mayHaveLanded {
 			// Asked after the back-off, so the BMC has had time to act, and
-			// also when no retry is left: a lost answer is no failure.
+			// also when no retry is left: a lost answer is no failure. The
+			// check waits on the BMC as an exchange of its own.
+			ep.waiting.Add(-1)
 			carriedOut, checkErr := landed(ctx)
+			ep.waiting.Add(1)
 			switch {
 			case ctx.Err() != nil:
 				return false, ctx.Err()
@@ -448,7 +462,7 @@ func (ep *endpoint) doChecked(ctx context.Context, idempotent bool, landed lande
 			}
 		}
 		if !again {
-			return false, err
+			return false, noAnswer(err, ep.pool.opts.RequestTimeout, attempt+1)
 		}
 		ep.pool.stats.retries.Add(1)
 	}

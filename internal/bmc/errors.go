@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 
 	"github.com/stmcginnis/gofish/schemas"
@@ -56,11 +57,49 @@ func (e *HTTPError) Unwrap() error { return e.err }
 type UnreachableError struct {
 	Endpoint string
 	Reason   string
-	err      error
+	// Silent: the BMC took the requests but answered none of them in time
+	// (see noAnswer); Reason says how long bos waited, and how often.
+	Silent bool
+	err    error
 }
 
 func (e *UnreachableError) Error() string {
+	if e.Silent {
+		return "BMC gave " + e.Reason
+	}
 	return "BMC unreachable: " + e.Reason
+}
+
+// noAnswer is err, the last failure of a request sent attempts times, as
+// the reason a node failed: a BMC that timed out every time reads "no
+// answer within 20s (4 attempts)", which tells a hung BMC from a network
+// problem and says what --request-timeout and --request-retries to change.
+// Every other error stays as it is.
+func noAnswer(err error, timeout time.Duration, attempts int) error {
+	unreachable, ok := err.(*UnreachableError)
+	if !ok || !gotNoAnswer(unreachable) {
+		return err
+	}
+	tries := "1 attempt"
+	if attempts > 1 {
+		tries = fmt.Sprintf("%d attempts", attempts)
+	}
+	return &UnreachableError{Endpoint: unreachable.Endpoint, Silent: true, err: unreachable.err,
+		Reason: fmt.Sprintf("no answer within %s (%s)", shortDuration(timeout), tries)}
+}
+
+// gotNoAnswer says whether err is a request that got no answer in time.
+func gotNoAnswer(err error) bool {
+	var unreachable *UnreachableError
+	return errors.As(err, &unreachable) && isTimeout(unreachable.err)
+}
+
+// shortDuration is d as a user writes a timeout: "20s", "90s", "1.5s", "500ms".
+func shortDuration(d time.Duration) string {
+	if d >= time.Second && d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
 }
 
 func (e *UnreachableError) Unwrap() error { return e.err }

@@ -336,8 +336,7 @@ func writeRedfishError(w http.ResponseWriter, status int, messageID, message str
 func shortenRequestTimeout(pool *Pool, timeout time.Duration) {
 	shared := pool.transports[tlsSettings{}]
 	shared.own.CloseIdle()
-	opts := pool.opts
-	opts.RequestTimeout = timeout
-	shared.own = newOwnTransport(shared.tlsConfig, opts)
+	pool.opts.RequestTimeout = timeout // what reasons say was waited
+	shared.own = newOwnTransport(shared.tlsConfig, pool.opts)
 	pool.endpoints[0].httpClient.Transport.(*sessionTransport).base = shared.own
 }

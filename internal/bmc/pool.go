@@ -188,6 +188,20 @@ func (p *Pool) Stats() Stats {
 	}
 }
 
+// NotAnswering is how many requests, one node's each, wait now on BMCs
+// whose last request got no answer in time (retries and their back-off
+// included): nodes held by hung BMCs, which a progress display names, as
+// they would otherwise look like nodes at work.
+func (p *Pool) NotAnswering() int {
+	n := 0
+	for _, ep := range p.endpoints {
+		if ep.silent.Load() {
+			n += int(ep.waiting.Load())
+		}
+	}
+	return n
+}
+
 // nodeError is err, met doing op on node, as the Pool's callers get it: its
 // text names the node and its BMC, for logs; its reason (package reason)
 // is err's alone, the same on every node with that cause, so that their

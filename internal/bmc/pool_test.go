@@ -336,7 +336,7 @@ func TestResetWhoseAnswerIsLost(t *testing.T) {
 		{name: "ForceOff dropped and not carried out is sent again", allowed: []string{"ForceOff"}, action: power.ForceOff, initial: "On",
 			lose: dropped, lost: 1, wantSends: 2},
 		{name: "Cray EX Off never carried out: sent again after each read until retries run out", allowed: []string{"Off"},
-			action: power.GracefulOff, initial: "On", lose: timedOut, lost: 4, wantSends: 4, wantErr: "unreachable: timed out"},
+			action: power.GracefulOff, initial: "On", lose: timedOut, lost: 4, wantSends: 4, wantErr: "BMC gave no answer within 100ms (4 attempts)"},
 		{name: "power state unreadable after the loss: not sent again", allowed: []string{"ForceOff"}, action: power.ForceOff, initial: "On",
 			lose: dropped, lost: 4, unreadable: true, wantSends: 1, wantErr: "not sent again, as whether the BMC carried it out could not be read"},
 	}

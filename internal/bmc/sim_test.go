@@ -16,6 +16,7 @@ import (
 
 	"github.com/bos-project/bos/internal/inventory"
 	"github.com/bos-project/bos/internal/power"
+	"github.com/bos-project/bos/internal/reason"
 	"github.com/bos-project/bos/internal/sim"
 )
 
@@ -497,4 +498,63 @@ func inUse() uint64 {
 	var stats runtime.MemStats
 	runtime.ReadMemStats(&stats)
 	return stats.HeapInuse + stats.StackInuse
+}
+
+// TestSilentBMCReason: a BMC that takes requests and answers none fails
+// its nodes with how long bos waited and how often, the same words for
+// every node behind any silent BMC, so that they group; a BMC that
+// refuses connections stays "unreachable".
+func TestSilentBMCReason(t *testing.T) {
+	tests := []struct {
+		name    string
+		fault   sim.FaultKind
+		retries int
+		want    string
+	}{
+		{"silent, retried", sim.FaultSilent, 3, "BMC gave no answer within 50ms (4 attempts)"},
+		{"silent, no retry", sim.FaultSilent, -1, "BMC gave no answer within 50ms (1 attempt)"},
+		{"refusing", sim.FaultUnreachable, 1, "BMC unreachable: connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fleet := startSim(t, sim.Options{Nodes: 2, NodesPerBMC: 1, Faults: []sim.Fault{{Kind: tt.fault, Fraction: 1}}})
+			pool := newTestPool(t, simInventory(fleet), Options{RequestTimeout: 50 * time.Millisecond, Retries: tt.retries, RetryBackoff: time.Millisecond})
+			var reasons []string
+			for _, node := range simInventory(fleet) {
+				_, err := pool.PowerState(context.Background(), node.Name)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), node.Name, "the error names the node for logs")
+				reasons = append(reasons, reason.Of(err))
+			}
+			assert.Equal(t, []string{tt.want, tt.want}, reasons)
+		})
+	}
+}
+
+// TestNotAnswering counts the nodes whose requests wait on BMCs that have
+// stopped answering: none while a BMC has not yet failed to answer in
+// time, each waiting node once one has, and none again when they give up.
+func TestNotAnswering(t *testing.T) {
+	fleet := startSim(t, sim.Options{Nodes: 6, NodesPerBMC: 2, Faults: []sim.Fault{{Kind: sim.FaultSilent, Nodes: []string{"x3000c0s1b0n0"}}}})
+	nodes := simInventory(fleet)
+	pool := newTestPool(t, nodes, Options{RequestTimeout: 200 * time.Millisecond, Retries: 5, RetryBackoff: 10 * time.Millisecond})
+	for _, node := range nodes[2:] {
+		_, err := pool.PowerState(context.Background(), node.Name)
+		require.NoError(t, err, "the other BMCs answer")
+	}
+	assert.Zero(t, pool.NotAnswering())
+
+	done := make(chan error, 2)
+	for _, node := range nodes[:2] { // the silent BMC's two nodes
+		go func() {
+			_, err := pool.PowerState(context.Background(), node.Name)
+			done <- err
+		}()
+	}
+	assert.Zero(t, pool.NotAnswering(), "not before a request has gone unanswered for the request timeout")
+	require.Eventually(t, func() bool { return pool.NotAnswering() == 2 }, 5*time.Second, 5*time.Millisecond)
+	for range 2 {
+		require.Error(t, <-done)
+	}
+	assert.Zero(t, pool.NotAnswering(), "given up: waiting no more")
 }

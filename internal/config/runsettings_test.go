@@ -22,10 +22,11 @@ func TestRunSettingsKeepWhatDiffersFromTheDefaults(t *testing.T) {
 	t.Setenv("BOS_RETRY_POLICY", "03")              // the default, written otherwise
 	t.Setenv("BOS_GRACEFUL_SHUTDOWN_TIMEOUT", "5m") // the default 300s, written otherwise
 	t.Setenv("BOS_REQUIRE_BOOT_PROGRESS", "true")
-	t.Setenv("BOS_REQUEST_TIMEOUT", "90s") // not a setting of the run's flags
+	t.Setenv("BOS_REQUEST_TIMEOUT", "90s")
+	t.Setenv("BOS_REQUEST_RETRY_BACKOFF", "5s") // not a setting of the run's flags
 	cfg, err = Load(New())
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{KeyBootWait: "10m", KeyRequireBootProgress: "true"}, cfg.RunSettings)
+	assert.Equal(t, map[string]string{KeyBootWait: "10m", KeyRequireBootProgress: "true", KeyRequestTimeout: "90s"}, cfg.RunSettings)
 }
 
 // TestUseRunSettings: a resume or retry runs with the settings its session
@@ -39,12 +40,16 @@ func TestUseRunSettings(t *testing.T) {
 	cfg, err := Load(New())
 	require.NoError(t, err)
 	given := func(key string) bool { return key == KeyRetryPolicy }
-	require.NoError(t, cfg.UseRunSettings(map[string]string{KeyBootWait: "600", KeyRequireBootProgress: "true"}, given))
+	kept := map[string]string{KeyBootWait: "600", KeyRequireBootProgress: "true", KeyRequestTimeout: "5s", KeyRequestRetries: "0"}
+	require.NoError(t, cfg.UseRunSettings(kept, given))
 
 	want := engine.DefaultOptions()
 	want.BootWait, want.RequireBootProgress, want.RetryPolicy = 600*time.Second, true, 1
 	assert.Equal(t, want, cfg.Engine)
-	assert.Equal(t, map[string]string{KeyBootWait: "600", KeyRequireBootProgress: "true", KeyRetryPolicy: "1"}, cfg.RunSettings)
+	assert.Equal(t, 5*time.Second, cfg.BMC.RequestTimeout)
+	assert.Equal(t, -1, cfg.BMC.Retries, "request_retries 0: no retry, not the driver's default")
+	kept[KeyRetryPolicy] = "1"
+	assert.Equal(t, kept, cfg.RunSettings)
 
 	err = cfg.UseRunSettings(map[string]string{"boot_waits": "600"}, given)
 	assert.ErrorIs(t, err, ErrInvalid)

@@ -248,12 +248,16 @@ var settings = []Setting{
 		Usage: "named configurations",
 		field: field{load: func(loader, string, *Config) error { return nil }}}, // read with the config file, positions kept (configurations.go)
 
-	{Key: KeyRequestTimeout, Flag: "request-timeout",
+	// A BMC that does not answer costs a node request_timeout ×
+	// (request_retries + 1) per request: a run against hung BMCs needs
+	// both at hand, not only in the config file.
+	{Key: KeyRequestTimeout, Flag: "request-timeout", Scope: SessionRun,
 		Default: seconds(bmcDefaults.RequestTimeout),
 		Usage:   "give up on a BMC request after this long",
 		field:   durationOf(func(c *Config) *time.Duration { return &c.BMC.RequestTimeout })},
-	{Key: KeyRequestRetries, NoFlag: "how the Redfish driver copes with a site's BMCs: set once in the config file, not per run",
+	{Key: KeyRequestRetries, Flag: "request-retries", Scope: SessionRun,
 		Default: strconv.Itoa(bmcDefaults.Retries),
+		Usage:   "send a BMC request again this many times after no answer, a connection error, a 5xx or a 409",
 		field: field{load: func(l loader, key string, c *Config) error {
 			n, err := l.count(key, 0)
 			c.BMC.Retries = n

@@ -3,6 +3,7 @@ package output
 import (
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Dash is what a table cell shows for a value that is not there, so every
@@ -37,4 +38,34 @@ func Elapsed(start time.Time, stop *time.Time) string {
 		end = *stop
 	}
 	return end.Sub(start).Round(100 * time.Millisecond).String()
+}
+
+// Wrap breaks text into lines of at most width characters, between words,
+// for a table cell (which takes several lines): a long reason then keeps
+// its table within a screen. A word longer than width keeps its line.
+func Wrap(text string, width int) string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width:
+			lines = append(lines, line)
+			line = word
+		default:
+			line += " " + word
+		}
+	}
+	return strings.Join(append(lines, line), "\n")
+}
+
+// Clip is s cut to at most width characters, ending "… (why)" when cut:
+// why says where to see it whole.
+func Clip(s string, width int, why string) string {
+	if utf8.RuneCountInString(s) <= width {
+		return s
+	}
+	runes := []rune(s)
+	return string(runes[:width]) + "… (" + why + ")"
 }

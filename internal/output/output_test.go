@@ -180,3 +180,23 @@ func TestCells(t *testing.T) {
 		})
 	}
 }
+
+func TestWrapAndClip(t *testing.T) {
+	tests := []struct {
+		name, text string
+		width      int
+		want       string
+	}{
+		{"fits", "BMC unreachable: connection refused", 40, "BMC unreachable: connection refused"},
+		{"between words", "read power state: HTTP 503 Service Unavailable", 20, "read power state:\nHTTP 503 Service\nUnavailable"},
+		{"a word longer than the width keeps its line", "see https://example.com/a/very/long/path now", 10, "see\nhttps://example.com/a/very/long/path\nnow"},
+		{"empty", "", 10, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Wrap(tt.text, tt.width))
+		})
+	}
+	assert.Equal(t, "x3000c0s[1-4]b0n0", Clip("x3000c0s[1-4]b0n0", 20, "-o wide"))
+	assert.Equal(t, "x3000c0s[1,3… (-o wide)", Clip("x3000c0s[1,3,5,7]b0n0", 12, "-o wide"))
+}

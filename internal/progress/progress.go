@@ -40,7 +40,17 @@ type Progress struct {
 	counts  map[engine.Phase]map[engine.Category]int
 	started map[engine.Phase]time.Time
 	done    map[engine.Phase]bool
+	// notAnswering is how many nodes wait on BMCs that do not answer, as
+	// last read (see WatchNotAnswering); stopWatch ends the reading.
+	notAnswering int
+	stopWatch    chan struct{}
+	watching     sync.WaitGroup
 }
+
+// watchEvery is how often WatchNotAnswering reads its count: a BMC that
+// does not answer shows within a second, and reading costs a pass over
+// the BMCs.
+const watchEvery = 500 * time.Millisecond
 
 // NewProgress starts a progress display for a session of total nodes going
 // through phases, in order.
@@ -94,6 +104,60 @@ func (p *Progress) Observe(t engine.Transition) {
 	}
 	phaseCounts[t.Category]++
 	p.markDone()
+	p.redraw()
+}
+
+// WatchNotAnswering shows, until Stop, how many nodes wait on BMCs that
+// do not answer, as count says: a session held by hung BMCs otherwise
+// looks busy, its counters still, for request_timeout × attempts. On a
+// terminal the live line says it; elsewhere a line is written each time
+// the number changes.
+func (p *Progress) WatchNotAnswering(count func() int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopWatch != nil {
+		return
+	}
+	p.stopWatch = make(chan struct{})
+	p.watching.Add(1)
+	go func() {
+		defer p.watching.Done()
+		tick := time.NewTicker(watchEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stopWatch:
+				return
+			case <-tick.C:
+				p.setNotAnswering(count())
+			}
+		}
+	}()
+}
+
+func (p *Progress) setNotAnswering(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n == p.notAnswering {
+		return
+	}
+	p.notAnswering = n
+	if n > 0 {
+		p.plain(notAnsweringText(n))
+	}
+	p.redraw()
+}
+
+// notAnsweringText is "12 nodes waiting on BMCs that do not answer".
+func notAnsweringText(n int) string {
+	if n == 1 {
+		return "1 node waiting on a BMC that does not answer"
+	}
+	return fmt.Sprintf("%d nodes waiting on BMCs that do not answer", n)
+}
+
+// redraw puts the current counts on the terminal's live line.
+func (p *Progress) redraw() {
 	if p.spin != nil {
 		p.spin.Lock()
 		p.spin.Suffix = " " + p.line(false)
@@ -106,7 +170,15 @@ func (p *Progress) Observe(t engine.Transition) {
 // interrupted) gets one last line saying where it stood.
 func (p *Progress) Stop() {
 	p.mu.Lock()
+	stopWatch := p.stopWatch
+	p.mu.Unlock()
+	if stopWatch != nil {
+		close(stopWatch)
+		p.watching.Wait()
+	}
+	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.notAnswering = 0
 	if p.spin != nil {
 		p.spin.Stop()
 		fmt.Fprintln(p.w, p.line(p.color))
@@ -159,7 +231,11 @@ func (p *Progress) finished(ph engine.Phase) int {
 }
 
 func (p *Progress) line(color bool) string {
-	return p.label + ": " + p.phasesLine(color)
+	line := p.label + ": " + p.phasesLine(color)
+	if p.notAnswering > 0 {
+		line += " · " + notAnsweringText(p.notAnswering)
+	}
+	return line
 }
 
 // phasesLine renders every phase: an ended one by its outcome ("shutdown

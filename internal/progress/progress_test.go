@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bos-project/bos/internal/engine"
 )
@@ -109,4 +113,54 @@ func TestProgressLine(t *testing.T) {
 		done: map[engine.Phase]bool{engine.PhaseShutdown: true}}
 	assert.Equal(t, "reboot compute: shutdown 5997✓ 3✗ · boot 1200/5997", p.line(false))
 	assert.Equal(t, "reboot compute: shutdown \x1b[32m5997✓\x1b[0m \x1b[31m3✗\x1b[0m · boot 1200/5997", p.line(true))
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the display writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestNodesWaitingOnSilentBMCs: while every node waits on a BMC that does
+// not answer, no transition comes; the display says so, on the live line
+// and, elsewhere, in a line of its own whenever the number changes.
+func TestNodesWaitingOnSilentBMCs(t *testing.T) {
+	var out syncBuffer
+	p := New(&out, Options{}, "reboot compute", []engine.Phase{engine.PhaseShutdown, engine.PhaseBoot}, 12)
+	var waiting atomic.Int64
+	p.WatchNotAnswering(func() int { return int(waiting.Load()) })
+	p.Observe(engine.Transition{Node: "n1", Phase: engine.PhaseShutdown, Category: engine.InProgress})
+
+	waiting.Store(12)
+	require.Eventually(t, func() bool {
+		return strings.Contains(out.String(), "reboot compute: 12 nodes waiting on BMCs that do not answer\n")
+	}, 5*time.Second, 10*time.Millisecond)
+	p.mu.Lock()
+	assert.Equal(t, "reboot compute: shutdown 0/12 · boot 0/12 · 12 nodes waiting on BMCs that do not answer", p.line(false))
+	p.mu.Unlock()
+
+	waiting.Store(1)
+	require.Eventually(t, func() bool {
+		return strings.Contains(out.String(), "reboot compute: 1 node waiting on a BMC that does not answer\n")
+	}, 5*time.Second, 10*time.Millisecond)
+	waiting.Store(0)
+	require.Eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.line(false) == "reboot compute: shutdown 0/12 · boot 0/12"
+	}, 5*time.Second, 10*time.Millisecond, "the BMCs answer again: the line says nothing of them")
+	p.Stop()
+	assert.Equal(t, 2, strings.Count(out.String(), "waiting on"), "one line per change to a number of nodes:\n%s", out.String())
 }

@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
 	"github.com/google/uuid"
+
+	"github.com/bos-project/bos/internal/hostlist"
 )
 
 const (
@@ -21,8 +24,10 @@ const (
 	// lockRetryDelay is how often Reserve retries the state-dir lock while
 	// another bos process holds it (briefly, to write one small file).
 	lockRetryDelay = 5 * time.Millisecond
-	// conflictListed bounds how many nodes a conflict message spells out.
-	conflictListed = 10
+	// conflictListed bounds the node list of a conflict message, in
+	// characters of its hostlist: nodes of another session held over a
+	// thousand-node fleet would fill the screen.
+	conflictListed = 120
 )
 
 // ConflictError says which running session holds which of the requested
@@ -33,11 +38,25 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	listed := strings.Join(e.Nodes[:min(len(e.Nodes), conflictListed)], ", ")
-	if more := len(e.Nodes) - conflictListed; more > 0 {
-		listed += fmt.Sprintf(" and %d more", more)
+	nodes := "nodes " + listNodes(e.Nodes, conflictListed) + " are"
+	if len(e.Nodes) == 1 {
+		nodes = "node " + e.Nodes[0] + " is"
 	}
-	return fmt.Sprintf("nodes %s are reserved by running session %s (wait for it, or cancel it)", listed, e.Session)
+	return fmt.Sprintf("%s reserved by running session %s (wait for it, or cancel it)", nodes, e.Session)
+}
+
+// listNodes is nodes (sorted) as a hostlist of about width characters at
+// most: the first of them, as many as fit, and how many the rest are.
+func listNodes(nodes []string, width int) string {
+	all := hostlist.Compress(nodes)
+	if len(all) <= width {
+		return all
+	}
+	// The longest prefix whose hostlist fits, found by bisection: a
+	// hostlist grows, give or take, with the nodes it holds.
+	fits := sort.Search(len(nodes), func(k int) bool { return len(hostlist.Compress(nodes[:k+1])) > width })
+	fits = max(fits, 1)
+	return fmt.Sprintf("%s and %d more", hostlist.Compress(nodes[:fits]), len(nodes)-fits)
 }
 
 func (e *ConflictError) Unwrap() error { return ErrConflict }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -89,4 +90,33 @@ func TestReserveHonoursCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	require.ErrorIs(t, s.Reserve(ctx, rec.ID, []string{"n1"}), context.Canceled)
+}
+
+// TestConflictMessageCompresses: the exit-4 message names the held nodes
+// as a hostlist, and stays one short line when they are many and scattered.
+func TestConflictMessageCompresses(t *testing.T) {
+	names := func(from, to, step int) []string {
+		var out []string
+		for i := from; i <= to; i += step {
+			out = append(out, fmt.Sprintf("x3000c0s%db0n0", i))
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		nodes []string
+		want  string
+	}{
+		{"one", names(7, 7, 1), "node x3000c0s7b0n0 is reserved"},
+		{"a range", names(1, 1000, 1), "nodes x3000c0s[1-1000]b0n0 are reserved"},
+		{"scattered", append(names(1, 999, 2), "y1"), "nodes x3000c0s[1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31,33,35,37,39,41,43,45,47,49,51,53,55,57,59,61,63,65,67,69,71,73]b0n0 and 464 more are reserved"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := (&ConflictError{Session: "3f2a", Nodes: tt.nodes}).Error()
+			assert.Contains(t, msg, tt.want)
+			assert.Contains(t, msg, "reserved by running session 3f2a (wait for it, or cancel it)")
+			assert.Less(t, len(msg), 250, msg)
+		})
+	}
 }

@@ -106,7 +106,10 @@ type Runner struct {
 	Configurations map[string]config.Configuration
 	Clock          engine.Clock
 	// Progress, when set, sees every transition after it is durable.
-	Progress func(engine.Transition)
+	// WatchNotAnswering, when set, is given how to count the nodes waiting
+	// now on BMCs that do not answer, once the session's BMCs are.
+	Progress          func(engine.Transition)
+	WatchNotAnswering func(count func() int)
 	// CancelPoll is how often Run looks for a cancel request; zero means
 	// DefaultCancelPoll.
 	CancelPoll time.Duration
@@ -441,6 +444,9 @@ func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*se
 	defer cancel(nil)
 	stopWatching := r.watchCancel(runCtx, id, cancel)
 	pool := r.ConnectBMC(p.Nodes)
+	if watched, ok := pool.(interface{ NotAnswering() int }); ok && r.WatchNotAnswering != nil {
+		r.WatchNotAnswering(watched.NotAnswering)
+	}
 	engine := &engine.Engine{BMC: pool, Recorder: recorder, Clock: r.Clock, Options: r.Engine,
 		Progress: func(t engine.Transition) {
 			log.transition(t)

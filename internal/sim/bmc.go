@@ -89,6 +89,13 @@ func (b *bmc) status() BMCStatus {
 // ServeHTTP answers the BMC's Redfish API.
 func (b *bmc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.requests.Add(1)
+	if b.faults.has(FaultSilent) {
+		select {
+		case <-r.Context().Done():
+		case <-b.fleet.closing:
+		}
+		return
+	}
 	// A real BMC carries out a login, reset or PATCH it has received even
 	// when the client hangs up before the answer; only a read is worth
 	// dropping. (A client that cancels mid-login must still log out.)

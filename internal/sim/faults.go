@@ -94,6 +94,10 @@ const (
 	// server or drops a subscriber: a client has to notice and poll. A new
 	// stream may be opened, and drops the same way.
 	FaultSSEDrops FaultKind = "sse-drops"
+	// FaultSilent (per BMC): the BMC accepts connections and requests but
+	// never answers any, until the client gives up: a hung BMC, or one
+	// behind a firewall that swallows its answers.
+	FaultSilent FaultKind = "silent"
 )
 
 var faultKinds = []FaultKind{
@@ -102,14 +106,14 @@ var faultKinds = []FaultKind{
 	FaultNoSessionService, FaultOverridePersistent, FaultOverrideUnsupported,
 	FaultBootProgressNone, FaultBootProgressStale, FaultBusyIgnoresReset,
 	FaultResetAnswerLost, FaultFirstResetHangs, FaultHeaderBomb, FaultBodyBomb,
-	FaultNoSSE, FaultNoEventService, FaultSSEDrops,
+	FaultNoSSE, FaultNoEventService, FaultSSEDrops, FaultSilent,
 }
 
 // bmcFaultKinds are the kinds that belong to a BMC endpoint rather than to
 // one of its systems. A fraction of them picks BMCs, not nodes.
 var bmcFaultKinds = []FaultKind{
 	FaultUnreachable, FaultSlow, Fault5xx, FaultWrongCredentials, FaultSessionLimit, FaultNoSessionService,
-	FaultHeaderBomb, FaultBodyBomb, FaultNoSSE, FaultNoEventService, FaultSSEDrops,
+	FaultHeaderBomb, FaultBodyBomb, FaultNoSSE, FaultNoEventService, FaultSSEDrops, FaultSilent,
 }
 
 // Fault gives a kind of misbehaviour to the named nodes plus a share of the
