@@ -107,6 +107,10 @@ type Runner struct {
 	// CancelPoll is how often Run looks for a cancel request; zero means
 	// DefaultCancelPoll.
 	CancelPoll time.Duration
+	// TuneGC has Run set the process's garbage collector for a long
+	// session of its size (see sessionGC): for a process that runs one
+	// session, not for one that shares its heap with other work.
+	TuneGC bool
 }
 
 // Prepare loads the template, selects the nodes of every boot set and
@@ -404,6 +408,7 @@ func (r *Runner) load(rec *session.Record, keep map[string]bool) (*Prepared, err
 // context.Canceled returned.
 func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*session.Record, error) {
 	id := rec.ID
+	r.tuneGC(len(rec.Nodes))
 	// This run's inputs: a resume may have been given other ones.
 	r.keepInputs(rec)
 	// Not cancellable: a session cancelled this early must still be
