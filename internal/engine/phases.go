@@ -322,7 +322,7 @@ func (p *nodePhase) finishBoot(ctx context.Context) {
 		return
 	}
 	if p.beforeAction(ctx) != nil {
-		return // the recorder failed: the node's next transition says so
+		return // the record failed or the session is stopping: the node's next transition says so
 	}
 	p.warn(p.finisher.FinishBoot(ctx, p.bootSet, p.node)...)
 }

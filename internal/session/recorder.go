@@ -213,8 +213,8 @@ func replay(path string, f *os.File, t *tree) (int64, error) {
 	}
 }
 
-// Record applies t to the tree and queues its line for events.jsonl; it
-// is durable once a Sync of its node returns. A transition the session
+// Record queues t for the tree (see applyPendingLocked) and its line for
+// events.jsonl; it is durable once a Sync of its node returns. A transition the session
 // cannot place (unknown boot set, node, phase or category) is refused
 // before anything is written, and so is every transition once a write
 // failed (see fail).
