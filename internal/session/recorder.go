@@ -362,7 +362,9 @@ func (r *Recorder) commit() {
 			}
 		}
 	}
-	if err == nil {
+	// A batch of barriers alone has nothing to sync: the lines they wait
+	// for were in earlier batches, synced or failed before this one.
+	if err == nil && buf.Len() > 0 {
 		err = r.writeAndSync(buf.Bytes())
 	}
 	if err == nil {
@@ -384,11 +386,9 @@ func (r *Recorder) commit() {
 // line that the next append turns into a corrupt line in the middle.
 func (r *Recorder) writeAndSync(data []byte) error {
 	path := r.events.Name()
-	var err error
-	if len(data) > 0 {
-		if _, err = r.events.Write(data); err != nil {
-			err = fmt.Errorf("append %s: %w", path, err)
-		}
+	_, err := r.events.Write(data)
+	if err != nil {
+		err = fmt.Errorf("append %s: %w", path, err)
 	}
 	if err == nil {
 		if err = r.store.sync(r.events); err != nil {
