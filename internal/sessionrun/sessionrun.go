@@ -102,7 +102,8 @@ type Runner struct {
 	// Configurations are the named configurations templates may select.
 	Configurations map[string]config.Configuration
 	Clock          engine.Clock
-	// Progress, when set, sees every transition after it is durable.
+	// Progress, when set, sees every transition once it is recorded; it is
+	// durable by the node's next action (see engine.Recorder).
 	Progress func(engine.Transition)
 	// CancelPoll is how often Run looks for a cancel request; zero means
 	// DefaultCancelPoll.
