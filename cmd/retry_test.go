@@ -247,9 +247,12 @@ func TestNoDeadEndAfterAnInterruption(t *testing.T) {
 					return false
 				}
 				id = rows[0].ID
-				log, _ := os.ReadFile(filepath.Join(env.stateDir, "sessions", id, "session.log"))
-				return strings.Count(string(log), "shutdown in_progress: sent graceful-off") == len(nodes)
-			}, 10*time.Second, 5*time.Millisecond, "every node was sent its graceful shutdown")
+				// Durable: a confirmation precedes only polls, so it is
+				// fsynced with the next action's intent or, here, by the
+				// recorder's periodic commit.
+				events, _ := os.ReadFile(filepath.Join(env.stateDir, "sessions", id, "events.jsonl"))
+				return strings.Count(string(events), `"sent":true`) == len(nodes)
+			}, 10*time.Second, 5*time.Millisecond, "every node was sent its graceful shutdown, durably")
 
 			listed := tc.stop(t, env, create, id)
 			if tc.wantCode >= 0 {

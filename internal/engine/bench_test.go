@@ -40,6 +40,7 @@ func (b *instantBMC) Reset(_ context.Context, node string, action power.Action) 
 type discardRecorder struct{}
 
 func (discardRecorder) Record(context.Context, Transition) error { return nil }
+func (discardRecorder) Sync(context.Context, string) error       { return nil }
 
 // instantClock never waits.
 type instantClock struct{ fired chan time.Time }

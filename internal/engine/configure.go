@@ -40,6 +40,13 @@ func (r *runner) runConfigureBatch(ctx context.Context, bootSet, configuration s
 			return
 		}
 	}
+	// The batch's lines share one commit: the first node's wait covers all.
+	for i := range phases {
+		if err := phases[i].beforeAction(ctx); err != nil {
+			abandon(tasks, err, outcomes)
+			return
+		}
+	}
 	category, batchReason, perNode, err := r.configureNodes(ctx, bootSet, configuration, tasks)
 	if err != nil {
 		abandon(tasks, err, outcomes)

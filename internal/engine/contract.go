@@ -33,11 +33,17 @@ type ResetChecker interface {
 	WhyNoReset(ctx context.Context, node string, action power.Action) (string, error)
 }
 
-// Recorder receives every node transition. Record must return only once the
-// transition is durable: the engine takes no further action on that node
-// before Record returns, and treats an error as fatal for the session.
+// Recorder receives every node transition. Record need not wait for the
+// transition to be durable: most transitions precede only reads (a phase
+// starting, a reset confirmed, polls), and fsyncing each on its own would
+// make every node wait for the disk. Sync(node) returns once every
+// transition of node recorded so far is durable; the engine calls it
+// before each action on the node (a reset, a boot override, a
+// configuration), so that a node is never acted on beyond its durable
+// record. The engine treats an error of either as fatal for the session.
 type Recorder interface {
 	Record(ctx context.Context, t Transition) error
+	Sync(ctx context.Context, node string) error
 }
 
 // Clock lets tests run the engine's waits on a fake or scaled timeline.

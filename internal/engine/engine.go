@@ -81,7 +81,6 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (Result, error) {
 		settle:   newSettleTimes(),
 	}
 	slots := newBMCSlots(options.MaxConcurrency)
-	defer slots.stop() // by then the scheduler has waited for every call
 	defer r.progress.close()
 	r.boundBMCCalls(e.BMC, e.Boot, slots)
 	s, err := newScheduler(r, plan.BootSets, phases, lockstep, plan.Resume)

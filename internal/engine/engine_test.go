@@ -509,6 +509,50 @@ func TestRunRecordsIntentBeforeEachReset(t *testing.T) {
 	})
 }
 
+// Every action on a node (reset, boot override set or undone,
+// configuration) comes after all of the node's transitions so far are
+// durable, and only an action waits for that: a reboot needs one Sync per
+// action, not one per transition.
+func TestRunActsOnlyOnDurableTransitions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nodes, scripts := manyNodes(30, func(i int) nodeScript {
+			return nodeScript{initial: power.On, gracefulDelay: time.Duration(i%4) * 100 * time.Second, forceDelay: time.Second, onErrors: i % 3, onDelay: time.Duration(i) * time.Second}
+		})
+		s := newSession(scripts)
+		s.engine.Boot = &fakePreparer{log: s.log}
+		s.engine.Configure = &fakeConfigurer{log: s.log, took: time.Second, results: allSucceed}
+		bootSet := oneBootSet(nodes...)
+		bootSet.Configuration = "site"
+		result, err := s.engine.Run(t.Context(), plan(Reboot, Independent, bootSet))
+		require.NoError(t, err)
+		require.Equal(t, map[Category]int{Succeeded: len(nodes)}, result.Counts())
+
+		kinds := map[string]int{}
+		transitions := 0
+		for _, e := range s.log.snapshot() {
+			switch {
+			case e.reset:
+				kinds["reset"]++
+			case e.prepare:
+				kinds["prepare"]++
+			case e.finish:
+				kinds["finish"]++
+			case e.configure != nil:
+				kinds["configure"]++
+			default:
+				transitions++
+				continue
+			}
+			assert.Zero(t, e.notDurable, "event %d (%v %s %s): acted on before its node's transitions were durable", e.seq, e.acts(), e.action, e.transition.Phase)
+		}
+		assert.Greater(t, kinds["reset"], 2*len(nodes))
+		assert.Equal(t, len(nodes), kinds["prepare"])
+		assert.Equal(t, len(nodes), kinds["finish"])
+		assert.Positive(t, kinds["configure"])
+		assert.Less(t, s.recorder.syncs.Load(), int64(transitions), "transitions that precede only reads wait for no Sync of their own")
+	})
+}
+
 func TestRunPace(t *testing.T) {
 	tests := []struct {
 		pace                    Pace

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
@@ -64,6 +65,22 @@ type event struct {
 	node       string
 	action     power.Action
 	transition Transition
+	// durable: a transition the Recorder has since been asked to Sync.
+	durable bool
+	// notDurable counts, on an action (a Reset, PrepareBoot, FinishBoot
+	// or Configure), the transitions of its nodes not durable by then.
+	notDurable int
+}
+
+// acts says whether e acted on a node, and on which ones.
+func (e event) acts() []string {
+	switch {
+	case e.configure != nil:
+		return e.configure.Nodes
+	case e.reset || e.prepare || e.finish:
+		return []string{e.node}
+	}
+	return nil
 }
 
 type eventLog struct {
@@ -76,7 +93,25 @@ func (l *eventLog) add(e event) {
 	defer l.mu.Unlock()
 	e.seq = len(l.events)
 	e.at = time.Now()
+	for _, node := range e.acts() {
+		for _, earlier := range l.events {
+			if earlier.acts() == nil && earlier.node == node && !earlier.durable {
+				e.notDurable++
+			}
+		}
+	}
 	l.events = append(l.events, e)
+}
+
+// sync marks every transition of node logged so far durable.
+func (l *eventLog) sync(node string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, e := range l.events {
+		if e.acts() == nil && e.node == node {
+			l.events[i].durable = true
+		}
+	}
 }
 
 func (l *eventLog) snapshot() []event {
@@ -314,6 +349,7 @@ func (b progressBMC) BootProgress(_ context.Context, name string) (power.BootPro
 type fakeRecorder struct {
 	log    *eventLog
 	failOn func(Transition) bool
+	syncs  atomic.Int64
 }
 
 var errDiskFull = errors.New("write state: no space left on device")
@@ -323,6 +359,12 @@ func (r *fakeRecorder) Record(_ context.Context, t Transition) error {
 		return errDiskFull
 	}
 	r.log.add(event{node: t.Node, transition: t})
+	return nil
+}
+
+func (r *fakeRecorder) Sync(_ context.Context, node string) error {
+	r.syncs.Add(1)
+	r.log.sync(node)
 	return nil
 }
 

@@ -182,9 +182,9 @@ func (p *nodePhase) recordSent(ctx context.Context, action power.Action, resetTy
 	return p.commit(ctx, Transition{Category: InProgress, Action: action, Sent: true, ResetType: resetType})
 }
 
-// commit makes t, a transition of this node phase, durable; it fills in
-// what every transition of the phase carries, and the warnings met since
-// the last one.
+// commit records t, a transition of this node phase; it fills in what
+// every transition of the phase carries, and the warnings met since the
+// last one. t becomes durable by the node's next action (see beforeAction).
 func (p *nodePhase) commit(ctx context.Context, t Transition) error {
 	t.Time, t.BootSet, t.Node, t.Phase, t.Warnings = p.clock.Now(), p.bootSet, p.node, p.phase, p.warnings
 	t.PowerState = p.lastState
@@ -193,6 +193,18 @@ func (p *nodePhase) commit(ctx context.Context, t Transition) error {
 	}
 	p.warnings = nil
 	p.progress.add(t)
+	return nil
+}
+
+// beforeAction makes every transition of the node durable; it comes
+// before each action on the node (a reset, a boot override, a
+// configuration) and only there, so that a transition followed by reads
+// alone costs no fsync of its own, while a node is never acted on beyond
+// its durable record, which a resume goes by.
+func (p *nodePhase) beforeAction(ctx context.Context) error {
+	if err := p.recorder.Sync(ctx, p.node); err != nil {
+		return fmt.Errorf("node %s: record %s: %w", p.node, p.phase, err)
+	}
 	return nil
 }
 
@@ -288,6 +300,9 @@ func (p *nodePhase) prepareBoot(ctx context.Context) (string, error) {
 	if p.preparer == nil {
 		return "", nil
 	}
+	if err := p.beforeAction(ctx); err != nil {
+		return "", err
+	}
 	warnings, err := p.preparer.PrepareBoot(ctx, p.sessionID, p.bootSet, p.node)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -305,6 +320,9 @@ func (p *nodePhase) prepareBoot(ctx context.Context) (string, error) {
 func (p *nodePhase) finishBoot(ctx context.Context) {
 	if p.finisher == nil || ctx.Err() != nil {
 		return
+	}
+	if p.beforeAction(ctx) != nil {
+		return // the record failed or the session is stopping: the node's next transition says so
 	}
 	p.warn(p.finisher.FinishBoot(ctx, p.bootSet, p.node)...)
 }
@@ -411,6 +429,9 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 	if err := p.commit(ctx, Transition{Category: InProgress, Action: action, Reason: why}); err != nil {
 		return false, "", err
 	}
+	if err := p.beforeAction(ctx); err != nil {
+		return false, "", err
+	}
 	resetType, err := p.bmc.Reset(ctx, p.node, action)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -418,10 +439,8 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 		}
 		return false, p.because(string(action), err), nil
 	}
-	// Like every transition, durable before the node's next action. Only
-	// polls come before that, so the confirmation could share that
-	// action's commit instead of waiting for its own; waiting here is the
-	// simple way to the same guarantee.
+	// Only polls come before the node's next action: the confirmation
+	// becomes durable with that action's intent.
 	if err := p.recordSent(ctx, action, resetType); err != nil {
 		return false, "", err
 	}

@@ -31,7 +31,11 @@ import (
 //   - … otherwise A did not land, or never left: the step runs again,
 //     sending A. An A not confirmed Sent may have died with the run before
 //     its request went out: waiting out its timeout (300 s for a graceful
-//     shutdown), then escalating, would act on what was never tried.
+//     shutdown), then escalating, would act on what was never tried. A
+//     confirmation precedes only polls, so it becomes durable with the
+//     node's next action, not on its own (see Recorder): a run killed
+//     while the node was polled leaves A unconfirmed, and a node still On
+//     is sent A again, which a node already shutting down ignores.
 //     Sessions recorded before confirmations existed hold intents only: a
 //     graceful shutdown they sent goes once more to a node still On,
 //     harmless to a node already shutting down;

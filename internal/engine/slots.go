@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"sync/atomic"
 
 	"github.com/bos-project/bos/internal/power"
 )
@@ -14,29 +13,20 @@ import (
 // polls, waits for its ordinal or lockstep turn or for a power-on stagger
 // slot, so a long wait of one node never holds up another.
 //
-// Calls run on the slots' own worker goroutines, at most one per slot,
-// not on the calling node's: an HTTP exchange and its JSON decoding grow a
+// Each call runs on a goroutine of its own that ends with it, not on the
+// calling node's: an HTTP exchange and its JSON decoding grow a
 // goroutine's stack from 4 to 8 KB or more, which a node would then keep
-// through every wait (80 MB at 10,000 nodes). See also progressQueue.
+// through every wait (80 MB at 10,000 nodes). Nor on a pool of long-lived
+// workers: once MaxConcurrency calls had been in flight together, the pool
+// kept that many deep stacks for the rest of the session (10,000 of them
+// with --max-concurrency 10000), where a call's own goroutine gives its
+// stack back when the call returns. See also progressQueue.
 type bmcSlots struct {
 	tokens chan struct{}
-	// jobs hands a call to an idle worker; a call that finds none starts
-	// one while there are fewer workers than slots.
-	jobs    chan func()
-	workers atomic.Int64
 }
 
 func newBMCSlots(size int) *bmcSlots {
-	return &bmcSlots{tokens: make(chan struct{}, size), jobs: make(chan func())}
-}
-
-// stop ends the idle workers; no call may be in flight or made after it.
-func (s *bmcSlots) stop() { close(s.jobs) }
-
-func (s *bmcSlots) work(job func()) {
-	for ; job != nil; job = <-s.jobs {
-		job()
-	}
+	return &bmcSlots{tokens: make(chan struct{}, size)}
 }
 
 // withSlot makes call once a slot is free, or returns ctx's error if ctx
@@ -53,23 +43,11 @@ func withSlot[T any](ctx context.Context, slots *bmcSlots, call func() (T, error
 		err   error
 	}
 	done := make(chan outcome, 1)
-	job := func() {
+	go func() {
 		value, err := call()
 		<-slots.tokens
 		done <- outcome{value, err}
-	}
-	select {
-	case slots.jobs <- job:
-	default:
-		if slots.workers.Add(1) <= int64(cap(slots.tokens)) {
-			go slots.work(job)
-			break
-		}
-		// Every worker is started and one is between its last call and
-		// the next: it takes this one in a moment.
-		slots.workers.Add(-1)
-		slots.jobs <- job
-	}
+	}()
 	result := <-done
 	return result.value, result.err
 }

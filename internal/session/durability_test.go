@@ -212,21 +212,35 @@ func TestStateFilesAreSyncedThenRenamedThenDirectorySynced(t *testing.T) {
 	}
 }
 
-// Record returns once its line is durable: each commit writes its lines,
-// then fsyncs events.jsonl once.
-func TestEveryCommitFsyncsEventsOnce(t *testing.T) {
+// A transition that precedes only reads is not fsynced on its own: it
+// becomes durable with the next one a node's action waits for (Sync),
+// in one write and one fsync of events.jsonl.
+func TestOnlyAnActionWaitsForAnFsync(t *testing.T) {
 	s := openStore(t)
 	syncs := spyOnSyncs(s)
 	r, rec := startRecorder(t, s, rebootPlan())
 	events := filepath.Join(s.Dir(rec.ID), eventsFile)
-	for i, node := range []string{"n1", "n2", "n3"} {
-		require.NoError(t, r.Record(t.Context(), tr("compute", node, engine.PhaseShutdown, engine.InProgress, "")))
+	intent := engine.Transition{BootSet: "compute", Node: "n1", Phase: engine.PhaseShutdown, Category: engine.InProgress, Action: power.GracefulOff}
+	sent := intent
+	sent.Sent = true
+	for round, lines := range [][]engine.Transition{
+		{tr("compute", "n1", engine.PhaseShutdown, engine.InProgress, ""), tr("compute", "n2", engine.PhaseShutdown, engine.InProgress, ""), intent},
+		{sent, tr("compute", "n1", engine.PhaseShutdown, engine.Succeeded, ""), tr("compute", "n1", engine.PhaseBoot, engine.InProgress, "")},
+	} {
+		for _, line := range lines {
+			require.NoError(t, r.Record(t.Context(), line))
+		}
+		assert.Len(t, syncs.sizes(), round, "round %d: recorded, not yet fsynced", round)
+		require.NoError(t, r.Sync(t.Context(), "n1"))
+		sizes := syncs.sizes()
+		require.Len(t, sizes, round+1, "round %d: one fsync for the lines before the action", round)
 		info, err := os.Stat(events)
 		require.NoError(t, err)
-		sizes := syncs.sizes()
-		require.Len(t, sizes, i+1, "one fsync per commit")
-		assert.Equal(t, info.Size(), sizes[i], "the line was written before the fsync")
+		assert.Equal(t, info.Size(), sizes[round], "round %d: every line was written before the fsync", round)
+		require.NoError(t, r.Sync(t.Context(), "n2"))
+		assert.Len(t, syncs.sizes(), round+1, "round %d: n2's lines were made durable with n1's", round)
 	}
+	assert.Len(t, readEvents(t, s, rec.ID), 6)
 }
 
 // recordIntentAndOff records that n1 was sent a graceful shutdown and is
@@ -242,6 +256,7 @@ func recordIntentAndOff(t *testing.T, r *Recorder) {
 	} {
 		require.NoError(t, r.Record(t.Context(), transition))
 	}
+	require.NoError(t, r.Sync(t.Context(), "n2"))
 }
 
 func TestFullDiskStopsTheSessionAtItsDurableState(t *testing.T) {
@@ -260,8 +275,8 @@ func TestFullDiskStopsTheSessionAtItsDurableState(t *testing.T) {
 		}
 		return nil
 	})
-	err := r.Record(t.Context(), tr("compute", "n2", engine.PhaseShutdown, engine.Succeeded, ""))
-	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.NoError(t, r.Record(t.Context(), tr("compute", "n2", engine.PhaseShutdown, engine.Succeeded, "")))
+	require.ErrorIs(t, r.Sync(t.Context(), "n2"), syscall.ENOSPC)
 	assert.Equal(t, acknowledged, readString(t, events), "the unacknowledged line is cut off")
 	spy.failWith(nil)
 	require.ErrorIs(t, r.Record(t.Context(), tr("compute", "n3", engine.PhaseShutdown, engine.InProgress, "")), syscall.ENOSPC,

@@ -3,6 +3,7 @@ package session
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -271,14 +272,15 @@ func manyNodesPlan(n int) engine.Plan {
 	return engine.Plan{Operation: engine.Shutdown, BootSets: []engine.BootSetPlan{{Name: "compute", Nodes: nodes}}}
 }
 
-// recordAll records one transition per node from its own goroutine.
+// recordAll records one transition per node from its own goroutine and
+// waits for it to be durable, as the engine does before an action.
 func recordAll(t *testing.T, r *Recorder, plan engine.Plan) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(plan.BootSets[0].Nodes))
 	for _, node := range plan.BootSets[0].Nodes {
 		wg.Go(func() {
-			errs <- r.Record(t.Context(), tr("compute", node, engine.PhaseShutdown, engine.Succeeded, ""))
+			errs <- errors.Join(r.Record(t.Context(), tr("compute", node, engine.PhaseShutdown, engine.Succeeded, "")), r.Sync(t.Context(), node))
 		})
 	}
 	wg.Wait()
@@ -301,7 +303,12 @@ func TestConcurrentRecordIsDurableAndGroupCommitted(t *testing.T) {
 	go func() {
 		assert.Eventually(t, func() bool {
 			r.mu.Lock()
-			queued := len(r.pending)
+			queued := 0
+			for _, line := range r.pending {
+				if line.done == nil {
+					queued++
+				}
+			}
 			r.mu.Unlock()
 			return queued+len(readEvents(t, s, rec.ID)) == nodes
 		}, 10*time.Second, time.Millisecond)
@@ -385,6 +392,7 @@ func TestResumeReplaysEventsAndDropsTornTail(t *testing.T) {
 	}, categories(resumed.Snapshot(), "compute"))
 
 	require.NoError(t, resumed.Record(t.Context(), tr("compute", "n3", engine.PhaseShutdown, engine.InProgress, "")))
+	require.NoError(t, resumed.Sync(t.Context(), "n3"))
 	assert.Len(t, readEvents(t, second, rec.ID), 3, "the torn line is gone and appends stay line-aligned")
 	got, err = second.Get(rec.ID)
 	require.NoError(t, err)

@@ -153,20 +153,38 @@ func (bs *bootSetState) phase(name engine.Phase) (*phaseState, error) {
 // started, so describe shows why it never got there (and the session does
 // not count it pending there forever).
 func (t *tree) apply(tr engine.Transition) error {
+	bs, ps, err := t.place(&tr)
+	if err != nil {
+		return err
+	}
+	t.move(bs, ps, tr)
+	return nil
+}
+
+// place finds where tr goes, or says why the session cannot place it.
+// Unlike move, it only reads the tree (but for adding a phase the record
+// did not plan): a Recorder checks transitions with it on the engine's
+// node goroutines, whose stacks move's map writes would double.
+func (t *tree) place(tr *engine.Transition) (*bootSetState, *phaseState, error) {
 	bs := t.byName[tr.BootSet]
 	if bs == nil {
-		return fmt.Errorf("transition for node %s: boot set %q is not in the session", tr.Node, tr.BootSet)
+		return nil, nil, fmt.Errorf("transition for node %s: boot set %q is not in the session", tr.Node, tr.BootSet)
 	}
 	if !slices.Contains(categoryOrder, tr.Category) {
-		return fmt.Errorf("transition for node %s: unknown category %q", tr.Node, tr.Category)
+		return nil, nil, fmt.Errorf("transition for node %s: unknown category %q", tr.Node, tr.Category)
 	}
 	ps, err := bs.phase(tr.Phase)
 	if err != nil {
-		return fmt.Errorf("transition for node %s: %w", tr.Node, err)
+		return nil, nil, fmt.Errorf("transition for node %s: %w", tr.Node, err)
 	}
 	if _, planned := ps.placed[tr.Node]; !planned {
-		return fmt.Errorf("transition for node %s: node is not in boot set %q", tr.Node, tr.BootSet)
+		return nil, nil, fmt.Errorf("transition for node %s: node is not in boot set %q", tr.Node, tr.BootSet)
 	}
+	return bs, ps, nil
+}
+
+// move applies tr, placed by place.
+func (t *tree) move(bs *bootSetState, ps *phaseState, tr engine.Transition) {
 	placed := placement{category: tr.Category, reason: tr.Reason, action: tr.Action, sent: tr.Sent}
 	if tr.Action == "" && tr.Category == engine.InProgress {
 		placed.action, placed.sent = ps.placed[tr.Node].action, ps.placed[tr.Node].sent
@@ -190,7 +208,6 @@ func (t *tree) apply(tr engine.Transition) error {
 			t.warnings[tr.Node] = append(t.warnings[tr.Node], warning)
 		}
 	}
-	return nil
 }
 
 // phaseNames lists the phases any boot set has, in canonical order.

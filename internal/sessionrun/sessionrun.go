@@ -105,7 +105,8 @@ type Runner struct {
 	// Configurations are the named configurations templates may select.
 	Configurations map[string]config.Configuration
 	Clock          engine.Clock
-	// Progress, when set, sees every transition after it is durable.
+	// Progress, when set, sees every transition once it is recorded; it is
+	// durable by the node's next action (see engine.Recorder).
 	// WatchNotAnswering, when set, is given how to count the nodes waiting
 	// now on BMCs that do not answer, once the session's BMCs are.
 	Progress          func(engine.Transition)
@@ -113,6 +114,10 @@ type Runner struct {
 	// CancelPoll is how often Run looks for a cancel request; zero means
 	// DefaultCancelPoll.
 	CancelPoll time.Duration
+	// TuneGC has Run set the process's garbage collector for a long
+	// session of its size (see sessionGC): for a process that runs one
+	// session, not for one that shares its heap with other work.
+	TuneGC bool
 }
 
 // Prepare loads the template, selects the nodes of every boot set and
@@ -414,6 +419,7 @@ func (r *Runner) load(rec *session.Record, keep map[string]bool) (*Prepared, err
 // context.Canceled returned.
 func (r *Runner) Run(ctx context.Context, rec *session.Record, p *Prepared) (*session.Record, error) {
 	id := rec.ID
+	r.tuneGC(len(rec.Nodes))
 	// This run's inputs: a resume may have been given other ones.
 	r.keepInputs(rec)
 	// Not cancellable: a session cancelled this early must still be
