@@ -25,6 +25,9 @@ type systemRef struct {
 	configured string
 	// loadGate makes concurrent first resets share one look-up.
 	loadGate gate
+	// changed receives when the BMC's event stream reported a change of
+	// the system (see Pool.Watch).
+	changed chan struct{}
 
 	mu       sync.Mutex // guards the fields below
 	path     string     // the path requests go to; empty until known

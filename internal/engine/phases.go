@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
@@ -97,15 +98,19 @@ type runner struct {
 	bmc          BMC
 	resetChecker ResetChecker       // nil: reset types are found out by trying them
 	bootProgress BootProgressReader // nil: the BMC does not report boot progress
-	preparer     BootPreparer       // nil: the boot phase only switches power
-	finisher     BootFinisher       // nil: nothing to undo after a boot
-	recorder     Recorder
-	configurer   Configurer // nil: a configuration named fails its nodes
-	clock        Clock
-	options      Options
-	powerOns     *stagger // nil: power-on is not staggered
-	settle       *settleTimes
-	progress     *progressQueue // nil: no Progress
+	systemReader SystemReader       // nil: power state and boot progress are read apart
+	watcher      Watcher            // nil: nodes are polled
+	// explained holds the watcher's reasons to poll already logged.
+	explained  sync.Map
+	preparer   BootPreparer // nil: the boot phase only switches power
+	finisher   BootFinisher // nil: nothing to undo after a boot
+	recorder   Recorder
+	configurer Configurer // nil: a configuration named fails its nodes
+	clock      Clock
+	options    Options
+	powerOns   *stagger // nil: power-on is not staggered
+	settle     *settleTimes
+	progress   *progressQueue // nil: no Progress
 	// log is Engine.Log; nil: none.
 	log func(format string, args ...any)
 }
@@ -119,6 +124,12 @@ func (r *runner) boundBMCCalls(bmc BMC, preparer BootPreparer, slots *bmcSlots) 
 	}
 	if reader, ok := bmc.(BootProgressReader); ok {
 		r.bootProgress = boundedBootProgress{reader: reader, slots: slots}
+	}
+	if reader, ok := bmc.(SystemReader); ok {
+		r.systemReader = boundedSystemReader{reader: reader, slots: slots}
+	}
+	if watcher, ok := bmc.(Watcher); ok {
+		r.watcher = watcher
 	}
 	if preparer != nil {
 		r.preparer = boundedPreparer{preparer: preparer, slots: slots}
@@ -146,6 +157,11 @@ type nodePhase struct {
 	preflighted bool
 	// lastState is the node's power state as last read in this phase.
 	lastState power.State
+	// lastProgress is the node's boot progress as the read that gave
+	// lastState found it, when progressRead (see SystemReader); it may
+	// come from the phase before, where that read the node last.
+	lastProgress power.BootProgress
+	progressRead bool
 	// noGraceful says why the node's BMC offers no graceful shutdown, as
 	// preflight found out; "" if it offers one or does not say.
 	noGraceful string
@@ -344,6 +360,9 @@ func (p *nodePhase) readBootProgress(ctx context.Context, resumedOn bool) power.
 	if p.bootProgress == nil || resumedOn {
 		return power.BootProgress{}
 	}
+	if p.progressRead {
+		return p.lastProgress
+	}
 	before, err := p.bootProgress.BootProgress(ctx, p.node)
 	if err != nil {
 		return power.BootProgress{}
@@ -410,6 +429,13 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 	}
 	if err := p.commit(ctx, Transition{Category: InProgress, Action: action, Reason: why}); err != nil {
 		return false, "", err
+	}
+	// A change reported before the action is not its outcome.
+	if changes := p.changes(); changes != nil {
+		select {
+		case <-changes:
+		default:
+		}
 	}
 	resetType, err := p.bmc.Reset(ctx, p.node, action)
 	if err != nil {
@@ -523,17 +549,22 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 			return false, fmt.Sprintf("%s %s not reached within %s (%s)", subject, want, timeout, last), nil
 		}
 		delay := p.options.pollDelay(attempt)
-		switch {
+		woken := plan.reached
+		switch changes := p.changes(); {
+		case changes != nil:
+			// The BMC reports each change: one read per change, and a
+			// read now and then in case a report went missing.
+			delay, woken = watchedIntervals*p.options.PollInterval, changes
 		case plan.follower:
 			delay = followerIntervals * p.options.PollInterval
 		case attempt == 0:
 			delay = max(firstPoll.Sub(now), 0)
 		}
-		peerReached, err := p.sleepUnless(ctx, min(delay, remaining), plan.reached)
+		wokenUp, err := p.sleepUnless(ctx, min(delay, remaining), woken)
 		if err != nil {
 			return false, "", err
 		}
-		if peerReached {
+		if peerReached := wokenUp && woken == plan.reached; peerReached {
 			// A scout got there: poll from when it did.
 			plan = p.settle.plan(learn)
 			firstPoll = start.Add(plan.settled)
@@ -557,6 +588,22 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 	}
 }
 
+// changes is the channel that receives when the node's BMC reports a
+// change of it, nil when the node is polled; a BMC's reason to be polled
+// is logged once.
+func (p *nodePhase) changes() <-chan struct{} {
+	if p.watcher == nil {
+		return nil
+	}
+	changes, why := p.watcher.Watch(p.node)
+	if why != "" && p.log != nil {
+		if _, logged := p.explained.LoadOrStore(why, true); !logged {
+			p.log("%s", why)
+		}
+	}
+	return changes
+}
+
 // lastRead says what the last poll of subject read, if it read anything.
 func lastRead(subject string, read bool, observed string) string {
 	if read {
@@ -568,7 +615,16 @@ func lastRead(subject string, read bool, observed string) string {
 // readPower reads the node's power state and notes it (see lastState and
 // sentFrom).
 func (p *nodePhase) readPower(ctx context.Context) (power.State, error) {
-	state, err := p.bmc.PowerState(ctx, p.node)
+	var state power.State
+	var err error
+	if p.systemReader != nil {
+		var progress power.BootProgress
+		if state, progress, err = p.systemReader.ReadSystem(ctx, p.node); err == nil {
+			p.lastProgress, p.progressRead = progress, true
+		}
+	} else {
+		state, err = p.bmc.PowerState(ctx, p.node)
+	}
 	switch {
 	case err != nil:
 		p.changed = true

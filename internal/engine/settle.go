@@ -39,6 +39,10 @@ const (
 	// followerIntervals is how many PollIntervals apart the other nodes
 	// poll meanwhile.
 	followerIntervals = 4
+	// watchedIntervals is how many PollIntervals apart a node whose BMC
+	// reports its changes (see Watcher) is read without one: a stream
+	// that drops says so, so this only guards against a report lost.
+	watchedIntervals = 16
 )
 
 // settleKey is what a node waits for: the goal of an action on a boot set.
