@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/stmcginnis/gofish/schemas"
+
 	"github.com/bos-project/bos/internal/power"
 )
 
@@ -18,18 +20,40 @@ func (p *Pool) BootProgress(ctx context.Context, node string) (power.BootProgres
 	if err != nil {
 		return power.BootProgress{}, p.nodeError(node, "boot progress", err)
 	}
-	var fields struct {
-		BootProgress *struct {
-			LastState     *string
-			LastStateTime *string
-		}
-	}
+	var fields systemStatus
 	if err := p.readFields(ctx, ref, &fields); err != nil {
 		return power.BootProgress{}, p.nodeError(node, "boot progress", err)
 	}
-	reported := fields.BootProgress
+	return fields.bootProgress(), nil
+}
+
+// ReadSystem reads the node's power state and boot progress from one read
+// of its system, as PowerState and BootProgress do.
+func (p *Pool) ReadSystem(ctx context.Context, node string) (power.State, power.BootProgress, error) {
+	ref, err := p.node(node)
+	if err != nil {
+		return power.Unknown, power.BootProgress{}, p.nodeError(node, "power state", err)
+	}
+	var fields systemStatus
+	if err := p.readFields(ctx, ref, &fields); err != nil {
+		return power.Unknown, power.BootProgress{}, p.nodeError(node, "power state", err)
+	}
+	return powerState(fields.PowerState), fields.bootProgress(), nil
+}
+
+// systemStatus is what changes of a system as it is powered and boots.
+type systemStatus struct {
+	PowerState   schemas.PowerState
+	BootProgress *struct {
+		LastState     *string
+		LastStateTime *string
+	}
+}
+
+func (s *systemStatus) bootProgress() power.BootProgress {
+	reported := s.BootProgress
 	if reported == nil || reported.LastState == nil {
-		return power.BootProgress{}, nil
+		return power.BootProgress{}
 	}
 	progress := power.BootProgress{LastState: shownValue(*reported.LastState)}
 	if reported.LastStateTime != nil {
@@ -37,5 +61,5 @@ func (p *Pool) BootProgress(ctx context.Context, node string) (power.BootProgres
 			progress.LastStateTime = at
 		}
 	}
-	return progress, nil
+	return progress
 }
