@@ -245,6 +245,13 @@ var settings = []Setting{
 		Default: seconds(bmcDefaults.RequestTimeout),
 		Usage:   "give up on a BMC request after this long",
 		field:   durationOf(func(c *Config) *time.Duration { return &c.BMC.RequestTimeout })},
+	{Key: KeyEvents, Flag: "events", Scope: SessionRun, Default: "auto",
+		Choices: []string{"auto", "off"},
+		Usage:   "BMC events (Redfish Server-Sent Events): auto waits on them where a BMC offers them; off polls every BMC",
+		field: field{load: func(l loader, key string, c *Config) error {
+			c.BMC.DisableEvents = l.v.GetString(key) == "off"
+			return nil
+		}}},
 	{Key: KeyRequestRetries, NoFlag: "how the Redfish driver copes with a site's BMCs: set once in the config file, not per run",
 		Default: strconv.Itoa(bmcDefaults.Retries),
 		field: field{load: func(l loader, key string, c *Config) error {
