@@ -187,7 +187,8 @@ func (ep *endpoint) readStream(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("event stream: %w", err)
 	}
-	defer resp.Body.Close()
+	// The body is not closed but its connection is: closing a body read
+	// this way would first read it to its end, which a stream has not.
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		return fmt.Errorf("event stream: HTTP %d %s", resp.StatusCode, ep.shown(resp.Header.Get("Content-Type")))
 	}
