@@ -276,6 +276,7 @@ func (p *Pool) Reset(ctx context.Context, node string, action power.Action) (str
 		state, err := p.PowerState(ctx, node)
 		return action.InEffect(state), err
 	}
+	ref.system.changing()
 	var lastErr error
 	for _, resetType := range candidates {
 		answerLost, err := ref.endpoint.doUnlessLanded(ctx, landed, func(c *call) error {

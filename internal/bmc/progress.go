@@ -21,7 +21,7 @@ func (p *Pool) BootProgress(ctx context.Context, node string) (power.BootProgres
 		return power.BootProgress{}, p.nodeError(node, "boot progress", err)
 	}
 	var fields systemStatus
-	if err := p.readFields(ctx, ref, &fields); err != nil {
+	if err := p.readStatus(ctx, ref, &fields); err != nil {
 		return power.BootProgress{}, p.nodeError(node, "boot progress", err)
 	}
 	return fields.bootProgress(), nil
@@ -35,14 +35,33 @@ func (p *Pool) ReadSystem(ctx context.Context, node string) (power.State, power.
 		return power.Unknown, power.BootProgress{}, p.nodeError(node, "power state", err)
 	}
 	var fields systemStatus
-	if err := p.readFields(ctx, ref, &fields); err != nil {
+	if err := p.readStatus(ctx, ref, &fields); err != nil {
 		return power.Unknown, power.BootProgress{}, p.nodeError(node, "power state", err)
 	}
 	return powerState(fields.PowerState), fields.bootProgress(), nil
 }
 
+// readStatus reads the node's system into fields and keeps its Boot
+// object as the system's latest (see systemRef.latestBoot).
+func (p *Pool) readStatus(ctx context.Context, ref *nodeRef, fields *systemStatus) error {
+	sys := ref.system
+	sys.mu.Lock()
+	changes := sys.changes
+	sys.mu.Unlock()
+	if err := p.readFields(ctx, ref, fields); err != nil {
+		return err
+	}
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	if sys.changes == changes {
+		sys.boot, sys.bootChanges = fields.Boot, changes+1
+	}
+	return nil
+}
+
 // systemStatus is what changes of a system as it is powered and boots.
 type systemStatus struct {
+	Boot         *bootObject
 	PowerState   schemas.PowerState
 	BootProgress *struct {
 		LastState     *string
