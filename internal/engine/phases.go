@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -162,6 +163,9 @@ type nodePhase struct {
 	// come from the phase before, where that read the node last.
 	lastProgress power.BootProgress
 	progressRead bool
+	// poweredOnAt is when the BMC accepted this phase's power-on; boot
+	// times are learned from it.
+	poweredOnAt time.Time
 	// noGraceful says why the node's BMC offers no graceful shutdown, as
 	// preflight found out; "" if it offers one or does not say.
 	noGraceful string
@@ -384,20 +388,37 @@ func (p *nodePhase) waitBooted(ctx context.Context, before power.BootProgress) (
 	}
 	graceEnd := p.clock.Now().Add(min(p.options.BootProgressGrace, p.options.BootWait))
 	unconfirmed := false
-	booted, reason, err := p.pollUntil(ctx, "boot progress", osRunning, p.options.BootWait, p.settleKey("boot"), func(ctx context.Context) (bool, string, error) {
-		now, err := p.bootProgress.BootProgress(ctx, p.node)
+	judge := func(now power.BootProgress) (bool, string) {
 		moved := now.Since(before)
 		switch {
-		case err != nil:
-			return false, "", err
 		case now.LastState == "" || now.LastState == osRunning && moved:
-			return true, "", nil
+			return true, ""
 		case (!moved || now.LastState == noProgress) && !p.clock.Now().Before(graceEnd):
 			unconfirmed = true
-			return true, "", nil
+			return true, ""
 		}
-		return false, now.LastState, nil
-	})
+		return false, now.LastState
+	}
+	wait := pollWait{learn: p.settleKey("boot"), since: p.poweredOnAt}
+	// The read that saw the node On may have seen it booted too.
+	var booted bool
+	var reason string
+	var err error
+	if p.progressRead && p.lastState == power.On {
+		booted, reason = judge(p.lastProgress)
+	}
+	if booted {
+		p.settle.observe(wait.learn, 0, p.clock.Now().Sub(cmp.Or(wait.since, p.clock.Now())))
+	} else {
+		booted, reason, err = p.pollUntil(ctx, "boot progress", osRunning, p.options.BootWait, wait, func(ctx context.Context) (bool, string, error) {
+			now, err := p.bootProgress.BootProgress(ctx, p.node)
+			if err != nil {
+				return false, "", err
+			}
+			done, observed := judge(now)
+			return done, observed, nil
+		})
+	}
 	switch {
 	case err != nil:
 		return InProgress, "", err
@@ -452,7 +473,14 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 		return false, "", err
 	}
 	p.sentFrom, p.unchangedReads, p.changed = p.lastState, 0, false
-	reached, reason, err := p.await(ctx, action, want, timeout, p.settleKey(string(action)))
+	wait := pollWait{learn: p.settleKey(string(action)), since: p.clock.Now()}
+	if action == power.PowerOn {
+		p.poweredOnAt = wait.since
+		if p.bootProgress != nil && p.systemReader != nil {
+			wait.then = p.settleKey("boot")
+		}
+	}
+	reached, reason, err := p.await(ctx, action, want, timeout, wait)
 	if !reached && err == nil && p.unchangedReads > 0 && !p.changed {
 		// Accepted, and nothing at all came of it: say so plainly, as the
 		// reason to escalate.
@@ -490,7 +518,7 @@ func (p *nodePhase) settleFirst(ctx context.Context, action power.Action, want p
 	if err := p.record(ctx, InProgress, "", why); err != nil {
 		return false, err
 	}
-	settled, _, err := p.pollUntil(ctx, "power state", "On or Off", timeout, settleKey{}, func(ctx context.Context) (bool, string, error) {
+	settled, _, err := p.pollUntil(ctx, "power state", "On or Off", timeout, pollWait{}, func(ctx context.Context) (bool, string, error) {
 		state, err := p.readPower(ctx)
 		return state.Settled(), string(state), err
 	})
@@ -504,10 +532,10 @@ func (p *nodePhase) settleKey(action string) settleKey {
 }
 
 // await polls until the node reaches want, the goal of action, within
-// timeout; learn is what the wait teaches and takes from its peers' (the
-// zero key: nothing).
-func (p *nodePhase) await(ctx context.Context, action power.Action, want power.State, timeout time.Duration, learn settleKey) (bool, string, error) {
-	reached, reason, err := p.pollUntil(ctx, "power state", string(want), timeout, learn, func(ctx context.Context) (bool, string, error) {
+// timeout; wait says what the wait teaches and takes from its peers' (the
+// zero pollWait: nothing).
+func (p *nodePhase) await(ctx context.Context, action power.Action, want power.State, timeout time.Duration, wait pollWait) (bool, string, error) {
+	reached, reason, err := p.pollUntil(ctx, "power state", string(want), timeout, wait, func(ctx context.Context) (bool, string, error) {
 		state, err := p.readPower(ctx)
 		return state == want, string(state), err
 	})
@@ -515,6 +543,19 @@ func (p *nodePhase) await(ctx context.Context, action power.Action, want power.S
 		reason = fmt.Sprintf("%s: %s", action, reason)
 	}
 	return reached, reason, err
+}
+
+// pollWait is what a wait learns from and teaches its peers (see
+// settleTimes).
+type pollWait struct {
+	learn settleKey // the zero key: nothing
+	// since is when what is waited for began (the action it follows),
+	// which learning counts from; zero: when the wait starts.
+	since time.Time
+	// then, when set, is a goal reached later from the same start, which
+	// a read of the wait's goal also tells (a power-on's boot): where it
+	// is known, the first read waits for it too, and answers both.
+	then settleKey
 }
 
 // pollUntil calls check with back-off until it reports done or timeout has
@@ -526,18 +567,16 @@ func (p *nodePhase) await(ctx context.Context, action power.Action, want power.S
 // PollBase at the first poll they make worthwhile.
 // The reason's text is built only on timeout: a poll that goes as expected
 // allocates nothing here, and a node polls many times per reboot.
-func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout time.Duration, learn settleKey, check func(context.Context) (done bool, observed string, err error)) (bool, string, error) {
+func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout time.Duration, wait pollWait, check func(context.Context) (done bool, observed string, err error)) (bool, string, error) {
 	start := p.clock.Now()
 	deadline := start.Add(timeout)
+	since := cmp.Or(wait.since, start)
 	var lastObserved string
 	var lastErr error
 	read := false // a check returned without error at least once
 	var stillShort time.Duration
-	plan := p.settle.plan(learn)
-	firstPoll := start.Add(p.options.pollDelay(0))
-	if plan.known {
-		firstPoll = start.Add(max(p.options.pollDelay(0), plan.settled))
-	}
+	plan := p.settle.plan(wait.learn)
+	firstPoll := p.firstPoll(start, since, plan, wait.then)
 	for attempt := 0; ; attempt++ {
 		now := p.clock.Now()
 		remaining := deadline.Sub(now)
@@ -550,7 +589,8 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 		}
 		delay := p.options.pollDelay(attempt)
 		woken := plan.reached
-		switch changes := p.changes(); {
+		changes := p.changes()
+		switch {
 		case changes != nil:
 			// The BMC reports each change: one read per change, and a
 			// read now and then in case a report went missing.
@@ -564,11 +604,18 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 		if err != nil {
 			return false, "", err
 		}
-		if peerReached := wokenUp && woken == plan.reached; peerReached {
+		switch {
+		case wokenUp && woken == plan.reached:
 			// A scout got there: poll from when it did.
-			plan = p.settle.plan(learn)
-			firstPoll = start.Add(plan.settled)
+			plan = p.settle.plan(wait.learn)
+			firstPoll = p.firstPoll(start, since, plan, wait.then)
 			attempt = -1
+			continue
+		case wokenUp && p.early(since, wait):
+			// A change this early (PoweringOff, PoweringOn) is a step on
+			// the way, as the peers showed: the change that matters
+			// comes with an event of its own.
+			attempt--
 			continue
 		}
 		sent := p.clock.Now()
@@ -579,13 +626,48 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 		case err != nil:
 			lastErr = err
 		case done:
-			p.settle.observe(learn, stillShort, p.clock.Now().Sub(start))
+			p.settle.observe(wait.learn, stillShort, p.clock.Now().Sub(since))
 			return true, "", nil
 		default:
 			read, lastObserved, lastErr = true, observed, nil
-			stillShort = sent.Sub(start)
+			stillShort = sent.Sub(since)
 		}
 	}
+}
+
+// early says whether it is too soon after since for the node to have
+// reached the goal of wait: before half the time its peers took.
+func (p *nodePhase) early(since time.Time, wait pollWait) bool {
+	settled, known := p.settle.known(wait.learn)
+	if !known {
+		return false
+	}
+	if later, known := p.settle.known(wait.then); known {
+		settled = max(settled, later)
+	}
+	return p.clock.Now().Before(since.Add(settled / 2))
+}
+
+// firstPoll is when a wait that started at start, for what began at
+// since, first reads: no earlier than its peers were seen to get there
+// (plan), nor than they got to then, where the read tells both.
+func (p *nodePhase) firstPoll(start, since time.Time, plan pollPlan, then settleKey) time.Time {
+	first := start.Add(p.options.pollDelay(0))
+	if !plan.known {
+		return first
+	}
+	settled := plan.settled
+	if later, known := p.settle.known(then); known {
+		settled = max(settled, later)
+	}
+	return maxTime(first, since.Add(settled))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // changes is the channel that receives when the node's BMC reports a

@@ -64,10 +64,12 @@ func TestPeersSettleTimeSparesPolls(t *testing.T) {
 		require.Len(t, byOn, 4)
 		assert.Equal(t, 22, s.bmc.readsOf(byOn[0]))
 		assert.Equal(t, onDelay+bootDelay+3*time.Second, s.succeededAfterOn(byOn[0]), "lateness of the back-off alone")
-		// The second one polls from the last time the first was seen short
-		// of each goal (8 s for On, 36 s for OSRunning), then every second;
-		// from then on both bounds are a second apart.
-		wantReads := []int{10, 6, 6}
+		// The later ones first poll half way between the last time a peer
+		// was seen short of each goal and the first it was seen there
+		// (both counted from the On, OSRunning too), then every second:
+		// the initial read, the boot progress read before On and about
+		// two polls per goal.
+		wantReads := []int{4, 6, 6}
 		for i, node := range byOn[1:] {
 			assert.Equal(t, wantReads[i], s.bmc.readsOf(node), "reads of the node powered on #%d", i+2)
 			late := s.succeededAfterOn(node) - onDelay - bootDelay
