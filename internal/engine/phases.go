@@ -452,12 +452,7 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 		return false, "", err
 	}
 	// A change reported before the action is not its outcome.
-	if changes := p.changes(); changes != nil {
-		select {
-		case <-changes:
-		default:
-		}
-	}
+	drain(p.changes())
 	resetType, err := p.bmc.Reset(ctx, p.node, action)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -577,6 +572,7 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 	var stillShort time.Duration
 	plan := p.settle.plan(wait.learn)
 	firstPoll := p.firstPoll(start, since, plan, wait.then)
+	catchUp := false
 	for attempt := 0; ; attempt++ {
 		now := p.clock.Now()
 		remaining := deadline.Sub(now)
@@ -591,10 +587,19 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 		woken := plan.reached
 		changes := p.changes()
 		switch {
-		case changes != nil:
+		case changes != nil && catchUp:
+			// Woken by a scout: the node's own change comes about now;
+			// if its report came before it was forgotten, a read later
+			// sees it.
+			delay, woken, catchUp = p.options.PollInterval, changes, false
+		case changes != nil && !plan.follower:
 			// The BMC reports each change: one read per change, and a
 			// read now and then in case a report went missing.
 			delay, woken = watchedIntervals*p.options.PollInterval, changes
+		case changes != nil:
+			// Its changes on the way (PoweringOff, PoweringOn) are the
+			// scouts' to read: a follower waits for one to get there.
+			delay = watchedIntervals * p.options.PollInterval
 		case plan.follower:
 			delay = followerIntervals * p.options.PollInterval
 		case attempt == 0:
@@ -610,6 +615,9 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 			plan = p.settle.plan(wait.learn)
 			firstPoll = p.firstPoll(start, since, plan, wait.then)
 			attempt = -1
+			// What it was told before (PoweringOff) is a step on the way.
+			drain(changes)
+			catchUp = changes != nil
 			continue
 		case wokenUp && p.early(since, wait):
 			// A change this early (PoweringOff, PoweringOn) is a step on
@@ -618,6 +626,8 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 			attempt--
 			continue
 		}
+		// The read sees every change reported so far.
+		drain(changes)
 		sent := p.clock.Now()
 		done, observed, err := check(ctx)
 		switch {
@@ -632,6 +642,18 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 			read, lastObserved, lastErr = true, observed, nil
 			stillShort = sent.Sub(since)
 		}
+	}
+}
+
+// drain forgets the changes reported so far, if any: a stale report
+// would cost a read that can only tell what one after it did.
+func drain(changes <-chan struct{}) {
+	if changes == nil {
+		return
+	}
+	select {
+	case <-changes:
+	default:
 	}
 }
 

@@ -38,7 +38,7 @@ const (
 	scoutsPerGoal = 8
 	// followerIntervals is how many PollIntervals apart the other nodes
 	// poll meanwhile.
-	followerIntervals = 4
+	followerIntervals = 8
 	// watchedIntervals is how many PollIntervals apart a node whose BMC
 	// reports its changes (see Watcher) is read without one: a stream
 	// that drops says so, so this only guards against a report lost.
