@@ -39,7 +39,7 @@ func scalePolls(t *testing.T, scale float64) {
 // waits, 5 to 7 of them, where scouts read more (21 requests per node
 // before issue 18).
 func TestRebootRequestsPerNode(t *testing.T) {
-	const scale = 0.05
+	const scale = 0.1
 	for _, tt := range []struct {
 		events string
 		most   float64

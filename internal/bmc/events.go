@@ -98,21 +98,25 @@ func (ep *endpoint) signalAll() {
 }
 
 // startEvents opens the BMC's event stream, once per Pool, after its first
-// login: the stream needs the credentials that login settled.
+// login: the stream needs the credentials that login settled. The
+// EventService is read here, by the caller that logged in, before its own
+// request: read alongside it, it would take a second request connection.
 func (ep *endpoint) startEvents() {
 	if ep.pool.opts.DisableEvents {
 		return
 	}
 	ep.eventsOnce.Do(func() {
-		ep.pool.streams.Go(func() { ep.watchEvents(ep.pool.streamsCtx) })
+		ctx, cancel := context.WithTimeout(ep.pool.streamsCtx, ep.pool.opts.RequestTimeout)
+		uri, err := ep.streamURI(ctx)
+		cancel()
+		ep.pool.streams.Go(func() { ep.watchEvents(ep.pool.streamsCtx, uri, err) })
 	})
 }
 
-// watchEvents holds the BMC's event stream until ctx ends, opening it
-// again after a drop up to streamRetries times; then, or when the BMC
-// offers none, its nodes poll.
-func (ep *endpoint) watchEvents(ctx context.Context) {
-	uri, err := ep.streamURI(ctx)
+// watchEvents holds the BMC's event stream at uri (unless err says there
+// is none) until ctx ends, opening it again after a drop up to
+// streamRetries times; then, or when the BMC offers none, its nodes poll.
+func (ep *endpoint) watchEvents(ctx context.Context, uri string, err error) {
 	for drops := 0; err == nil; drops++ {
 		err = ep.readStream(ctx, uri)
 		if ctx.Err() != nil {
