@@ -298,6 +298,7 @@ func (p *Pool) SetBootOverride(ctx context.Context, node string, o BootOverride)
 // patchBoot sends a Boot PATCH to the system at systemPath. Setting the
 // same override twice is harmless, so the PATCH may be re-sent.
 func (p *Pool) patchBoot(ctx context.Context, ref *nodeRef, systemPath string, patch bootPatch) error {
+	ref.system.changing()
 	return ref.endpoint.do(ctx, true, func(c *call) error {
 		resp, err := c.client().Patch(systemPath, patch)
 		schemas.DeferredCleanupHTTPResponse(resp)
@@ -319,11 +320,15 @@ func (p *Pool) RestoreBootOverride(ctx context.Context, node string, change Boot
 	if err != nil {
 		return BootOverrideSetting{}, false, wrap(err)
 	}
-	settings, err := p.readSettings(ctx, ref)
-	if err != nil {
-		return BootOverrideSetting{}, false, wrap(err)
+	boot, fresh := ref.system.latestBoot()
+	if !fresh {
+		settings, err := p.readSettings(ctx, ref)
+		if err != nil {
+			return BootOverrideSetting{}, false, wrap(err)
+		}
+		boot = settings.Boot
 	}
-	now := settings.Boot.override()
+	now := boot.override()
 	if !now.holds(change.Asked) || now.bootsLike(change.Before) {
 		return now, false, nil
 	}

@@ -74,6 +74,9 @@ type endpoint struct {
 	// work with it, or its login answer linked elsewhere.
 	loginRefused error
 	hint         string // advice for the inventory (see Pool.Hints)
+
+	events     eventStream
+	eventsOnce sync.Once
 }
 
 // serviceLinks are the service root links the driver follows.
@@ -83,6 +86,7 @@ type serviceLinks struct {
 	// sessionsAdvertised: the root names a SessionService or
 	// Links.Sessions, else sessions is only the specification's default.
 	sessionsAdvertised bool
+	events             string // the EventService; empty when the root names none
 }
 
 // gate is a lock that can be waited for with a context.
@@ -317,7 +321,7 @@ func (ep *endpoint) systemRef(configured string) *systemRef {
 	key := normalizePath(configured)
 	ref, ok := ep.systems[key]
 	if !ok {
-		ref = &systemRef{configured: key, loadGate: newGate()}
+		ref = &systemRef{configured: key, loadGate: newGate(), changed: make(chan struct{}, 1)}
 		ep.systems[key] = ref
 	}
 	return ref
@@ -513,7 +517,11 @@ func (ep *endpoint) connect(ctx context.Context) (*gofish.APIClient, uint64, err
 	if client, generation, ok := ep.ready(); ok {
 		return client, generation, nil
 	}
-	return ep.login(ctx)
+	client, generation, err := ep.login(ctx)
+	if err == nil {
+		ep.startEvents()
+	}
+	return client, generation, err
 }
 
 // relogin replaces a session the BMC no longer accepts, unless another
@@ -609,6 +617,7 @@ func (ep *endpoint) parseServiceLinks(body []byte) (serviceLinks, error) {
 	var root struct {
 		Systems        schemas.Link
 		SessionService schemas.Link
+		EventService   schemas.Link
 		Links          struct{ Sessions schemas.Link }
 	}
 	if err := json.Unmarshal(body, &root); err != nil {
@@ -626,6 +635,7 @@ func (ep *endpoint) parseServiceLinks(body []byte) (serviceLinks, error) {
 		{root.Links.Sessions.String(), &links.sessions},
 		{root.Systems.String(), &links.systems},
 		{root.SessionService.String(), &sessionService},
+		{root.EventService.String(), &links.events},
 	} {
 		if *link.to, err = ep.resolve(link.from); err != nil {
 			return serviceLinks{}, fmt.Errorf("service root: %w", err)

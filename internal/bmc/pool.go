@@ -39,6 +39,9 @@ type Options struct {
 	// budget of its own whatever Close's context: one silent BMC then
 	// holds neither Close nor the other BMCs' logouts for long.
 	LogoutTimeout time.Duration
+	// DisableEvents keeps the Pool from opening BMCs' event streams: their
+	// nodes are polled, for BMCs whose events misbehave.
+	DisableEvents bool
 	// Log, when set, receives -v diagnostics. Credentials and session
 	// tokens are never passed to it.
 	Log func(format string, args ...any)
@@ -117,6 +120,10 @@ type Pool struct {
 	// Close drops their idle connections.
 	transports transportCache
 	stats      counters
+	// streamsCtx ends the BMCs' event streams, streams tracks them.
+	streamsCtx   context.Context
+	closeStreams context.CancelFunc
+	streams      sync.WaitGroup
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -136,6 +143,7 @@ type nodeRef struct {
 // first used.
 func NewPool(nodes []inventory.Node, opts Options) *Pool {
 	p := &Pool{opts: opts.withDefaults(), nodes: make(map[string]*nodeRef, len(nodes)), transports: make(transportCache)}
+	p.streamsCtx, p.closeStreams = context.WithCancel(context.Background())
 	byURL := make(map[string]*endpoint)
 	firstNode := make(map[string]string)
 	for _, node := range nodes {
@@ -282,6 +290,7 @@ func (p *Pool) Reset(ctx context.Context, node string, action power.Action) (str
 		state, err := p.PowerState(ctx, node)
 		return action.InEffect(state), err
 	}
+	ref.system.changing()
 	var lastErr error
 	for _, resetType := range candidates {
 		answerLost, err := ref.endpoint.doUnlessLanded(ctx, landed, func(c *call) error {
@@ -374,6 +383,9 @@ func joinTypes(types []schemas.ResetType) string {
 func (p *Pool) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
+		// Streams end before the logouts: they hold the sessions' tokens.
+		p.closeStreams()
+		p.streams.Wait()
 		var (
 			mu   sync.Mutex
 			errs []error

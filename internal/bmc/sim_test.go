@@ -166,7 +166,10 @@ func TestConnectingCostsThreeRequests(t *testing.T) {
 			nodes := simInventory(fleet)
 			name := nodes[0].Name
 			require.NoError(t, fleet.SetPower(name, "On"))
-			pool := newTestPool(t, nodes, testOptions())
+			// The event stream's requests are counted in TestEventStream.
+			opts := testOptions()
+			opts.DisableEvents = true
+			pool := newTestPool(t, nodes, opts)
 			ctx := context.Background()
 			_, err := pool.PowerState(ctx, name)
 			require.NoError(t, err)

@@ -25,6 +25,9 @@ type systemRef struct {
 	configured string
 	// loadGate makes concurrent first resets share one look-up.
 	loadGate gate
+	// changed receives when the BMC's event stream reported a change of
+	// the system (see Pool.Watch).
+	changed chan struct{}
 
 	mu       sync.Mutex // guards the fields below
 	path     string     // the path requests go to; empty until known
@@ -32,6 +35,29 @@ type systemRef struct {
 	reset    *resetInfo
 	facts    *systemFacts               // from the first read of the system; nil until then
 	rejected map[schemas.ResetType]bool // types the BMC refused as unsupported
+	// changes counts the resets and PATCHes sent to the system; boot is
+	// its Boot object as read after the last of them, when bootChanges
+	// is changes+1 (0: never read).
+	changes     uint64
+	boot        *bootObject
+	bootChanges uint64
+}
+
+// changing notes that a reset or PATCH is about to be sent: what was read
+// of the system before no longer holds.
+func (s *systemRef) changing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.changes++
+}
+
+// latestBoot is the system's Boot object from a read sent after the last
+// reset or PATCH, if there was one: once a node has booted, its last poll
+// tells what became of its boot override without another read.
+func (s *systemRef) latestBoot() (*bootObject, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.boot, s.bootChanges == s.changes+1
 }
 
 // resetInfo is where a system's Reset action is and what it allows; nil

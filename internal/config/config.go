@@ -50,6 +50,7 @@ const (
 	KeyRequestTimeout    = "request_timeout"
 	KeyRequestRetries    = "request_retries"
 	KeyRetryBackoff      = "request_retry_backoff"
+	KeyEvents            = "events"
 	KeyBootDir           = "boot.dir"
 	KeyBootBaseURL       = "boot.base_url"
 	// KeyS3Endpoint is the HTTP(S) URL s3://BUCKET/KEY paths of image

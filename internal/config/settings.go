@@ -255,6 +255,13 @@ var settings = []Setting{
 		Default: seconds(bmcDefaults.RequestTimeout),
 		Usage:   "give up on a BMC request after this long",
 		field:   durationOf(func(c *Config) *time.Duration { return &c.BMC.RequestTimeout })},
+	{Key: KeyEvents, Flag: "events", Scope: SessionRun, Default: "auto",
+		Choices: []string{"auto", "off"},
+		Usage:   "BMC events (Redfish Server-Sent Events): auto waits on them where a BMC offers them; off polls every BMC",
+		field: field{load: func(l loader, key string, c *Config) error {
+			c.BMC.DisableEvents = l.v.GetString(key) == "off"
+			return nil
+		}}},
 	{Key: KeyRequestRetries, Flag: "request-retries", Scope: SessionRun,
 		Default: strconv.Itoa(bmcDefaults.Retries),
 		Usage:   "send a BMC request again this many times after no answer, a connection error, a 5xx or a 409",

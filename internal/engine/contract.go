@@ -33,6 +33,24 @@ type ResetChecker interface {
 	WhyNoReset(ctx context.Context, node string, action power.Action) (string, error)
 }
 
+// Watcher is an optional BMC capability: a BMC that reports changes of its
+// systems as they happen (Redfish Server-Sent Events) lets a node waiting
+// for a transition read its system once per change instead of polling.
+type Watcher interface {
+	// Watch returns a channel that receives after the node's BMC reported
+	// a change of the node's system, or nil while it reports none; then
+	// why, when not empty, says for good why that BMC's nodes are polled
+	// (it names the BMC: the engine logs it once).
+	Watch(node string) (changes <-chan struct{}, why string)
+}
+
+// SystemReader is an optional BMC capability: a node's power state and
+// boot progress from one read of its system, which the engine then never
+// reads apart.
+type SystemReader interface {
+	ReadSystem(ctx context.Context, node string) (power.State, power.BootProgress, error)
+}
+
 // Recorder receives every node transition. Record need not wait for the
 // transition to be durable: most transitions precede only reads (a phase
 // starting, a reset confirmed, polls), and fsyncing each on its own would

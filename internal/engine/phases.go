@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bos-project/bos/internal/power"
@@ -97,15 +99,19 @@ type runner struct {
 	bmc          BMC
 	resetChecker ResetChecker       // nil: reset types are found out by trying them
 	bootProgress BootProgressReader // nil: the BMC does not report boot progress
-	preparer     BootPreparer       // nil: the boot phase only switches power
-	finisher     BootFinisher       // nil: nothing to undo after a boot
-	recorder     Recorder
-	configurer   Configurer // nil: a configuration named fails its nodes
-	clock        Clock
-	options      Options
-	powerOns     *stagger // nil: power-on is not staggered
-	settle       *settleTimes
-	progress     *progressQueue // nil: no Progress
+	systemReader SystemReader       // nil: power state and boot progress are read apart
+	watcher      Watcher            // nil: nodes are polled
+	// explained holds the watcher's reasons to poll already logged.
+	explained  sync.Map
+	preparer   BootPreparer // nil: the boot phase only switches power
+	finisher   BootFinisher // nil: nothing to undo after a boot
+	recorder   Recorder
+	configurer Configurer // nil: a configuration named fails its nodes
+	clock      Clock
+	options    Options
+	powerOns   *stagger // nil: power-on is not staggered
+	settle     *settleTimes
+	progress   *progressQueue // nil: no Progress
 	// log is Engine.Log; nil: none.
 	log func(format string, args ...any)
 }
@@ -119,6 +125,12 @@ func (r *runner) boundBMCCalls(bmc BMC, preparer BootPreparer, slots *bmcSlots) 
 	}
 	if reader, ok := bmc.(BootProgressReader); ok {
 		r.bootProgress = boundedBootProgress{reader: reader, slots: slots}
+	}
+	if reader, ok := bmc.(SystemReader); ok {
+		r.systemReader = boundedSystemReader{reader: reader, slots: slots}
+	}
+	if watcher, ok := bmc.(Watcher); ok {
+		r.watcher = watcher
 	}
 	if preparer != nil {
 		r.preparer = boundedPreparer{preparer: preparer, slots: slots}
@@ -146,6 +158,14 @@ type nodePhase struct {
 	preflighted bool
 	// lastState is the node's power state as last read in this phase.
 	lastState power.State
+	// lastProgress is the node's boot progress as the read that gave
+	// lastState found it, when progressRead (see SystemReader); it may
+	// come from the phase before, where that read the node last.
+	lastProgress power.BootProgress
+	progressRead bool
+	// poweredOnAt is when the BMC accepted this phase's power-on; boot
+	// times are learned from it.
+	poweredOnAt time.Time
 	// noGraceful says why the node's BMC offers no graceful shutdown, as
 	// preflight found out; "" if it offers one or does not say.
 	noGraceful string
@@ -362,6 +382,9 @@ func (p *nodePhase) readBootProgress(ctx context.Context, resumedOn bool) power.
 	if p.bootProgress == nil || resumedOn {
 		return power.BootProgress{}
 	}
+	if p.progressRead {
+		return p.lastProgress
+	}
 	before, err := p.bootProgress.BootProgress(ctx, p.node)
 	if err != nil {
 		return power.BootProgress{}
@@ -383,20 +406,37 @@ func (p *nodePhase) waitBooted(ctx context.Context, before power.BootProgress) (
 	}
 	graceEnd := p.clock.Now().Add(min(p.options.BootProgressGrace, p.options.BootWait))
 	unconfirmed := false
-	booted, reason, err := p.pollUntil(ctx, "boot progress", osRunning, p.options.BootWait, p.settleKey("boot"), func(ctx context.Context) (bool, string, error) {
-		now, err := p.bootProgress.BootProgress(ctx, p.node)
+	judge := func(now power.BootProgress) (bool, string) {
 		moved := now.Since(before)
 		switch {
-		case err != nil:
-			return false, "", err
 		case now.LastState == "" || now.LastState == osRunning && moved:
-			return true, "", nil
+			return true, ""
 		case (!moved || now.LastState == noProgress) && !p.clock.Now().Before(graceEnd):
 			unconfirmed = true
-			return true, "", nil
+			return true, ""
 		}
-		return false, now.LastState, nil
-	})
+		return false, now.LastState
+	}
+	wait := pollWait{learn: p.settleKey("boot"), since: p.poweredOnAt}
+	// The read that saw the node On may have seen it booted too.
+	var booted bool
+	var reason string
+	var err error
+	if p.progressRead && p.lastState == power.On {
+		booted, reason = judge(p.lastProgress)
+	}
+	if booted {
+		p.settle.observe(wait.learn, 0, p.clock.Now().Sub(cmp.Or(wait.since, p.clock.Now())))
+	} else {
+		booted, reason, err = p.pollUntil(ctx, "boot progress", osRunning, p.options.BootWait, wait, func(ctx context.Context) (bool, string, error) {
+			now, err := p.bootProgress.BootProgress(ctx, p.node)
+			if err != nil {
+				return false, "", err
+			}
+			done, observed := judge(now)
+			return done, observed, nil
+		})
+	}
 	switch {
 	case err != nil:
 		return InProgress, "", err
@@ -432,6 +472,8 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 	if err := p.beforeAction(ctx); err != nil {
 		return false, "", err
 	}
+	// A change reported before the action is not its outcome.
+	drain(p.changes())
 	resetType, err := p.bmc.Reset(ctx, p.node, action)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -445,7 +487,14 @@ func (p *nodePhase) act(ctx context.Context, action power.Action, want power.Sta
 		return false, "", err
 	}
 	p.sentFrom, p.unchangedReads, p.changed = p.lastState, 0, false
-	reached, reason, err := p.await(ctx, action, want, timeout, p.settleKey(string(action)))
+	wait := pollWait{learn: p.settleKey(string(action)), since: p.clock.Now()}
+	if action == power.PowerOn {
+		p.poweredOnAt = wait.since
+		if p.bootProgress != nil && p.systemReader != nil {
+			wait.then = p.settleKey("boot")
+		}
+	}
+	reached, reason, err := p.await(ctx, action, want, timeout, wait)
 	if !reached && err == nil && p.unchangedReads > 0 && !p.changed {
 		// Accepted, and nothing at all came of it: say so plainly, as the
 		// reason to escalate.
@@ -483,7 +532,7 @@ func (p *nodePhase) settleFirst(ctx context.Context, action power.Action, want p
 	if err := p.record(ctx, InProgress, "", why); err != nil {
 		return false, err
 	}
-	settled, _, err := p.pollUntil(ctx, "power state", "On or Off", timeout, settleKey{}, func(ctx context.Context) (bool, string, error) {
+	settled, _, err := p.pollUntil(ctx, "power state", "On or Off", timeout, pollWait{}, func(ctx context.Context) (bool, string, error) {
 		state, err := p.readPower(ctx)
 		return state.Settled(), string(state), err
 	})
@@ -497,10 +546,10 @@ func (p *nodePhase) settleKey(action string) settleKey {
 }
 
 // await polls until the node reaches want, the goal of action, within
-// timeout; learn is what the wait teaches and takes from its peers' (the
-// zero key: nothing).
-func (p *nodePhase) await(ctx context.Context, action power.Action, want power.State, timeout time.Duration, learn settleKey) (bool, string, error) {
-	reached, reason, err := p.pollUntil(ctx, "power state", string(want), timeout, learn, func(ctx context.Context) (bool, string, error) {
+// timeout; wait says what the wait teaches and takes from its peers' (the
+// zero pollWait: nothing).
+func (p *nodePhase) await(ctx context.Context, action power.Action, want power.State, timeout time.Duration, wait pollWait) (bool, string, error) {
+	reached, reason, err := p.pollUntil(ctx, "power state", string(want), timeout, wait, func(ctx context.Context) (bool, string, error) {
 		state, err := p.readPower(ctx)
 		return state == want, string(state), err
 	})
@@ -508,6 +557,19 @@ func (p *nodePhase) await(ctx context.Context, action power.Action, want power.S
 		reason = fmt.Sprintf("%s: %s", action, reason)
 	}
 	return reached, reason, err
+}
+
+// pollWait is what a wait learns from and teaches its peers (see
+// settleTimes).
+type pollWait struct {
+	learn settleKey // the zero key: nothing
+	// since is when what is waited for began (the action it follows),
+	// which learning counts from; zero: when the wait starts.
+	since time.Time
+	// then, when set, is a goal reached later from the same start, which
+	// a read of the wait's goal also tells (a power-on's boot): where it
+	// is known, the first read waits for it too, and answers both.
+	then settleKey
 }
 
 // pollUntil calls check with back-off until it reports done or timeout has
@@ -519,18 +581,17 @@ func (p *nodePhase) await(ctx context.Context, action power.Action, want power.S
 // PollBase at the first poll they make worthwhile.
 // The reason's text is built only on timeout: a poll that goes as expected
 // allocates nothing here, and a node polls many times per reboot.
-func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout time.Duration, learn settleKey, check func(context.Context) (done bool, observed string, err error)) (bool, string, error) {
+func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout time.Duration, wait pollWait, check func(context.Context) (done bool, observed string, err error)) (bool, string, error) {
 	start := p.clock.Now()
 	deadline := start.Add(timeout)
+	since := cmp.Or(wait.since, start)
 	var lastObserved string
 	var lastErr error
 	read := false // a check returned without error at least once
 	var stillShort time.Duration
-	plan := p.settle.plan(learn)
-	firstPoll := start.Add(p.options.pollDelay(0))
-	if plan.known {
-		firstPoll = start.Add(max(p.options.pollDelay(0), plan.settled))
-	}
+	plan := p.settle.plan(wait.learn)
+	firstPoll := p.firstPoll(start, since, plan, wait.then)
+	catchUp := false
 	for attempt := 0; ; attempt++ {
 		now := p.clock.Now()
 		remaining := deadline.Sub(now)
@@ -542,23 +603,50 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 			return false, fmt.Sprintf("%s %s not reached within %s (%s)", subject, want, timeout, last), nil
 		}
 		delay := p.options.pollDelay(attempt)
+		woken := plan.reached
+		changes := p.changes()
 		switch {
+		case changes != nil && catchUp:
+			// Woken by a scout: the node's own change comes about now;
+			// if its report came before it was forgotten, a read later
+			// sees it.
+			delay, woken, catchUp = p.options.PollInterval, changes, false
+		case changes != nil && !plan.follower:
+			// The BMC reports each change: one read per change, and a
+			// read now and then in case a report went missing.
+			delay, woken = watchedIntervals*p.options.PollInterval, changes
+		case changes != nil:
+			// Its changes on the way (PoweringOff, PoweringOn) are the
+			// scouts' to read: a follower waits for one to get there.
+			delay = watchedIntervals * p.options.PollInterval
 		case plan.follower:
 			delay = followerIntervals * p.options.PollInterval
 		case attempt == 0:
 			delay = max(firstPoll.Sub(now), 0)
 		}
-		peerReached, err := p.sleepUnless(ctx, min(delay, remaining), plan.reached)
+		wokenUp, err := p.sleepUnless(ctx, min(delay, remaining), woken)
 		if err != nil {
 			return false, "", err
 		}
-		if peerReached {
+		switch {
+		case wokenUp && woken == plan.reached:
 			// A scout got there: poll from when it did.
-			plan = p.settle.plan(learn)
-			firstPoll = start.Add(plan.settled)
+			plan = p.settle.plan(wait.learn)
+			firstPoll = p.firstPoll(start, since, plan, wait.then)
 			attempt = -1
+			// What it was told before (PoweringOff) is a step on the way.
+			drain(changes)
+			catchUp = changes != nil
+			continue
+		case wokenUp && p.early(since, wait):
+			// A change this early (PoweringOff, PoweringOn) is a step on
+			// the way, as the peers showed: the change that matters
+			// comes with an event of its own.
+			attempt--
 			continue
 		}
+		// The read sees every change reported so far.
+		drain(changes)
 		sent := p.clock.Now()
 		done, observed, err := check(ctx)
 		switch {
@@ -567,13 +655,76 @@ func (p *nodePhase) pollUntil(ctx context.Context, subject, want string, timeout
 		case err != nil:
 			lastErr = err
 		case done:
-			p.settle.observe(learn, stillShort, p.clock.Now().Sub(start))
+			p.settle.observe(wait.learn, stillShort, p.clock.Now().Sub(since))
 			return true, "", nil
 		default:
 			read, lastObserved, lastErr = true, observed, nil
-			stillShort = sent.Sub(start)
+			stillShort = sent.Sub(since)
 		}
 	}
+}
+
+// drain forgets the changes reported so far, if any: a stale report
+// would cost a read that can only tell what one after it did.
+func drain(changes <-chan struct{}) {
+	if changes == nil {
+		return
+	}
+	select {
+	case <-changes:
+	default:
+	}
+}
+
+// early says whether it is too soon after since for the node to have
+// reached the goal of wait: before half the time its peers took.
+func (p *nodePhase) early(since time.Time, wait pollWait) bool {
+	settled, known := p.settle.known(wait.learn)
+	if !known {
+		return false
+	}
+	if later, known := p.settle.known(wait.then); known {
+		settled = max(settled, later)
+	}
+	return p.clock.Now().Before(since.Add(settled / 2))
+}
+
+// firstPoll is when a wait that started at start, for what began at
+// since, first reads: no earlier than its peers were seen to get there
+// (plan), nor than they got to then, where the read tells both.
+func (p *nodePhase) firstPoll(start, since time.Time, plan pollPlan, then settleKey) time.Time {
+	first := start.Add(p.options.pollDelay(0))
+	if !plan.known {
+		return first
+	}
+	settled := plan.settled
+	if later, known := p.settle.known(then); known {
+		settled = max(settled, later)
+	}
+	return maxTime(first, since.Add(settled))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// changes is the channel that receives when the node's BMC reports a
+// change of it, nil when the node is polled; a BMC's reason to be polled
+// is logged once.
+func (p *nodePhase) changes() <-chan struct{} {
+	if p.watcher == nil {
+		return nil
+	}
+	changes, why := p.watcher.Watch(p.node)
+	if why != "" && p.log != nil {
+		if _, logged := p.explained.LoadOrStore(why, true); !logged {
+			p.log("%s", why)
+		}
+	}
+	return changes
 }
 
 // lastRead says what the last poll of subject read, if it read anything.
@@ -587,7 +738,16 @@ func lastRead(subject string, read bool, observed string) string {
 // readPower reads the node's power state and notes it (see lastState and
 // sentFrom).
 func (p *nodePhase) readPower(ctx context.Context) (power.State, error) {
-	state, err := p.bmc.PowerState(ctx, p.node)
+	var state power.State
+	var err error
+	if p.systemReader != nil {
+		var progress power.BootProgress
+		if state, progress, err = p.systemReader.ReadSystem(ctx, p.node); err == nil {
+			p.lastProgress, p.progressRead = progress, true
+		}
+	} else {
+		state, err = p.bmc.PowerState(ctx, p.node)
+	}
 	switch {
 	case err != nil:
 		p.changed = true

@@ -91,7 +91,7 @@ func (p *nodePhase) step(ctx context.Context, state power.State, action power.Ac
 		return true, "", nil
 	case action.InEffect(state), resumed.sent && action == power.GracefulOff:
 		// Sent by an earlier run at a time unknown: nothing to learn.
-		return p.await(ctx, action, want, timeout, settleKey{})
+		return p.await(ctx, action, want, timeout, pollWait{})
 	default:
 		return p.act(ctx, action, want, timeout, why)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/bos-project/bos/internal/power"
 )
 
 // The scheduler decides when each node may start each phase. The rule, for
@@ -70,6 +72,11 @@ type node struct {
 	// preflighted: preflight passed in this run; a reboot runs it (and
 	// prepares the boot) in its shutdown phase, for the boot phase after it.
 	preflighted bool
+	// lastProgress is the node's boot progress as its phase before last
+	// read it, if progressRead: the boot phase after a shutdown starts
+	// from it rather than reading it again.
+	lastProgress power.BootProgress
+	progressRead bool
 }
 
 type bootSetState struct {
@@ -97,9 +104,12 @@ type outcome struct {
 	task
 	category Category
 	reason   string
-	// preflighted is passed on to the node's next phase.
-	preflighted bool
-	err         error // the phase was abandoned; the node stays as it was
+	// preflighted, lastProgress and progressRead are passed on to the
+	// node's next phase.
+	preflighted  bool
+	lastProgress power.BootProgress
+	progressRead bool
+	err          error // the phase was abandoned; the node stays as it was
 }
 
 func newScheduler(r *runner, plans []BootSetPlan, phases []phaseSpec, lockstep bool, resume map[string]NodeProgress) (*scheduler, error) {
@@ -332,6 +342,7 @@ func (s *scheduler) finish(o outcome) {
 		return
 	}
 	n.category, n.reason, n.preflighted = o.category, o.reason, o.preflighted
+	n.lastProgress, n.progressRead = o.lastProgress, o.progressRead
 	n.resumed, n.resumedAction = false, recordedAction{}
 	next := len(s.phases)
 	if o.category == Succeeded {
@@ -448,9 +459,12 @@ func (s *scheduler) execute(ctx context.Context, t task) outcome {
 		afterShutdown: !t.node.resumed && t.phase > 0 && s.phases[t.phase-1].phase == PhaseShutdown,
 		resumedAction: t.node.resumedAction,
 		preflighted:   t.node.preflighted,
+		lastProgress:  t.node.lastProgress,
+		progressRead:  t.node.progressRead,
 	}
 	category, reason, err := p.runPhase(ctx, spec.run)
-	return outcome{task: t, category: category, reason: reason, preflighted: p.preflighted, err: err}
+	return outcome{task: t, category: category, reason: reason, preflighted: p.preflighted,
+		lastProgress: p.lastProgress, progressRead: p.progressRead, err: err}
 }
 
 func (s *scheduler) result() Result {

@@ -38,7 +38,11 @@ const (
 	scoutsPerGoal = 8
 	// followerIntervals is how many PollIntervals apart the other nodes
 	// poll meanwhile.
-	followerIntervals = 4
+	followerIntervals = 8
+	// watchedIntervals is how many PollIntervals apart a node whose BMC
+	// reports its changes (see Watcher) is read without one: a stream
+	// that drops says so, so this only guards against a report lost.
+	watchedIntervals = 16
 )
 
 // settleKey is what a node waits for: the goal of an action on a boot set.
@@ -85,7 +89,7 @@ func (s *settleTimes) plan(key settleKey) pollPlan {
 	goal := s.goal(key)
 	select {
 	case <-goal.reachedOnce:
-		return pollPlan{known: true, settled: min(goal.stillShort, goal.reached)}
+		return pollPlan{known: true, settled: goal.settled()}
 	default:
 	}
 	if goal.scouts < scoutsPerGoal {
@@ -93,6 +97,41 @@ func (s *settleTimes) plan(key settleKey) pollPlan {
 		return pollPlan{}
 	}
 	return pollPlan{follower: true, reached: goal.reachedOnce}
+}
+
+// settled is when a node's first poll for the goal is due. Between the
+// latest "still short" and the earliest "reached" it halves the gap: a
+// node that reads "not yet" there moves the first bound up, one that
+// reads "reached" the second down, so a boot set whose nodes take equally
+// long converges on their time while each node reads about once or twice.
+// Where the bounds cross (nodes that take different times) it is the
+// fastest node's time.
+func (g *settleGoal) settled() time.Duration {
+	if g.stillShort == 0 || g.stillShort >= g.reached {
+		// No node was seen short of it (0), or they take different times.
+		return g.reached
+	}
+	return g.stillShort + (g.reached-g.stillShort)/2
+}
+
+// known is when key's goal was seen settled, if it was; it counts no
+// scout.
+func (s *settleTimes) known(key settleKey) (time.Duration, bool) {
+	if key == (settleKey{}) {
+		return 0, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	goal, ok := s.goals[key]
+	if !ok {
+		return 0, false
+	}
+	select {
+	case <-goal.reachedOnce:
+		return goal.settled(), true
+	default:
+		return 0, false
+	}
 }
 
 // goal returns key's goal, creating it; s.mu is held.

@@ -87,6 +87,25 @@ func (b boundedBootProgress) BootProgress(ctx context.Context, node string) (pow
 	return withSlot(ctx, b.slots, func() (power.BootProgress, error) { return b.reader.BootProgress(ctx, node) })
 }
 
+// boundedSystemReader is a SystemReader whose calls take a slot.
+type boundedSystemReader struct {
+	reader SystemReader
+	slots  *bmcSlots
+}
+
+type systemRead struct {
+	state    power.State
+	progress power.BootProgress
+}
+
+func (b boundedSystemReader) ReadSystem(ctx context.Context, node string) (power.State, power.BootProgress, error) {
+	read, err := withSlot(ctx, b.slots, func() (systemRead, error) {
+		state, progress, err := b.reader.ReadSystem(ctx, node)
+		return systemRead{state, progress}, err
+	})
+	return read.state, read.progress, err
+}
+
 // boundedPreparer is a BootPreparer whose calls take a slot: preparing a
 // boot sets the node's one-time boot override on its BMC.
 type boundedPreparer struct {
