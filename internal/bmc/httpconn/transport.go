@@ -317,7 +317,7 @@ func (t *Transport) exchange(ctx context.Context, pc *persistConn, req *http.Req
 	}
 	writer := writerPool.Get().(*bufio.Writer)
 	writer.Reset(pc)
-	err = req.Write(writer)
+	err = writeRequest(writer, req)
 	if err == nil {
 		err = writer.Flush()
 	}
