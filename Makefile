@@ -61,7 +61,8 @@ demo: build
 # and fails the target; commit it as a regression seed once fixed.
 FUZZTIME    ?= 60s
 FUZZTARGETS := internal/hostlist:FuzzHostlistExpand internal/template:FuzzParseTemplate \
-               internal/inventory:FuzzParseLimit internal/inventory:FuzzParseInventory
+               internal/inventory:FuzzParseLimit internal/inventory:FuzzParseInventory \
+               internal/bmc:FuzzDecodeMembers
 
 fuzz:
 	@set -e; for t in $(FUZZTARGETS); do \
