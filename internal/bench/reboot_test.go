@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,16 +104,21 @@ func TestScale(t *testing.T) {
 	var profile string
 	for _, sc := range all {
 		env := newEnv(t, bos, work, sc.dir(), sc.nodes, sc.sse)
-		if sc == profiled {
-			profile = filepath.Join(work, "cpu.prof")
-			env.vars = append(env.vars, cpuprofile.Env+"="+profile)
-		}
+
 		args := []string{"session", "create", "--template", template, "--operation", "reboot"}
 		if sc.maxConcurrency > 0 {
 			args = append(args, "--max-concurrency", strconv.Itoa(sc.maxConcurrency))
 		}
 		before := env.sim.counts(t)
+		vars := env.vars
+		if sc == profiled {
+			// The reboot only: the commands run after it would overwrite
+			// the profile.
+			profile = filepath.Join(work, "cpu.prof")
+			env.vars = append(slices.Clip(vars), cpuprofile.Env+"="+profile)
+		}
 		r := env.run(t, sc.name(), args...)
+		env.vars = vars
 		after := env.sim.counts(t)
 		r.nodes, r.shards, r.sse = sc.nodes, env.sim.sizes, sc.sse
 		r.requests, r.sseEvents = after.requests-before.requests, after.sseEvents-before.sseEvents
