@@ -62,7 +62,7 @@ demo: build
 FUZZTIME    ?= 60s
 FUZZTARGETS := internal/hostlist:FuzzHostlistExpand internal/template:FuzzParseTemplate \
                internal/inventory:FuzzParseLimit internal/inventory:FuzzParseInventory \
-               internal/bmc:FuzzDecodeMembers
+               internal/bmc:FuzzDecodeMembers internal/bmc/httpconn:FuzzReadSimpleAnswer
 
 fuzz:
 	@set -e; for t in $(FUZZTARGETS); do \

@@ -361,6 +361,9 @@ func alwaysStopped() bool { return true }
 // Protocols is final, and bos never asks for it.
 func readFinalAnswer(reader *bufio.Reader, req *http.Request) (*http.Response, error) {
 	for informational := 0; ; informational++ {
+		if resp, ok := readSimpleAnswer(reader, req); ok {
+			return resp, nil
+		}
 		resp, err := http.ReadResponse(reader, req)
 		switch {
 		case err != nil:
