@@ -120,3 +120,39 @@ func FuzzReadSimpleAnswer(f *testing.F) {
 		assertReadsAsNetHTTP(t, raw, method)
 	})
 }
+
+// BenchmarkReadAnswer reads a BMC's answer to a poll, header and body:
+// net/http is http.ReadResponse, as before readSimpleAnswer.
+func BenchmarkReadAnswer(b *testing.B) {
+	const raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nOData-Version: 4.0\r\n" +
+		"Date: Sat, 05 Dec 2026 05:29:47 GMT\r\nContent-Length: 19\r\n\r\n{\"PowerState\":\"On\"}"
+	req, err := http.NewRequest(http.MethodGet, "http://bmc/redfish/v1/Systems/1", nil)
+	require.NoError(b, err)
+	readers := []struct {
+		name string
+		read func(*bufio.Reader) (*http.Response, error)
+	}{
+		{"net/http", func(r *bufio.Reader) (*http.Response, error) { return http.ReadResponse(r, req) }},
+		{"simple", func(r *bufio.Reader) (*http.Response, error) { return readFinalAnswer(r, req) }},
+	}
+	source := strings.NewReader(raw)
+	reader := bufio.NewReaderSize(source, 4<<10)
+	buf := make([]byte, 64)
+	for _, rd := range readers {
+		b.Run(rd.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				source.Reset(raw)
+				reader.Reset(source)
+				_, _ = reader.Peek(1)
+				resp, err := rd.read(reader)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for err == nil {
+					_, err = resp.Body.Read(buf)
+				}
+			}
+		})
+	}
+}
