@@ -24,8 +24,10 @@ type progressFields struct {
 type taggedFields struct {
 	ID      string `json:"@odata.id"`
 	Skipped string `json:"-"`
-	Dash    string `json:"-,"`
-	hidden  string //nolint:unused // json ignores it, and so must decodeMembers
+	//lint:ignore SA5008 "-," names the member "-", as encoding/json documents: decodeMembers must too
+	Dash string `json:"-,"`
+	//lint:ignore U1000 json ignores an unexported field, and so must decodeMembers
+	hidden string
 }
 
 type embeddedFields struct {

@@ -13,11 +13,11 @@ import (
 
 // readAll reads an answer's body to its end and what is left on the
 // connection after it.
-func readAll(t *testing.T, resp *http.Response, reader *bufio.Reader) (body string, err error, left string) {
+func readAll(t *testing.T, resp *http.Response, reader *bufio.Reader) (body, left string, err error) {
 	t.Helper()
 	data, err := io.ReadAll(resp.Body)
 	rest, _ := io.ReadAll(reader)
-	return string(data), err, string(rest)
+	return string(data), string(rest), err
 }
 
 // assertReadsAsNetHTTP checks that when readSimpleAnswer takes an answer,
@@ -49,8 +49,8 @@ func assertReadsAsNetHTTP(t *testing.T, raw, method string) (taken bool) {
 	} {
 		assert.Equal(t, field.want, field.got, "%s of %q", field.name, raw)
 	}
-	wantBody, wantErr, wantLeft := readAll(t, want, wantReader)
-	gotBody, gotErr, gotLeft := readAll(t, got, simple)
+	wantBody, wantLeft, wantErr := readAll(t, want, wantReader)
+	gotBody, gotLeft, gotErr := readAll(t, got, simple)
 	assert.Equal(t, wantBody, gotBody, "body of %q", raw)
 	assert.Equal(t, wantErr, gotErr, "body error of %q", raw)
 	assert.Equal(t, wantLeft, gotLeft, "left after %q", raw)
