@@ -25,6 +25,7 @@ import (
 	templatecmd "github.com/bos-project/bos/cmd/template"
 	versioncmd "github.com/bos-project/bos/cmd/version"
 	"github.com/bos-project/bos/internal/config"
+	"github.com/bos-project/bos/internal/cpuprofile"
 )
 
 // Execute runs bos with the process's arguments and exits with the code the
@@ -33,7 +34,13 @@ func Execute() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	io := cmdutil.System()
+	stopProfile, err := cpuprofile.Start()
+	if err != nil {
+		fmt.Fprintf(io.ErrOut, "bos: %v\n", err)
+		os.Exit(cmdutil.ExitFailure)
+	}
 	code := Run(ctx, io, os.Args[1:])
+	stopProfile()
 	stop()
 	os.Exit(code)
 }

@@ -22,9 +22,15 @@ import (
 	"github.com/bos-project/bos/internal/sim"
 )
 
-// filesPerBMC is what one simulated BMC holds open while bos drives it: its
-// listener and the one kept-alive connection bos keeps to it.
-const filesPerBMC = 2
+// filesPerBMC is what one simulated BMC holds open while bos drives it:
+// its listener and the one kept-alive connection bos keeps to it, plus,
+// where it serves Server-Sent Events, the stream bos holds open.
+func filesPerBMC(sse bool) int {
+	if sse {
+		return 3
+	}
+	return 2
+}
 
 // spareFiles is what a `bos sim` process needs beyond its BMCs (it reserves
 // 256 for its standard streams, control endpoint and runtime), with margin.
@@ -41,12 +47,11 @@ func openFileLimit() (soft, hard uint64) {
 }
 
 // shardSizes splits nodes over as few `bos sim` processes as hold each
-// BMC's listener and connection within limit open files, as evenly as
-// possible. One process per fleet is what an administrator would run; more
+// BMC's perBMC open files within limit, as evenly as possible. One process per fleet is what an administrator would run; more
 // only because the whole fleet shares one machine's per-process limit,
 // where real BMCs each have their own.
-func shardSizes(nodes int, limit uint64) ([]int, error) {
-	perProcess := (int(min(limit, 1<<30)) - spareFiles) / filesPerBMC
+func shardSizes(nodes int, limit uint64, perBMC int) ([]int, error) {
+	perProcess := (int(min(limit, 1<<30)) - spareFiles) / perBMC
 	if perProcess < 1 {
 		return nil, fmt.Errorf("open-file limit %d leaves no room for a BMC in a bos sim process (it needs %d spare): raise ulimit -n", limit, spareFiles)
 	}
@@ -79,27 +84,37 @@ type fleet struct {
 	shards    []*simProcess
 	sizes     []int // nodes per shard
 	inventory string
+	sse       bool // the BMCs serve Server-Sent Events
 }
 
-// startFleet starts nodes BMCs in as many `bos sim` processes as the
-// open-file limit needs and writes the inventory bos loads.
-func startFleet(t *testing.T, bos, dir string, nodes int) *fleet {
+// noSSE is the simulator's fault that turns its BMCs' event streams off,
+// for the whole fleet.
+var noSSE = []string{"--fault", "no-sse=1"}
+
+// startFleet starts nodes BMCs, serving Server-Sent Events or not, in as
+// many `bos sim` processes as the open-file limit needs and writes the
+// inventory bos loads.
+func startFleet(t *testing.T, bos, dir string, nodes int, sse bool) *fleet {
 	limit, _ := openFileLimit()
-	sizes, err := shardSizes(nodes, limit)
+	sizes, err := shardSizes(nodes, limit, filesPerBMC(sse))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fleet{sizes: sizes, inventory: filepath.Join(dir, "sim", "inventory.yaml")}
+	f := &fleet{sizes: sizes, inventory: filepath.Join(dir, "sim", "inventory.yaml"), sse: sse}
 	t.Cleanup(f.stop)
+	var faults []string
+	if !sse {
+		faults = noSSE
+	}
 	if len(sizes) == 1 {
-		f.shards = []*simProcess{startSim(t, bos, f.inventory, nodes)}
+		f.shards = []*simProcess{startSim(t, bos, f.inventory, nodes, faults...)}
 		return f
 	}
 	for k, size := range sizes {
 		inventory := filepath.Join(dir, "sim", fmt.Sprintf("shard%d.yaml", k))
-		var extra []string
+		extra := faults
 		if prefix := shardPrefix(k); prefix != "" {
-			extra = []string{"--name-prefix", prefix}
+			extra = append([]string{"--name-prefix", prefix}, faults...)
 		}
 		f.shards = append(f.shards, startSim(t, bos, inventory, size, extra...))
 	}
@@ -175,13 +190,21 @@ func (f *fleet) stop() {
 	}
 }
 
-// requests sums the requests every shard's BMCs answered.
-func (f *fleet) requests(t *testing.T) int64 {
-	var total int64
+// counts sums what every shard's BMCs counted.
+func (f *fleet) counts(t *testing.T) bmcCounts {
+	var total bmcCounts
 	for _, s := range f.shards {
-		total += s.requests(t)
+		c := s.counts(t)
+		total.requests += c.requests
+		total.sseEvents += c.sseEvents
 	}
 	return total
+}
+
+// bmcCounts is what the simulated BMCs counted: HTTP requests received
+// (event streams included) and events written to the streams.
+type bmcCounts struct {
+	requests, sseEvents int64
 }
 
 type simProcess struct {
@@ -227,22 +250,21 @@ func (s *simProcess) stop() {
 	}
 }
 
-// requests sums every node's HTTP request count from the control endpoint.
-func (s *simProcess) requests(t *testing.T) int64 {
-	resp, err := http.Get(s.control + "/nodes")
+// counts sums every BMC's counts from the control endpoint.
+func (s *simProcess) counts(t *testing.T) bmcCounts {
+	resp, err := http.Get(s.control + "/bmcs")
 	if err != nil {
 		t.Fatalf("sim control endpoint: %v", err)
 	}
 	defer resp.Body.Close()
-	var rows []struct {
-		Requests int64 `json:"requests"`
-	}
+	var rows []sim.BMCStatus
 	if err := json.NewDecoder(resp.Body).Decode(&rows); err != nil {
 		t.Fatalf("sim control endpoint: %v", err)
 	}
-	var total int64
+	var total bmcCounts
 	for _, r := range rows {
-		total += r.Requests
+		total.requests += r.Requests
+		total.sseEvents += r.SSEEvents
 	}
 	return total
 }
@@ -279,6 +301,7 @@ func TestShardSizes(t *testing.T) {
 	tests := []struct {
 		nodes int
 		limit uint64
+		sse   bool
 		want  []int
 	}{
 		{nodes: 1000, limit: 20000, want: []int{1000}},
@@ -287,14 +310,20 @@ func TestShardSizes(t *testing.T) {
 		{nodes: 10000, limit: 20000, want: []int{5000, 5000}},
 		{nodes: 10000, limit: 1 << 62, want: []int{10000}},
 		{nodes: 30001, limit: 20000, want: []int{7501, 7500, 7500, 7500}},
+		// Each BMC's event stream is a third open file.
+		{nodes: 5000, limit: 20000, sse: true, want: []int{5000}},
+		{nodes: 6566, limit: 20000, sse: true, want: []int{6566}},
+		{nodes: 6567, limit: 20000, sse: true, want: []int{3284, 3283}},
+		{nodes: 10000, limit: 20000, sse: true, want: []int{5000, 5000}},
+		{nodes: 20000, limit: 20000, sse: true, want: []int{5000, 5000, 5000, 5000}},
 	}
 	for _, tt := range tests {
-		got, err := shardSizes(tt.nodes, tt.limit)
+		got, err := shardSizes(tt.nodes, tt.limit, filesPerBMC(tt.sse))
 		if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
-			t.Errorf("shardSizes(%d, %d) = %v, %v; want %v", tt.nodes, tt.limit, got, err, tt.want)
+			t.Errorf("shardSizes(%d, %d, sse %v) = %v, %v; want %v", tt.nodes, tt.limit, tt.sse, got, err, tt.want)
 		}
 	}
-	if _, err := shardSizes(10, spareFiles+1); err == nil {
+	if _, err := shardSizes(10, spareFiles+1, filesPerBMC(false)); err == nil {
 		t.Errorf("shardSizes with a limit of %d files: no error", spareFiles+1)
 	}
 }

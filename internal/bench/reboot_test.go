@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,15 +23,23 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/bos-project/bos/internal/cpuprofile"
 )
 
 // Settings, from the environment so `make bench` can pass them through.
 var (
-	timeScale     = envFloat("BENCH_SCALE", 0.2)
-	nodeCounts    = envInts("BENCH_NODES", "1000,10000")
-	baselineNodes = envInt("BENCH_BASELINE_NODES", 1000)
-	listSessions  = envInt("BENCH_SESSIONS", 10000)
-	outFile       = os.Getenv("BENCH_OUT") // empty: print only
+	timeScale  = envFloat("BENCH_SCALE", 0.2)
+	nodeCounts = envInts("BENCH_NODES", "1000,5000,10000")
+	// noSSENodes are the fleet sizes rebooted again with the simulator's
+	// event streams off, for requests per node with polls alone.
+	noSSENodes = envInts("BENCH_NOSSE_NODES", "5000")
+	// maxConcurrencyNodes is the smallest fleet also rebooted with
+	// --max-concurrency as large as the fleet.
+	maxConcurrencyNodes = envInt("BENCH_MAX_CONCURRENCY_NODES", 10000)
+	baselineNodes       = envInt("BENCH_BASELINE_NODES", 1000)
+	listSessions        = envInt("BENCH_SESSIONS", 10000)
+	outFile             = os.Getenv("BENCH_OUT") // empty: print only
 )
 
 // Realistic sim timings (sim.DefaultTiming) the floor is computed from.
@@ -63,7 +72,11 @@ type run struct {
 	cpu      time.Duration
 	maxRSSKB int64
 	requests int64 // counted by the simulator
-	exit     int
+	// sse says whether the simulator served Server-Sent Events; sseEvents
+	// is how many it wrote to streams bos held open.
+	sse       bool
+	sseEvents int64
+	exit      int
 	// shards is how many nodes each `bos sim` process served (see shardSizes).
 	shards []int
 	// traffic is bos's own count from session.log; nil where bos did not run.
@@ -86,38 +99,45 @@ func TestScale(t *testing.T) {
 	var runs []run
 	var listing, describing []run
 	var describeID string
-	for _, n := range nodeCounts {
-		concurrencies := []string{""}
-		if n > 1000 {
-			concurrencies = append(concurrencies, strconv.Itoa(n))
+	all := scenarios()
+	profiled := profiledScenario(all)
+	var profile string
+	for _, sc := range all {
+		env := newEnv(t, bos, work, sc.dir(), sc.nodes, sc.sse)
+
+		args := []string{"session", "create", "--template", template, "--operation", "reboot"}
+		if sc.maxConcurrency > 0 {
+			args = append(args, "--max-concurrency", strconv.Itoa(sc.maxConcurrency))
 		}
-		for _, mc := range concurrencies {
-			env := newEnv(t, bos, work, fmt.Sprintf("reboot-%d-%s", n, mc), n)
-			args := []string{"session", "create", "--template", template, "--operation", "reboot"}
-			name := fmt.Sprintf("reboot %d nodes", n)
-			if mc != "" {
-				args = append(args, "--max-concurrency", mc)
-				name += " --max-concurrency " + mc
-			}
-			before := env.sim.requests(t)
-			r := env.run(t, name, args...)
-			r.nodes, r.requests, r.shards = n, env.sim.requests(t)-before, env.sim.sizes
-			id := env.lastSession(t)
-			traffic := env.sessionTraffic(t, id)
-			r.traffic = &traffic
-			runs = append(runs, r)
-			t.Logf("%s: %s (floor %s), cpu %s, rss %d MB, %d sim processes, %.2f connections/node, %d retries, exit %d",
-				name, r.wall, floor(), r.cpu, r.maxRSSKB>>10, len(r.shards), float64(traffic.connections)/float64(n), traffic.retries, r.exit)
-			if n == nodeCounts[len(nodeCounts)-1] && describeID == "" {
-				describeID = id
-				for _, format := range []string{"table", "json"} {
-					describing = append(describing, env.best(t, "describe -o "+format, "session", "describe", describeID, "-o", format))
-				}
-			}
-			env.sim.stop()
+		before := env.sim.counts(t)
+		vars := env.vars
+		if sc == profiled {
+			// The reboot only: the commands run after it would overwrite
+			// the profile.
+			profile = filepath.Join(work, "cpu.prof")
+			env.vars = append(slices.Clip(vars), cpuprofile.Env+"="+profile)
 		}
+		r := env.run(t, sc.name(), args...)
+		env.vars = vars
+		after := env.sim.counts(t)
+		r.nodes, r.shards, r.sse = sc.nodes, env.sim.sizes, sc.sse
+		r.requests, r.sseEvents = after.requests-before.requests, after.sseEvents-before.sseEvents
+		id := env.lastSession(t)
+		traffic := env.sessionTraffic(t, id)
+		r.traffic = &traffic
+		runs = append(runs, r)
+		t.Logf("%s: %s (floor %s), cpu %s, rss %d MB, %d sim processes, %.1f requests/node, %.1f SSE events/node, %.2f connections/node, %d retries, exit %d",
+			r.name, r.wall, floor(), r.cpu, r.maxRSSKB>>10, len(r.shards), r.perNode(r.requests), r.perNode(r.sseEvents),
+			float64(traffic.connections)/float64(r.nodes), traffic.retries, r.exit)
+		if sc.nodes == nodeCounts[len(nodeCounts)-1] && sc.sse && describeID == "" {
+			describeID = id
+			for _, format := range []string{"table", "json"} {
+				describing = append(describing, env.best(t, "describe -o "+format, "session", "describe", describeID, "-o", format))
+			}
+		}
+		env.sim.stop()
 	}
-	small := newEnv(t, bos, work, "list", 16)
+	small := newEnv(t, bos, work, "list", 16, true)
 	small.run(t, "reboot 16 nodes", "session", "create", "--template", template, "--operation", "reboot")
 	small.sim.stop()
 	cloneSessions(t, small.stateDir, small.lastSession(t), listSessions-1)
@@ -129,7 +149,7 @@ func TestScale(t *testing.T) {
 	if baselineNodes > 0 {
 		baseline = runBaseline(t, bos, work, repo)
 	}
-	report := render(runs, listing, describing, baseline)
+	report := render(runs, listing, describing, baseline, profileTop(t, bos, profile, profiled))
 	fmt.Print(report)
 	if outFile != "" {
 		// The analysis written by hand below the marker outlives reruns.
@@ -144,6 +164,86 @@ func TestScale(t *testing.T) {
 	}
 }
 
+// scenario is one reboot the benchmark measures.
+type scenario struct {
+	nodes          int
+	maxConcurrency int // 0: bos's default
+	sse            bool
+}
+
+// scenarios are the reboots of BENCH_NODES with the simulator's event
+// streams on, the largest of them (from BENCH_MAX_CONCURRENCY_NODES) also
+// with --max-concurrency as large as the fleet, and those of
+// BENCH_NOSSE_NODES with the streams off: polls alone.
+func scenarios() []scenario {
+	var out []scenario
+	for _, n := range nodeCounts {
+		out = append(out, scenario{nodes: n, sse: true})
+		if n >= maxConcurrencyNodes {
+			out = append(out, scenario{nodes: n, maxConcurrency: n, sse: true})
+		}
+	}
+	for _, n := range noSSENodes {
+		out = append(out, scenario{nodes: n})
+	}
+	return out
+}
+
+// profiledScenario is the reboot whose CPU profile the report shows: the
+// bar of issue 18 (5,000 nodes, events offered) where it runs, else the
+// first.
+func profiledScenario(all []scenario) scenario {
+	for _, sc := range all {
+		if sc == (scenario{nodes: wallBarNodes, sse: true}) {
+			return sc
+		}
+	}
+	if len(all) == 0 {
+		return scenario{}
+	}
+	return all[0]
+}
+
+// profileTop is pprof's top entries of the profile bos wrote, "" when
+// there is none.
+func profileTop(t *testing.T, bos, profile string, sc scenario) string {
+	if profile == "" {
+		return ""
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", bos, profile).Output()
+	if err != nil {
+		t.Logf("CPU profile of %s: go tool pprof: %v", sc.name(), err)
+		return ""
+	}
+	// pprof's header names the binary, a temporary file: keep from the
+	// sample count on.
+	text := string(out)
+	if at := strings.Index(text, "Duration:"); at >= 0 {
+		text = text[at:]
+	}
+	return fmt.Sprintf("Top entries of the CPU profile of \"%s\" (%s=FILE, a developer's switch that profiles bos's own process at 100 Hz for the whole session; `go tool pprof -top`):\n\n```\n%s```\n",
+		sc.name(), cpuprofile.Env, text)
+}
+
+func (sc scenario) name() string {
+	name := fmt.Sprintf("reboot %d nodes", sc.nodes)
+	if sc.maxConcurrency > 0 {
+		name += fmt.Sprintf(" --max-concurrency %d", sc.maxConcurrency)
+	}
+	if !sc.sse {
+		name += ", no SSE"
+	}
+	return name
+}
+
+// dir names the scenario's working directory.
+func (sc scenario) dir() string {
+	return fmt.Sprintf("reboot-%d-%d-%t", sc.nodes, sc.maxConcurrency, sc.sse)
+}
+
+// perNode is count per node of the run.
+func (r run) perNode(count int64) float64 { return float64(count) / float64(r.nodes) }
+
 // env is one fleet and one state directory.
 type env struct {
 	bos, stateDir string
@@ -151,9 +251,9 @@ type env struct {
 	sim           *fleet
 }
 
-func newEnv(t *testing.T, bos, work, name string, nodes int) *env {
+func newEnv(t *testing.T, bos, work, name string, nodes int, sse bool) *env {
 	dir := filepath.Join(work, name)
-	sim := startFleet(t, bos, dir, nodes)
+	sim := startFleet(t, bos, dir, nodes, sse)
 	e := &env{bos: bos, stateDir: filepath.Join(dir, "state"), sim: sim}
 	poll := func(d time.Duration) string { return strconv.FormatFloat(scaled(d).Seconds(), 'f', -1, 64) }
 	e.vars = append(os.Environ(), "BOS_STATE_DIR="+e.stateDir, "BOS_INVENTORY="+sim.inventory,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -184,7 +183,7 @@ func (ep *endpoint) decodeSystem(c *call, sys *systemRef, fields any) error {
 	if err := ep.readSystemJSON(c, sys, body); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(body.Bytes(), fields); err != nil {
+	if err := decodeMembers(body.Bytes(), fields); err != nil {
 		return fmt.Errorf("decode system: %w", err)
 	}
 	sys.learnFacts(body.Bytes())

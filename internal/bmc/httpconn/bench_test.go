@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -45,8 +46,13 @@ func BenchmarkTransportKeepAlive(b *testing.B) {
 			})
 			transport := New(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}, testOptions()) //nolint:gosec
 			b.Cleanup(transport.CloseIdle)
-			req, err := http.NewRequest(http.MethodGet, server.URL+"/redfish/v1/Systems/1", nil)
+			// bos's requests always carry a context that can be cancelled.
+			ctx, cancel := context.WithCancel(context.Background())
+			b.Cleanup(cancel)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, server.URL+"/redfish/v1/Systems/1", nil)
 			require.NoError(b, err)
+			req.Header["Accept"] = []string{"application/json"}
+			req.Header["X-Auth-Token"] = []string{"0123456789abcdef"}
 			buf := make([]byte, 512)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -317,7 +317,7 @@ func (t *Transport) exchange(ctx context.Context, pc *persistConn, req *http.Req
 	}
 	writer := writerPool.Get().(*bufio.Writer)
 	writer.Reset(pc)
-	err = req.Write(writer)
+	err = writeRequest(writer, req)
 	if err == nil {
 		err = writer.Flush()
 	}
@@ -361,6 +361,9 @@ func alwaysStopped() bool { return true }
 // Protocols is final, and bos never asks for it.
 func readFinalAnswer(reader *bufio.Reader, req *http.Request) (*http.Response, error) {
 	for informational := 0; ; informational++ {
+		if resp, ok := readSimpleAnswer(reader, req); ok {
+			return resp, nil
+		}
 		resp, err := http.ReadResponse(reader, req)
 		switch {
 		case err != nil:
