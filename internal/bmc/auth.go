@@ -357,12 +357,14 @@ func (ep *endpoint) createSession(ctx context.Context, client *gofish.APIClient,
 	if err != nil {
 		return "", "", fmt.Errorf("session login: %w", ep.explainUnlessCancelled(ctx, err))
 	}
-	token = resp.Header.Get("X-Auth-Token")
+	// Clone: the answer's header values share one string, which the token
+	// would otherwise keep alive for the whole session.
+	token = strings.Clone(resp.Header.Get("X-Auth-Token"))
 	if token == "" {
 		return "", "", fmt.Errorf("session login: the BMC answered %d without an X-Auth-Token; set auth: basic for it",
 			resp.StatusCode)
 	}
-	link := resp.Header.Get("Location")
+	link := strings.Clone(resp.Header.Get("Location"))
 	if link == "" {
 		var body struct {
 			ODataID string `json:"@odata.id"`
