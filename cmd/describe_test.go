@@ -26,18 +26,7 @@ func TestDescribeAtScaleFitsTheScreen(t *testing.T) {
 		{Kind: sim.Fault5xx, Fraction: 0.02},
 		{Kind: sim.FaultBootProgressNone, Fraction: 0.1},
 	}})
-	tmpl := env.writeTemplate("mixed", `name: mixed
-boot_sets:
-  compute:
-    type: manifest
-    path: manifest.json
-    node_groups: [dmtf, ilo, gigabyte, openbmc, intel]
-  http:
-    type: manifest
-    path: manifest.json
-    boot_method: http
-    node_groups: [cray-ex]
-`)
+	tmpl := env.writeTemplate("mixed", mixedFleetTemplate)
 	code, id := env.createJSON("--template", tmpl, "--operation", "reboot", "--boot-progress-grace", "100ms")
 	require.Equal(t, cmdutil.ExitNodesFailed, code)
 

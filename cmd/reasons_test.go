@@ -49,18 +49,7 @@ func TestFailureReasonsGroupByCause(t *testing.T) {
 		}
 	}
 	env := newTestEnv(t, sim.Options{Nodes: 60, Profile: "mixed", TimeScale: 0.001, Faults: faults})
-	tmpl := env.writeTemplate("mixed", `name: mixed
-boot_sets:
-  compute:
-    type: manifest
-    path: manifest.json
-    node_groups: [dmtf, ilo, gigabyte, openbmc, intel]
-  http:
-    type: manifest
-    path: manifest.json
-    boot_method: http
-    node_groups: [cray-ex]
-`)
+	tmpl := env.writeTemplate("mixed", mixedFleetTemplate)
 
 	code, out, errOut := env.run("session", "create", "--template", tmpl, "--operation", "reboot")
 	require.Equal(t, cmdutil.ExitNodesFailed, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
@@ -162,3 +151,18 @@ func (e *testEnv) failures(id string) failuresRecord {
 	require.NoError(e.t, json.Unmarshal([]byte(out), &rec), out)
 	return rec
 }
+
+// mixedFleetTemplate boots every profile of the simulator's mixed fleet:
+// the HPE Cray EX nodes over HTTP, the others by PXE.
+const mixedFleetTemplate = `name: mixed
+boot_sets:
+  compute:
+    type: manifest
+    path: manifest.json
+    node_groups: [dmtf, ilo, gigabyte, openbmc, intel]
+  http:
+    type: manifest
+    path: manifest.json
+    boot_method: http
+    node_groups: [cray-ex]
+`
